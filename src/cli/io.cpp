@@ -1,0 +1,64 @@
+#include "cli/io.hpp"
+
+#include "cli/args.hpp"
+#include "util/fd.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace puddle::cli {
+
+Bytes read_input(const std::string &path) {
+    UniqueFd owned;
+    int fd = 0;
+    if (path != "-") {
+        owned.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!owned) throw_errno("cannot read " + path, errno);
+        fd = owned.get();
+    }
+    Bytes data;
+    std::uint8_t buf[65536];
+    for (;;) {
+        ssize_t r = ::read(fd, buf, sizeof buf);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("cannot read " + (path == "-" ? std::string("standard input") : path), errno);
+        }
+        if (r == 0) break;
+        data.insert(data.end(), buf, buf + r);
+    }
+    return data;
+}
+
+Signature decode_signature(const std::string &text) {
+    std::optional<Bytes> raw;
+    if (text.size() == kSignatureBytes * 2) raw = from_hex(text);
+    else raw = from_base64(text, kSignatureBytes);
+    if (!raw || raw->size() != kSignatureBytes)
+        usage_error("verify", "--sig must be a 64-byte Ed25519 signature in base64 (88 characters) or hex (128 digits)");
+    Signature s;
+    std::copy(raw->begin(), raw->end(), s.begin());
+    return s;
+}
+
+Config load_config_reporting() {
+    std::vector<std::string> warnings;
+    auto c = load_config(warnings);
+    for (const auto &w : warnings) std::fprintf(stderr, "puddle: warning: %s\n", w.c_str());
+    return c;
+}
+
+void print_error(const Error &e) {
+    std::fprintf(stderr, "puddle: %s: %s\n", e.what_failed().c_str(), e.why().c_str());
+    if (!e.hint().empty()) std::fprintf(stderr, "hint: %s\n", e.hint().c_str());
+}
+
+bool use_colour() {
+    const char *nc = std::getenv("NO_COLOR");
+    return ::isatty(1) && !(nc && *nc);
+}
+
+} // namespace puddle::cli

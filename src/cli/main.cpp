@@ -1,0 +1,109 @@
+// The puddle command: dispatch to a verb, turn errors into messages and exit codes.
+#include "cli/io.hpp"
+#include "cli/verbs.hpp"
+#include "util/error.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <sys/stat.h>
+
+namespace puddle::cli {
+
+const std::vector<Verb> &verbs() {
+    static const std::vector<Verb> v = {
+        {"init", "create this puddle's keypair and wrap it with a passphrase",
+         "usage: puddle init [--passphrase-fd N]\n\n"
+         "Generates a new Ed25519 keypair, asks for a passphrase (twice, on the terminal),\n"
+         "and writes identity.wrapped, identity.salt and identity.pub to the state directory.\n"
+         "Refuses if this envoy is already a member (names the existing key).\n\n"
+         "  --passphrase-fd N   read the new passphrase from file descriptor N, up to the first newline\n",
+         run_init},
+        {"status", "show identity, session and health",
+         "usage: puddle status [--json]\n\n"
+         "Shows whether this envoy is initialized, its public key, and recovery hints.\n"
+         "Exits 0 even when not initialized; the output says so.\n\n"
+         "  --json   one line of JSON; see puddle(1) for the fields\n",
+         run_status},
+        {"pubkey", "print the public key (works while locked)",
+         "usage: puddle pubkey\n\nPrints ed25519:<hex> and a newline.\n", run_pubkey},
+        {"verify", "verify an Ed25519 signature offline",
+         "usage: puddle verify --sig SIG [--pub KEY] [FILE]\n\n"
+         "Verifies SIG (base64 or hex) over FILE or standard input. Exit 0 on a good signature,\n"
+         "1 on a bad one.\n\n"
+         "  --sig SIG   the 64-byte signature, base64 (88 characters) or hex (128 digits)\n"
+         "  --pub KEY   ed25519:<hex> key to verify with (default: this puddle's)\n",
+         run_verify},
+        {"rotate-passphrase", "re-wrap the key under a new passphrase",
+         "usage: puddle rotate-passphrase [--passphrase-fd N] [--new-passphrase-fd M]\n\n"
+         "Unwraps with the current passphrase, then re-wraps with a new one, a fresh salt and\n"
+         "a fresh nonce. Crash safe: an interruption leaves an identity that unwraps with the\n"
+         "old or the new passphrase, and the next command finishes the change.\n\n"
+         "  --passphrase-fd N       read the current passphrase from file descriptor N\n"
+         "  --new-passphrase-fd M   read the new passphrase from file descriptor M\n",
+         run_rotate_passphrase},
+    };
+    return v;
+}
+
+namespace {
+
+void print_main_help() {
+    std::printf("usage: puddle [--help | --version] VERB [OPTIONS]\n\n"
+                "puddle keeps one Ed25519 identity for you across your machines.\n\nverbs:\n");
+    for (const auto &v : verbs()) std::printf("  %-18s %s\n", v.name, v.summary);
+    std::printf("\n'puddle VERB --help' describes a verb. Exit codes: 0 ok, 1 failure, 2 usage,\n"
+                "3 locked, 4 not initialized, 5 wrong passphrase or damaged wrap, 6 pairing failed,\n"
+                "7 permission denied, 8 ambiguous name. See puddle(1).\n");
+}
+
+int dispatch(int argc, char **argv) {
+    if (argc < 2) {
+        print_main_help();
+        return int(Exit::usage);
+    }
+    std::string first = argv[1];
+    if (first == "--help" || first == "-h" || first == "help") {
+        print_main_help();
+        return 0;
+    }
+    if (first == "--version") {
+        std::printf("puddle %s\n", PUDDLE_VERSION);
+        return 0;
+    }
+    for (const auto &v : verbs()) {
+        if (first != v.name) continue;
+        std::vector<std::string> rest(argv + 2, argv + argc);
+        for (const auto &a : rest) {
+            if (a == "--") break;
+            if (a == "--help" || a == "-h") {
+                std::fputs(v.help, stdout);
+                return 0;
+            }
+            if (a == "--version") {
+                std::printf("puddle %s\n", PUDDLE_VERSION);
+                return 0;
+            }
+        }
+        return v.run(rest);
+    }
+    throw Error(Exit::usage, "usage", "unknown verb '" + first + "'", "see 'puddle --help'");
+}
+
+} // namespace
+} // namespace puddle::cli
+
+int main(int argc, char **argv) {
+    ::umask(077);
+    try {
+        return puddle::cli::dispatch(argc, argv);
+    } catch (const puddle::Error &e) {
+        puddle::cli::print_error(e);
+        return int(e.code());
+    } catch (const std::bad_alloc &) {
+        std::fprintf(stderr, "puddle: out of memory (locked memory for secrets may be limited: see ulimit -l)\n");
+        return 1;
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "puddle: internal error: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,86 @@
+// init, pubkey, verify, rotate-passphrase: the verbs that need no agent.
+#include "cli/args.hpp"
+#include "cli/io.hpp"
+#include "cli/passphrase_source.hpp"
+#include "cli/verbs.hpp"
+#include "core/config.hpp"
+#include "core/identity_store.hpp"
+#include "util/error.hpp"
+
+#include <cstdio>
+
+namespace puddle::cli {
+
+int run_init(const std::vector<std::string> &argv) {
+    Args args("init", argv, {{"passphrase-fd", true}}, 0);
+    auto config = load_config_reporting();
+    auto st = open_state(true);
+    if (st.store.is_member()) {
+        auto existing = st.store.load_public_key();
+        throw Error(Exit::failure, "init", "this envoy is already a member of puddle " + existing.str(),
+                    "use 'puddle rotate-passphrase' to change the passphrase");
+    }
+    for (const char *f : {kWrappedFile, kSaltFile, kPubFile})
+        if (st.dir.has(f))
+            throw Error(Exit::failure, "init",
+                        "an incomplete identity is present (" + st.dir.file(f) + " exists without the others)",
+                        "restore the missing files from a member envoy, or move " + st.dir.path() +
+                            " away to start a new puddle");
+
+    auto pass = new_passphrase(args, "passphrase-fd", "New passphrase");
+    auto keypair = Keypair::generate();
+    auto salt = random_salt();
+    auto wrapped = wrap_seed(keypair, pass.bytes(), salt, config.kdf);
+    st.store.commit(salt, wrapped, keypair.public_key());
+    std::printf("initialized puddle %s\nstate directory: %s\n", keypair.public_key().str().c_str(),
+                st.dir.path().c_str());
+    return 0;
+}
+
+int run_pubkey(const std::vector<std::string> &argv) {
+    Args args("pubkey", argv, {}, 0);
+    auto st = open_state(false);
+    std::printf("%s\n", st.store.load_public_key().str().c_str());
+    return 0;
+}
+
+int run_verify(const std::vector<std::string> &argv) {
+    Args args("verify", argv, {{"sig", true}, {"pub", true}}, 1);
+    auto sig_text = args.value("sig");
+    if (!sig_text) usage_error("verify", "--sig SIGNATURE is required");
+    auto sig = decode_signature(*sig_text);
+
+    PublicKey key;
+    if (auto pub = args.value("pub")) {
+        std::string why;
+        auto parsed = parse_public_key(*pub, &why);
+        if (!parsed) usage_error("verify", "--pub: " + why);
+        key = *parsed;
+    } else {
+        key = open_state(false).store.load_public_key();
+    }
+
+    auto data = read_input(args.positionals().empty() ? "-" : args.positionals()[0]);
+    if (!verify_signature(key, data, sig))
+        throw Error(Exit::failure, "verify", "bad signature: it was not made by " + key.str() + " over this data");
+    std::printf("good signature by %s\n", key.str().c_str());
+    return 0;
+}
+
+int run_rotate_passphrase(const std::vector<std::string> &argv) {
+    Args args("rotate-passphrase", argv, {{"passphrase-fd", true}, {"new-passphrase-fd", true}}, 0);
+    auto config = load_config_reporting();
+    auto st = open_state(false);
+    auto id = st.store.load();
+    auto old_pass = current_passphrase(args, "Current passphrase");
+    auto keypair = unwrap_seed(id.wrapped, old_pass.bytes(), id.salt, id.pub);
+    auto new_pass = new_passphrase(args, "new-passphrase-fd", "New passphrase");
+    auto salt = random_salt();
+    auto wrapped = wrap_seed(keypair, new_pass.bytes(), salt, config.kdf);
+    st.store.commit(salt, wrapped, id.pub);
+    std::printf("passphrase changed for %s\n", id.pub.str().c_str());
+    std::fprintf(stderr, "hint: other member envoys keep the old passphrase until you change it there too\n");
+    return 0;
+}
+
+} // namespace puddle::cli

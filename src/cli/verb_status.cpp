@@ -1,0 +1,92 @@
+// status: what this envoy knows about its puddle, for people and (--json) scripts.
+#include "cli/args.hpp"
+#include "cli/io.hpp"
+#include "cli/verbs.hpp"
+#include "core/identity_store.hpp"
+#include "util/json.hpp"
+
+#include <cstdio>
+
+namespace puddle::cli {
+namespace {
+
+// Facts gathered once, printed by either renderer.
+struct StatusFacts {
+    std::string state_dir;
+    bool initialized = false;
+    std::string pubkey;
+    std::uint64_t idle_timeout_s = 0;
+    std::vector<std::string> hints;
+};
+
+StatusFacts gather() {
+    StatusFacts f;
+    auto config = load_config_reporting();
+    f.idle_timeout_s = std::uint64_t(config.agent.idle_timeout_minutes) * 60;
+    StateDir dir = StateDir::locate();
+    f.state_dir = dir.path();
+    if (!dir.exists()) {
+        f.hints.push_back("run 'puddle init' to create a puddle, or 'puddle join' to join one");
+        return f;
+    }
+    auto st = open_state(false);
+    if (!st.store.is_member()) {
+        f.hints.push_back("run 'puddle init' to create a puddle, or 'puddle join' to join one");
+        return f;
+    }
+    auto id = st.store.load();
+    f.initialized = true;
+    f.pubkey = id.pub.str();
+    f.hints.push_back("a forgotten passphrase cannot be recovered: unlock on another member envoy that "
+                      "still knows it, or start over with a new 'puddle init' (the old key is then orphaned)");
+    return f;
+}
+
+void print_json(const StatusFacts &f) {
+    auto hints = Json::array();
+    for (const auto &h : f.hints) hints.push(h);
+    // Fields that later subsystems fill (agent, pairing, names, members,
+    // health) are present now as null so that the shape is stable.
+    auto j = Json::object()
+                 .set("initialized", f.initialized)
+                 .set("state_dir", f.state_dir)
+                 .set("pubkey", f.initialized ? Json(f.pubkey) : Json())
+                 .set("unlocked", Json())
+                 .set("lock_deadline", Json())
+                 .set("idle_timeout_s", f.idle_timeout_s)
+                 .set("watch_pid", Json())
+                 .set("agent_reachable", Json())
+                 .set("pair_pending", Json())
+                 .set("rekey_pending", Json())
+                 .set("name", Json())
+                 .set("members", Json())
+                 .set("health", Json())
+                 .set("hints", hints);
+    std::printf("%s\n", j.dump().c_str());
+}
+
+void print_human(const StatusFacts &f) {
+    const bool c = use_colour();
+    auto bold = [&](const char *s) { return c ? std::string("\033[1m") + s + "\033[0m" : std::string(s); };
+    std::printf("%s %s\n", bold("state directory:").c_str(), f.state_dir.c_str());
+    if (!f.initialized) {
+        std::printf("%s no (this machine is not a member envoy)\n", bold("initialized:").c_str());
+    } else {
+        std::printf("%s yes\n%s %s\n", bold("initialized:").c_str(), bold("public key:").c_str(), f.pubkey.c_str());
+    }
+    std::printf("%s %llu minutes\n", bold("idle timeout:").c_str(),
+                static_cast<unsigned long long>(f.idle_timeout_s / 60));
+    for (const auto &h : f.hints) std::printf("hint: %s\n", h.c_str());
+}
+
+} // namespace
+
+int run_status(const std::vector<std::string> &argv) {
+    Args args("status", argv, {{"json", false}}, 0);
+    auto facts = gather();
+    if (args.flag("json")) print_json(facts);
+    else print_human(facts);
+    return 0;
+}
+
+} // namespace puddle::cli

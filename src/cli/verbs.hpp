@@ -1,0 +1,25 @@
+// The verbs of the puddle command. Each verb is a function from its
+// arguments to an exit code; errors are thrown as puddle::Error.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace puddle::cli {
+
+struct Verb {
+    const char *name;
+    const char *summary;
+    const char *help; // full text for `puddle VERB --help`
+    int (*run)(const std::vector<std::string> &args);
+};
+
+const std::vector<Verb> &verbs();
+
+int run_init(const std::vector<std::string> &args);
+int run_status(const std::vector<std::string> &args);
+int run_pubkey(const std::vector<std::string> &args);
+int run_verify(const std::vector<std::string> &args);
+int run_rotate_passphrase(const std::vector<std::string> &args);
+
+} // namespace puddle::cli

@@ -1,0 +1,187 @@
+#include "core/config.hpp"
+
+#include "util/error.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <sstream>
+#include <sys/stat.h>
+#include <toml++/toml.h>
+
+namespace puddle {
+namespace {
+
+std::string where(const std::string &source, const toml::source_region &r) {
+    return source + ":" + std::to_string(r.begin.line);
+}
+
+const char *type_name(toml::node_type t) {
+    switch (t) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    default: return "nothing";
+    }
+}
+
+struct Ctx {
+    const std::string &source;
+    std::vector<std::string> &warnings;
+
+    [[noreturn]] void fail(const toml::node &n, const std::string &key, const std::string &why) const {
+        throw Error(Exit::failure, "invalid configuration", where(source, n.source()) + ": " + key + ": " + why,
+                    "fix or remove that line of " + source);
+    }
+
+    std::int64_t integer(const toml::node &n, const std::string &key, std::int64_t lo, std::int64_t hi) const {
+        if (!n.is_integer()) fail(n, key, std::string("expected an integer, found ") + type_name(n.type()));
+        std::int64_t v = *n.value<std::int64_t>();
+        if (v < lo || v > hi)
+            fail(n, key, std::to_string(v) + " is out of range " + std::to_string(lo) + ".." + std::to_string(hi));
+        return v;
+    }
+
+    std::string string(const toml::node &n, const std::string &key) const {
+        if (!n.is_string()) fail(n, key, std::string("expected a string, found ") + type_name(n.type()));
+        return *n.value<std::string>();
+    }
+};
+
+using Setter = std::function<void(Config &, const toml::node &, const Ctx &, const std::string &key)>;
+
+const std::map<std::string, std::map<std::string, Setter>> &schema() {
+    static const std::map<std::string, std::map<std::string, Setter>> s = {
+        {"agent",
+         {{"idle_timeout_minutes",
+           [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               c.agent.idle_timeout_minutes = std::uint32_t(x.integer(n, k, 1, 60 * 24 * 366));
+           }},
+          {"exit_idle_seconds",
+           [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               c.agent.exit_idle_seconds = std::uint32_t(x.integer(n, k, 1, 86400 * 7));
+           }},
+          {"watchdog_poll_seconds",
+           [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               c.agent.watchdog_poll_seconds = std::uint32_t(x.integer(n, k, 1, 3600));
+           }},
+          {"polkit", [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               auto v = x.string(n, k);
+               if (v == "auto") c.agent.polkit = PolkitMode::automatic;
+               else if (v == "required") c.agent.polkit = PolkitMode::required;
+               else if (v == "off") c.agent.polkit = PolkitMode::off;
+               else x.fail(n, k, "\"" + v + "\" is not one of \"auto\", \"required\", \"off\"");
+           }}}},
+        {"pair",
+         {{"port",
+           [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               c.pair.port = std::uint16_t(x.integer(n, k, 1, 65535));
+           }},
+          {"code_ttl_seconds", [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               c.pair.code_ttl_seconds = std::uint32_t(x.integer(n, k, 10, 86400));
+           }}}},
+        {"tls",
+         {{"ca_file", [](Config &c, const toml::node &n, const Ctx &x,
+                         const std::string &k) { c.tls.ca_file = x.string(n, k); }},
+          {"cert_file", [](Config &c, const toml::node &n, const Ctx &x,
+                           const std::string &k) { c.tls.cert_file = x.string(n, k); }},
+          {"key_file", [](Config &c, const toml::node &n, const Ctx &x,
+                          const std::string &k) { c.tls.key_file = x.string(n, k); }}}},
+        {"kdf",
+         {{"opslimit",
+           [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               c.kdf.opslimit = std::uint32_t(x.integer(n, k, kMinOpslimit, kMaxOpslimit));
+           }},
+          {"memlimit_kib", [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               c.kdf.memlimit_kib = std::uint32_t(x.integer(n, k, kMinMemlimitKib, kMaxMemlimitKib));
+           }}}},
+        {"names",
+         {{"claims_dirs", [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               const auto *arr = n.as_array();
+               if (!arr) x.fail(n, k, std::string("expected an array of strings, found ") + type_name(n.type()));
+               std::vector<std::string> dirs;
+               for (const auto &e : *arr) dirs.push_back(x.string(e, k));
+               c.names.claims_dirs = std::move(dirs);
+           }}}},
+    };
+    return s;
+}
+
+} // namespace
+
+void apply_config_text(Config &config, std::string_view text, const std::string &source,
+                       std::vector<std::string> &warnings) {
+    toml::table root;
+    try {
+        root = toml::parse(text, source);
+    } catch (const toml::parse_error &e) {
+        throw Error(Exit::failure, "invalid configuration",
+                    source + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()),
+                    "fix the TOML syntax of " + source);
+    }
+    Ctx ctx{source, warnings};
+    Config next = config; // all-or-nothing: a bad file changes nothing
+    for (auto &&[section, node] : root) {
+        const std::string sec(section.str());
+        auto it = schema().find(sec);
+        if (it == schema().end()) {
+            warnings.push_back(where(source, node.source()) + ": unknown section [" + sec + "] (ignored)");
+            continue;
+        }
+        const auto *tbl = node.as_table();
+        if (!tbl) ctx.fail(node, sec, std::string("expected a table, found ") + type_name(node.type()));
+        for (auto &&[key, value] : *tbl) {
+            const std::string k(key.str());
+            auto kit = it->second.find(k);
+            if (kit == it->second.end()) {
+                warnings.push_back(where(source, value.source()) + ": unknown key " + sec + "." + k + " (ignored)");
+                continue;
+            }
+            kit->second(next, value, ctx, sec + "." + k);
+        }
+    }
+    config = std::move(next);
+}
+
+std::string system_config_path() {
+    if (const char *p = std::getenv("PUDDLE_SYSTEM_CONFIG"); p && *p) return p;
+    return "/etc/puddle/puddle.toml";
+}
+
+std::string user_config_path() {
+    if (const char *x = std::getenv("XDG_CONFIG_HOME"); x && *x && x[0] == '/')
+        return std::string(x) + "/puddle/puddle.toml";
+    if (const char *h = std::getenv("HOME"); h && *h) return std::string(h) + "/.config/puddle/puddle.toml";
+    return {};
+}
+
+Config load_config(std::vector<std::string> &warnings) {
+    Config c;
+    for (const auto &path : {system_config_path(), user_config_path()}) {
+        if (path.empty()) continue;
+        std::ifstream in(path, std::ios::binary);
+        if (!in) {
+            if (errno == ENOENT || errno == ENOTDIR) continue;
+            throw_errno("cannot read configuration " + path, errno);
+        }
+        std::ostringstream ss;
+        constexpr std::size_t kMaxConfigBytes = 1 << 20;
+        ss << in.rdbuf();
+        std::string text = ss.str();
+        if (text.size() > kMaxConfigBytes)
+            throw Error(Exit::failure, "invalid configuration", path + " is larger than 1 MiB");
+        apply_config_text(c, text, path, warnings);
+    }
+    return c;
+}
+
+} // namespace puddle

@@ -1,0 +1,51 @@
+// Configuration (SPEC §10): /etc/puddle/puddle.toml, then the user's file,
+// later wins key by key. Wrong types and malformed files are errors naming
+// file:line and the key; unknown keys are warnings.
+#pragma once
+
+#include "core/wrap.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace puddle {
+
+enum class PolkitMode { automatic, required, off };
+
+struct Config {
+    struct Agent {
+        std::uint32_t idle_timeout_minutes = 1440;
+        std::uint32_t exit_idle_seconds = 60;
+        std::uint32_t watchdog_poll_seconds = 10;
+        PolkitMode polkit = PolkitMode::automatic;
+    } agent;
+    struct Pair {
+        std::uint16_t port = 1531;
+        std::uint32_t code_ttl_seconds = 300;
+    } pair;
+    struct Tls {
+        std::string ca_file, cert_file, key_file;
+    } tls;
+    KdfParams kdf;
+    struct Names {
+        std::vector<std::string> claims_dirs{"/var/lib/puddle/names.d"};
+    } names;
+};
+
+// Pure: applies one file's text on top of `config`. `source` names the file
+// in messages. Throws Error(Exit::failure) on a syntax or type error; appends
+// "<file>:<line>: unknown key <key>" lines to warnings.
+void apply_config_text(Config &config, std::string_view text, const std::string &source,
+                       std::vector<std::string> &warnings);
+
+// $PUDDLE_SYSTEM_CONFIG overrides the system path (for tests and packagers'
+// checks); $XDG_CONFIG_HOME, else ~/.config, locates the user's file.
+std::string system_config_path();
+std::string user_config_path();
+
+// Reads both files (absent files are fine).
+Config load_config(std::vector<std::string> &warnings);
+
+} // namespace puddle

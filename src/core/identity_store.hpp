@@ -1,0 +1,64 @@
+// The three identity files (identity.wrapped, identity.salt, identity.pub)
+// and the redo journal that keeps them consistent across crashes.
+//
+// Every change to the identity goes through one atomically written journal,
+// `identity.journal` (salt || wrapped || public key). Once it is renamed into
+// place the change is decided; the three files are then replaced one by one
+// and the journal removed. A crash before the journal lands leaves the old
+// identity untouched; a crash after it is rolled forward by the next command
+// (repair()), which needs no passphrase.
+#pragma once
+
+#include "core/identity.hpp"
+#include "core/statedir.hpp"
+#include "core/wrap.hpp"
+
+namespace puddle {
+
+inline constexpr const char *kWrappedFile = "identity.wrapped";
+inline constexpr const char *kSaltFile = "identity.salt";
+inline constexpr const char *kPubFile = "identity.pub";
+inline constexpr const char *kJournalFile = "identity.journal";
+
+struct StoredIdentity {
+    WrappedKey wrapped;
+    Salt salt{};
+    PublicKey pub;
+};
+
+// Pure parser of identity.pub content: "ed25519:<hex>" and one newline.
+PublicKey parse_pub_file(std::span<const std::uint8_t> bytes, const std::string &label);
+
+class IdentityStore {
+public:
+    explicit IdentityStore(StateDir dir) : dir_(std::move(dir)) {}
+    const StateDir &dir() const noexcept { return dir_; }
+
+    // All three files present (SPEC §3 membership).
+    bool is_member() const;
+    // Throws Error(Exit::not_initialized) when not a member.
+    StoredIdentity load() const;
+    PublicKey load_public_key() const;
+
+    // Decides and performs a new identity state. Call under StateLock.
+    void commit(const Salt &salt, const WrappedBytes &wrapped, const PublicKey &pub) const;
+    // Rolls an interrupted commit forward and removes stale temporaries.
+    // Returns true if there was anything to repair. Call under StateLock.
+    bool repair() const;
+
+private:
+    void apply(const Salt &salt, const WrappedBytes &wrapped, const PublicKey &pub) const;
+    StateDir dir_;
+};
+
+// Opens the state directory for a command: checks it is safe, takes the
+// lock, repairs leftovers. With must_exist, a missing directory is "not
+// initialized"; without, it is created.
+struct OpenState {
+    StateDir dir;
+    StateLock lock;
+    IdentityStore store;
+};
+OpenState open_state(bool create);
+
+} // namespace puddle

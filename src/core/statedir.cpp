@@ -1,0 +1,190 @@
+#include "core/statedir.hpp"
+
+#include "util/error.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <dirent.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace puddle {
+namespace {
+
+constexpr std::string_view kTempPrefix = ".tmp-";
+
+std::string octal_mode(mode_t m) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%04o", unsigned(m & 07777));
+    return buf;
+}
+
+std::string user_name(uid_t uid) {
+    if (auto *pw = ::getpwuid(uid)) return pw->pw_name;
+    return std::to_string(uid);
+}
+
+void check_owner_and_mode(const std::string &path, const struct stat &st, const char *kind,
+                          mode_t fix_mode) {
+    if (st.st_uid != ::geteuid())
+        throw Error(Exit::failure, "refusing to use " + path,
+                    std::string(kind) + " is owned by " + user_name(st.st_uid) + ", not by you",
+                    "chown " + user_name(::geteuid()) + " " + path);
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        throw Error(Exit::failure, "refusing to use " + path,
+                    std::string(kind) + " is writable by " +
+                        ((st.st_mode & S_IWOTH) ? "others" : "its group") + " (mode " +
+                        octal_mode(st.st_mode) + ")",
+                    "chmod " + octal_mode(fix_mode).substr(1) + " " + path);
+}
+
+void write_all(int fd, const std::uint8_t *p, std::size_t n, const std::string &path) {
+    while (n > 0) {
+        ssize_t w = ::write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("cannot write " + path, errno);
+        }
+        p += w;
+        n -= std::size_t(w);
+    }
+}
+
+} // namespace
+
+void check_file_safe(const std::string &path, const struct stat &st) {
+    check_owner_and_mode(path, st, "file", 0600);
+}
+
+StateDir StateDir::locate() {
+    if (const char *h = std::getenv("PUDDLE_HOME"); h && *h) return StateDir(h);
+    const char *home = std::getenv("HOME");
+    std::string base;
+    if (home && *home) base = home;
+    else if (auto *pw = ::getpwuid(::geteuid())) base = pw->pw_dir;
+    else
+        throw Error(Exit::failure, "cannot find the state directory", "neither $PUDDLE_HOME nor $HOME is set",
+                    "set PUDDLE_HOME to a directory of your own");
+    return StateDir(base + "/.puddle");
+}
+
+bool StateDir::exists() const {
+    struct stat st;
+    return ::stat(path_.c_str(), &st) == 0;
+}
+
+void StateDir::create() {
+    std::string partial;
+    for (std::size_t pos = 1;; ++pos) {
+        pos = path_.find('/', pos);
+        partial = path_.substr(0, pos);
+        if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST)
+            throw_errno("cannot create " + partial, errno);
+        if (pos == std::string::npos) break;
+    }
+}
+
+void StateDir::check_safe() const {
+    struct stat st;
+    if (::stat(path_.c_str(), &st) != 0) throw_errno("cannot use state directory " + path_, errno);
+    if (!S_ISDIR(st.st_mode))
+        throw Error(Exit::failure, "cannot use state directory " + path_, "it is not a directory",
+                    "move it away, or set PUDDLE_HOME to another directory");
+    check_owner_and_mode(path_, st, "directory", 0700);
+}
+
+bool StateDir::has(const std::string &name) const {
+    struct stat st;
+    return ::lstat(file(name).c_str(), &st) == 0;
+}
+
+Bytes StateDir::read(const std::string &name, std::size_t max_bytes, bool secret) const {
+    const std::string p = file(name);
+    UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC | (secret ? O_NOFOLLOW : 0)));
+    if (!fd) {
+        if (errno == ELOOP)
+            throw Error(Exit::failure, "refusing to read " + p, "it is a symbolic link",
+                        "replace the link with the file itself");
+        throw_errno("cannot read " + p, errno);
+    }
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) throw_errno("cannot stat " + p, errno);
+    if (!S_ISREG(st.st_mode)) throw Error(Exit::failure, "cannot read " + p, "not a regular file");
+    if (secret) check_file_safe(p, st);
+    if (std::size_t(st.st_size) > max_bytes)
+        throw Error(Exit::bad_passphrase, "cannot read " + p,
+                    "file is " + std::to_string(st.st_size) + " bytes, more than the " +
+                        std::to_string(max_bytes) + " it may hold",
+                    "restore it from another member envoy or a backup");
+    Bytes out(max_bytes + 1);
+    std::size_t got = 0;
+    while (got < out.size()) {
+        ssize_t r = ::read(fd.get(), out.data() + got, out.size() - got);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("cannot read " + p, errno);
+        }
+        if (r == 0) break;
+        got += std::size_t(r);
+    }
+    if (got > max_bytes)
+        throw Error(Exit::bad_passphrase, "cannot read " + p,
+                    "file holds more than the " + std::to_string(max_bytes) + " bytes it may hold");
+    out.resize(got);
+    return out;
+}
+
+void StateDir::write_atomic(const std::string &name, std::span<const std::uint8_t> data, mode_t mode) const {
+    std::string tmpl = file(std::string(kTempPrefix) + name + "-XXXXXX");
+    UniqueFd fd(::mkostemp(tmpl.data(), O_CLOEXEC));
+    if (!fd) throw_errno("cannot create a temporary file in " + path_, errno);
+    try {
+        if (::fchmod(fd.get(), mode) != 0) throw_errno("cannot set the mode of " + tmpl, errno);
+        write_all(fd.get(), data.data(), data.size(), tmpl);
+        if (::fsync(fd.get()) != 0) throw_errno("cannot sync " + tmpl, errno);
+        fd.reset();
+        if (::rename(tmpl.c_str(), file(name).c_str()) != 0) throw_errno("cannot replace " + file(name), errno);
+    } catch (...) {
+        ::unlink(tmpl.c_str());
+        throw;
+    }
+    sync_dir();
+}
+
+void StateDir::remove(const std::string &name) const {
+    if (::unlink(file(name).c_str()) != 0) {
+        if (errno == ENOENT) return;
+        throw_errno("cannot remove " + file(name), errno);
+    }
+    sync_dir();
+}
+
+void StateDir::sync_dir() const {
+    UniqueFd d(::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!d || ::fsync(d.get()) != 0) throw_errno("cannot sync directory " + path_, errno);
+}
+
+void StateDir::remove_stale_temporaries() const {
+    DIR *d = ::opendir(path_.c_str());
+    if (!d) return;
+    bool removed = false;
+    while (auto *e = ::readdir(d)) {
+        std::string_view n = e->d_name;
+        if (n.starts_with(kTempPrefix)) removed |= ::unlinkat(::dirfd(d), e->d_name, 0) == 0;
+    }
+    ::closedir(d);
+    if (removed) sync_dir();
+}
+
+StateLock::StateLock(const StateDir &dir) {
+    const std::string p = dir.file(".lock");
+    fd_.reset(::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd_) throw_errno("cannot open lock file " + p, errno);
+    while (::flock(fd_.get(), LOCK_EX) != 0)
+        if (errno != EINTR) throw_errno("cannot lock " + p, errno);
+}
+
+} // namespace puddle

@@ -1,0 +1,59 @@
+// The state directory (SPEC §3): where it is, whether it is safe to use, and
+// atomic, fsynced file replacement inside it.
+#pragma once
+
+#include "core/encoding.hpp"
+#include "util/fd.hpp"
+
+#include <string>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+namespace puddle {
+
+class StateDir {
+public:
+    // $PUDDLE_HOME, else $HOME/.puddle, else the passwd entry's home.
+    static StateDir locate();
+    explicit StateDir(std::string path) : path_(std::move(path)) {}
+
+    const std::string &path() const noexcept { return path_; }
+    std::string file(const std::string &name) const { return path_ + "/" + name; }
+
+    bool exists() const;
+    // Creates the directory 0700 if missing (parents as needed, 0700 too).
+    void create();
+    // Refuses a directory owned by another user or writable by group/others
+    // (StrictModes), naming the path and the fix. Throws Error(Exit::failure).
+    void check_safe() const;
+
+    bool has(const std::string &name) const;
+    // Reads a whole file, refusing more than max_bytes and, for files that
+    // hold secrets, unsafe owner/modes or a symlink.
+    Bytes read(const std::string &name, std::size_t max_bytes, bool secret) const;
+    // Temporary file in the same directory, fsync, rename, fsync directory.
+    void write_atomic(const std::string &name, std::span<const std::uint8_t> data, mode_t mode) const;
+    void remove(const std::string &name) const; // durable; absent is fine
+    void sync_dir() const;
+
+    // Removes temporary files left by an interrupted write. Call under StateLock.
+    void remove_stale_temporaries() const;
+
+private:
+    std::string path_;
+};
+
+// An exclusive advisory lock on <state>/.lock for the duration of a change,
+// so two puddle commands never interleave writes or recovery.
+class StateLock {
+public:
+    explicit StateLock(const StateDir &dir);
+
+private:
+    UniqueFd fd_;
+};
+
+// Rejects a file owned by someone else or writable by group/others.
+void check_file_safe(const std::string &path, const struct stat &st);
+
+} // namespace puddle
