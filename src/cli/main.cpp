@@ -26,6 +26,24 @@ const std::vector<Verb> &verbs() {
          run_status},
         {"pubkey", "print the public key (works while locked)",
          "usage: puddle pubkey\n\nPrints ed25519:<hex> and a newline.\n", run_pubkey},
+        {"unlock", "unlock the key into the agent's session",
+         "usage: puddle unlock [--idle-mins N] [--watch-pid PID | --no-watch] [--passphrase-fd N]\n\n"
+         "Asks the passphrase and has the agent unwrap the key into the kernel keyring. The\n"
+         "session ends after N idle minutes (default from puddle.toml, 1440), when the watched\n"
+         "process exits (default: the shell that ran this command), or on 'puddle lock'.\n\n"
+         "  --idle-mins N       idle timeout in minutes\n"
+         "  --watch-pid PID     end the session when PID exits\n"
+         "  --no-watch          watch no process\n"
+         "  --passphrase-fd N   read the passphrase from file descriptor N\n",
+         run_unlock},
+        {"lock", "end the session now",
+         "usage: puddle lock\n\nRemoves the key from the kernel keyring and the agent.\n", run_lock},
+        {"sign", "sign a file or standard input through the agent",
+         "usage: puddle sign [--hex] [FILE]\n\n"
+         "Prints the Ed25519 signature of FILE (or standard input) in base64, or hex with\n"
+         "--hex. Exit 3 when the session is locked. Inputs over 16 MiB are refused: sign a\n"
+         "digest. Data starting with \"puddle-statement-\" is refused (reserved).\n",
+         run_sign},
         {"verify", "verify an Ed25519 signature offline",
          "usage: puddle verify --sig SIG [--pub KEY] [FILE]\n\n"
          "Verifies SIG (base64 or hex) over FILE or standard input. Exit 0 on a good signature,\n"

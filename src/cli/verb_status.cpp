@@ -1,4 +1,5 @@
 // status: what this envoy knows about its puddle, for people and (--json) scripts.
+#include "cli/agent_client.hpp"
 #include "cli/args.hpp"
 #include "cli/io.hpp"
 #include "cli/verbs.hpp"
@@ -6,6 +7,7 @@
 #include "util/json.hpp"
 
 #include <cstdio>
+#include <ctime>
 
 namespace puddle::cli {
 namespace {
@@ -16,6 +18,8 @@ struct StatusFacts {
     bool initialized = false;
     std::string pubkey;
     std::uint64_t idle_timeout_s = 0;
+    std::optional<AgentState> agent; // nullopt: agent not reachable
+    std::string agent_problem;
     std::vector<std::string> hints;
 };
 
@@ -36,6 +40,8 @@ StatusFacts gather() {
     }
     auto id = st.store.load();
     f.initialized = true;
+    f.agent = try_agent_state(&f.agent_problem);
+    if (f.agent) f.idle_timeout_s = f.agent->idle_timeout_usec / 1000000;
     f.pubkey = id.pub.str();
     f.hints.push_back("a forgotten passphrase cannot be recovered: unlock on another member envoy that "
                       "still knows it, or start over with a new 'puddle init' (the old key is then orphaned)");
@@ -51,11 +57,11 @@ void print_json(const StatusFacts &f) {
                  .set("initialized", f.initialized)
                  .set("state_dir", f.state_dir)
                  .set("pubkey", f.initialized ? Json(f.pubkey) : Json())
-                 .set("unlocked", Json())
-                 .set("lock_deadline", Json())
+                 .set("unlocked", f.agent ? Json(f.agent->unlocked) : Json())
+                 .set("lock_deadline", f.agent && f.agent->unlocked ? Json(f.agent->lock_deadline_usec / 1000000) : Json())
                  .set("idle_timeout_s", f.idle_timeout_s)
-                 .set("watch_pid", Json())
-                 .set("agent_reachable", Json())
+                 .set("watch_pid", f.agent && f.agent->watch_pid ? Json(f.agent->watch_pid) : Json())
+                 .set("agent_reachable", f.initialized ? Json(f.agent.has_value()) : Json())
                  .set("pair_pending", Json())
                  .set("rekey_pending", Json())
                  .set("name", Json())
@@ -73,6 +79,19 @@ void print_human(const StatusFacts &f) {
         std::printf("%s no (this machine is not a member envoy)\n", bold("initialized:").c_str());
     } else {
         std::printf("%s yes\n%s %s\n", bold("initialized:").c_str(), bold("public key:").c_str(), f.pubkey.c_str());
+    }
+    if (f.initialized && f.agent) {
+        if (f.agent->unlocked) {
+            std::time_t t = std::time_t(f.agent->lock_deadline_usec / 1000000);
+            char when[64];
+            std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %Z", std::localtime(&t));
+            std::printf("%s yes, until %s\n", bold("unlocked:").c_str(), when);
+            if (f.agent->watch_pid) std::printf("%s %u\n", bold("watching PID:").c_str(), f.agent->watch_pid);
+        } else {
+            std::printf("%s no\n", bold("unlocked:").c_str());
+        }
+    } else if (f.initialized) {
+        std::printf("%s not reachable (%s)\n", bold("agent:").c_str(), f.agent_problem.c_str());
     }
     std::printf("%s %llu minutes\n", bold("idle timeout:").c_str(),
                 static_cast<unsigned long long>(f.idle_timeout_s / 60));

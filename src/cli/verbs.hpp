@@ -21,5 +21,8 @@ int run_status(const std::vector<std::string> &args);
 int run_pubkey(const std::vector<std::string> &args);
 int run_verify(const std::vector<std::string> &args);
 int run_rotate_passphrase(const std::vector<std::string> &args);
+int run_unlock(const std::vector<std::string> &args);
+int run_lock(const std::vector<std::string> &args);
+int run_sign(const std::vector<std::string> &args);
 
 } // namespace puddle::cli

@@ -37,7 +37,7 @@ std::optional<Bytes> from_base64(std::string_view text, std::size_t max_decoded)
     init_sodium();
     const size_t cap = text.size() / 4 * 3 + 3;
     if (text.size() % 4 != 0) return std::nullopt;
-    if (max_decoded != SIZE_MAX && text.size() / 4 * 3 > max_decoded + 2) return std::nullopt;
+    if (max_decoded < SIZE_MAX - 2 && text.size() / 4 * 3 > max_decoded + 2) return std::nullopt;
     Bytes out(cap);
     size_t len = 0;
     const char *end = nullptr;

@@ -53,6 +53,13 @@ Signature Keypair::sign(std::span<const std::uint8_t> message) const {
     return sig;
 }
 
+Signature sign_with_secret_key(std::span<const std::uint8_t> secret_key, std::span<const std::uint8_t> message) {
+    if (secret_key.size() != crypto_sign_SECRETKEYBYTES) throw std::invalid_argument("Ed25519 secret key must be 64 bytes");
+    Signature sig{};
+    crypto_sign_detached(sig.data(), nullptr, message.data(), message.size(), secret_key.data());
+    return sig;
+}
+
 bool verify_signature(const PublicKey &key, std::span<const std::uint8_t> message,
                       std::span<const std::uint8_t> signature) {
     init_sodium();

@@ -39,6 +39,8 @@ public:
 
     const PublicKey &public_key() const noexcept { return pub_; }
     const SecretBuffer &seed() const noexcept { return seed_; }
+    // libsodium's 64-byte form (seed || public key), for the agent's keyring record.
+    const SecretBuffer &secret_key() const noexcept { return secret_; }
     Signature sign(std::span<const std::uint8_t> message) const;
 
 private:
@@ -47,6 +49,9 @@ private:
     SecretBuffer secret_; // libsodium's seed||pk form
     PublicKey pub_;
 };
+
+// Signs with libsodium's 64-byte secret key (seed || public key).
+Signature sign_with_secret_key(std::span<const std::uint8_t> secret_key, std::span<const std::uint8_t> message);
 
 bool verify_signature(const PublicKey &key, std::span<const std::uint8_t> message,
                       std::span<const std::uint8_t> signature);

@@ -1,0 +1,196 @@
+#include "agent/bus_door.hpp"
+
+#include "core/passphrase.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace puddle::agent {
+namespace {
+
+const char *error_name(Failure f) {
+    switch (f) {
+    case Failure::locked: return "org.puddle.Agent1.Error.Locked";
+    case Failure::not_initialized: return "org.puddle.Agent1.Error.NotInitialized";
+    case Failure::bad_passphrase: return "org.puddle.Agent1.Error.BadPassphrase";
+    case Failure::reserved_prefix: return "org.puddle.Agent1.Error.ReservedPrefix";
+    case Failure::invalid_argument: return "org.puddle.Agent1.Error.InvalidArgument";
+    case Failure::denied: return SD_BUS_ERROR_ACCESS_DENIED;
+    case Failure::internal: return SD_BUS_ERROR_FAILED;
+    }
+    return SD_BUS_ERROR_FAILED;
+}
+
+// The passphrase arrives as a file descriptor (a pipe or a memfd), never
+// in a message. The caller must have written it completely: the agent
+// does not wait for a slow writer, so a client cannot stall the loop.
+SecretBuffer read_passphrase_from_passed_fd(int fd) {
+    struct stat st;
+    if (::fstat(fd, &st) != 0) throw AgentError(Failure::invalid_argument, "the passphrase descriptor is unusable");
+    // Our own copy of the descriptor, so that O_NONBLOCK and the read
+    // offset we change do not matter to anyone else.
+    UniqueFd own;
+    if (S_ISREG(st.st_mode)) {
+        // A memfd or file: read from the start, whatever its offset is.
+        own.reset(::open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_RDONLY | O_CLOEXEC));
+        if (!own) throw AgentError(Failure::invalid_argument, "cannot reopen the passphrase memfd");
+    } else if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
+        own.reset(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+        int flags = ::fcntl(own.get(), F_GETFL);
+        ::fcntl(own.get(), F_SETFL, flags | O_NONBLOCK);
+    } else {
+        throw AgentError(Failure::invalid_argument, "the passphrase must come through a pipe or a memfd");
+    }
+    try {
+        return read_passphrase_fd(own.get(), "the passed descriptor");
+    } catch (const Error &e) {
+        throw AgentError(Failure::invalid_argument,
+                         e.why() == errno_text(EAGAIN)
+                             ? "the passphrase pipe holds no complete line; write it and a newline before calling"
+                             : e.what());
+    }
+}
+
+} // namespace
+
+const sd_bus_vtable BusDoor::vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD_WITH_NAMES("Sign", "ay", SD_BUS_PARAM(data), "ay", SD_BUS_PARAM(signature), method_sign,
+                             SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("Unlock", "htu", SD_BUS_PARAM(passphrase_fd) SD_BUS_PARAM(idle_timeout_usec)
+                             SD_BUS_PARAM(watch_pid), "", , method_unlock, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD("Lock", "", "", method_lock, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_PROPERTY("Unlocked", "b", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("PublicKey", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("IdleTimeoutUSec", "t", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    // Moves with every signature; signalling each move would cost more than
+    // the signature. Clients read it when they need it.
+    SD_BUS_PROPERTY("LockDeadlineUSec", "t", property_get, 0, 0),
+    SD_BUS_PROPERTY("WatchPID", "u", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_SIGNAL_WITH_NAMES("Locked", "s", SD_BUS_PARAM(reason), 0),
+    SD_BUS_VTABLE_END,
+};
+
+BusDoor::BusDoor(sd_event *loop, Service &service, std::function<void()> activity)
+    : service_(service), activity_(std::move(activity)) {
+    sd_bus *bus = nullptr;
+    int r = sd_bus_open_user(&bus);
+    if (r < 0) throw_errno("cannot connect to the user bus", -r);
+    bus_.reset(bus);
+    sd_bus_slot *slot = nullptr;
+    r = sd_bus_add_object_vtable(bus, &slot, kObjectPath, kInterface, vtable, this);
+    if (r < 0) throw_errno("cannot export " + std::string(kObjectPath), -r);
+    slot_.reset(slot);
+    r = sd_bus_attach_event(bus, loop, SD_EVENT_PRIORITY_NORMAL);
+    if (r < 0) throw_errno("cannot attach the bus to the event loop", -r);
+    r = sd_bus_request_name(bus, kBusName, 0);
+    if (r < 0) throw_errno("cannot claim " + std::string(kBusName) + " on the user bus", -r);
+}
+
+BusDoor::~BusDoor() = default;
+
+void BusDoor::release_name() {
+    sd_bus_release_name(bus_.get(), kBusName);
+    sd_bus_flush(bus_.get());
+}
+
+Peer BusDoor::peer_of(sd_bus_message *m) {
+    sd_bus_creds *creds = nullptr;
+    Peer p;
+    if (sd_bus_query_sender_creds(m, SD_BUS_CREDS_PID | SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds) >= 0) {
+        uid_t uid;
+        pid_t pid;
+        if (sd_bus_creds_get_euid(creds, &uid) >= 0) p.uid = uid;
+        if (sd_bus_creds_get_pid(creds, &pid) >= 0) p.pid = pid;
+        sd_bus_creds_unref(creds);
+    }
+    return p;
+}
+
+int BusDoor::fail(sd_bus_error *error, const std::exception &e) {
+    if (auto *ae = dynamic_cast<const AgentError *>(&e)) return sd_bus_error_set(error, error_name(ae->failure()), ae->what());
+    log_error(std::string("request failed: ") + e.what());
+    return sd_bus_error_set(error, SD_BUS_ERROR_FAILED, "internal error; see the agent's log");
+}
+
+int BusDoor::method_sign(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+    auto *self = static_cast<BusDoor *>(userdata);
+    if (self->activity_) self->activity_();
+    const void *data = nullptr;
+    size_t size = 0;
+    int r = sd_bus_message_read_array(m, 'y', &data, &size);
+    if (r < 0) return r;
+    try {
+        auto sig = self->service_.sign(self->peer_of(m),
+                                       std::span(static_cast<const std::uint8_t *>(data), size));
+        sd_bus_message *reply = nullptr;
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0) return r;
+        SdBusMessage owned(reply);
+        r = sd_bus_message_append_array(reply, 'y', sig.data(), sig.size());
+        if (r < 0) return r;
+        return sd_bus_send(nullptr, reply, nullptr);
+    } catch (const std::exception &e) {
+        return fail(error, e);
+    }
+}
+
+int BusDoor::method_unlock(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+    auto *self = static_cast<BusDoor *>(userdata);
+    if (self->activity_) self->activity_();
+    int fd = -1;
+    std::uint64_t idle = 0;
+    std::uint32_t watch = 0;
+    int r = sd_bus_message_read(m, "htu", &fd, &idle, &watch);
+    if (r < 0) return r;
+    try {
+        Peer peer = self->peer_of(m);
+        auto pass = read_passphrase_from_passed_fd(fd);
+        if (watch > std::uint32_t(INT32_MAX)) throw AgentError(Failure::invalid_argument, "watch PID out of range");
+        self->service_.unlock(peer, pass, idle, pid_t(watch));
+        return sd_bus_reply_method_return(m, "");
+    } catch (const std::exception &e) {
+        return fail(error, e);
+    }
+}
+
+int BusDoor::method_lock(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+    auto *self = static_cast<BusDoor *>(userdata);
+    if (self->activity_) self->activity_();
+    try {
+        self->service_.lock(self->peer_of(m));
+        return sd_bus_reply_method_return(m, "");
+    } catch (const std::exception &e) {
+        return fail(error, e);
+    }
+}
+
+int BusDoor::property_get(sd_bus *, const char *, const char *, const char *property, sd_bus_message *reply,
+                          void *userdata, sd_bus_error *) {
+    auto &session = static_cast<BusDoor *>(userdata)->service_.session();
+    std::string_view p = property;
+    if (p == "Unlocked") return sd_bus_message_append(reply, "b", int(session.unlocked()));
+    if (p == "PublicKey") {
+        auto pub = session.public_key();
+        return sd_bus_message_append(reply, "s", pub ? pub->str().c_str() : "");
+    }
+    if (p == "IdleTimeoutUSec") return sd_bus_message_append(reply, "t", session.idle_usec());
+    if (p == "LockDeadlineUSec") return sd_bus_message_append(reply, "t", session.deadline_realtime_usec());
+    if (p == "WatchPID") return sd_bus_message_append(reply, "u", std::uint32_t(session.watch_pid()));
+    return -ENOENT;
+}
+
+void BusDoor::emit_locked(LockReason reason) {
+    sd_bus_emit_signal(bus_.get(), kObjectPath, kInterface, "Locked", "s", lock_reason_name(reason));
+}
+
+void BusDoor::emit_properties_changed() {
+    sd_bus_emit_properties_changed(bus_.get(), kObjectPath, kInterface, "Unlocked", "PublicKey", "IdleTimeoutUSec",
+                                   "WatchPID", nullptr);
+}
+
+} // namespace puddle::agent

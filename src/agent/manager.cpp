@@ -1,0 +1,117 @@
+#include "agent/manager.hpp"
+
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+#include <csignal>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+namespace puddle::agent {
+namespace {
+
+std::uint64_t now_monotonic() {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::uint64_t(ts.tv_sec) * 1000000 + std::uint64_t(ts.tv_nsec) / 1000;
+}
+
+} // namespace
+
+Manager::Manager(const Config &config, StateDir dir, ListenSockets sockets, bool want_bus) : config_(config) {
+    sd_event *e = nullptr;
+    int r = sd_event_new(&e);
+    if (r < 0) throw_errno("cannot create the event loop", -r);
+    loop_.reset(e);
+
+    Session::Hooks hooks{
+        [this](LockReason reason) {
+            if (bus_) bus_->emit_locked(reason);
+        },
+        [this] {
+            if (bus_) bus_->emit_properties_changed();
+        },
+    };
+    session_ = std::make_unique<Session>(loop_.get(), std::move(dir), config_, hooks);
+    service_ = std::make_unique<Service>(*session_);
+
+    for (auto &fd : sockets.agent)
+        socket_doors_.push_back(
+            std::make_unique<SocketDoor>(loop_.get(), *service_, std::move(fd), [this] { activity(); }));
+
+    if (want_bus) {
+        try {
+            bus_ = std::make_unique<BusDoor>(loop_.get(), *service_, [this] { activity(); });
+        } catch (const Error &err) {
+            if (socket_doors_.empty()) throw;
+            log_warning(std::string(err.what()) + "; serving the socket door only");
+        }
+    }
+    session_->pick_up();
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, nullptr);
+    sd_event_source *src = nullptr;
+    sd_event_add_signal(loop_.get(), &src, SIGTERM, on_signal, this);
+    sigterm_.reset(src);
+    sd_event_add_signal(loop_.get(), &src, SIGINT, on_signal, this);
+    sigint_.reset(src);
+
+    last_activity_ = now_monotonic();
+    arm_exit_timer();
+}
+
+void Manager::activity() { last_activity_ = now_monotonic(); }
+
+void Manager::arm_exit_timer() {
+    const std::uint64_t idle = std::uint64_t(config_.agent.exit_idle_seconds) * 1000000;
+    const std::uint64_t at = last_activity_ + idle;
+    if (!exit_timer_) {
+        sd_event_source *src = nullptr;
+        if (sd_event_add_time(loop_.get(), &src, CLOCK_MONOTONIC, at, 100000, on_exit_timer, this) >= 0)
+            exit_timer_.reset(src);
+        return;
+    }
+    sd_event_source_set_time(exit_timer_.get(), at);
+    sd_event_source_set_enabled(exit_timer_.get(), SD_EVENT_ONESHOT);
+}
+
+int Manager::on_exit_timer(sd_event_source *, std::uint64_t, void *userdata) {
+    auto *self = static_cast<Manager *>(userdata);
+    const std::uint64_t idle = std::uint64_t(self->config_.agent.exit_idle_seconds) * 1000000;
+    bool clients = false;
+    for (auto &d : self->socket_doors_) clients |= d->connections() > 0;
+    if (self->session_->unlocked() || clients || now_monotonic() < self->last_activity_ + idle) {
+        if (self->session_->unlocked() || clients) self->activity();
+        self->arm_exit_timer();
+        return 0;
+    }
+    log_info("locked and idle for " + std::to_string(self->config_.agent.exit_idle_seconds) + " s; exiting");
+    sd_notify(0, "STOPPING=1");
+    if (self->bus_) self->bus_->release_name();
+    sd_event_exit(self->loop_.get(), 0);
+    return 0;
+}
+
+int Manager::on_signal(sd_event_source *, const struct signalfd_siginfo *, void *userdata) {
+    auto *self = static_cast<Manager *>(userdata);
+    sd_notify(0, "STOPPING=1");
+    if (self->bus_) self->bus_->release_name();
+    sd_event_exit(self->loop_.get(), 0);
+    return 0;
+}
+
+int Manager::run() {
+    sd_notify(0, "READY=1");
+    int r = sd_event_loop(loop_.get());
+    if (r < 0) {
+        log_error("event loop failed: " + errno_text(-r));
+        return 1;
+    }
+    return 0;
+}
+
+} // namespace puddle::agent

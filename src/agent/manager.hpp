@@ -1,0 +1,42 @@
+// The one owner of the agent's event loop, bus connection, doors and
+// session, and of the decision to exit when idle.
+#pragma once
+
+#include "agent/bus_door.hpp"
+#include "agent/service.hpp"
+#include "agent/session.hpp"
+#include "agent/socket_door.hpp"
+#include "core/config.hpp"
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace puddle::agent {
+
+struct ListenSockets {
+    std::vector<UniqueFd> agent; // line protocol
+};
+
+class Manager {
+public:
+    Manager(const Config &config, StateDir dir, ListenSockets sockets, bool want_bus);
+    int run();
+
+private:
+    void activity();
+    void arm_exit_timer();
+    static int on_exit_timer(sd_event_source *, std::uint64_t, void *userdata);
+    static int on_signal(sd_event_source *, const struct signalfd_siginfo *, void *userdata);
+
+    SdEvent loop_;
+    Config config_;
+    std::unique_ptr<Session> session_;
+    std::unique_ptr<Service> service_;
+    std::unique_ptr<BusDoor> bus_;
+    std::vector<std::unique_ptr<SocketDoor>> socket_doors_;
+    SdEventSource exit_timer_, sigterm_, sigint_;
+    std::uint64_t last_activity_ = 0;
+};
+
+} // namespace puddle::agent

@@ -1,0 +1,365 @@
+#include "agent/session.hpp"
+
+#include "agent/agent_error.hpp"
+#include "core/identity_store.hpp"
+#include "core/wrap.hpp"
+#include "util/error.hpp"
+#include "util/json.hpp"
+#include "util/log.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <sys/pidfd.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+namespace puddle::agent {
+namespace {
+
+constexpr const char *kSessionFile = "session.unlocked";
+constexpr std::uint64_t kUsec = 1000000;
+constexpr std::uint64_t kMinIdleUsec = kUsec;
+constexpr std::uint64_t kMaxIdleUsec = 366ull * 24 * 3600 * kUsec;
+constexpr std::uint64_t kExpiryProbeUsec = 2 * kUsec;
+constexpr std::uint64_t kFileFlushUsec = kUsec;
+
+std::uint64_t now_usec(clockid_t clock) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return std::uint64_t(ts.tv_sec) * kUsec + std::uint64_t(ts.tv_nsec) / 1000;
+}
+
+unsigned kernel_timeout_seconds(std::uint64_t usec) { return unsigned((usec + kUsec - 1) / kUsec); }
+
+// Field 22 of /proc/PID/stat; 0 when the process does not exist.
+std::uint64_t process_start_time(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat;
+    if (!std::getline(in, stat)) return 0;
+    auto close = stat.rfind(')'); // the command name may contain spaces and parentheses
+    if (close == std::string::npos) return 0;
+    std::string rest = stat.substr(close + 2);
+    std::size_t pos = 0;
+    for (int field = 3; field < 22; ++field) {
+        pos = rest.find(' ', pos);
+        if (pos == std::string::npos) return 0;
+        ++pos;
+    }
+    return std::strtoull(rest.c_str() + pos, nullptr, 10);
+}
+
+} // namespace
+
+const char *lock_reason_name(LockReason r) {
+    switch (r) {
+    case LockReason::explicit_lock: return "explicit";
+    case LockReason::idle_timeout: return "idle-timeout";
+    case LockReason::watched_process_exited: return "watched-process-exited";
+    case LockReason::expired: return "expired";
+    case LockReason::rekeyed: return "rekeyed";
+    }
+    return "explicit";
+}
+
+Session::Session(sd_event *loop, StateDir dir, const Config &config, Hooks hooks)
+    : loop_(loop), dir_(std::move(dir)),
+      default_idle_usec_(std::uint64_t(config.agent.idle_timeout_minutes) * 60 * kUsec),
+      watch_poll_seconds_(config.agent.watchdog_poll_seconds), hooks_(std::move(hooks)) {}
+
+Session::~Session() {
+    // The session outlives the agent on purpose: the key stays in the
+    // keyring until its deadline, and a restarted agent picks it up.
+    if (file_dirty_) write_session_file();
+}
+
+std::optional<PublicKey> Session::public_key() const {
+    try {
+        return IdentityStore(dir_).load_public_key();
+    } catch (const Error &) {
+        return std::nullopt;
+    }
+}
+
+std::string Session::key_description(const PublicKey &pub) const {
+    return "puddle:session:" + to_hex(pub.bytes);
+}
+
+void Session::pick_up() {
+    auto pub = public_key();
+    if (!pub) return;
+    auto serial = keyring_find(key_description(*pub));
+    if (!serial) {
+        if (dir_.has(kSessionFile)) {
+            log_info("no session key in the keyring; removing the stale " + dir_.file(kSessionFile));
+            try { dir_.remove(kSessionFile); } catch (const Error &e) { log_warning(e.what()); }
+        }
+        return;
+    }
+    std::optional<SessionSettings> settings;
+    try {
+        auto rec = keyring_read(*serial, kSessionRecordBytes);
+        settings = decode_session_settings(rec.bytes());
+        if (settings) {
+            auto sk = session_record_secret_key(rec.bytes());
+            if (!std::equal(sk.begin() + 32, sk.end(), pub->bytes.begin())) settings.reset();
+        }
+    } catch (const KeyGone &) {
+    }
+    if (!settings) {
+        log_warning("discarding an unusable session key found in the keyring");
+        keyring_remove(*serial);
+        return;
+    }
+    std::uint64_t remaining = settings->idle_usec;
+    if (std::uint64_t recorded = read_recorded_deadline()) {
+        std::uint64_t now = now_usec(CLOCK_REALTIME);
+        remaining = recorded > now ? recorded - now : 0;
+    }
+    if (remaining == 0) {
+        keyring_remove(*serial);
+        try { dir_.remove(kSessionFile); } catch (const Error &) {}
+        return;
+    }
+    log_info("picked up the unlocked session of " + pub->str() + " from the keyring");
+    start_session(*serial, *settings, remaining, *pub);
+}
+
+std::uint64_t Session::read_recorded_deadline() const {
+    try {
+        auto bytes = dir_.read(kSessionFile, 4096, true);
+        std::string text(bytes.begin(), bytes.end());
+        // Our own file, one flat object: find the number after "lock_deadline":.
+        auto pos = text.find("\"lock_deadline\":");
+        if (pos == std::string::npos) return 0;
+        return std::strtoull(text.c_str() + pos + 16, nullptr, 10) * kUsec;
+    } catch (const Error &) {
+        return 0;
+    }
+}
+
+void Session::unlock(const SecretBuffer &passphrase, std::uint64_t idle_usec, pid_t watch_pid) {
+    if (idle_usec == 0) idle_usec = default_idle_usec_;
+    if (idle_usec < kMinIdleUsec || idle_usec > kMaxIdleUsec)
+        throw AgentError(Failure::invalid_argument, "idle timeout must be between 1 second and 366 days");
+    SessionSettings s;
+    s.idle_usec = idle_usec;
+    if (watch_pid < 0) throw AgentError(Failure::invalid_argument, "watch PID must not be negative");
+    if (watch_pid > 0) {
+        s.watch_pid = watch_pid;
+        s.watch_start_time = process_start_time(watch_pid);
+        if (!s.watch_start_time)
+            throw AgentError(Failure::invalid_argument,
+                             "process " + std::to_string(watch_pid) + " to watch does not exist");
+    }
+
+    std::optional<Keypair> kp;
+    PublicKey pub;
+    try {
+        dir_.check_safe();
+        StateLock guard(dir_);
+        IdentityStore store(dir_);
+        store.repair();
+        auto id = store.load();
+        kp.emplace(unwrap_seed(id.wrapped, passphrase.bytes(), id.salt, id.pub));
+        pub = id.pub;
+    } catch (const Error &e) {
+        if (e.code() == Exit::not_initialized) throw AgentError(Failure::not_initialized, e.what());
+        if (e.code() == Exit::bad_passphrase) throw AgentError(Failure::bad_passphrase, e.what());
+        throw AgentError(Failure::internal, e.what());
+    }
+    if (serial_) keyring_remove(*serial_);
+    serial_.reset();
+    auto record = encode_session_record(kp->secret_key().bytes(), s);
+    key_serial_t serial;
+    try {
+        serial = keyring_store(key_description(pub), record.bytes(), kernel_timeout_seconds(idle_usec));
+    } catch (const Error &e) {
+        throw AgentError(Failure::internal, e.what());
+    }
+    log_info("unlocked " + pub.str() + " (idle timeout " + std::to_string(idle_usec / kUsec) + " s" +
+             (watch_pid ? ", watching PID " + std::to_string(watch_pid) : std::string()) + ")");
+    start_session(serial, s, idle_usec, pub);
+}
+
+void Session::start_session(key_serial_t serial, const SessionSettings &s, std::uint64_t remaining_usec,
+                            const PublicKey &pub) {
+    serial_ = serial;
+    pub_ = pub;
+    settings_ = s;
+    deadline_realtime_ = now_usec(CLOCK_REALTIME) + remaining_usec;
+    arm_idle_timer(remaining_usec);
+    watch_process(s);
+    if (!unlocked()) return; // the watched process was already gone
+    if (!expiry_probe_) {
+        sd_event_source *src = nullptr;
+        if (sd_event_add_time_relative(loop_, &src, CLOCK_MONOTONIC, kExpiryProbeUsec, kUsec / 10,
+                                       on_expiry_probe, this) >= 0)
+            expiry_probe_.reset(src);
+    } else {
+        sd_event_source_set_time_relative(expiry_probe_.get(), kExpiryProbeUsec);
+        sd_event_source_set_enabled(expiry_probe_.get(), SD_EVENT_ONESHOT);
+    }
+    write_session_file();
+    if (hooks_.changed) hooks_.changed();
+}
+
+void Session::arm_idle_timer(std::uint64_t remaining_usec) {
+    if (!idle_timer_) {
+        sd_event_source *src = nullptr;
+        int r = sd_event_add_time_relative(loop_, &src, CLOCK_MONOTONIC, remaining_usec, 10000, on_idle_timer, this);
+        if (r < 0) throw AgentError(Failure::internal, "cannot arm the idle timer: " + errno_text(-r));
+        idle_timer_.reset(src);
+        return;
+    }
+    sd_event_source_set_time_relative(idle_timer_.get(), remaining_usec);
+    sd_event_source_set_enabled(idle_timer_.get(), SD_EVENT_ONESHOT);
+}
+
+void Session::watch_process(const SessionSettings &s) {
+    watch_source_.reset();
+    pidfd_.reset();
+    if (s.watch_pid == 0) return;
+    if (process_start_time(s.watch_pid) != s.watch_start_time) {
+        lock(LockReason::watched_process_exited);
+        return;
+    }
+    int fd = int(::syscall(SYS_pidfd_open, s.watch_pid, 0));
+    sd_event_source *src = nullptr;
+    if (fd >= 0) {
+        pidfd_.reset(fd);
+        if (sd_event_add_io(loop_, &src, fd, EPOLLIN, on_watched_exit, this) >= 0) {
+            watch_source_.reset(src);
+            return;
+        }
+    }
+    // No pidfds on this kernel: poll, as seldom as configured.
+    log_warning("pidfd unavailable (" + errno_text(errno) + "); polling PID " + std::to_string(s.watch_pid) +
+                " every " + std::to_string(watch_poll_seconds_) + " s");
+    if (sd_event_add_time_relative(loop_, &src, CLOCK_MONOTONIC, std::uint64_t(watch_poll_seconds_) * kUsec,
+                                   kUsec / 10, on_watch_poll, this) >= 0) {
+        sd_event_source_set_enabled(src, SD_EVENT_ON);
+        watch_source_.reset(src);
+    }
+}
+
+void Session::lock(LockReason reason) {
+    if (!serial_) return;
+    keyring_remove(*serial_);
+    serial_.reset();
+    settings_ = {};
+    deadline_realtime_ = 0;
+    idle_timer_.reset();
+    watch_source_.reset();
+    expiry_probe_.reset();
+    file_flush_.reset();
+    file_dirty_ = false;
+    pidfd_.reset();
+    try {
+        dir_.remove(kSessionFile);
+    } catch (const Error &e) {
+        log_warning(e.what());
+    }
+    log_info(std::string("locked (") + lock_reason_name(reason) + ")");
+    if (hooks_.locked) hooks_.locked(reason);
+    if (hooks_.changed) hooks_.changed();
+}
+
+Signature Session::sign(std::span<const std::uint8_t> data) {
+    if (!serial_) throw AgentError(Failure::locked, "the session is locked; run 'puddle unlock'");
+    try {
+        auto record = keyring_read(*serial_, kSessionRecordBytes);
+        auto sig = sign_with_secret_key(session_record_secret_key(record.bytes()), data);
+        renew();
+        return sig;
+    } catch (const KeyGone &) {
+        lock(LockReason::expired);
+        throw AgentError(Failure::locked, "the session key expired; run 'puddle unlock'");
+    }
+}
+
+void Session::touch() {
+    if (!serial_) return;
+    try {
+        renew();
+    } catch (const KeyGone &) {
+        lock(LockReason::expired);
+    }
+}
+
+void Session::renew() {
+    keyring_set_timeout(*serial_, kernel_timeout_seconds(settings_.idle_usec));
+    deadline_realtime_ = now_usec(CLOCK_REALTIME) + settings_.idle_usec;
+    arm_idle_timer(settings_.idle_usec);
+    schedule_session_file();
+}
+
+void Session::schedule_session_file() {
+    // The deadline moves on every request; rewriting (and fsyncing) the file
+    // each time would put disk latency on the signing path. Once a second
+    // is enough for readers of session.unlocked.
+    file_dirty_ = true;
+    if (file_flush_) return;
+    sd_event_source *src = nullptr;
+    if (sd_event_add_time_relative(loop_, &src, CLOCK_MONOTONIC, kFileFlushUsec, kUsec / 10, on_file_flush, this) >= 0)
+        file_flush_.reset(src);
+}
+
+void Session::write_session_file() {
+    file_dirty_ = false;
+    auto j = Json::object()
+                 .set("agent_pid", long(::getpid()))
+                 .set("watch_pid", long(settings_.watch_pid))
+                 .set("lock_deadline", deadline_realtime_ / kUsec)
+                 .set("idle_timeout_s", settings_.idle_usec / kUsec)
+                 .set("pubkey", pub_.str());
+    std::string text = j.dump() + "\n";
+    try {
+        dir_.write_atomic(kSessionFile, as_bytes(text), 0600);
+    } catch (const Error &e) {
+        log_warning(e.what());
+    }
+}
+
+int Session::on_idle_timer(sd_event_source *, std::uint64_t, void *userdata) {
+    static_cast<Session *>(userdata)->lock(LockReason::idle_timeout);
+    return 0;
+}
+
+int Session::on_watched_exit(sd_event_source *, int, std::uint32_t, void *userdata) {
+    static_cast<Session *>(userdata)->lock(LockReason::watched_process_exited);
+    return 0;
+}
+
+int Session::on_watch_poll(sd_event_source *s, std::uint64_t, void *userdata) {
+    auto *self = static_cast<Session *>(userdata);
+    if (process_start_time(self->settings_.watch_pid) != self->settings_.watch_start_time) {
+        self->lock(LockReason::watched_process_exited);
+        return 0;
+    }
+    sd_event_source_set_time_relative(s, std::uint64_t(self->watch_poll_seconds_) * kUsec);
+    return 0;
+}
+
+int Session::on_expiry_probe(sd_event_source *s, std::uint64_t, void *userdata) {
+    auto *self = static_cast<Session *>(userdata);
+    if (!self->serial_) return 0;
+    if (!keyring_alive(*self->serial_)) {
+        self->lock(LockReason::expired);
+        return 0;
+    }
+    sd_event_source_set_time_relative(s, kExpiryProbeUsec);
+    sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+    return 0;
+}
+
+int Session::on_file_flush(sd_event_source *, std::uint64_t, void *userdata) {
+    auto *self = static_cast<Session *>(userdata);
+    self->file_flush_.reset();
+    if (self->serial_ && self->file_dirty_) self->write_session_file();
+    return 0;
+}
+
+} // namespace puddle::agent

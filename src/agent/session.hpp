@@ -1,0 +1,85 @@
+// The session state machine: locked ⇄ unlocked, the key in the kernel
+// keyring, and every trigger that ends a session (explicit, idle timeout,
+// watched process exit, kernel expiry, rekey).
+#pragma once
+
+#include "agent/keyring.hpp"
+#include "agent/session_record.hpp"
+#include "core/config.hpp"
+#include "core/identity.hpp"
+#include "core/statedir.hpp"
+#include "util/fd.hpp"
+#include "util/sd.hpp"
+
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace puddle::agent {
+
+enum class LockReason { explicit_lock, idle_timeout, watched_process_exited, expired, rekeyed };
+const char *lock_reason_name(LockReason r);
+
+class Session {
+public:
+    struct Hooks {
+        std::function<void(LockReason)> locked;  // after the session ended
+        std::function<void()> changed;           // any property changed
+    };
+
+    Session(sd_event *loop, StateDir dir, const Config &config, Hooks hooks);
+    ~Session();
+    Session(const Session &) = delete;
+    Session &operator=(const Session &) = delete;
+
+    // Looks for a session left by an earlier agent instance in the keyring.
+    void pick_up();
+
+    // Unwraps with the passphrase, stores the key in the keyring. Throws
+    // Error (not_initialized, bad_passphrase, failure).
+    void unlock(const SecretBuffer &passphrase, std::uint64_t idle_usec, pid_t watch_pid);
+    void lock(LockReason reason);
+    // Throws Error(Exit::locked) when locked (also when the kernel expired the key).
+    Signature sign(std::span<const std::uint8_t> data);
+    // STATUS counts as activity (SPEC §6.1): renews the deadline if unlocked.
+    void touch();
+
+    bool unlocked() const noexcept { return serial_.has_value(); }
+    std::optional<PublicKey> public_key() const; // from identity.pub, nullopt when not initialized
+    std::uint64_t idle_usec() const noexcept { return settings_.idle_usec ? settings_.idle_usec : default_idle_usec_; }
+    std::uint64_t deadline_realtime_usec() const noexcept { return unlocked() ? deadline_realtime_ : 0; }
+    pid_t watch_pid() const noexcept { return unlocked() ? settings_.watch_pid : 0; }
+
+private:
+    std::string key_description(const PublicKey &pub) const;
+    void start_session(key_serial_t serial, const SessionSettings &s, std::uint64_t remaining_usec,
+                       const PublicKey &pub);
+    void renew();
+    void arm_idle_timer(std::uint64_t remaining_usec);
+    void watch_process(const SessionSettings &s);
+    void write_session_file();
+    void schedule_session_file();
+    std::uint64_t read_recorded_deadline() const;
+
+    static int on_idle_timer(sd_event_source *, std::uint64_t, void *userdata);
+    static int on_watched_exit(sd_event_source *, int, std::uint32_t, void *userdata);
+    static int on_watch_poll(sd_event_source *, std::uint64_t, void *userdata);
+    static int on_expiry_probe(sd_event_source *, std::uint64_t, void *userdata);
+    static int on_file_flush(sd_event_source *, std::uint64_t, void *userdata);
+
+    sd_event *loop_;
+    StateDir dir_;
+    std::uint64_t default_idle_usec_;
+    std::uint32_t watch_poll_seconds_;
+    Hooks hooks_;
+
+    std::optional<key_serial_t> serial_;
+    PublicKey pub_;
+    SessionSettings settings_;
+    std::uint64_t deadline_realtime_ = 0;
+    UniqueFd pidfd_;
+    SdEventSource idle_timer_, watch_source_, expiry_probe_, file_flush_;
+    bool file_dirty_ = false;
+};
+
+} // namespace puddle::agent

@@ -1,0 +1,189 @@
+#include "agent/socket_door.hpp"
+
+#include "agent/line_protocol.hpp"
+#include "util/error.hpp"
+#include "util/json.hpp"
+#include "util/log.hpp"
+
+#include <cerrno>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace puddle::agent {
+namespace {
+
+constexpr std::size_t kMaxConnections = 1024;
+constexpr std::size_t kReadChunk = 65536;
+// Stop reading from a client that does not read its replies.
+constexpr std::size_t kMaxPendingOutput = 1 << 20;
+
+ErrCode to_err(Failure f) {
+    switch (f) {
+    case Failure::locked: return ErrCode::locked;
+    case Failure::not_initialized: return ErrCode::not_initialized;
+    case Failure::reserved_prefix: return ErrCode::reserved_prefix;
+    case Failure::denied: return ErrCode::denied;
+    case Failure::bad_passphrase:
+    case Failure::invalid_argument: return ErrCode::bad_request;
+    case Failure::internal: return ErrCode::internal;
+    }
+    return ErrCode::internal;
+}
+
+} // namespace
+
+SocketDoor::SocketDoor(sd_event *loop, Service &service, UniqueFd listen_fd, std::function<void()> activity)
+    : loop_(loop), service_(service), listen_fd_(std::move(listen_fd)), activity_(std::move(activity)) {
+    sd_event_source *src = nullptr;
+    int r = sd_event_add_io(loop_, &src, listen_fd_.get(), EPOLLIN, on_accept, this);
+    if (r < 0) throw_errno("cannot watch the agent socket", -r);
+    listen_source_.reset(src);
+}
+
+int SocketDoor::on_accept(sd_event_source *, int, std::uint32_t, void *userdata) {
+    static_cast<SocketDoor *>(userdata)->accept_one();
+    return 0;
+}
+
+void SocketDoor::accept_one() {
+    UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd) {
+        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+            log_warning("accept on agent.sock failed: " + errno_text(errno));
+        return;
+    }
+    if (activity_) activity_();
+    struct ucred cred {};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+        log_warning("cannot read the peer credentials of a client: " + errno_text(errno));
+        return;
+    }
+    auto reject = [&](ErrCode code, const std::string &text) {
+        std::string reply = format_err(code, text);
+        (void)!::send(fd.get(), reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    };
+    if (cred.uid != ::getuid()) {
+        log_warning("refused a connection from uid " + std::to_string(cred.uid) + " (pid " +
+                    std::to_string(cred.pid) + "): not this agent's user");
+        reject(ErrCode::denied, "only uid " + std::to_string(::getuid()) + " may use this agent");
+        return;
+    }
+    if (conns_.size() >= kMaxConnections) {
+        reject(ErrCode::internal, "too many connections");
+        return;
+    }
+    auto c = std::make_unique<Conn>();
+    c->peer = Peer{cred.pid, cred.uid};
+    sd_event_source *src = nullptr;
+    if (sd_event_add_io(loop_, &src, fd.get(), EPOLLIN, on_io, this) < 0) return;
+    c->source.reset(src);
+    int key = fd.get();
+    c->fd = std::move(fd);
+    conns_.emplace(key, std::move(c));
+}
+
+int SocketDoor::on_io(sd_event_source *, int fd, std::uint32_t events, void *userdata) {
+    auto *self = static_cast<SocketDoor *>(userdata);
+    auto it = self->conns_.find(fd);
+    if (it == self->conns_.end()) return 0;
+    Conn &c = *it->second;
+    if (events & EPOLLOUT) {
+        if (!self->flush(c)) return self->drop(fd), 0;
+    }
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        char buf[kReadChunk];
+        for (;;) {
+            ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            if (n > 0) {
+                c.in.append(buf, std::size_t(n));
+                if (c.in.size() > kMaxLineBytes + 1 || std::size_t(n) < sizeof buf) break;
+                continue;
+            }
+            if (n == 0 || (errno != EAGAIN && errno != EINTR)) return self->drop(fd), 0;
+            break;
+        }
+        if (self->activity_) self->activity_();
+        self->handle_input(c);
+        if (!self->flush(c)) return self->drop(fd), 0;
+    }
+    self->update_events(c);
+    return 0;
+}
+
+void SocketDoor::handle_input(Conn &c) {
+    std::size_t start = 0;
+    while (!c.close_after_flush) {
+        auto nl = c.in.find('\n', start);
+        if (nl == std::string::npos) break;
+        c.out += answer(c, std::string_view(c.in).substr(start, nl - start));
+        start = nl + 1;
+    }
+    c.in.erase(0, start);
+    if (!c.close_after_flush && c.in.size() > kMaxLineBytes) {
+        c.out += format_err(ErrCode::too_large, "line exceeds " + std::to_string(kMaxLineBytes) + " bytes");
+        c.close_after_flush = true;
+    }
+    if (c.close_after_flush) c.in.clear();
+}
+
+std::string SocketDoor::answer(Conn &c, std::string_view line) {
+    auto request = parse_line(line);
+    try {
+        return std::visit(
+            [&](auto &&req) -> std::string {
+                using T = std::decay_t<decltype(req)>;
+                if constexpr (std::is_same_v<T, LineError>) {
+                    if (req.code == ErrCode::too_large) c.close_after_flush = true;
+                    return format_err(req.code, req.text);
+                } else if constexpr (std::is_same_v<T, SignRequest>) {
+                    auto sig = service_.sign(c.peer, req.data);
+                    return format_ok(to_base64(sig));
+                } else if constexpr (std::is_same_v<T, StatusRequest>) {
+                    auto s = service_.status(c.peer, true);
+                    auto j = Json::object()
+                                 .set("unlocked", s.unlocked)
+                                 .set("pubkey", s.pubkey)
+                                 .set("lock_deadline", s.lock_deadline_usec / 1000000)
+                                 .set("idle_timeout_s", s.idle_timeout_usec / 1000000)
+                                 .set("watch_pid", long(s.watch_pid));
+                    return format_ok(j.dump());
+                } else if constexpr (std::is_same_v<T, PubkeyRequest>) {
+                    return format_ok(service_.pubkey(c.peer));
+                } else {
+                    service_.lock(c.peer);
+                    return format_ok();
+                }
+            },
+            request);
+    } catch (const AgentError &e) {
+        if (e.failure() == Failure::denied) c.close_after_flush = true;
+        return format_err(to_err(e.failure()), e.what());
+    } catch (const std::exception &e) {
+        log_error(std::string("request failed: ") + e.what());
+        return format_err(ErrCode::internal, "internal error; see the agent's log");
+    }
+}
+
+bool SocketDoor::flush(Conn &c) {
+    while (!c.out.empty()) {
+        ssize_t n = ::send(c.fd.get(), c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) return true;
+            return false;
+        }
+        c.out.erase(0, std::size_t(n));
+    }
+    return !c.close_after_flush;
+}
+
+void SocketDoor::update_events(Conn &c) {
+    std::uint32_t ev = 0;
+    if (!c.close_after_flush && c.out.size() < kMaxPendingOutput) ev |= EPOLLIN;
+    if (!c.out.empty()) ev |= EPOLLOUT;
+    sd_event_source_set_io_events(c.source.get(), ev);
+}
+
+void SocketDoor::drop(int fd) { conns_.erase(fd); }
+
+} // namespace puddle::agent

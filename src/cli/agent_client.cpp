@@ -1,0 +1,146 @@
+#include "cli/agent_client.hpp"
+
+#include "util/error.hpp"
+#include "util/fd.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+namespace puddle::cli {
+namespace {
+
+constexpr const char *kBusName = "org.puddle.Agent1";
+constexpr const char *kPath = "/org/puddle/Agent1";
+constexpr const char *kIface = "org.puddle.Agent1";
+constexpr const char *kAgentHint =
+    "check that the agent is installed and its socket enabled: systemctl --user enable --now puddle-agent.socket";
+
+[[noreturn]] void throw_bus_error(const std::string &what, const sd_bus_error *e, int r) {
+    std::string name = e && e->name ? e->name : "";
+    std::string msg = e && e->message ? e->message : errno_text(-r);
+    if (name == "org.puddle.Agent1.Error.Locked")
+        throw Error(Exit::locked, what, msg, "run 'puddle unlock' first");
+    if (name == "org.puddle.Agent1.Error.NotInitialized")
+        throw Error(Exit::not_initialized, what, msg, "run 'puddle init', or 'puddle join'");
+    if (name == "org.puddle.Agent1.Error.BadPassphrase") throw Error(Exit::bad_passphrase, what, msg);
+    if (name == "org.puddle.Agent1.Error.ReservedPrefix") throw Error(Exit::failure, what, msg);
+    if (name == "org.puddle.Agent1.Error.InvalidArgument") throw Error(Exit::usage, what, msg);
+    if (name == SD_BUS_ERROR_ACCESS_DENIED) throw Error(Exit::denied, what, "permission denied: " + msg);
+    if (name == SD_BUS_ERROR_SERVICE_UNKNOWN || name == SD_BUS_ERROR_NAME_HAS_NO_OWNER ||
+        name.starts_with("org.freedesktop.DBus.Error.Spawn") || name == "org.freedesktop.systemd1.NoSuchUnit" ||
+        name == SD_BUS_ERROR_NO_REPLY || name == SD_BUS_ERROR_TIMEOUT)
+        throw Error(Exit::failure, what, "the agent is not reachable: " + msg, kAgentHint);
+    throw Error(Exit::failure, what, msg);
+}
+
+// The passphrase travels to the agent in a sealed memfd, never in a message.
+UniqueFd passphrase_memfd(const SecretBuffer &passphrase) {
+    UniqueFd fd(::memfd_create("puddle-passphrase", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!fd) throw_errno("cannot create a memfd for the passphrase", errno);
+    std::string nl = "\n";
+    if (::write(fd.get(), passphrase.data(), passphrase.size()) != ssize_t(passphrase.size()) ||
+        ::write(fd.get(), nl.data(), 1) != 1)
+        throw_errno("cannot write the passphrase memfd", errno);
+    ::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+    return fd;
+}
+
+} // namespace
+
+AgentClient::AgentClient() {
+    sd_bus *bus = nullptr;
+    int r = sd_bus_open_user(&bus);
+    if (r < 0)
+        throw Error(Exit::failure, "cannot reach the agent", "no user bus: " + errno_text(-r),
+                    "run puddle inside your login session (XDG_RUNTIME_DIR and the user bus must exist)");
+    bus_.reset(bus);
+}
+
+void AgentClient::unlock(const SecretBuffer &passphrase, std::uint64_t idle_usec, std::uint32_t watch_pid) {
+    auto fd = passphrase_memfd(passphrase);
+    BusError err;
+    sd_bus_message *reply = nullptr;
+    int r = sd_bus_call_method(bus_.get(), kBusName, kPath, kIface, "Unlock", &err, &reply, "htu", fd.get(),
+                               idle_usec, watch_pid);
+    SdBusMessage owned(reply);
+    if (r < 0) throw_bus_error("unlock", &err.e, r);
+}
+
+void AgentClient::lock() {
+    BusError err;
+    sd_bus_message *reply = nullptr;
+    int r = sd_bus_call_method(bus_.get(), kBusName, kPath, kIface, "Lock", &err, &reply, "");
+    SdBusMessage owned(reply);
+    if (r < 0) throw_bus_error("lock", &err.e, r);
+}
+
+Signature AgentClient::sign(std::span<const std::uint8_t> data) {
+    sd_bus_message *call = nullptr;
+    int r = sd_bus_message_new_method_call(bus_.get(), &call, kBusName, kPath, kIface, "Sign");
+    if (r < 0) throw_errno("cannot build the Sign call", -r);
+    SdBusMessage owned_call(call);
+    r = sd_bus_message_append_array(call, 'y', data.data(), data.size());
+    if (r < 0) throw_errno("cannot build the Sign call", -r);
+    BusError err;
+    sd_bus_message *reply = nullptr;
+    r = sd_bus_call(bus_.get(), call, 0, &err, &reply);
+    SdBusMessage owned(reply);
+    if (r < 0) throw_bus_error("sign", &err.e, r);
+    const void *sig = nullptr;
+    size_t size = 0;
+    r = sd_bus_message_read_array(reply, 'y', &sig, &size);
+    if (r < 0 || size != kSignatureBytes)
+        throw Error(Exit::failure, "sign", "the agent returned a malformed signature");
+    Signature s;
+    std::memcpy(s.data(), sig, size);
+    return s;
+}
+
+AgentState AgentClient::state() {
+    AgentState s;
+    BusError err;
+    sd_bus_message *reply = nullptr;
+    int r = sd_bus_call_method(bus_.get(), kBusName, kPath, "org.freedesktop.DBus.Properties", "GetAll", &err, &reply,
+                               "s", kIface);
+    SdBusMessage owned(reply);
+    if (r < 0) throw_bus_error("status", &err.e, r);
+    if ((r = sd_bus_message_enter_container(reply, 'a', "{sv}")) < 0) throw_errno("bad GetAll reply", -r);
+    while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+        const char *name = nullptr;
+        sd_bus_message_read(reply, "s", &name);
+        std::string_view n = name ? name : "";
+        if (n == "Unlocked") {
+            int b = 0;
+            sd_bus_message_read(reply, "v", "b", &b);
+            s.unlocked = b;
+        } else if (n == "PublicKey") {
+            const char *k = nullptr;
+            sd_bus_message_read(reply, "v", "s", &k);
+            s.pubkey = k ? k : "";
+        } else if (n == "IdleTimeoutUSec") {
+            sd_bus_message_read(reply, "v", "t", &s.idle_timeout_usec);
+        } else if (n == "LockDeadlineUSec") {
+            sd_bus_message_read(reply, "v", "t", &s.lock_deadline_usec);
+        } else if (n == "WatchPID") {
+            sd_bus_message_read(reply, "v", "u", &s.watch_pid);
+        } else {
+            sd_bus_message_skip(reply, "v");
+        }
+        sd_bus_message_exit_container(reply);
+    }
+    return s;
+}
+
+std::optional<AgentState> try_agent_state(std::string *why) {
+    try {
+        return AgentClient().state();
+    } catch (const Error &e) {
+        if (why) *why = e.why();
+        return std::nullopt;
+    }
+}
+
+} // namespace puddle::cli

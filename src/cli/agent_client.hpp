@@ -1,0 +1,40 @@
+// The CLI's side of the agent's D-Bus API: calls on org.puddle.Agent1 over
+// the user bus (auto-starting the agent), with bus errors turned into
+// puddle errors and exit codes.
+#pragma once
+
+#include "core/identity.hpp"
+#include "core/secret.hpp"
+#include "util/sd.hpp"
+
+#include <optional>
+#include <string>
+
+namespace puddle::cli {
+
+struct AgentState {
+    bool unlocked = false;
+    std::string pubkey;
+    std::uint64_t idle_timeout_usec = 0;
+    std::uint64_t lock_deadline_usec = 0;
+    std::uint32_t watch_pid = 0;
+};
+
+class AgentClient {
+public:
+    // Throws Error when the user bus cannot be reached.
+    AgentClient();
+
+    void unlock(const SecretBuffer &passphrase, std::uint64_t idle_usec, std::uint32_t watch_pid);
+    void lock();
+    Signature sign(std::span<const std::uint8_t> data);
+    AgentState state();
+
+private:
+    SdBus bus_;
+};
+
+// The agent's state if it can be reached, nullopt otherwise (status uses this).
+std::optional<AgentState> try_agent_state(std::string *why);
+
+} // namespace puddle::cli
