@@ -93,6 +93,7 @@ int SocketDoor::on_io(sd_event_source *, int fd, std::uint32_t events, void *use
     }
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
         char buf[kReadChunk];
+        bool eof = false;
         for (;;) {
             ssize_t n = ::recv(fd, buf, sizeof buf, 0);
             if (n > 0) {
@@ -100,11 +101,16 @@ int SocketDoor::on_io(sd_event_source *, int fd, std::uint32_t events, void *use
                 if (c.in.size() > kMaxLineBytes + 1 || std::size_t(n) < sizeof buf) break;
                 continue;
             }
-            if (n == 0 || (errno != EAGAIN && errno != EINTR)) return self->drop(fd), 0;
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && errno == EAGAIN) break;
+            eof = true; // peer closed (or half-closed) its side, or an error
             break;
         }
         if (self->activity_) self->activity_();
         self->handle_input(c);
+        // A client may send its requests and shut its side down; it still
+        // gets the replies (a best-effort write) before we close.
+        if (eof) c.close_after_flush = true;
         if (!self->flush(c)) return self->drop(fd), 0;
     }
     self->update_events(c);

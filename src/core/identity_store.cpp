@@ -70,8 +70,7 @@ void IdentityStore::apply(const Salt &salt, const WrappedBytes &wrapped, const P
 }
 
 bool IdentityStore::repair() const {
-    bool had_temps = false;
-    dir_.remove_stale_temporaries();
+    const bool had_temps = dir_.remove_stale_temporaries();
     if (!dir_.has(kJournalFile)) return had_temps;
     auto j = dir_.read(kJournalFile, kJournalBytes, true);
     if (j.size() != kJournalBytes)

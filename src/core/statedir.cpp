@@ -167,9 +167,9 @@ void StateDir::sync_dir() const {
     if (!d || ::fsync(d.get()) != 0) throw_errno("cannot sync directory " + path_, errno);
 }
 
-void StateDir::remove_stale_temporaries() const {
+bool StateDir::remove_stale_temporaries() const {
     DIR *d = ::opendir(path_.c_str());
-    if (!d) return;
+    if (!d) return false;
     bool removed = false;
     while (auto *e = ::readdir(d)) {
         std::string_view n = e->d_name;
@@ -177,6 +177,7 @@ void StateDir::remove_stale_temporaries() const {
     }
     ::closedir(d);
     if (removed) sync_dir();
+    return removed;
 }
 
 StateLock::StateLock(const StateDir &dir) {

@@ -36,8 +36,9 @@ public:
     void remove(const std::string &name) const; // durable; absent is fine
     void sync_dir() const;
 
-    // Removes temporary files left by an interrupted write. Call under StateLock.
-    void remove_stale_temporaries() const;
+    // Removes temporary files left by an interrupted write; true if there
+    // were any. Call under StateLock.
+    bool remove_stale_temporaries() const;
 
 private:
     std::string path_;

@@ -1,0 +1,51 @@
+"""Talks to agent.sock as whoever runs it (the tests run it as the test
+user). Reads requests from stdin, one per line, sends each and reads one
+reply line; prints one JSON list of replies. "<CLOSED>" marks a closed
+connection. With --raw, sends stdin as it is and prints everything read
+until the agent closes or 5 s pass."""
+import json
+import os
+import socket
+import sys
+
+
+def main():
+    path = os.path.join(os.environ["XDG_RUNTIME_DIR"], "puddle", "agent.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(path)
+    data = sys.stdin.buffer.read()
+    out = []
+    if "--raw" in sys.argv:
+        s.sendall(data)
+        buf = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    buf += b"<CLOSED>"
+                    break
+                buf += chunk
+        except socket.timeout:
+            pass
+        print(json.dumps([buf.decode("latin-1")]))
+        return
+    f = s.makefile("rb")
+    lines = data.split(b"\n")
+    if data.endswith(b"\n"):
+        lines.pop()
+    for line in lines:
+        try:
+            s.sendall(line + b"\n")
+        except OSError:
+            out.append("<CLOSED>")
+            break
+        reply = f.readline()
+        if not reply:
+            out.append("<CLOSED>")
+            break
+        out.append(reply.decode().rstrip("\n"))
+    print(json.dumps(out))
+
+
+main()

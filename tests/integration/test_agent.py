@@ -1,0 +1,277 @@
+"""The agent as users run it: under a real systemd --user manager, started
+by socket activation and D-Bus activation, holding the session in the
+kernel keyring, serving both doors, and locking on every trigger."""
+import base64
+import os
+import signal
+import socket
+import sys
+import time
+import unittest
+import xml.etree.ElementTree as ET
+
+import nacl.signing
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from agent_fixture import PASSPHRASE, SOURCE, AgentTestCase, b64, main, wait_until  # noqa: E402
+import nacl_unwrap  # noqa: E402
+
+
+def verify(pub: str, data: bytes, sig: bytes):
+    nacl.signing.VerifyKey(bytes.fromhex(pub[len("ed25519:"):])).verify(data, sig)
+
+
+class UnlockAndSign(AgentTestCase):
+    def test_unlock_then_sign_through_each_door_verifies(self):
+        p = self.a.unlock("--no-watch")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(self.pub, p.stdout)
+        # CLI (D-Bus door, puddle's client)
+        p = self.a.puddle("sign", input="cli data")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        verify(self.pub, b"cli data", base64.b64decode(p.stdout.strip()))
+        self.assertEqual(self.a.puddle("verify", "--sig", p.stdout.strip(), input="cli data").returncode, 0)
+        # D-Bus door with an independent client
+        r = self.a.bus("sign", b"bus data".hex())
+        verify(self.pub, b"bus data", bytes.fromhex(r["ok"]))
+        # socket door
+        replies = self.a.sock("SIGN " + b64(b"socket data"))
+        self.assertTrue(replies[0].startswith("OK "), replies)
+        verify(self.pub, b"socket data", base64.b64decode(replies[0][3:]))
+
+    def test_session_file_and_status(self):
+        self.a.unlock("--no-watch", "--idle-mins", "7")
+        with open(self.a.state_file("session.unlocked")) as f:
+            import json
+            sess = json.load(f)
+        self.assertEqual(sess["agent_pid"], self.a.agent_pid())
+        self.assertEqual(sess["watch_pid"], 0)
+        self.assertAlmostEqual(sess["lock_deadline"], time.time() + 7 * 60, delta=5)
+        self.assertEqual(oct(os.stat(self.a.state_file("session.unlocked")).st_mode & 0o777), "0o600")
+        import json
+        st = json.loads(self.a.puddle("status", "--json").stdout)
+        self.assertTrue(st["unlocked"])
+        self.assertTrue(st["agent_reachable"])
+        self.assertEqual(st["idle_timeout_s"], 7 * 60)
+        replies = self.a.sock("STATUS", "PUBKEY")
+        status = json.loads(replies[0][3:])
+        self.assertEqual(status["unlocked"], True)
+        self.assertEqual(status["pubkey"], self.pub)
+        self.assertEqual(status["idle_timeout_s"], 420)
+        self.assertEqual(replies[1], "OK " + self.pub)
+        props = self.a.bus("props")["ok"]
+        self.assertEqual(props["Unlocked"], True)
+        self.assertEqual(props["PublicKey"], self.pub)
+        self.assertEqual(props["IdleTimeoutUSec"], 420 * 10**6)
+        self.assertAlmostEqual(props["LockDeadlineUSec"] / 1e6, time.time() + 420, delta=5)
+        self.a.puddle("lock")
+        self.assertFalse(os.path.exists(self.a.state_file("session.unlocked")))
+        self.assertFalse(json.loads(self.a.puddle("status", "--json").stdout)["unlocked"])
+
+    def test_sign_while_locked(self):
+        p = self.a.puddle("sign", input="x")
+        self.assertEqual(p.returncode, 3)
+        self.assertIn("locked", p.stderr)
+        self.assertTrue(self.a.sock("SIGN eA==")[0].startswith("ERR locked "))
+        self.assertEqual(self.a.bus("sign", "78")["error"], "org.puddle.Agent1.Error.Locked")
+
+    def test_wrong_passphrase_over_dbus_stays_locked(self):
+        r = self.a.bus_unlock(10**9, passphrase="not the passphrase")
+        self.assertEqual(r["error"], "org.puddle.Agent1.Error.BadPassphrase")
+        self.assertFalse(self.a.bus("props")["ok"]["Unlocked"])
+        p = self.a.puddle("unlock", "--no-watch", "--passphrase-fd", "FD", passphrases=["nope"])
+        self.assertEqual(p.returncode, 5)
+        self.assertTrue(self.a.sock("SIGN eA==")[0].startswith("ERR locked"))
+
+    def test_reserved_prefix_refused_on_both_doors(self):
+        self.a.unlock("--no-watch")
+        stmt = b"puddle-statement-rekey-v1\nold\nnew\n1\n"
+        self.assertTrue(self.a.sock("SIGN " + b64(stmt))[0].startswith("ERR reserved-prefix "))
+        self.assertEqual(self.a.bus("sign", stmt.hex())["error"], "org.puddle.Agent1.Error.ReservedPrefix")
+        p = self.a.puddle("sign", input=stmt.decode())
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("reserved", p.stderr)
+        # A prefix of the prefix is ordinary data.
+        self.assertTrue(self.a.sock("SIGN " + b64(b"puddle-stat"))[0].startswith("OK "))
+
+    def test_no_key_bytes_in_any_file(self):
+        self.a.unlock("--no-watch")
+        self.assertTrue(self.a.sock("SIGN eA==")[0].startswith("OK "))
+        home = os.path.join(self._session.home, ".puddle")
+        seed = nacl_unwrap.unwrap(open(os.path.join(home, "identity.wrapped"), "rb").read(),
+                                  open(os.path.join(home, "identity.salt"), "rb").read(),
+                                  self.pub + "\n", PASSPHRASE.encode())
+        needles = [seed, seed.hex().encode(), base64.b64encode(seed)[:40]]
+        scanned = 0
+        for root in (self._session.home, "/tmp", self._session.runtime_dir):
+            for dirpath, _, files in os.walk(root):
+                for n in files:
+                    path = os.path.join(dirpath, n)
+                    try:
+                        if not os.path.isfile(path) or os.path.getsize(path) > 50 << 20:
+                            continue
+                        with open(path, "rb") as f:
+                            content = f.read()
+                    except OSError:
+                        continue
+                    scanned += 1
+                    for needle in needles:
+                        self.assertNotIn(needle, content, path)
+        self.assertGreater(scanned, 5)
+
+
+class SocketProtocol(AgentTestCase):
+    def test_overlong_line_is_too_large_and_closes(self):
+        out = self.a.sock(raw=b"SIGN " + b"A" * 70000 + b"\nPUBKEY\n")[0]
+        self.assertTrue(out.startswith("ERR too-large "), out[:80])
+        self.assertTrue(out.endswith("<CLOSED>"), out[-80:])
+        self.assertNotIn("OK ed25519", out)
+
+    def test_bad_requests_keep_the_connection(self):
+        replies = self.a.sock("SIGN !!notbase64", "FROB", "", "STATUS extra", "PUBKEY")
+        self.assertTrue(replies[0].startswith("ERR bad-request "), replies)
+        self.assertTrue(replies[1].startswith("ERR bad-request "), replies)
+        self.assertTrue(replies[2].startswith("ERR bad-request "), replies)
+        self.assertTrue(replies[3].startswith("ERR bad-request "), replies)
+        self.assertEqual(replies[-1], "OK " + self.pub)
+
+    def test_many_requests_and_connections(self):
+        self.a.unlock("--no-watch")
+        replies = self.a.sock(*["SIGN " + b64(b"m%d" % i) for i in range(200)])
+        self.assertEqual(len(replies), 200)
+        for i, r in enumerate(replies):
+            verify(self.pub, b"m%d" % i, base64.b64decode(r[3:]))
+
+    def test_another_uid_is_refused(self):
+        # The test runs as root: a different uid from the agent's.
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(self.a.sock_path)
+        try:
+            s.sendall(b"PUBKEY\n")
+        except BrokenPipeError:
+            pass  # refused before the request arrived, as it should be
+        data = b""
+        while True:
+            try:
+                chunk = s.recv(4096)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        self.assertTrue(data.startswith(b"ERR denied "), data)
+        self.assertNotIn(b"ed25519", data)
+        self.assertIn("refused a connection from uid 0", self.journal())
+
+    def test_lock_request(self):
+        self.a.unlock("--no-watch")
+        self.assertEqual(self.a.sock("LOCK", "SIGN eA==")[0], "OK")
+        self.a.wait_signal("explicit")
+        self.assertFalse(self.a.bus("props")["ok"]["Unlocked"])
+
+
+class LockTriggers(AgentTestCase):
+    def test_explicit_lock_emits_signal(self):
+        self.a.unlock("--no-watch")
+        p = self.a.puddle("lock")
+        self.assertEqual(p.returncode, 0)
+        self.a.wait_signal("explicit")
+        self.assertFalse(os.path.exists(self.a.state_file("session.unlocked")))
+        self.a.bus_unlock(60 * 10**6)
+        self.assertEqual(self.a.bus("lock"), {"ok": None})
+        wait_until(lambda: self.a.signals.count("explicit") >= 2, 5, what="second explicit Locked")
+
+    def test_watched_process_exit_locks_within_two_seconds(self):
+        sleeper = self._session.popen(["sleep", "300"])
+        p = self.a.unlock("--watch-pid", str(sleeper.pid))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.a.bus("props")["ok"]["WatchPID"], sleeper.pid)
+        t = time.monotonic()
+        sleeper.kill()
+        sleeper.wait()
+        self.a.wait_signal("watched-process-exited", timeout=2)
+        self.assertLess(time.monotonic() - t, 2)
+        self.assertFalse(self.a.bus("props")["ok"]["Unlocked"])
+
+    def test_default_watch_is_the_calling_shell(self):
+        shell = self._session.popen(["bash", "-c", f"{self.a.bindir}/puddle unlock --passphrase-fd 0 <<<'{PASSPHRASE}'; exec sleep 300"])
+        wait_until(lambda: self.a.bus("props")["ok"]["Unlocked"], 10, what="unlock by the shell")
+        self.assertEqual(self.a.bus("props")["ok"]["WatchPID"], shell.pid)
+        shell.kill()
+        shell.wait()
+        self.a.wait_signal("watched-process-exited", timeout=2)
+
+    def test_two_second_idle_timeout_set_through_dbus(self):
+        self.assertEqual(self.a.bus_unlock(2 * 10**6), {"ok": None})
+        self.assertEqual(self.a.bus("props")["ok"]["IdleTimeoutUSec"], 2 * 10**6)
+        # Activity renews the deadline...
+        for _ in range(3):
+            time.sleep(1)
+            self.assertTrue(self.a.sock("SIGN eA==")[0].startswith("OK "))
+        # ...and idleness ends the session.
+        t = time.monotonic()
+        self.a.wait_signal("idle-timeout", timeout=5)
+        self.assertGreater(time.monotonic() - t, 1.0)
+        self.assertTrue(self.a.sock("SIGN eA==")[0].startswith("ERR locked"))
+
+
+class LifeCycle(AgentTestCase):
+    def test_kill_9_then_next_request_is_served_without_unlock(self):
+        self.a.unlock("--no-watch", "--idle-mins", "10")
+        pid = self.a.agent_pid()
+        self.assertGreater(pid, 0)
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: self.a.agent_pid() != pid, 10, what="the agent to die")
+        replies = self.a.sock("SIGN " + b64(b"after crash"))
+        self.assertTrue(replies[0].startswith("OK "), replies)
+        verify(self.pub, b"after crash", base64.b64decode(replies[0][3:]))
+        new_pid = self.a.agent_pid()
+        self.assertNotIn(new_pid, (0, pid))
+        self.assertIn("picked up the unlocked session", self.journal())
+
+    def test_exit_on_idle_then_socket_and_bus_activation(self):
+        # A request activates it; locked and idle for exit_idle_seconds (3) it exits.
+        self.assertEqual(self.a.sock("PUBKEY")[0], "OK " + self.pub)
+        self.assertTrue(self.a.agent_active())
+        wait_until(lambda: not self.a.agent_active(), 15, what="the agent to exit on idle")
+        # Socket activation brings it back.
+        self.assertEqual(self.a.sock("PUBKEY")[0], "OK " + self.pub)
+        self.assertTrue(self.a.agent_active())
+        wait_until(lambda: not self.a.agent_active(), 15, what="the agent to exit on idle again")
+        # So does D-Bus activation of the name.
+        self.assertEqual(self.a.bus("props")["ok"]["PublicKey"], self.pub)
+        self.assertTrue(self.a.agent_active())
+
+    def test_unlocked_agent_does_not_exit(self):
+        self.a.unlock("--no-watch")
+        pid = self.a.agent_pid()
+        time.sleep(5)
+        self.assertEqual(self.a.agent_pid(), pid)
+
+    def test_hardening(self):
+        self.a.sock("PUBKEY")
+        pid = self.a.agent_pid()
+        # Non-dumpable: the kernel hands /proc/PID to root.
+        self.assertEqual(os.stat(f"/proc/{pid}/mem").st_uid, 0)
+        with open(f"/proc/{pid}/limits") as f:
+            core = [l for l in f if l.startswith("Max core file size")][0].split()
+        self.assertEqual(core[4:6], ["0", "0"])
+
+    def test_introspection_matches_installed_xml(self):
+        live = ET.fromstring(self.a.bus("introspect")["ok"])
+        shipped = ET.parse(os.path.join(SOURCE, "dbus", "org.puddle.Agent1.xml")).getroot()
+
+        def shape(root):
+            iface = [i for i in root.findall("interface") if i.get("name") == "org.puddle.Agent1"][0]
+            out = []
+            for el in iface:
+                args = tuple((a.get("name"), a.get("type"), a.get("direction")) for a in el.findall("arg"))
+                ann = tuple((a.get("name"), a.get("value")) for a in el.findall("annotation"))
+                out.append((el.tag, el.get("name"), el.get("type"), el.get("access"), args, ann))
+            return sorted(out)
+        self.assertEqual(shape(live), shape(shipped))
+
+
+if __name__ == "__main__":
+    main()

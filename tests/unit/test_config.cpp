@@ -1,0 +1,399 @@
+// Configuration (SPEC §10): defaults, values, later file wins key by key,
+// errors naming file:line and key, unknown keys as warnings.
+#define BOOST_TEST_MODULE config
+#ifndef BOOST_TEST_DYN_LINK
+#define BOOST_TEST_DYN_LINK
+#endif
+#include <boost/test/unit_test.hpp>
+
+#include "support.hpp"
+
+#include "core/config.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+
+using namespace puddle;
+using puddle_test::catch_error;
+using puddle_test::TempDir;
+
+namespace puddle {
+std::ostream &operator<<(std::ostream &os, PolkitMode m) {
+    return os << (m == PolkitMode::automatic ? "auto" : m == PolkitMode::required ? "required" : "off");
+}
+} // namespace puddle
+
+namespace {
+
+const std::string kFile = "file.toml";
+
+Config parse(std::string_view text, std::vector<std::string> *warnings_out = nullptr) {
+    Config c;
+    std::vector<std::string> warnings;
+    apply_config_text(c, text, kFile, warnings);
+    if (warnings_out) *warnings_out = warnings;
+    return c;
+}
+
+// Applies text that must be refused; returns the error.
+Error refused(std::string_view text) {
+    Config c;
+    std::vector<std::string> warnings;
+    auto err = catch_error([&] { apply_config_text(c, text, kFile, warnings); });
+    BOOST_REQUIRE_MESSAGE(err, "accepted:\n" << text);
+    BOOST_TEST(err->code() == Exit::failure);
+    return *err;
+}
+
+void check_same(const Config &a, const Config &b) {
+    BOOST_TEST(a.agent.idle_timeout_minutes == b.agent.idle_timeout_minutes);
+    BOOST_TEST(a.agent.exit_idle_seconds == b.agent.exit_idle_seconds);
+    BOOST_TEST(a.agent.watchdog_poll_seconds == b.agent.watchdog_poll_seconds);
+    BOOST_TEST(a.agent.polkit == b.agent.polkit);
+    BOOST_TEST(a.pair.port == b.pair.port);
+    BOOST_TEST(a.pair.code_ttl_seconds == b.pair.code_ttl_seconds);
+    BOOST_TEST(a.tls.ca_file == b.tls.ca_file);
+    BOOST_TEST(a.tls.cert_file == b.tls.cert_file);
+    BOOST_TEST(a.tls.key_file == b.tls.key_file);
+    BOOST_TEST(a.kdf.opslimit == b.kdf.opslimit);
+    BOOST_TEST(a.kdf.memlimit_kib == b.kdf.memlimit_kib);
+    BOOST_TEST(a.names.claims_dirs == b.names.claims_dirs, boost::test_tools::per_element());
+}
+
+void check_defaults(const Config &c) {
+    BOOST_TEST(c.agent.idle_timeout_minutes == 1440u);
+    BOOST_TEST(c.agent.exit_idle_seconds == 60u);
+    BOOST_TEST(c.agent.watchdog_poll_seconds == 10u);
+    BOOST_TEST(c.agent.polkit == PolkitMode::automatic);
+    BOOST_TEST(c.pair.port == 1531u);
+    BOOST_TEST(c.pair.code_ttl_seconds == 300u);
+    BOOST_TEST(c.tls.ca_file == "");
+    BOOST_TEST(c.tls.cert_file == "");
+    BOOST_TEST(c.tls.key_file == "");
+    BOOST_TEST(c.kdf.opslimit == 3u);
+    BOOST_TEST(c.kdf.memlimit_kib == 65536u);
+    BOOST_REQUIRE(c.names.claims_dirs.size() == 1u);
+    BOOST_TEST(c.names.claims_dirs[0] == "/var/lib/puddle/names.d");
+}
+
+// Restores an environment variable at the end of a test.
+class EnvVar {
+public:
+    EnvVar(const char *name, const std::string &value) : name_(name) {
+        if (const char *old = std::getenv(name)) old_ = old;
+        ::setenv(name, value.c_str(), 1);
+    }
+    ~EnvVar() {
+        if (old_) ::setenv(name_, old_->c_str(), 1);
+        else ::unsetenv(name_);
+    }
+    EnvVar(const EnvVar &) = delete;
+    EnvVar &operator=(const EnvVar &) = delete;
+
+private:
+    const char *name_;
+    std::optional<std::string> old_;
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(defaults_match_the_spec) {
+    check_defaults(Config{});
+    std::vector<std::string> warnings;
+    check_defaults(parse("", &warnings));
+    BOOST_TEST(warnings.empty());
+    check_defaults(parse("# only a comment\n\n[agent]\n"));
+}
+
+BOOST_AUTO_TEST_CASE(every_key_is_applied) {
+    std::vector<std::string> warnings;
+    auto c = parse(R"([agent]
+idle_timeout_minutes = 30
+exit_idle_seconds = 5
+watchdog_poll_seconds = 2
+polkit = "required"
+
+[pair]
+port = 4242
+code_ttl_seconds = 120
+
+[tls]
+ca_file = "/etc/puddle/ca.pem"
+cert_file = "/etc/puddle/cert.pem"
+key_file = "/etc/puddle/key.pem"
+
+[kdf]
+opslimit = 4
+memlimit_kib = 131072
+
+[names]
+claims_dirs = ["/a", "/b/c"]
+)",
+                   &warnings);
+    BOOST_TEST(warnings.empty());
+    BOOST_TEST(c.agent.idle_timeout_minutes == 30u);
+    BOOST_TEST(c.agent.exit_idle_seconds == 5u);
+    BOOST_TEST(c.agent.watchdog_poll_seconds == 2u);
+    BOOST_TEST(c.agent.polkit == PolkitMode::required);
+    BOOST_TEST(c.pair.port == 4242u);
+    BOOST_TEST(c.pair.code_ttl_seconds == 120u);
+    BOOST_TEST(c.tls.ca_file == "/etc/puddle/ca.pem");
+    BOOST_TEST(c.tls.cert_file == "/etc/puddle/cert.pem");
+    BOOST_TEST(c.tls.key_file == "/etc/puddle/key.pem");
+    BOOST_TEST(c.kdf.opslimit == 4u);
+    BOOST_TEST(c.kdf.memlimit_kib == 131072u);
+    const std::vector<std::string> dirs{"/a", "/b/c"};
+    BOOST_TEST(c.names.claims_dirs == dirs, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(polkit_modes) {
+    BOOST_TEST(parse("agent.polkit = \"auto\"").agent.polkit == PolkitMode::automatic);
+    BOOST_TEST(parse("agent.polkit = \"required\"").agent.polkit == PolkitMode::required);
+    BOOST_TEST(parse("agent.polkit = \"off\"").agent.polkit == PolkitMode::off);
+    // Inline tables and dotted keys are the same TOML.
+    BOOST_TEST(parse("agent = { polkit = \"off\" }").agent.polkit == PolkitMode::off);
+}
+
+BOOST_AUTO_TEST_CASE(polkit_invalid_value_is_an_error) {
+    for (const char *v : {"sometimes", "Auto", "OFF", ""}) {
+        BOOST_TEST_CONTEXT(v) {
+            auto err = refused("[agent]\npolkit = \"" + std::string(v) + "\"\n");
+            CHECK_CONTAINS(err.why(), "file.toml:2");
+            CHECK_CONTAINS(err.why(), "agent.polkit");
+            CHECK_CONTAINS(err.why(), "\"" + std::string(v) + "\" is not one of");
+        }
+    }
+    auto err = refused("[agent]\npolkit = true\n");
+    CHECK_CONTAINS(err.why(), "expected a string, found a boolean");
+}
+
+BOOST_AUTO_TEST_CASE(later_file_wins_key_by_key) {
+    Config c;
+    std::vector<std::string> warnings;
+    apply_config_text(c, "[agent]\nidle_timeout_minutes = 10\nexit_idle_seconds = 7\n[pair]\nport = 2000\n",
+                      "/etc/puddle/puddle.toml", warnings);
+    apply_config_text(c, "[agent]\nidle_timeout_minutes = 20\n[kdf]\nopslimit = 5\n", "~/.config/puddle/puddle.toml",
+                      warnings);
+    BOOST_TEST(warnings.empty());
+    BOOST_TEST(c.agent.idle_timeout_minutes == 20u); // overridden
+    BOOST_TEST(c.agent.exit_idle_seconds == 7u);     // same section, kept
+    BOOST_TEST(c.pair.port == 2000u);                // other section, kept
+    BOOST_TEST(c.kdf.opslimit == 5u);                // new
+    BOOST_TEST(c.kdf.memlimit_kib == 65536u);        // default
+}
+
+BOOST_AUTO_TEST_CASE(later_array_replaces_the_earlier_one) {
+    Config c;
+    std::vector<std::string> warnings;
+    apply_config_text(c, "names.claims_dirs = [\"/one\", \"/two\"]\n", "a", warnings);
+    apply_config_text(c, "names.claims_dirs = [\"/three\"]\n", "b", warnings);
+    const std::vector<std::string> dirs{"/three"};
+    BOOST_TEST(c.names.claims_dirs == dirs, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(syntax_error_names_file_and_line) {
+    auto err = refused("[agent]\n# fine\nidle_timeout_minutes = \n");
+    BOOST_TEST(err.what_failed() == "invalid configuration");
+    CHECK_CONTAINS(err.why(), "file.toml:3");
+    CHECK_CONTAINS(err.hint(), kFile);
+
+    err = refused("[agent\n");
+    CHECK_CONTAINS(err.why(), "file.toml:1");
+    err = refused("\n\n\n\n[pair]\nport = 1\nport = 2\n"); // duplicate key
+    CHECK_CONTAINS(err.why(), "file.toml:7");
+    err = refused("[agent]\nidle_timeout_minutes = 99999999999999999999999\n"); // not an int64
+    CHECK_CONTAINS(err.why(), "file.toml:2");
+}
+
+BOOST_AUTO_TEST_CASE(wrong_type_names_file_line_and_key) {
+    auto err = refused("# puddle\n[agent]\n\nidle_timeout_minutes = \"x\"\n");
+    BOOST_TEST(err.what_failed() == "invalid configuration");
+    CHECK_CONTAINS(err.why(), "file.toml:4");
+    BOOST_TEST(!puddle_test::contains(err.why(), "file.toml:3"));
+    CHECK_CONTAINS(err.why(), "agent.idle_timeout_minutes");
+    CHECK_CONTAINS(err.why(), "expected an integer, found a string");
+    CHECK_CONTAINS(err.hint(), kFile);
+
+    struct Case {
+        const char *text, *where, *key, *found;
+    };
+    for (const Case c : {
+             Case{"[pair]\nport = 1.5\n", "file.toml:2", "pair.port", "a float"},
+             Case{"[pair]\ncode_ttl_seconds = true\n", "file.toml:2", "pair.code_ttl_seconds", "a boolean"},
+             Case{"[kdf]\n\n\nmemlimit_kib = [1]\n", "file.toml:4", "kdf.memlimit_kib", "an array"},
+             Case{"[tls]\nca_file = 5\n", "file.toml:2", "tls.ca_file", "an integer"},
+             Case{"[agent]\nexit_idle_seconds = 1979-05-27\n", "file.toml:2", "agent.exit_idle_seconds", "a date"},
+             Case{"agent = 5\n", "file.toml:1", "agent", "an integer"},
+             Case{"[names]\nclaims_dirs = \"/one\"\n", "file.toml:2", "names.claims_dirs", "a string"},
+         }) {
+        BOOST_TEST_CONTEXT(c.text) {
+            auto e = refused(c.text);
+            CHECK_CONTAINS(e.why(), std::string(c.where) + ": " + c.key + ":");
+            CHECK_CONTAINS(e.why(), c.found);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(out_of_range_values_are_errors) {
+    struct Case {
+        const char *text, *key;
+    };
+    for (const Case c : {
+             Case{"agent.idle_timeout_minutes = 0", "agent.idle_timeout_minutes"},
+             Case{"agent.idle_timeout_minutes = -5", "agent.idle_timeout_minutes"},
+             Case{"agent.exit_idle_seconds = 0", "agent.exit_idle_seconds"},
+             Case{"agent.watchdog_poll_seconds = 3601", "agent.watchdog_poll_seconds"},
+             Case{"pair.port = 0", "pair.port"},
+             Case{"pair.port = 65536", "pair.port"},
+             Case{"pair.code_ttl_seconds = 9", "pair.code_ttl_seconds"},
+             Case{"kdf.opslimit = 0", "kdf.opslimit"},
+             Case{"kdf.opslimit = 33", "kdf.opslimit"},
+             Case{"kdf.memlimit_kib = 7", "kdf.memlimit_kib"},
+             Case{"kdf.memlimit_kib = 1048577", "kdf.memlimit_kib"},
+             Case{"kdf.memlimit_kib = 4294967304", "kdf.memlimit_kib"}, // 2^32 + 8: no truncation
+         }) {
+        BOOST_TEST_CONTEXT(c.text) {
+            auto e = refused(c.text);
+            CHECK_CONTAINS(e.why(), "file.toml:1: " + std::string(c.key));
+            CHECK_CONTAINS(e.why(), "out of range");
+        }
+    }
+    // The bounds themselves are fine.
+    auto c = parse("pair.port = 65535\nkdf.opslimit = 32\nkdf.memlimit_kib = 8\n");
+    BOOST_TEST(c.pair.port == 65535u);
+    BOOST_TEST(c.kdf.opslimit == 32u);
+    BOOST_TEST(c.kdf.memlimit_kib == 8u);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_key_is_a_warning) {
+    std::vector<std::string> warnings;
+    auto c = parse("[agent]\nidle_timeout_minutes = 5\ncolour = \"blue\"\n", &warnings);
+    BOOST_TEST(c.agent.idle_timeout_minutes == 5u); // the rest still applies
+    BOOST_REQUIRE(warnings.size() == 1u);
+    CHECK_CONTAINS(warnings[0], "file.toml:3");
+    CHECK_CONTAINS(warnings[0], "agent.colour");
+}
+
+BOOST_AUTO_TEST_CASE(unknown_section_is_a_warning) {
+    std::vector<std::string> warnings;
+    auto c = parse("[pair]\nport = 9\n\n[frobnicate]\nlevel = 3\n", &warnings);
+    BOOST_TEST(c.pair.port == 9u);
+    BOOST_REQUIRE(warnings.size() == 1u);
+    CHECK_CONTAINS(warnings[0], "file.toml:4");
+    CHECK_CONTAINS(warnings[0], "frobnicate");
+}
+
+BOOST_AUTO_TEST_CASE(warnings_accumulate_across_files) {
+    Config c;
+    std::vector<std::string> warnings;
+    apply_config_text(c, "x = 1\n", "first.toml", warnings);
+    apply_config_text(c, "\n[agent]\ny = 2\n", "second.toml", warnings);
+    BOOST_REQUIRE(warnings.size() == 2u);
+    CHECK_CONTAINS(warnings[0], "first.toml:1");
+    CHECK_CONTAINS(warnings[1], "second.toml:3");
+    CHECK_CONTAINS(warnings[1], "agent.y");
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_file_changes_nothing) {
+    Config c;
+    std::vector<std::string> warnings;
+    apply_config_text(c, "agent.idle_timeout_minutes = 15\npair.port = 3000\n", "good.toml", warnings);
+    const Config before = c;
+    // Valid keys before the bad one must not leak through.
+    for (const char *bad : {
+             "[agent]\nidle_timeout_minutes = 99\npolkit = \"off\"\n[pair]\nport = \"x\"\n",
+             "[names]\nclaims_dirs = [\"/x\"]\n[kdf]\nopslimit = 0\n",
+             "[agent]\nexit_idle_seconds = 3\n[agent\n",
+         }) {
+        BOOST_TEST_CONTEXT(bad) {
+            auto err = catch_error([&] { apply_config_text(c, bad, "bad.toml", warnings); });
+            BOOST_REQUIRE(err);
+            check_same(c, before);
+        }
+    }
+    BOOST_TEST(c.agent.idle_timeout_minutes == 15u);
+}
+
+BOOST_AUTO_TEST_CASE(claims_dirs_is_an_array_of_strings) {
+    auto c = parse("[names]\nclaims_dirs = []\n");
+    BOOST_TEST(c.names.claims_dirs.empty());
+
+    auto err = refused("[names]\nclaims_dirs = [\"/ok\", 7]\n");
+    CHECK_CONTAINS(err.why(), "file.toml:2");
+    CHECK_CONTAINS(err.why(), "names.claims_dirs");
+    CHECK_CONTAINS(err.why(), "expected a string, found an integer");
+
+    err = refused("[names]\nclaims_dirs = [\n  \"/ok\",\n  [\"/nested\"],\n]\n");
+    CHECK_CONTAINS(err.why(), "file.toml:4"); // the element's own line
+    CHECK_CONTAINS(err.why(), "names.claims_dirs");
+}
+
+BOOST_AUTO_TEST_CASE(config_paths_follow_the_environment) {
+    TempDir tmp;
+    {
+        EnvVar sys("PUDDLE_SYSTEM_CONFIG", tmp / "system.toml");
+        BOOST_TEST(system_config_path() == tmp / "system.toml");
+    }
+    {
+        EnvVar sys("PUDDLE_SYSTEM_CONFIG", "");
+        BOOST_TEST(system_config_path() == "/etc/puddle/puddle.toml");
+    }
+    {
+        EnvVar xdg("XDG_CONFIG_HOME", tmp / "xdg");
+        BOOST_TEST(user_config_path() == tmp / "xdg/puddle/puddle.toml");
+    }
+    {
+        // A relative XDG_CONFIG_HOME is invalid per the XDG spec: use ~/.config.
+        EnvVar xdg("XDG_CONFIG_HOME", "relative/dir");
+        EnvVar home("HOME", tmp.path());
+        BOOST_TEST(user_config_path() == tmp / ".config/puddle/puddle.toml");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(load_config_reads_system_then_user_file) {
+    TempDir tmp;
+    std::filesystem::create_directories(tmp / "xdg/puddle");
+    puddle_test::write_file(tmp / "system.toml",
+                            "[agent]\nidle_timeout_minutes = 100\npolkit = \"required\"\n[pair]\nport = 7000\n");
+    puddle_test::write_file(tmp / "xdg/puddle/puddle.toml", "[agent]\nidle_timeout_minutes = 200\nshade = 1\n");
+    EnvVar sys("PUDDLE_SYSTEM_CONFIG", tmp / "system.toml");
+    EnvVar xdg("XDG_CONFIG_HOME", tmp / "xdg");
+
+    std::vector<std::string> warnings;
+    Config c = load_config(warnings);
+    BOOST_TEST(c.agent.idle_timeout_minutes == 200u);
+    BOOST_TEST(c.agent.polkit == PolkitMode::required);
+    BOOST_TEST(c.pair.port == 7000u);
+    BOOST_TEST(c.pair.code_ttl_seconds == 300u);
+    BOOST_REQUIRE(warnings.size() == 1u);
+    CHECK_CONTAINS(warnings[0], tmp / "xdg/puddle/puddle.toml:3");
+}
+
+BOOST_AUTO_TEST_CASE(load_config_without_files_gives_defaults) {
+    TempDir tmp;
+    EnvVar sys("PUDDLE_SYSTEM_CONFIG", tmp / "absent.toml");
+    EnvVar xdg("XDG_CONFIG_HOME", tmp / "nothing-here");
+    std::vector<std::string> warnings;
+    check_defaults(load_config(warnings));
+    BOOST_TEST(warnings.empty());
+}
+
+BOOST_AUTO_TEST_CASE(load_config_error_names_the_real_path) {
+    TempDir tmp;
+    std::filesystem::create_directories(tmp / "xdg/puddle");
+    puddle_test::write_file(tmp / "system.toml", "pair.port = 7000\n");
+    puddle_test::write_file(tmp / "xdg/puddle/puddle.toml", "\n[pair]\nport = \"seven\"\n");
+    EnvVar sys("PUDDLE_SYSTEM_CONFIG", tmp / "system.toml");
+    EnvVar xdg("XDG_CONFIG_HOME", tmp / "xdg");
+    std::vector<std::string> warnings;
+    auto err = catch_error([&] { load_config(warnings); });
+    BOOST_REQUIRE(err);
+    BOOST_TEST(err->code() == Exit::failure);
+    CHECK_CONTAINS(err->why(), tmp / "xdg/puddle/puddle.toml:3: pair.port");
+
+    // A broken system file is reported the same way.
+    puddle_test::write_file(tmp / "system.toml", "[pair\n");
+    err = catch_error([&] { load_config(warnings); });
+    BOOST_REQUIRE(err);
+    CHECK_CONTAINS(err->why(), tmp / "system.toml:1");
+}
