@@ -201,6 +201,10 @@ def _cgroup_procs(path):
     return pids
 
 
+def _user_slice_marker(hierarchy):
+    return os.path.join(STATE_ROOT, "made-user.slice" + hierarchy.replace("/", "-"))
+
+
 def _rmdir_tree(path):
     """rmdir a cgroup tree deepest first (cgroup dirs can't be removed recursively)."""
     for dirpath, _dirs, _files in os.walk(path, topdown=False):
@@ -220,6 +224,29 @@ CLONE_NEWNS = 0x00020000
 MS_BIND, MS_REC, MS_SLAVE = 4096, 16384, 1 << 19
 _KEYCTL_NR = {"x86_64": 250, "aarch64": 219, "riscv64": 219, "ppc64le": 310,
               "s390x": 280, "i686": 288, "i386": 288, "armv7l": 311}
+
+
+def _make_inaccessible_nodes(path):
+    """What PID 1 creates at boot (make_inaccessible_nodes() in systemd): one
+    inaccessible node of each file type, which service sandboxing
+    (ProtectSystem=, ProtectHome=, PrivateTmp=, ProtectKernelTunables=, ...)
+    mounts over whatever a unit must not see. Without them every such option
+    fails with "Failed to set up mount namespacing: No such file or directory"."""
+    import stat as _stat
+    os.mkdir(path, 0o755)
+    os.mkdir(os.path.join(path, "dir"), 0)
+    for name, kind in (("reg", _stat.S_IFREG), ("fifo", _stat.S_IFIFO),
+                       ("chr", _stat.S_IFCHR), ("blk", _stat.S_IFBLK)):
+        os.mknod(os.path.join(path, name), kind, os.makedev(0, 0))
+        os.chmod(os.path.join(path, name), 0)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(os.path.join(path, "sock"))
+    finally:
+        sock.close()
+    os.chmod(os.path.join(path, "sock"), 0)
+    os.chmod(os.path.join(path, "dir"), 0)
+    os.chmod(path, 0o555)
 
 
 def _check(ret, what):
@@ -713,6 +740,9 @@ class UserSession:
         ours = os.path.join(self.workdir, "run-systemd")
         os.mkdir(ours, 0o755)
         os.mkdir(os.path.join(ours, "system"), 0o755)
+        _make_inaccessible_nodes(os.path.join(ours, "inaccessible"))
+        # Also PID 1's at boot: where unit sandboxing stages the new root.
+        os.mkdir(os.path.join(ours, "unit-root"), 0o755)
 
         # user-runtime-dir@.service's job: an empty 0700 dir. A leftover of a crashed run
         # with a recycled uid would leak its state into this one, so start clean.
@@ -752,7 +782,10 @@ class UserSession:
             slice_dir = os.path.join(user_slice, "user-%d.slice" % self.uid)
             if not os.path.isdir(user_slice):
                 os.mkdir(user_slice)
-                self._created.append(user_slice)
+                # Shared by parallel harnesses: whoever leaves it empty removes it, not
+                # necessarily its creator. The marker says a harness made it.
+                os.makedirs(STATE_ROOT, 0o755, exist_ok=True)
+                open(_user_slice_marker(h), "w").close()
             if os.path.isdir(slice_dir):
                 # Left over by a crashed run with the same (recycled) uid.
                 if _cgroup_procs(slice_dir):
@@ -868,12 +901,14 @@ class UserSession:
             old.runtime_dir = "/run/user/%d" % old.uid
             old.workdir = rec["workdir"]
             old._user_created = _user_exists(old.user)
-            old._created, old._slices = rec["cgroups"], rec["slices"]
-            if _is_proc(rec.get("journald"), sys.executable) or _is_proc(rec.get("journald"), "python"):
-                old._stale_pids.append(rec["journald"])
+            old._created = [d for d in rec["cgroups"] if not d.endswith("/user.slice")]
+            old._slices = rec["slices"]
+            jpid = rec.get("journald")
+            if jpid and _pid_alive(jpid) and "--journal-server" in _read("/proc/%d/cmdline" % jpid) \
+                    and old.workdir in _read("/proc/%d/cmdline" % jpid):
+                old._stale_pids.append(jpid)
             sys.stderr.write("puddle_harness: cleaning up after dead harness %d (user %s)\n"
                              % (rec["owner"], old.user))
-            os.environ.pop("PUDDLE_HARNESS_KEEP_LOGS_", None)
             old._cleanup()
             if old.cleanup_errors:
                 os.rename(claimed, path)  # try again next time
@@ -918,7 +953,7 @@ class UserSession:
             # Report, but don't mask the test body's own exception. The session record
             # stays, so the next harness to start retries (see _reap_stale).
             sys.stderr.write("puddle_harness: cleanup problems: %s\n" % "; ".join(errors))
-        elif self.user:
+        elif self.user and not self._reaping:
             step(os.unlink, self._record_path())
         self.cleanup_errors = errors
         if not self._reaping:
@@ -976,27 +1011,31 @@ class UserSession:
     def _remove_cgroups(self):
         with _Lock():
             for d in reversed(self._created):
-                shared = d.endswith("/user.slice")
-
                 def gone():
                     try:
-                        if shared:
-                            # Never recursively: below it are other harnesses' slices.
-                            os.rmdir(d)
-                        elif os.path.isdir(d):
+                        if os.path.isdir(d):
                             _rmdir_tree(d)  # ours, including what the manager created
                         return True
-                    except FileNotFoundError:
-                        return True
                     except OSError as e:
-                        if shared and e.errno in (errno.EBUSY, errno.ENOTEMPTY):
-                            return True  # a parallel harness uses it now; theirs to remove
                         if e.errno != errno.EBUSY:
                             raise
                         return False  # a just-killed process not reaped yet
                 if not wait_until(gone, 5, 0.05):
                     raise HarnessError("could not remove cgroup %s" % d)
             self._created = []
+            for h in cgroup_hierarchies():
+                marker = _user_slice_marker(h)
+                if os.path.exists(marker):
+                    try:
+                        # Never recursively: parallel harnesses' slices live below it.
+                        os.rmdir(os.path.join(h, "user.slice"))
+                    except FileNotFoundError:
+                        pass
+                    except OSError as e:
+                        if e.errno not in (errno.EBUSY, errno.ENOTEMPTY):
+                            raise
+                        continue  # still in use: the last one out removes it
+                    os.unlink(marker)
 
     def _stop_journal(self):
         if self.journald is None or self.journald.poll() is not None:
@@ -1063,7 +1102,8 @@ class SystemBus:
     bus, so a machine-wide state file (under the harness lock) records the dbus-daemon
     and polkitd the harness started and who uses them; the last user out stops them.
     A bus or polkitd that some *other* party runs is used but never stopped. Rules and
-    action files are per instance and removed on exit.
+    action files are per instance and removed on exit -- or, if the test process died
+    without cleaning up, by the next SystemBus, which finds them in the state file.
 
     Stopping polkit (stop_polkit) affects every parallel test, so tests that do it
     should not run alongside others that need polkit."""
@@ -1079,7 +1119,7 @@ class SystemBus:
         self.polkit_pid = None        # harness-started polkitd
         self.started_dbus = False     # this instance started the bus
         self.workdir = None
-        self._token = "%d:%s" % (os.getpid(), secrets.token_hex(4))
+        self._token = "%d:%s:%s" % (os.getpid(), _start_time(os.getpid()), secrets.token_hex(4))
         self._registered = False
         self._blocked = False         # we installed NO_POLKIT_CONF
         self._rules = []
@@ -1087,6 +1127,7 @@ class SystemBus:
         self.cleanup_errors = []
 
     def __enter__(self):
+        _sigterm_guard(+1)
         try:
             self._start()
         except BaseException:
@@ -1098,7 +1139,12 @@ class SystemBus:
         self._cleanup()
         return False
 
-    # ---- shared state
+    # ---- shared state (only touched under _Lock)
+
+    @staticmethod
+    def _alive(token):
+        pid, start = token.split(":")[:2]
+        return str(_start_time(int(pid))) == start
 
     @classmethod
     def _load(cls):
@@ -1107,18 +1153,49 @@ class SystemBus:
                 st = json.load(f)
         except (OSError, ValueError):
             st = {}
-        st.setdefault("users", [])
-        st["users"] = [u for u in st["users"] if _pid_alive(int(u.split(":")[0]))]
+        st["users"] = [u for u in st.get("users", []) if cls._alive(u)]
+        st.setdefault("owned", {})
         if not _is_proc(st.get("dbus_pid"), "dbus-daemon"):
             st["dbus_pid"] = None
         if not _is_proc(st.get("polkit_pid"), "polkitd"):
             st["polkit_pid"] = None
+        for token in [t for t in st["owned"] if not cls._alive(t)]:
+            cls._undo(st["owned"].pop(token))
         return st
+
+    def _owned(self):
+        return {"rules": self._rules, "actions": self._actions, "blocked": self._blocked,
+                "workdir": self.workdir}
+
+    @classmethod
+    def _undo(cls, owned):
+        """Remove what a SystemBus installed: its rules and action files, its block."""
+        for path in owned["rules"]:
+            if os.path.exists(path):
+                os.unlink(path)
+        for dest, backup in reversed(owned["actions"]):
+            if backup and os.path.exists(backup):
+                shutil.copyfile(backup, dest)
+            elif os.path.exists(dest):
+                os.unlink(dest)
+        if owned["blocked"] and os.path.exists(NO_POLKIT_CONF):
+            os.unlink(NO_POLKIT_CONF)
+            if _socket_answers(SYSTEM_BUS_SOCKET):
+                _busctl_system("ReloadConfig")
+        if owned.get("workdir"):
+            shutil.rmtree(owned["workdir"], ignore_errors=True)
+
+    def _record(self):
+        """Put what this instance installed into the state file (takes the lock)."""
+        with _Lock():
+            st = self._load()
+            st["owned"][self._token] = self._owned()
+            self._save(st)
 
     @classmethod
     def _save(cls, st):
         os.makedirs(cls.STATE_DIR, 0o755, exist_ok=True)
-        if not st["users"] and not st["dbus_pid"] and not st["polkit_pid"]:
+        if not st["users"] and not st["dbus_pid"] and not st["polkit_pid"] and not st["owned"]:
             # Nothing left running: leave no trace (the polkitd log goes with it).
             shutil.rmtree(cls.STATE_DIR, ignore_errors=True)
             return
@@ -1145,6 +1222,7 @@ class SystemBus:
         with _Lock():
             st = self._load()
             st["users"].append(self._token)
+            st["owned"][self._token] = self._owned()
             self._registered = True
             if not _socket_answers(SYSTEM_BUS_SOCKET):
                 os.makedirs("/run/dbus", exist_ok=True)
@@ -1234,6 +1312,8 @@ class SystemBus:
         with _Lock():
             self._block_polkit_activation(False)
             st = self._load()
+            st["owned"][self._token] = self._owned()
+            self._save(st)
             if self.polkit_running():
                 self.polkit_pid = st["polkit_pid"]
                 return
@@ -1256,13 +1336,14 @@ class SystemBus:
 
     def stop_polkit(self, block_activation=True):
         """Stop polkitd (the harness's, or one our own bus activated). With
-        block_activation it stays down until start_polkit(): calls to it fail with
-        AccessDenied instead of D-Bus-activating a new polkitd."""
+        block_activation it stays down until start_polkit(): calls to it fail (as on a
+        machine without polkit) instead of D-Bus-activating a new polkitd."""
         with _Lock():
             st = self._load()
             self._stop_polkit_locked(st)
             if block_activation:
                 self._block_polkit_activation(True)
+                st["owned"][self._token] = self._owned()
             self._save(st)
         # The bus drops the name once it notices the closed connection; wait, so a test
         # of "polkit is down" or a following start_polkit() sees a settled state.
@@ -1299,6 +1380,7 @@ class SystemBus:
             f.write(js_text)
         os.chmod(path + ".tmp", 0o644)
         os.rename(path + ".tmp", path)  # polkitd must never read a half-written rule
+        self._record()
         return path
 
     def remove_rule(self, name):
@@ -1306,6 +1388,7 @@ class SystemBus:
         if path in self._rules:
             os.unlink(path)
             self._rules.remove(path)
+            self._record()
 
     def install_action_file(self, path):
         """Copy a .policy file into /usr/share/polkit-1/actions, the only directory
@@ -1317,6 +1400,7 @@ class SystemBus:
                 backup = os.path.join(self.workdir, os.path.basename(dest) + ".orig")
                 shutil.copy2(dest, backup)
             self._actions.append((dest, backup))
+            self._record()
         shutil.copyfile(path, dest + ".tmp")
         os.chmod(dest + ".tmp", 0o644)
         os.rename(dest + ".tmp", dest)
@@ -1349,6 +1433,7 @@ class SystemBus:
                 st = self._load()
                 if self._token in st["users"]:
                     st["users"].remove(self._token)
+                st["owned"].pop(self._token, None)
                 self._registered = False
                 if self._blocked and _socket_answers(SYSTEM_BUS_SOCKET):
                     step(self._block_polkit_activation, False)
@@ -1368,6 +1453,7 @@ class SystemBus:
         if errors:
             sys.stderr.write("puddle_harness: SystemBus cleanup problems: %s\n" % "; ".join(errors))
         self.cleanup_errors = errors
+        _sigterm_guard(-1)
 
     def _stop_dbus(self, pid):
         _kill(pid, signal.SIGTERM)

@@ -226,6 +226,20 @@ def test_keyrings(s):
 
 # --------------------------------------------------------------------------- 5
 
+POLICY = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE policyconfig PUBLIC "-//freedesktop//DTD PolicyKit Policy Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/PolicyKit/1/policyconfig.dtd">
+<policyconfig>
+  <action id="%s">
+    <description>puddle harness selftest</description>
+    <message>puddle harness selftest</message>
+    <defaults><allow_any>yes</allow_any><allow_inactive>yes</allow_inactive><allow_active>yes</allow_active></defaults>
+  </action>
+</policyconfig>
+"""
+bus_info_actions = []  # action files installed, checked for removal after the run
+
+
 def test_polkit(bus, s):
     say("[5] system bus and polkit")
     action = "org.freedesktop.hostname1.set-hostname"
@@ -246,6 +260,18 @@ def test_polkit(bus, s):
     check(wait_until(lambda: bus.pkcheck(action, p.pid).returncode != 0, 10),
           "after remove_rule() the user is no longer authorized")
     bus.add_rule(rule_name, rule)  # left for __exit__ to remove
+
+    # An action of our own (unique name: selftests may run in parallel).
+    own_action = "org.puddle.harness.selftest." + s.user
+    r = bus.pkcheck(own_action, p.pid)
+    check(r.returncode not in (0, 1, 2), "%s unknown before install_action_file()" % own_action)
+    policy = os.path.join(s.home, own_action + ".policy")
+    with open(policy, "w") as f:
+        f.write(POLICY % own_action)
+    dest = bus.install_action_file(policy)
+    bus_info_actions.append(dest)
+    check(wait_until(lambda: bus.pkcheck(own_action, p.pid).returncode == 0, 10),
+          "after install_action_file() polkit knows it (allow_any=yes: authorized)")
     others = [u for u in SystemBus.shared_users() if u != bus._token]
     if others:
         # Stopping polkit would break the parallel tests that share it.
@@ -317,6 +343,8 @@ def verify_cleanup(info, bus_info):
             expect(not ph._pid_alive(polkit_pid), "our polkitd (%d) stopped" % polkit_pid)
         for path in rules:
             expect(not os.path.exists(path), "rule %s removed" % path)
+        for path in bus_info_actions:
+            expect(not os.path.exists(path), "action file %s removed" % path)
         expect(not os.path.exists(ph.NO_POLKIT_CONF), "polkit activation block removed")
     return problems
 

@@ -98,9 +98,11 @@ class UnlockAndSign(AgentTestCase):
         self.a.unlock("--no-watch")
         self.assertTrue(self.a.sock("SIGN eA==")[0].startswith("OK "))
         home = os.path.join(self._session.home, ".puddle")
-        seed = nacl_unwrap.unwrap(open(os.path.join(home, "identity.wrapped"), "rb").read(),
-                                  open(os.path.join(home, "identity.salt"), "rb").read(),
-                                  self.pub + "\n", PASSPHRASE.encode())
+        def read(name):
+            with open(os.path.join(home, name), "rb") as f:
+                return f.read()
+        seed = nacl_unwrap.unwrap(read("identity.wrapped"), read("identity.salt"), self.pub + "\n",
+                                  PASSPHRASE.encode())
         needles = [seed, seed.hex().encode(), base64.b64encode(seed)[:40]]
         scanned = 0
         for root in (self._session.home, "/tmp", self._session.runtime_dir):
@@ -160,6 +162,7 @@ class SocketProtocol(AgentTestCase):
             if not chunk:
                 break
             data += chunk
+        s.close()
         self.assertTrue(data.startswith(b"ERR denied "), data)
         self.assertNotIn(b"ed25519", data)
         self.assertIn("refused a connection from uid 0", self.journal())
