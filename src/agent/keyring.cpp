@@ -38,14 +38,19 @@ std::optional<key_serial_t> keyring_find(const std::string &description) {
     return key_serial_t(k);
 }
 
-SecretBuffer keyring_read(key_serial_t serial, std::size_t size) {
-    SecretBuffer buf(size + 1); // one spare byte tells a longer payload apart
-    long n = keyctl_read(serial, reinterpret_cast<char *>(buf.data()), buf.size());
+void keyring_read_into(key_serial_t serial, SecretBuffer &buf, std::size_t size) {
+    // One spare byte tells a longer payload apart.
+    long n = keyctl_read(serial, reinterpret_cast<char *>(buf.data()), size + 1);
     if (n < 0) {
         if (gone(errno)) throw KeyGone();
         throw_errno("cannot read the session key", errno);
     }
     if (std::size_t(n) != size) throw KeyGone();
+}
+
+SecretBuffer keyring_read(key_serial_t serial, std::size_t size) {
+    SecretBuffer buf(size + 1);
+    keyring_read_into(serial, buf, size);
     buf.truncate(size);
     return buf;
 }

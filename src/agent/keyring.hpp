@@ -33,6 +33,9 @@ std::optional<key_serial_t> keyring_find(const std::string &description);
 // Reads exactly `size` bytes into locked memory; throws KeyGone when the key
 // expired, was revoked or removed.
 SecretBuffer keyring_read(key_serial_t serial, std::size_t size);
+// The same into a caller's locked buffer of exactly `size` + 1 bytes, so the
+// signing path needs no allocation; the caller wipes it after use.
+void keyring_read_into(key_serial_t serial, SecretBuffer &buf, std::size_t size);
 // Throws KeyGone when the key no longer exists.
 void keyring_set_timeout(key_serial_t serial, unsigned timeout_seconds);
 bool keyring_alive(key_serial_t serial);

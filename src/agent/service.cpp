@@ -7,11 +7,13 @@
 
 namespace puddle::agent {
 
+Service::Service(Session &session) : session_(session), own_uid_(::getuid()) {}
+
 void Service::authorize(const Peer &peer, Action) {
-    if (peer.uid != ::getuid()) {
+    if (peer.uid != own_uid_) {
         log_warning("refused a request from uid " + std::to_string(peer.uid) + " (pid " + std::to_string(peer.pid) +
                     "): not this agent's user");
-        throw AgentError(Failure::denied, "only uid " + std::to_string(::getuid()) + " may use this agent");
+        throw AgentError(Failure::denied, "only uid " + std::to_string(own_uid_) + " may use this agent");
     }
 }
 

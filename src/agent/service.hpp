@@ -32,7 +32,7 @@ struct StatusSnapshot {
 
 class Service {
 public:
-    explicit Service(Session &session) : session_(session) {}
+    explicit Service(Session &session);
 
     Signature sign(const Peer &peer, std::span<const std::uint8_t> data);
     void unlock(const Peer &peer, const SecretBuffer &passphrase, std::uint64_t idle_usec, pid_t watch_pid);
@@ -46,6 +46,7 @@ private:
     // Throws AgentError(denied) unless the peer may perform the action.
     void authorize(const Peer &peer, Action action);
     Session &session_;
+    uid_t own_uid_;
 };
 
 } // namespace puddle::agent

@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstring>
 #include <fstream>
+#include <sodium.h>
 #include <sys/pidfd.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -270,8 +271,16 @@ void Session::lock(LockReason reason) {
 Signature Session::sign(std::span<const std::uint8_t> data) {
     if (!serial_) throw AgentError(Failure::locked, "the session is locked; run 'puddle unlock'");
     try {
-        auto record = keyring_read(*serial_, kSessionRecordBytes);
-        auto sig = sign_with_secret_key(session_record_secret_key(record.bytes()), data);
+        Signature sig;
+        try {
+            keyring_read_into(*serial_, scratch_, kSessionRecordBytes);
+            sig = sign_with_secret_key(
+                session_record_secret_key(std::span<const std::uint8_t>(scratch_.data(), kSessionRecordBytes)), data);
+        } catch (...) {
+            sodium_memzero(scratch_.data(), scratch_.size());
+            throw;
+        }
+        sodium_memzero(scratch_.data(), scratch_.size());
         renew();
         return sig;
     } catch (const KeyGone &) {

@@ -80,6 +80,9 @@ private:
     UniqueFd pidfd_;
     SdEventSource idle_timer_, watch_source_, expiry_probe_, file_flush_;
     bool file_dirty_ = false;
+    // Locked scratch space for the key during one signature; wiped after each
+    // use. Allocated once: sodium_malloc costs several system calls.
+    SecretBuffer scratch_{kSessionRecordBytes + 1};
 };
 
 } // namespace puddle::agent

@@ -15,6 +15,8 @@ std::string to_hex(std::span<const std::uint8_t> bytes) {
 
 std::optional<Bytes> from_hex(std::string_view text) {
     if (text.size() % 2) return std::nullopt;
+    // An empty vector's data() is null, which sodium_hex2bin must not get.
+    if (text.empty()) return Bytes{};
     Bytes out(text.size() / 2);
     size_t len = 0;
     const char *end = nullptr;
@@ -37,6 +39,12 @@ std::optional<Bytes> from_base64(std::string_view text, std::size_t max_decoded)
     init_sodium();
     const size_t cap = text.size() / 4 * 3 + 3;
     if (text.size() % 4 != 0) return std::nullopt;
+    // libsodium 1.0.18 decodes bytes >= 0x80 as if they were the digit '/'
+    // ("\xff\xff\xff\xff" gives ff ff ff), so only the alphabet may pass.
+    for (unsigned char c : text)
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+              c == '/' || c == '='))
+            return std::nullopt;
     if (max_decoded < SIZE_MAX - 2 && text.size() / 4 * 3 > max_decoded + 2) return std::nullopt;
     Bytes out(cap);
     size_t len = 0;

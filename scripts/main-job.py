@@ -1,0 +1,58 @@
+"""The main job's end-to-end part: a throwaway user with a real systemd
+--user manager uses the puddle that `meson install` put in /usr —
+installed units, installed D-Bus activation file — as a person would:
+init → unlock → sign → verify → lock."""
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "harness"))
+from puddle_harness import UserSession  # noqa: E402
+
+PASSPHRASE = "main job passphrase"
+
+
+def main():
+    with UserSession(name_prefix="pmj") as s:
+        def step(title, argv, passphrase=None, input=None, expect=0):
+            print(f"== {title}: {' '.join(argv)}", flush=True)
+            fds, r = (), None
+            if passphrase is not None:
+                r, w = os.pipe()
+                os.write(w, (passphrase + "\n").encode())
+                os.close(w)
+                fds = (r,)
+                argv = [str(r) if a == "FD" else a for a in argv]
+            try:
+                p = s.run(argv, input=input, pass_fds=fds)
+            finally:
+                if r is not None:
+                    os.close(r)
+            sys.stdout.write(p.stdout)
+            sys.stdout.write(p.stderr)
+            if p.returncode != expect:
+                print(f"!! exit {p.returncode}, expected {expect}")
+                print(s.journal(unit="puddle-agent.service"))
+                raise SystemExit(1)
+            return p.stdout
+
+        print(f"== test user {s.user} (uid {s.uid}) with systemd --user {s.version}")
+        step("enable the agent socket", ["systemctl", "--user", "enable", "--now", "puddle-agent.socket"])
+        step("init", ["puddle", "init", "--passphrase-fd", "FD"], passphrase=PASSPHRASE)
+        step("status before unlock", ["puddle", "status"])
+        step("unlock", ["puddle", "unlock", "--no-watch", "--idle-mins", "10", "--passphrase-fd", "FD"],
+             passphrase=PASSPHRASE)
+        sig = step("sign", ["puddle", "sign"], input="hello from the main job\n").strip()
+        step("verify", ["puddle", "verify", "--sig", sig], input="hello from the main job\n")
+        step("verify rejects other data", ["puddle", "verify", "--sig", sig], input="tampered\n", expect=1)
+        step("status while unlocked", ["puddle", "status", "--json"])
+        step("sign through the socket door", ["socat", "-", "UNIX-CONNECT:" + s.runtime_dir + "/puddle/agent.sock"],
+             input="SIGN aGVsbG8=\nSTATUS\n")
+        step("lock", ["puddle", "lock"])
+        step("sign while locked (exit 3)", ["puddle", "sign"], input="x", expect=3)
+        print("== agent log")
+        print(s.journal(unit="puddle-agent.service"))
+    print("== main job done")
+
+
+main()
