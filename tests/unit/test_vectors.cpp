@@ -2,6 +2,8 @@
 // tests/vectors/: Ed25519 (RFC 8032), XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha-03)
 // and Argon2id with puddle's default parameters.
 #define BOOST_TEST_MODULE vectors
+// property_tree pulls in boost/bind.hpp, which warns about global placeholders.
+#define BOOST_BIND_GLOBAL_PLACEHOLDERS
 #ifndef BOOST_TEST_DYN_LINK
 #define BOOST_TEST_DYN_LINK
 #endif
