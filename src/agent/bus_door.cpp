@@ -75,8 +75,8 @@ const sd_bus_vtable BusDoor::vtable[] = {
     SD_BUS_VTABLE_END,
 };
 
-BusDoor::BusDoor(sd_event *loop, Service &service, std::function<void()> activity)
-    : service_(service), activity_(std::move(activity)) {
+BusDoor::BusDoor(sd_event *loop, Service &service, Authorizer &authorizer, std::function<void()> activity)
+    : service_(service), authorizer_(authorizer), activity_(std::move(activity)) {
     sd_bus *bus = nullptr;
     int r = sd_bus_open_user(&bus);
     if (r < 0) throw_errno("cannot connect to the user bus", -r);
@@ -100,73 +100,94 @@ void BusDoor::release_name() {
 
 Peer BusDoor::peer_of(sd_bus_message *m) {
     sd_bus_creds *creds = nullptr;
-    Peer p;
+    pid_t pid = 0;
+    uid_t uid = uid_t(-1);
     if (sd_bus_query_sender_creds(m, SD_BUS_CREDS_PID | SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds) >= 0) {
-        uid_t uid;
-        pid_t pid;
-        if (sd_bus_creds_get_euid(creds, &uid) >= 0) p.uid = uid;
-        if (sd_bus_creds_get_pid(creds, &pid) >= 0) p.pid = pid;
+        sd_bus_creds_get_euid(creds, &uid);
+        sd_bus_creds_get_pid(creds, &pid);
         sd_bus_creds_unref(creds);
     }
-    return p;
+    return make_peer(pid, uid);
 }
 
-int BusDoor::fail(sd_bus_error *error, const std::exception &e) {
-    if (auto *ae = dynamic_cast<const AgentError *>(&e)) return sd_bus_error_set(error, error_name(ae->failure()), ae->what());
+std::shared_ptr<AuthzCache> BusDoor::cache_of(sd_bus_message *m) {
+    const char *sender = sd_bus_message_get_sender(m);
+    if (!sender) return std::make_shared<AuthzCache>();
+    if (caches_.size() > 256) caches_.clear(); // entries live a second; dropping them costs one polkit call each
+    auto &c = caches_[sender];
+    if (!c) c = std::make_shared<AuthzCache>();
+    return c;
+}
+
+void BusDoor::reply_error(sd_bus_message *m, const std::exception &e) {
+    if (auto *ae = dynamic_cast<const AgentError *>(&e)) {
+        sd_bus_reply_method_errorf(m, error_name(ae->failure()), "%s", ae->what());
+        return;
+    }
     log_error(std::string("request failed: ") + e.what());
-    return sd_bus_error_set(error, SD_BUS_ERROR_FAILED, "internal error; see the agent's log");
+    sd_bus_reply_method_errorf(m, SD_BUS_ERROR_FAILED, "internal error; see the agent's log");
 }
 
-int BusDoor::method_sign(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+void BusDoor::run(sd_bus_message *m, const Verdict &v, const Work &work) {
+    try {
+        if (!v.allowed) throw denial(v);
+        work(m);
+    } catch (const std::exception &e) {
+        reply_error(m, e);
+    }
+}
+
+int BusDoor::authorize_then(sd_bus_message *m, Action action, Work work) {
+    if (activity_) activity_();
+    MessageRef ref(sd_bus_message_ref(m), sd_bus_message_unref);
+    auto decided = authorizer_.check(peer_of(m), action, cache_of(m),
+                                     [ref, work](Verdict v) { run(ref.get(), v, work); });
+    if (decided) run(m, *decided, work);
+    return 1; // the reply was or will be sent explicitly
+}
+
+int BusDoor::method_sign(sd_bus_message *m, void *userdata, sd_bus_error *) {
     auto *self = static_cast<BusDoor *>(userdata);
-    if (self->activity_) self->activity_();
     const void *data = nullptr;
     size_t size = 0;
     int r = sd_bus_message_read_array(m, 'y', &data, &size);
     if (r < 0) return r;
-    try {
-        auto sig = self->service_.sign(self->peer_of(m),
-                                       std::span(static_cast<const std::uint8_t *>(data), size));
+    // Points into the message, which the pending call keeps alive.
+    std::span<const std::uint8_t> bytes(static_cast<const std::uint8_t *>(data), size);
+    return self->authorize_then(m, Action::sign, [self, bytes](sd_bus_message *msg) {
+        auto sig = self->service_.sign(bytes);
         sd_bus_message *reply = nullptr;
-        r = sd_bus_message_new_method_return(m, &reply);
-        if (r < 0) return r;
+        int rr = sd_bus_message_new_method_return(msg, &reply);
+        if (rr < 0) throw_errno("cannot build the reply", -rr);
         SdBusMessage owned(reply);
-        r = sd_bus_message_append_array(reply, 'y', sig.data(), sig.size());
-        if (r < 0) return r;
-        return sd_bus_send(nullptr, reply, nullptr);
-    } catch (const std::exception &e) {
-        return fail(error, e);
-    }
+        rr = sd_bus_message_append_array(reply, 'y', sig.data(), sig.size());
+        if (rr < 0) throw_errno("cannot build the reply", -rr);
+        sd_bus_send(nullptr, reply, nullptr);
+    });
 }
 
-int BusDoor::method_unlock(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+int BusDoor::method_unlock(sd_bus_message *m, void *userdata, sd_bus_error *) {
     auto *self = static_cast<BusDoor *>(userdata);
-    if (self->activity_) self->activity_();
     int fd = -1;
     std::uint64_t idle = 0;
     std::uint32_t watch = 0;
     int r = sd_bus_message_read(m, "htu", &fd, &idle, &watch);
     if (r < 0) return r;
-    try {
-        Peer peer = self->peer_of(m);
+    // The descriptor belongs to the message, which the pending call keeps alive.
+    return self->authorize_then(m, Action::unlock, [self, fd, idle, watch](sd_bus_message *msg) {
         auto pass = read_passphrase_from_passed_fd(fd);
         if (watch > std::uint32_t(INT32_MAX)) throw AgentError(Failure::invalid_argument, "watch PID out of range");
-        self->service_.unlock(peer, pass, idle, pid_t(watch));
-        return sd_bus_reply_method_return(m, "");
-    } catch (const std::exception &e) {
-        return fail(error, e);
-    }
+        self->service_.unlock(pass, idle, pid_t(watch));
+        sd_bus_reply_method_return(msg, "");
+    });
 }
 
-int BusDoor::method_lock(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+int BusDoor::method_lock(sd_bus_message *m, void *userdata, sd_bus_error *) {
     auto *self = static_cast<BusDoor *>(userdata);
-    if (self->activity_) self->activity_();
-    try {
-        self->service_.lock(self->peer_of(m));
-        return sd_bus_reply_method_return(m, "");
-    } catch (const std::exception &e) {
-        return fail(error, e);
-    }
+    return self->authorize_then(m, Action::lock, [self](sd_bus_message *msg) {
+        self->service_.lock();
+        sd_bus_reply_method_return(msg, "");
+    });
 }
 
 int BusDoor::property_get(sd_bus *, const char *, const char *, const char *property, sd_bus_message *reply,

@@ -1,10 +1,13 @@
 // The D-Bus door: org.puddle.Agent1 at /org/puddle/Agent1 on the user bus.
 #pragma once
 
+#include "agent/authorizer.hpp"
 #include "agent/service.hpp"
 #include "util/sd.hpp"
 
 #include <functional>
+#include <map>
+#include <memory>
 
 namespace puddle::agent {
 
@@ -16,7 +19,7 @@ class BusDoor {
 public:
     // Connects to the user bus, exports the object and claims the name.
     // Throws Error when the bus cannot be reached.
-    BusDoor(sd_event *loop, Service &service, std::function<void()> activity);
+    BusDoor(sd_event *loop, Service &service, Authorizer &authorizer, std::function<void()> activity);
     ~BusDoor();
 
     void emit_locked(LockReason reason);
@@ -33,10 +36,21 @@ private:
     static int property_get(sd_bus *, const char *, const char *, const char *property, sd_bus_message *reply,
                             void *userdata, sd_bus_error *error);
 
+    using MessageRef = std::shared_ptr<sd_bus_message>;
+    using Work = std::function<void(sd_bus_message *)>; // acts and sends the reply; may throw
+
     Peer peer_of(sd_bus_message *m);
-    static int fail(sd_bus_error *error, const std::exception &e);
+    std::shared_ptr<AuthzCache> cache_of(sd_bus_message *m);
+    // Authorizes the call, then runs `work` (now, or when polkit answers).
+    int authorize_then(sd_bus_message *m, Action action, Work work);
+    static void run(sd_bus_message *m, const Verdict &v, const Work &work);
+    static void reply_error(sd_bus_message *m, const std::exception &e);
 
     Service &service_;
+    Authorizer &authorizer_;
+    // Per unique bus name; unique names are never reused, and entries expire
+    // within a second (see Authorizer), so a departed peer's entry is inert.
+    std::map<std::string, std::shared_ptr<AuthzCache>> caches_;
     std::function<void()> activity_;
     SdBus bus_;
     SdBusSlot slot_;

@@ -34,14 +34,15 @@ Manager::Manager(const Config &config, StateDir dir, ListenSockets sockets, bool
     };
     session_ = std::make_unique<Session>(loop_.get(), std::move(dir), config_, hooks);
     service_ = std::make_unique<Service>(*session_);
+    authorizer_ = std::make_unique<Authorizer>(loop_.get(), config_.agent.polkit);
 
     for (auto &fd : sockets.agent)
         socket_doors_.push_back(
-            std::make_unique<SocketDoor>(loop_.get(), *service_, std::move(fd), [this] { activity(); }));
+            std::make_unique<SocketDoor>(loop_.get(), *service_, *authorizer_, std::move(fd), [this] { activity(); }));
 
     if (want_bus) {
         try {
-            bus_ = std::make_unique<BusDoor>(loop_.get(), *service_, [this] { activity(); });
+            bus_ = std::make_unique<BusDoor>(loop_.get(), *service_, *authorizer_, [this] { activity(); });
         } catch (const Error &err) {
             if (socket_doors_.empty()) throw;
             log_warning(std::string(err.what()) + "; serving the socket door only");

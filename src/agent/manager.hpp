@@ -2,6 +2,7 @@
 // session, and of the decision to exit when idle.
 #pragma once
 
+#include "agent/authorizer.hpp"
 #include "agent/bus_door.hpp"
 #include "agent/service.hpp"
 #include "agent/session.hpp"
@@ -35,6 +36,9 @@ private:
     std::unique_ptr<Service> service_;
     std::unique_ptr<BusDoor> bus_;
     std::vector<std::unique_ptr<SocketDoor>> socket_doors_;
+    // Declared after the doors so it goes first: pending polkit calls hold
+    // callbacks into the doors.
+    std::unique_ptr<Authorizer> authorizer_;
     SdEventSource exit_timer_, sigterm_, sigint_;
     std::uint64_t last_activity_ = 0;
 };

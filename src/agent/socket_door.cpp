@@ -1,6 +1,5 @@
 #include "agent/socket_door.hpp"
 
-#include "agent/line_protocol.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
 #include "util/log.hpp"
@@ -8,6 +7,10 @@
 #include <cerrno>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 // Linux 6.5; older kernels answer ENOPROTOOPT
+#endif
 
 namespace puddle::agent {
 namespace {
@@ -30,10 +33,18 @@ ErrCode to_err(Failure f) {
     return ErrCode::internal;
 }
 
+Action action_of(const LineRequest &r) {
+    if (std::holds_alternative<SignRequest>(r)) return Action::sign;
+    if (std::holds_alternative<LockRequest>(r)) return Action::lock;
+    return Action::status;
+}
+
 } // namespace
 
-SocketDoor::SocketDoor(sd_event *loop, Service &service, UniqueFd listen_fd, std::function<void()> activity)
-    : loop_(loop), service_(service), listen_fd_(std::move(listen_fd)), activity_(std::move(activity)) {
+SocketDoor::SocketDoor(sd_event *loop, Service &service, Authorizer &authorizer, UniqueFd listen_fd,
+                       std::function<void()> activity)
+    : loop_(loop), service_(service), authorizer_(authorizer), listen_fd_(std::move(listen_fd)),
+      activity_(std::move(activity)) {
     sd_event_source *src = nullptr;
     int r = sd_event_add_io(loop_, &src, listen_fd_.get(), EPOLLIN, on_accept, this);
     if (r < 0) throw_errno("cannot watch the agent socket", -r);
@@ -73,8 +84,11 @@ void SocketDoor::accept_one() {
         reject(ErrCode::internal, "too many connections");
         return;
     }
-    auto c = std::make_unique<Conn>();
-    c->peer = Peer{cred.pid, cred.uid};
+    int pidfd = -1;
+    len = sizeof pidfd;
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) != 0) pidfd = -1;
+    auto c = std::make_shared<Conn>();
+    c->peer = make_peer(cred.pid, cred.uid, pidfd);
     sd_event_source *src = nullptr;
     if (sd_event_add_io(loop_, &src, fd.get(), EPOLLIN, on_io, this) < 0) return;
     c->source.reset(src);
@@ -87,18 +101,15 @@ int SocketDoor::on_io(sd_event_source *, int fd, std::uint32_t events, void *use
     auto *self = static_cast<SocketDoor *>(userdata);
     auto it = self->conns_.find(fd);
     if (it == self->conns_.end()) return 0;
-    Conn &c = *it->second;
-    if (events & EPOLLOUT) {
-        if (!self->flush(c)) return self->drop(fd), 0;
-    }
+    ConnPtr c = it->second;
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
         char buf[kReadChunk];
         bool eof = false;
         for (;;) {
             ssize_t n = ::recv(fd, buf, sizeof buf, 0);
             if (n > 0) {
-                c.in.append(buf, std::size_t(n));
-                if (c.in.size() > kMaxLineBytes + 1 || std::size_t(n) < sizeof buf) break;
+                c->in.append(buf, std::size_t(n));
+                if (c->in.size() - c->consumed > kMaxLineBytes + 1 || std::size_t(n) < sizeof buf) break;
                 continue;
             }
             if (n < 0 && errno == EINTR) continue;
@@ -107,68 +118,89 @@ int SocketDoor::on_io(sd_event_source *, int fd, std::uint32_t events, void *use
             break;
         }
         if (self->activity_) self->activity_();
-        self->handle_input(c);
+        self->process(c);
         // A client may send its requests and shut its side down; it still
         // gets the replies (a best-effort write) before we close.
-        if (eof) c.close_after_flush = true;
-        if (!self->flush(c)) return self->drop(fd), 0;
+        if (eof) {
+            c->close_after_flush = true;
+            if (c->waiting) return 0; // the pending reply settles the connection
+        }
     }
-    self->update_events(c);
+    self->settle(c);
     return 0;
 }
 
-void SocketDoor::handle_input(Conn &c) {
-    std::size_t start = 0;
-    while (!c.close_after_flush) {
-        auto nl = c.in.find('\n', start);
+void SocketDoor::process(const ConnPtr &c) {
+    while (!c->waiting && !c->close_after_flush) {
+        auto nl = c->in.find('\n', c->consumed);
         if (nl == std::string::npos) break;
-        c.out += answer(c, std::string_view(c.in).substr(start, nl - start));
-        start = nl + 1;
+        auto request = parse_line(std::string_view(c->in).substr(c->consumed, nl - c->consumed));
+        c->consumed = nl + 1;
+        if (auto *err = std::get_if<LineError>(&request)) {
+            c->out += format_err(err->code, err->text);
+            if (err->code == ErrCode::too_large) c->close_after_flush = true;
+            continue;
+        }
+        std::weak_ptr<Conn> weak = c;
+        auto decided = authorizer_.check(c->peer, action_of(request), c->cache,
+                                         [this, weak, request](Verdict v) {
+                                             auto conn = weak.lock();
+                                             if (!conn) return;
+                                             conn->waiting = false;
+                                             execute(*conn, request, v);
+                                             process(conn);
+                                             settle(conn);
+                                         });
+        if (decided) execute(*c, request, *decided);
+        else c->waiting = true;
     }
-    c.in.erase(0, start);
-    if (!c.close_after_flush && c.in.size() > kMaxLineBytes) {
-        c.out += format_err(ErrCode::too_large, "line exceeds " + std::to_string(kMaxLineBytes) + " bytes");
-        c.close_after_flush = true;
+    if (c->consumed == c->in.size()) {
+        c->in.clear();
+        c->consumed = 0;
+    } else if (c->consumed > kReadChunk) {
+        c->in.erase(0, c->consumed);
+        c->consumed = 0;
     }
-    if (c.close_after_flush) c.in.clear();
+    if (!c->waiting && !c->close_after_flush && c->in.size() - c->consumed > kMaxLineBytes) {
+        c->out += format_err(ErrCode::too_large, "line exceeds " + std::to_string(kMaxLineBytes) + " bytes");
+        c->close_after_flush = true;
+    }
+    if (c->close_after_flush) {
+        c->in.clear();
+        c->consumed = 0;
+    }
 }
 
-std::string SocketDoor::answer(Conn &c, std::string_view line) {
-    auto request = parse_line(line);
+void SocketDoor::execute(Conn &c, const LineRequest &request, const Verdict &verdict) {
+    if (!verdict.allowed) {
+        c.out += format_err(ErrCode::denied, verdict.why);
+        return;
+    }
     try {
-        return std::visit(
-            [&](auto &&req) -> std::string {
-                using T = std::decay_t<decltype(req)>;
-                if constexpr (std::is_same_v<T, LineError>) {
-                    if (req.code == ErrCode::too_large) c.close_after_flush = true;
-                    return format_err(req.code, req.text);
-                } else if constexpr (std::is_same_v<T, SignRequest>) {
-                    auto sig = service_.sign(c.peer, req.data);
-                    return format_ok(to_base64(sig));
-                } else if constexpr (std::is_same_v<T, StatusRequest>) {
-                    auto s = service_.status(c.peer, true);
-                    auto j = Json::object()
-                                 .set("unlocked", s.unlocked)
-                                 .set("pubkey", s.pubkey)
-                                 .set("lock_deadline", s.lock_deadline_usec / 1000000)
-                                 .set("idle_timeout_s", s.idle_timeout_usec / 1000000)
-                                 .set("watch_pid", long(s.watch_pid));
-                    return format_ok(j.dump());
-                } else if constexpr (std::is_same_v<T, PubkeyRequest>) {
-                    return format_ok(service_.pubkey(c.peer));
-                } else {
-                    service_.lock(c.peer);
-                    return format_ok();
-                }
-            },
-            request);
+        c.out += act(c, request);
     } catch (const AgentError &e) {
-        if (e.failure() == Failure::denied) c.close_after_flush = true;
-        return format_err(to_err(e.failure()), e.what());
+        c.out += format_err(to_err(e.failure()), e.what());
     } catch (const std::exception &e) {
         log_error(std::string("request failed: ") + e.what());
-        return format_err(ErrCode::internal, "internal error; see the agent's log");
+        c.out += format_err(ErrCode::internal, "internal error; see the agent's log");
     }
+}
+
+std::string SocketDoor::act(Conn &, const LineRequest &request) {
+    if (auto *s = std::get_if<SignRequest>(&request)) return format_ok(to_base64(service_.sign(s->data)));
+    if (std::holds_alternative<StatusRequest>(request)) {
+        auto s = service_.status(true);
+        auto j = Json::object()
+                     .set("unlocked", s.unlocked)
+                     .set("pubkey", s.pubkey)
+                     .set("lock_deadline", s.lock_deadline_usec / 1000000)
+                     .set("idle_timeout_s", s.idle_timeout_usec / 1000000)
+                     .set("watch_pid", long(s.watch_pid));
+        return format_ok(j.dump());
+    }
+    if (std::holds_alternative<PubkeyRequest>(request)) return format_ok(service_.pubkey());
+    service_.lock();
+    return format_ok();
 }
 
 bool SocketDoor::flush(Conn &c) {
@@ -183,13 +215,15 @@ bool SocketDoor::flush(Conn &c) {
     return !c.close_after_flush;
 }
 
-void SocketDoor::update_events(Conn &c) {
+void SocketDoor::settle(const ConnPtr &c) {
+    if (!flush(*c)) {
+        conns_.erase(c->fd.get());
+        return;
+    }
     std::uint32_t ev = 0;
-    if (!c.close_after_flush && c.out.size() < kMaxPendingOutput) ev |= EPOLLIN;
-    if (!c.out.empty()) ev |= EPOLLOUT;
-    sd_event_source_set_io_events(c.source.get(), ev);
+    if (!c->waiting && !c->close_after_flush && c->out.size() < kMaxPendingOutput) ev |= EPOLLIN;
+    if (!c->out.empty()) ev |= EPOLLOUT;
+    sd_event_source_set_io_events(c->source.get(), ev);
 }
-
-void SocketDoor::drop(int fd) { conns_.erase(fd); }
 
 } // namespace puddle::agent

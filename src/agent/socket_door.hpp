@@ -1,7 +1,11 @@
 // The agent.sock door: accepts connections, frames LF-terminated lines
-// (bounded), checks SO_PEERCRED, and answers through the Service.
+// (bounded), checks SO_PEERCRED, authorizes each request, and answers
+// through the Service. Requests on one connection are answered in order: a
+// connection waits while polkit decides on its current request.
 #pragma once
 
+#include "agent/authorizer.hpp"
+#include "agent/line_protocol.hpp"
 #include "agent/service.hpp"
 #include "util/fd.hpp"
 #include "util/sd.hpp"
@@ -15,7 +19,8 @@ namespace puddle::agent {
 
 class SocketDoor {
 public:
-    SocketDoor(sd_event *loop, Service &service, UniqueFd listen_fd, std::function<void()> activity);
+    SocketDoor(sd_event *loop, Service &service, Authorizer &authorizer, UniqueFd listen_fd,
+               std::function<void()> activity);
     std::size_t connections() const noexcept { return conns_.size(); }
 
 private:
@@ -23,27 +28,33 @@ private:
         UniqueFd fd;
         SdEventSource source;
         Peer peer;
+        std::shared_ptr<AuthzCache> cache = std::make_shared<AuthzCache>();
         std::string in;
+        std::size_t consumed = 0; // of `in`, by requests already taken
         std::string out;
+        bool waiting = false;     // on polkit for the current request
         bool close_after_flush = false;
     };
+    using ConnPtr = std::shared_ptr<Conn>;
 
     static int on_accept(sd_event_source *, int fd, std::uint32_t, void *userdata);
     static int on_io(sd_event_source *, int fd, std::uint32_t events, void *userdata);
     void accept_one();
-    void handle_input(Conn &c);
-    std::string answer(Conn &c, std::string_view line);
-    // Writes what it can; returns false if the connection must close now.
+    // Takes complete lines until one must wait for polkit.
+    void process(const ConnPtr &c);
+    void execute(Conn &c, const LineRequest &request, const Verdict &verdict);
+    std::string act(Conn &c, const LineRequest &request);
+    // Writes what it can, then closes or re-arms the connection.
+    void settle(const ConnPtr &c);
     bool flush(Conn &c);
-    void update_events(Conn &c);
-    void drop(int fd);
 
     sd_event *loop_;
     Service &service_;
+    Authorizer &authorizer_;
     UniqueFd listen_fd_;
     SdEventSource listen_source_;
     std::function<void()> activity_;
-    std::unordered_map<int, std::unique_ptr<Conn>> conns_;
+    std::unordered_map<int, ConnPtr> conns_;
 };
 
 } // namespace puddle::agent
