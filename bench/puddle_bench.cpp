@@ -379,7 +379,7 @@ struct RunResult {
 // the counters taken after the warm-up. Count mode: until `count` ops are done.
 template <class Make>
 RunResult run_clients(int nclients, double warmup, double seconds, std::uint64_t count, Make make) {
-    std::vector<Counter> counters(std::size_t(nclients));
+    std::vector<Counter> counters(static_cast<std::size_t>(nclients));
     std::atomic<bool> stop{false};
     std::atomic<std::int64_t> remaining{std::int64_t(count)};
     std::latch ready(nclients + 1);

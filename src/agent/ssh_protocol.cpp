@@ -114,7 +114,7 @@ Bytes framed_message(std::uint8_t type) {
 // --- framing ------------------------------------------------------------------
 
 FrameResult parse_frame(std::span<const std::uint8_t> buffer) {
-    FrameResult result{FrameResult::Status::need_more};
+    FrameResult result; // need_more until shown otherwise
     if (buffer.size() < kLengthPrefixBytes) return result;
     result.declared_length = load_u32(buffer.data());
     if (result.declared_length > kMaxMessageBytes) {

@@ -104,7 +104,7 @@ inline constexpr std::uint32_t kFlagRsaSha2_512 = 0x04;
 
 struct FrameResult {
     enum class Status { need_more, frame, too_large };
-    Status status;
+    Status status = Status::need_more;
     // Bytes to drop from the front of the buffer: 4 + body size for a frame,
     // 0 otherwise.
     std::size_t consumed = 0;

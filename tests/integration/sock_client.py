@@ -14,8 +14,23 @@ def main():
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(10)
     s.connect(path)
-    data = sys.stdin.buffer.read()
     out = []
+    if "--repeat" in sys.argv:
+        # One persistent connection: send the stdin line every INTERVAL
+        # seconds, COUNT times; print [seconds since start, reply] pairs.
+        import time
+        count = int(sys.argv[sys.argv.index("--repeat") + 1])
+        interval = float(sys.argv[sys.argv.index("--interval") + 1])
+        line = sys.stdin.buffer.read().rstrip(b"\n") + b"\n"
+        f = s.makefile("rb")
+        t0 = time.monotonic()
+        for _ in range(count):
+            s.sendall(line)
+            out.append([time.monotonic() - t0, f.readline().decode().rstrip("\n")])
+            time.sleep(interval)
+        print(json.dumps(out))
+        return
+    data = sys.stdin.buffer.read()
     if "--raw" in sys.argv:
         s.sendall(data)
         buf = b""
