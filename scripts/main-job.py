@@ -7,13 +7,18 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "harness"))
-from puddle_harness import UserSession  # noqa: E402
+from puddle_harness import SystemBus, UserSession  # noqa: E402
 
 PASSPHRASE = "main job passphrase"
 
 
 def main():
-    with UserSession(name_prefix="pmj") as s:
+    with SystemBus() as sysbus, UserSession(name_prefix="pmj") as s:
+        print("== polkit knows the installed actions: pkaction --action-id org.puddle.sign", flush=True)
+        p = subprocess.run(["pkaction", "--action-id", "org.puddle.sign", "--verbose"], capture_output=True, text=True)
+        print(p.stdout + p.stderr)
+        if p.returncode != 0:
+            raise SystemExit(1)
         def step(title, argv, passphrase=None, input=None, expect=0):
             print(f"== {title}: {' '.join(argv)}", flush=True)
             fds, r = (), None

@@ -98,7 +98,7 @@ void BusDoor::release_name() {
     sd_bus_flush(bus_.get());
 }
 
-Peer BusDoor::peer_of(sd_bus_message *m) {
+Peer BusDoor::query_peer(sd_bus_message *m) {
     sd_bus_creds *creds = nullptr;
     pid_t pid = 0;
     uid_t uid = uid_t(-1);
@@ -110,13 +110,15 @@ Peer BusDoor::peer_of(sd_bus_message *m) {
     return make_peer(pid, uid);
 }
 
-std::shared_ptr<AuthzCache> BusDoor::cache_of(sd_bus_message *m) {
+const BusDoor::Caller &BusDoor::caller_of(sd_bus_message *m) {
     const char *sender = sd_bus_message_get_sender(m);
-    if (!sender) return std::make_shared<AuthzCache>();
-    if (caches_.size() > 256) caches_.clear(); // entries live a second; dropping them costs one polkit call each
-    auto &c = caches_[sender];
-    if (!c) c = std::make_shared<AuthzCache>();
-    return c;
+    std::string key = sender ? sender : "";
+    auto it = callers_.find(key);
+    if (it != callers_.end() && !key.empty()) return it->second;
+    if (callers_.size() >= 256) callers_.clear(); // costs each caller one credentials query and one polkit call
+    Caller c;
+    c.peer = query_peer(m);
+    return callers_.insert_or_assign(key, std::move(c)).first->second;
 }
 
 void BusDoor::reply_error(sd_bus_message *m, const std::exception &e) {
@@ -140,7 +142,8 @@ void BusDoor::run(sd_bus_message *m, const Verdict &v, const Work &work) {
 int BusDoor::authorize_then(sd_bus_message *m, Action action, Work work) {
     if (activity_) activity_();
     MessageRef ref(sd_bus_message_ref(m), sd_bus_message_unref);
-    auto decided = authorizer_.check(peer_of(m), action, cache_of(m),
+    const Caller &caller = caller_of(m);
+    auto decided = authorizer_.check(caller.peer, action, caller.cache,
                                      [ref, work](Verdict v) { run(ref.get(), v, work); });
     if (decided) run(m, *decided, work);
     return 1; // the reply was or will be sent explicitly

@@ -39,8 +39,14 @@ private:
     using MessageRef = std::shared_ptr<sd_bus_message>;
     using Work = std::function<void(sd_bus_message *)>; // acts and sends the reply; may throw
 
-    Peer peer_of(sd_bus_message *m);
-    std::shared_ptr<AuthzCache> cache_of(sd_bus_message *m);
+    // A bus connection's credentials are fixed when it connects, so they
+    // are asked of the bus once per unique name, not once per call.
+    struct Caller {
+        Peer peer;
+        std::shared_ptr<AuthzCache> cache = std::make_shared<AuthzCache>();
+    };
+    static Peer query_peer(sd_bus_message *m);
+    const Caller &caller_of(sd_bus_message *m);
     // Authorizes the call, then runs `work` (now, or when polkit answers).
     int authorize_then(sd_bus_message *m, Action action, Work work);
     static void run(sd_bus_message *m, const Verdict &v, const Work &work);
@@ -48,9 +54,10 @@ private:
 
     Service &service_;
     Authorizer &authorizer_;
-    // Per unique bus name; unique names are never reused, and entries expire
-    // within a second (see Authorizer), so a departed peer's entry is inert.
-    std::map<std::string, std::shared_ptr<AuthzCache>> caches_;
+    // Per unique bus name. Unique names are never reused and cached allows
+    // expire within a second (see Authorizer), so a departed peer's entry is
+    // inert; the map is bounded.
+    std::map<std::string, Caller> callers_;
     std::function<void()> activity_;
     SdBus bus_;
     SdBusSlot slot_;
