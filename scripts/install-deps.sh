@@ -9,7 +9,7 @@ pkgs=(
   libboost-test-dev libkeyutils-dev keyutils
   systemd dbus dbus-user-session polkitd pkexec
   python3 python3-nacl python3-dbus
-  openssh-client socat iproute2 procps util-linux passwd
+  openssh-client git socat iproute2 procps util-linux passwd
 )
 missing=()
 for p in "${pkgs[@]}"; do

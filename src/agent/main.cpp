@@ -22,10 +22,11 @@ using namespace puddle;
 namespace {
 
 constexpr const char *kUsage =
-    "usage: puddle-agent [--socket PATH] [--no-bus]\n\n"
+    "usage: puddle-agent [--socket PATH] [--ssh-socket PATH] [--no-bus]\n\n"
     "The puddle session agent. systemd starts it through puddle-agent.socket or D-Bus\n"
     "activation; by hand, --socket PATH serves the line protocol on PATH (for debugging).\n\n"
     "  --socket PATH   listen on PATH instead of sockets passed by systemd\n"
+    "  --ssh-socket PATH  serve the OpenSSH agent protocol on PATH\n"
     "  --no-bus        do not connect to the user bus\n"
     "  --help          this text\n"
     "  --version       the version\n";
@@ -64,6 +65,7 @@ agent::ListenSockets sockets_from_systemd() {
         std::string name = names && names[i] ? names[i] : "";
         // Unnamed sockets (e.g. started by hand with systemd-socket-activate) serve the line protocol.
         if (name == "agent" || name == "unknown" || name.empty()) s.agent.emplace_back(fd);
+        else if (name == "ssh") s.ssh.emplace_back(fd);
         else {
             log_warning("ignoring passed socket with unknown name \"" + name + "\"");
             ::close(fd);
@@ -79,7 +81,7 @@ agent::ListenSockets sockets_from_systemd() {
 } // namespace
 
 int main(int argc, char **argv) {
-    std::string socket_path;
+    std::string socket_path, ssh_socket_path;
     bool want_bus = true;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -88,6 +90,7 @@ int main(int argc, char **argv) {
         if (a == "--no-bus") want_bus = false;
         else if (a == "--socket" && i + 1 < argc) socket_path = argv[++i];
         else if (a.starts_with("--socket=")) socket_path = a.substr(9);
+        else if (a == "--ssh-socket" && i + 1 < argc) ssh_socket_path = argv[++i];
         else return std::fprintf(stderr, "puddle-agent: unknown argument '%s'\n%s", a.c_str(), kUsage), 2;
     }
     try {
@@ -96,9 +99,13 @@ int main(int argc, char **argv) {
         auto config = load_config(warnings);
         for (const auto &w : warnings) log_warning(w);
         agent::ListenSockets sockets;
-        if (!socket_path.empty()) sockets.agent.push_back(bind_socket(socket_path));
-        else sockets = sockets_from_systemd();
-        if (sockets.agent.empty() && !want_bus)
+        if (!socket_path.empty() || !ssh_socket_path.empty()) {
+            if (!socket_path.empty()) sockets.agent.push_back(bind_socket(socket_path));
+            if (!ssh_socket_path.empty()) sockets.ssh.push_back(bind_socket(ssh_socket_path));
+        } else {
+            sockets = sockets_from_systemd();
+        }
+        if (sockets.agent.empty() && sockets.ssh.empty() && !want_bus)
             throw Error(Exit::usage, "nothing to serve", "no socket was passed and --no-bus was given",
                         "start it through puddle-agent.socket, or pass --socket PATH");
         agent::Manager manager(config, StateDir::locate(), std::move(sockets), want_bus);

@@ -1,5 +1,7 @@
 #include "agent/manager.hpp"
 
+#include "agent/line_door.hpp"
+#include "agent/ssh_door.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -38,7 +40,10 @@ Manager::Manager(const Config &config, StateDir dir, ListenSockets sockets, bool
 
     for (auto &fd : sockets.agent)
         socket_doors_.push_back(
-            std::make_unique<SocketDoor>(loop_.get(), *service_, *authorizer_, std::move(fd), [this] { activity(); }));
+            std::make_unique<LineDoor>(loop_.get(), *service_, *authorizer_, std::move(fd), [this] { activity(); }));
+    for (auto &fd : sockets.ssh)
+        socket_doors_.push_back(
+            std::make_unique<SshDoor>(loop_.get(), *service_, *authorizer_, std::move(fd), [this] { activity(); }));
 
     if (want_bus) {
         try {

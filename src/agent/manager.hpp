@@ -6,7 +6,7 @@
 #include "agent/bus_door.hpp"
 #include "agent/service.hpp"
 #include "agent/session.hpp"
-#include "agent/socket_door.hpp"
+#include "agent/stream_door.hpp"
 #include "core/config.hpp"
 
 #include <memory>
@@ -17,6 +17,7 @@ namespace puddle::agent {
 
 struct ListenSockets {
     std::vector<UniqueFd> agent; // line protocol
+    std::vector<UniqueFd> ssh;   // OpenSSH agent protocol
 };
 
 class Manager {
@@ -35,7 +36,7 @@ private:
     std::unique_ptr<Session> session_;
     std::unique_ptr<Service> service_;
     std::unique_ptr<BusDoor> bus_;
-    std::vector<std::unique_ptr<SocketDoor>> socket_doors_;
+    std::vector<std::unique_ptr<StreamDoor>> socket_doors_;
     // Declared after the doors so it goes first: pending polkit calls hold
     // callbacks into the doors.
     std::unique_ptr<Authorizer> authorizer_;

@@ -25,7 +25,9 @@ const std::vector<Verb> &verbs() {
          "  --json   one line of JSON; see puddle(1) for the fields\n",
          run_status},
         {"pubkey", "print the public key (works while locked)",
-         "usage: puddle pubkey\n\nPrints ed25519:<hex> and a newline.\n", run_pubkey},
+         "usage: puddle pubkey [--ssh]\n\nPrints ed25519:<hex> and a newline. Works while locked.\n\n"
+         "  --ssh   print the OpenSSH public key line instead, for authorized_keys and allowed_signers\n",
+         run_pubkey},
         {"unlock", "unlock the key into the agent's session",
          "usage: puddle unlock [--idle-mins N] [--watch-pid PID | --no-watch] [--passphrase-fd N]\n\n"
          "Asks the passphrase and has the agent unwrap the key into the kernel keyring. The\n"

@@ -1,4 +1,5 @@
 // init, pubkey, verify, rotate-passphrase: the verbs that need no agent.
+#include "agent/ssh_protocol.hpp"
 #include "cli/args.hpp"
 #include "cli/io.hpp"
 #include "cli/passphrase_source.hpp"
@@ -38,9 +39,11 @@ int run_init(const std::vector<std::string> &argv) {
 }
 
 int run_pubkey(const std::vector<std::string> &argv) {
-    Args args("pubkey", argv, {}, 0);
+    Args args("pubkey", argv, {{"ssh", false}}, 0);
     auto st = open_state(false);
-    std::printf("%s\n", st.store.load_public_key().str().c_str());
+    auto key = st.store.load_public_key();
+    if (args.flag("ssh")) std::printf("%s\n", agent::ssh::openssh_public_key_line(key, "puddle:" + key.short_hex()).c_str());
+    else std::printf("%s\n", key.str().c_str());
     return 0;
 }
 

@@ -32,6 +32,7 @@ class AgentSession:
         self.bindir = os.path.join(session.home, ".local", "lib", "puddle-test")
         self.rt = session.runtime_dir
         self.sock_path = os.path.join(self.rt, "puddle", "agent.sock")
+        self.ssh_sock_path = os.path.join(self.rt, "puddle", "ssh-agent.sock")
         self.monitor = None
         self.signals = []
 
@@ -51,16 +52,19 @@ class AgentSession:
         assert "ExecStart=" + agent in service, "the unit has no ExecStart= line"
         with open(os.path.join(SOURCE, "units", "puddle-agent.socket")) as f:
             socket_unit = f.read()
+        with open(os.path.join(SOURCE, "units", "puddle-agent-ssh.socket")) as f:
+            ssh_socket_unit = f.read()
         with open(os.path.join(BUILD, "dbus", "org.puddle.Agent1.service")) as f:
             bus_service = re.sub(r"(?m)^Exec=\S+", "Exec=" + agent, f.read())
         s.write_file(".config/systemd/user/puddle-agent.service", service)
         s.write_file(".config/systemd/user/puddle-agent.socket", socket_unit)
+        s.write_file(".config/systemd/user/puddle-agent-ssh.socket", ssh_socket_unit)
         s.write_file(".local/share/dbus-1/services/org.puddle.Agent1.service", bus_service)
         s.write_file(".config/puddle/puddle.toml", CONFIG)
         s.systemctl("daemon-reload")
         s.run(["busctl", "--user", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus",
                "org.freedesktop.DBus", "ReloadConfig"], check=True)
-        s.systemctl("start", "puddle-agent.socket")
+        s.systemctl("start", "puddle-agent.socket", "puddle-agent-ssh.socket")
         self.start_monitor()
 
     def start_monitor(self):

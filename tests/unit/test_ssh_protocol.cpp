@@ -152,7 +152,7 @@ BOOST_AUTO_TEST_CASE(a_complete_frame_is_cut_from_the_front_of_the_buffer) {
 BOOST_AUTO_TEST_CASE(frame_prepends_a_big_endian_length) {
     BOOST_TEST(to_hex(frame(Bytes{})) == "00000000");
     BOOST_TEST(to_hex(frame(Bytes{0xab})) == "00000001ab");
-    BOOST_TEST(to_hex(frame(Bytes(0x0102, 0)).substr(0, 8)) == "00000102");
+    BOOST_TEST(to_hex(frame(Bytes(0x0102, 0))).substr(0, 8) == "00000102");
     BOOST_TEST(frame(Bytes(300, 7)).size() == 304u);
 }
 

@@ -1,0 +1,20 @@
+// agent.sock: the line protocol of SPEC §6.3 on a StreamDoor.
+#pragma once
+
+#include "agent/stream_door.hpp"
+
+namespace puddle::agent {
+
+class LineDoor : public StreamDoor {
+public:
+    LineDoor(sd_event *loop, Service &service, Authorizer &authorizer, UniqueFd listen_fd,
+             std::function<void()> activity)
+        : StreamDoor(loop, service, authorizer, std::move(listen_fd), std::move(activity), "agent.sock") {}
+
+protected:
+    std::optional<Step> next_request(std::string_view input) override;
+    std::string failure_reply(const AgentError &e) override;
+    std::string foreign_uid_reply(const std::string &why) override;
+};
+
+} // namespace puddle::agent

@@ -1,0 +1,57 @@
+#include "agent/ssh_door.hpp"
+
+#include "agent/ssh_protocol.hpp"
+#include "util/log.hpp"
+
+namespace puddle::agent {
+namespace {
+
+std::string as_string(const Bytes &b) { return std::string(b.begin(), b.end()); }
+
+} // namespace
+
+std::optional<Step> SshDoor::next_request(std::string_view input) {
+    auto bytes = std::span(reinterpret_cast<const std::uint8_t *>(input.data()), input.size());
+    auto frame = ssh::parse_frame(bytes);
+    if (frame.status == ssh::FrameResult::Status::need_more) return std::nullopt;
+    Step s;
+    if (frame.status == ssh::FrameResult::Status::too_large) {
+        // As OpenSSH's agent does: drop the connection without a reply.
+        s.consumed = input.size();
+        s.close = true;
+        return s;
+    }
+    s.consumed = frame.consumed;
+    auto request = ssh::parse_request(frame.body);
+    if (std::holds_alternative<ssh::RequestIdentities>(request)) {
+        s.action = Action::status;
+        s.act = [this] {
+            auto st = service_.status(false);
+            if (!st.unlocked || st.pubkey.empty()) return as_string(ssh::framed_identities_answer_empty());
+            auto key = parse_public_key(st.pubkey);
+            return as_string(ssh::framed_identities_answer(*key, "puddle:" + key->short_hex()));
+        };
+    } else if (auto *sign = std::get_if<ssh::SignRequest>(&request)) {
+        s.action = Action::sign;
+        s.act = [this, key_blob = std::move(sign->key_blob), data = std::move(sign->data)] {
+            auto st = service_.status(false);
+            auto key = parse_public_key(st.pubkey);
+            // Only the puddle key is here; any other key is not ours to use.
+            if (!key || !ssh::key_blob_matches(key_blob, *key))
+                throw AgentError(Failure::invalid_argument, "not the puddle key");
+            return as_string(ssh::framed_sign_response(service_.sign(data)));
+        };
+    } else {
+        // Adding, removing, agent locking, extensions (session-bind included,
+        // see ssh_protocol.hpp) and malformed messages: SSH_AGENT_FAILURE,
+        // and the connection stays usable, as with OpenSSH's agent.
+        s.reply = as_string(ssh::framed_failure());
+    }
+    return s;
+}
+
+std::string SshDoor::failure_reply(const AgentError &) { return as_string(ssh::framed_failure()); }
+
+std::string SshDoor::foreign_uid_reply(const std::string &) { return as_string(ssh::framed_failure()); }
+
+} // namespace puddle::agent

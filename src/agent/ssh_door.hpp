@@ -1,0 +1,22 @@
+// ssh-agent.sock: the OpenSSH agent protocol on a StreamDoor, serving the
+// puddle key to ssh, ssh-add, ssh-keygen -Y and git. Signing goes through
+// the same authorization (org.puddle.sign) and Service as the other doors.
+#pragma once
+
+#include "agent/stream_door.hpp"
+
+namespace puddle::agent {
+
+class SshDoor : public StreamDoor {
+public:
+    SshDoor(sd_event *loop, Service &service, Authorizer &authorizer, UniqueFd listen_fd,
+            std::function<void()> activity)
+        : StreamDoor(loop, service, authorizer, std::move(listen_fd), std::move(activity), "ssh-agent.sock") {}
+
+protected:
+    std::optional<Step> next_request(std::string_view input) override;
+    std::string failure_reply(const AgentError &e) override;
+    std::string foreign_uid_reply(const std::string &why) override;
+};
+
+} // namespace puddle::agent

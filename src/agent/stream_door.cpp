@@ -1,0 +1,183 @@
+#include "agent/stream_door.hpp"
+
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+#include <cerrno>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 // Linux 6.5; older kernels answer ENOPROTOOPT
+#endif
+
+namespace puddle::agent {
+namespace {
+
+constexpr std::size_t kMaxConnections = 1024;
+constexpr std::size_t kReadChunk = 65536;
+// Read no further while this much input awaits processing (a request may be
+// at most this long in any of the protocols), nor while a client leaves
+// this many reply bytes unread.
+constexpr std::size_t kMaxPendingInput = 512 * 1024;
+constexpr std::size_t kMaxPendingOutput = 1 << 20;
+
+} // namespace
+
+StreamDoor::StreamDoor(sd_event *loop, Service &service, Authorizer &authorizer, UniqueFd listen_fd,
+                       std::function<void()> activity, std::string name)
+    : service_(service), loop_(loop), authorizer_(authorizer), listen_fd_(std::move(listen_fd)),
+      activity_(std::move(activity)), name_(std::move(name)) {
+    sd_event_source *src = nullptr;
+    int r = sd_event_add_io(loop_, &src, listen_fd_.get(), EPOLLIN, on_accept, this);
+    if (r < 0) throw_errno("cannot watch " + name_, -r);
+    listen_source_.reset(src);
+}
+
+StreamDoor::~StreamDoor() = default;
+
+int StreamDoor::on_accept(sd_event_source *, int, std::uint32_t, void *userdata) {
+    static_cast<StreamDoor *>(userdata)->accept_one();
+    return 0;
+}
+
+void StreamDoor::accept_one() {
+    UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd) {
+        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+            log_warning("accept on " + name_ + " failed: " + errno_text(errno));
+        return;
+    }
+    if (activity_) activity_();
+    struct ucred cred {};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+        log_warning("cannot read the peer credentials of a client of " + name_ + ": " + errno_text(errno));
+        return;
+    }
+    auto reject = [&](const std::string &reply) {
+        (void)!::send(fd.get(), reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    };
+    if (cred.uid != ::getuid()) {
+        log_warning("refused a connection from uid " + std::to_string(cred.uid) + " (pid " +
+                    std::to_string(cred.pid) + ") on " + name_ + ": not this agent's user");
+        reject(foreign_uid_reply("only uid " + std::to_string(::getuid()) + " may use this agent"));
+        return;
+    }
+    if (conns_.size() >= kMaxConnections) {
+        reject(failure_reply(AgentError(Failure::internal, "too many connections")));
+        return;
+    }
+    int pidfd = -1;
+    len = sizeof pidfd;
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) != 0) pidfd = -1;
+    auto c = std::make_shared<Conn>();
+    c->peer = make_peer(cred.pid, cred.uid, pidfd);
+    sd_event_source *src = nullptr;
+    if (sd_event_add_io(loop_, &src, fd.get(), EPOLLIN, on_io, this) < 0) return;
+    c->source.reset(src);
+    int key = fd.get();
+    c->fd = std::move(fd);
+    conns_.emplace(key, std::move(c));
+}
+
+int StreamDoor::on_io(sd_event_source *, int fd, std::uint32_t events, void *userdata) {
+    auto *self = static_cast<StreamDoor *>(userdata);
+    auto it = self->conns_.find(fd);
+    if (it == self->conns_.end()) return 0;
+    ConnPtr c = it->second;
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        char buf[kReadChunk];
+        bool eof = false;
+        for (;;) {
+            ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            if (n > 0) {
+                c->in.append(buf, std::size_t(n));
+                if (c->in.size() - c->consumed > kMaxPendingInput || std::size_t(n) < sizeof buf) break;
+                continue;
+            }
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && errno == EAGAIN) break;
+            eof = true; // peer closed (or half-closed) its side, or an error
+            break;
+        }
+        if (self->activity_) self->activity_();
+        self->process(c);
+        // A client may send its requests and shut its side down; it still
+        // gets the replies (a best-effort write) before we close.
+        if (eof) {
+            c->close_after_flush = true;
+            if (c->waiting) return 0; // the pending reply settles the connection
+        }
+    }
+    self->settle(c);
+    return 0;
+}
+
+void StreamDoor::process(const ConnPtr &c) {
+    while (!c->waiting && !c->close_after_flush) {
+        auto step = next_request(std::string_view(c->in).substr(c->consumed));
+        if (!step) break;
+        c->consumed += step->consumed;
+        c->out += step->reply;
+        if (step->close) c->close_after_flush = true;
+        if (!step->action) continue;
+        std::weak_ptr<Conn> weak = c;
+        auto decided = authorizer_.check(c->peer, *step->action, c->cache, [this, weak, step = *step](Verdict v) {
+            auto conn = weak.lock();
+            if (!conn) return;
+            conn->waiting = false;
+            execute(*conn, step, v);
+            process(conn);
+            settle(conn);
+        });
+        if (decided) execute(*c, *step, *decided);
+        else c->waiting = true;
+    }
+    if (c->close_after_flush || c->consumed == c->in.size()) {
+        c->in.clear();
+        c->consumed = 0;
+    } else if (c->consumed > kReadChunk) {
+        c->in.erase(0, c->consumed);
+        c->consumed = 0;
+    }
+}
+
+void StreamDoor::execute(Conn &c, const Step &step, const Verdict &verdict) {
+    try {
+        if (!verdict.allowed) throw denial(verdict);
+        c.out += step.act();
+    } catch (const AgentError &e) {
+        c.out += failure_reply(e);
+    } catch (const std::exception &e) {
+        log_error(std::string("request on ") + name_ + " failed: " + e.what());
+        c.out += failure_reply(AgentError(Failure::internal, "internal error; see the agent's log"));
+    }
+}
+
+bool StreamDoor::flush(Conn &c) {
+    while (!c.out.empty()) {
+        ssize_t n = ::send(c.fd.get(), c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) return true;
+            return false;
+        }
+        c.out.erase(0, std::size_t(n));
+    }
+    return !c.close_after_flush;
+}
+
+void StreamDoor::settle(const ConnPtr &c) {
+    if (!flush(*c)) {
+        conns_.erase(c->fd.get());
+        return;
+    }
+    std::uint32_t ev = 0;
+    if (!c->waiting && !c->close_after_flush && c->out.size() < kMaxPendingOutput &&
+        c->in.size() - c->consumed <= kMaxPendingInput)
+        ev |= EPOLLIN;
+    if (!c->out.empty()) ev |= EPOLLOUT;
+    sd_event_source_set_io_events(c->source.get(), ev);
+}
+
+} // namespace puddle::agent

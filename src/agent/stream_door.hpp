@@ -1,0 +1,79 @@
+// A door on a stream socket: accepts connections, checks SO_PEERCRED, reads
+// into a bounded buffer, and hands complete requests — framed by the
+// subclass's protocol — to authorization and then to the Service. Requests
+// on one connection are answered in order: a connection waits while polkit
+// decides on its current request.
+#pragma once
+
+#include "agent/authorizer.hpp"
+#include "agent/service.hpp"
+#include "util/fd.hpp"
+#include "util/sd.hpp"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace puddle::agent {
+
+// One framed request, as the protocol understood it.
+struct Step {
+    std::size_t consumed = 0;          // bytes of input it used
+    std::string reply;                 // an immediate reply (e.g. a parse error)
+    bool close = false;                // close after the reply
+    std::optional<Action> action;      // if set: authorize, then run `act`
+    std::function<std::string()> act;  // performs the request; may throw AgentError
+};
+
+class StreamDoor {
+public:
+    StreamDoor(sd_event *loop, Service &service, Authorizer &authorizer, UniqueFd listen_fd,
+               std::function<void()> activity, std::string name);
+    virtual ~StreamDoor();
+    std::size_t connections() const noexcept { return conns_.size(); }
+
+protected:
+    // The next complete request in `input`, or nullopt if more bytes are
+    // needed. Also answers a request that can never complete (too large).
+    virtual std::optional<Step> next_request(std::string_view input) = 0;
+    // The reply to a refused or failed request.
+    virtual std::string failure_reply(const AgentError &e) = 0;
+    // What a peer of another uid gets before the connection closes.
+    virtual std::string foreign_uid_reply(const std::string &why) = 0;
+
+    Service &service_;
+
+private:
+    struct Conn {
+        UniqueFd fd;
+        SdEventSource source;
+        Peer peer;
+        std::shared_ptr<AuthzCache> cache = std::make_shared<AuthzCache>();
+        std::string in;
+        std::size_t consumed = 0; // of `in`, by requests already taken
+        std::string out;
+        bool waiting = false;     // on polkit for the current request
+        bool close_after_flush = false;
+    };
+    using ConnPtr = std::shared_ptr<Conn>;
+
+    static int on_accept(sd_event_source *, int fd, std::uint32_t, void *userdata);
+    static int on_io(sd_event_source *, int fd, std::uint32_t events, void *userdata);
+    void accept_one();
+    void process(const ConnPtr &c);
+    void execute(Conn &c, const Step &step, const Verdict &verdict);
+    void settle(const ConnPtr &c);
+    bool flush(Conn &c);
+
+    sd_event *loop_;
+    Authorizer &authorizer_;
+    UniqueFd listen_fd_;
+    SdEventSource listen_source_;
+    std::function<void()> activity_;
+    std::string name_;
+    std::unordered_map<int, ConnPtr> conns_;
+};
+
+} // namespace puddle::agent

@@ -1,0 +1,153 @@
+// libFuzzer target: the ssh-agent.sock codec (OpenSSH agent protocol).
+// The input is read three ways: as a stream of length-prefixed frames (as the
+// door reads a socket), as one message body, and as session-bind contents.
+// Invariants: framing never reads past the buffer and honours the 256 KiB
+// limit; an accepted request re-encodes to exactly the bytes it came from;
+// only the three parsed types can be Malformed; a malformed reason is fixed
+// text; key and signature blobs round-trip.
+#include "agent/ssh_protocol.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <span>
+#include <string>
+#include <variant>
+
+using namespace puddle;
+using namespace puddle::agent::ssh;
+
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            std::fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);       \
+            __builtin_trap();                                                                      \
+        }                                                                                          \
+    } while (0)
+
+namespace {
+
+using Span = std::span<const std::uint8_t>;
+
+void put_u32(Bytes &out, std::uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(std::uint8_t(v >> shift));
+}
+
+void put_string(Bytes &out, Span s) {
+    put_u32(out, std::uint32_t(s.size()));
+    out.insert(out.end(), s.begin(), s.end());
+}
+
+bool same(Span a, Span b) { return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin()); }
+
+// A malformed reason is one short printable line that cannot carry request bytes.
+bool fixed_text(const std::string &reason) {
+    if (reason.empty() || reason.size() > 80) return false;
+    for (unsigned char c : reason)
+        if (c < 0x20 || c >= 0x7f) return false;
+    return true;
+}
+
+void check_key_blob(Span blob) {
+    if (auto key = parse_ed25519_key_blob(blob)) {
+        FUZZ_CHECK(key_blob_matches(blob, *key));
+        FUZZ_CHECK(same(ed25519_key_blob(*key), blob));
+    }
+    if (auto sig = parse_ed25519_signature_blob(blob)) {
+        FUZZ_CHECK(same(ed25519_signature_blob(*sig), blob));
+        const Bytes reply = framed_sign_response(*sig);
+        FUZZ_CHECK(reply.size() == 4 + 1 + 4 + blob.size());
+        FUZZ_CHECK(same(Span(reply).subspan(9), blob));
+    }
+}
+
+void check_session_bind(Span contents) {
+    const auto parsed = parse_session_bind(contents);
+    if (const auto *bad = std::get_if<Malformed>(&parsed)) {
+        FUZZ_CHECK(fixed_text(bad->reason));
+        return;
+    }
+    const auto &bind = std::get<SessionBind>(parsed);
+    FUZZ_CHECK(!contents.empty());
+    FUZZ_CHECK(bind.is_forwarding == (contents.back() != 0));
+    Bytes again;
+    put_string(again, bind.hostkey_blob);
+    put_string(again, bind.session_id);
+    put_string(again, bind.signature_blob);
+    again.push_back(contents.back());
+    FUZZ_CHECK(same(again, contents));
+    check_key_blob(bind.hostkey_blob);
+    check_key_blob(bind.signature_blob);
+}
+
+void check_body(Span body) {
+    const Request request = parse_request(body);
+    if (const auto *bad = std::get_if<Malformed>(&request)) {
+        FUZZ_CHECK(fixed_text(bad->reason));
+        FUZZ_CHECK(body.empty() || body[0] == msg::request_identities || body[0] == msg::sign_request ||
+                   body[0] == msg::extension);
+        return;
+    }
+    FUZZ_CHECK(!body.empty());
+    if (std::holds_alternative<RequestIdentities>(request)) {
+        FUZZ_CHECK(body.size() == 1 && body[0] == msg::request_identities);
+    } else if (const auto *sign = std::get_if<SignRequest>(&request)) {
+        Bytes again{msg::sign_request};
+        put_string(again, sign->key_blob);
+        put_string(again, sign->data);
+        put_u32(again, sign->flags);
+        FUZZ_CHECK(same(again, body));
+        FUZZ_CHECK(sign->data.size() <= body.size());
+        check_key_blob(sign->key_blob);
+    } else if (const auto *ext = std::get_if<Extension>(&request)) {
+        Bytes again{msg::extension};
+        put_string(again, as_bytes(ext->name));
+        again.insert(again.end(), ext->contents.begin(), ext->contents.end());
+        FUZZ_CHECK(same(again, body));
+        FUZZ_CHECK(ext->name.find('\0') == std::string::npos);
+        if (ext->name == kSessionBindExtension) check_session_bind(ext->contents);
+    } else {
+        const auto &unsupported = std::get<Unsupported>(request);
+        FUZZ_CHECK(unsupported.type == body[0]);
+        FUZZ_CHECK(unsupported.type != msg::request_identities && unsupported.type != msg::sign_request &&
+                   unsupported.type != msg::extension);
+    }
+}
+
+// Reads the input as the door reads a socket buffer: frame after frame.
+void check_stream(Span buffer) {
+    for (;;) {
+        const FrameResult f = parse_frame(buffer);
+        switch (f.status) {
+        case FrameResult::Status::need_more:
+            FUZZ_CHECK(f.consumed == 0);
+            FUZZ_CHECK(buffer.size() < 4 || (f.declared_length <= kMaxMessageBytes &&
+                                             buffer.size() < 4 + std::size_t(f.declared_length)));
+            return;
+        case FrameResult::Status::too_large:
+            FUZZ_CHECK(f.consumed == 0);
+            FUZZ_CHECK(f.declared_length > kMaxMessageBytes);
+            return;
+        case FrameResult::Status::frame:
+            FUZZ_CHECK(f.consumed == 4 + f.body.size());
+            FUZZ_CHECK(f.consumed <= buffer.size());
+            FUZZ_CHECK(f.body.size() == f.declared_length && f.body.size() <= kMaxMessageBytes);
+            FUZZ_CHECK(f.body.data() == buffer.data() + 4);
+            FUZZ_CHECK(same(frame(f.body), buffer.first(f.consumed)));
+            check_body(f.body);
+            buffer = buffer.subspan(f.consumed);
+            break;
+        }
+    }
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size) {
+    const Span input(data, size);
+    check_stream(input);
+    check_body(input);
+    check_session_bind(input);
+    check_key_blob(input);
+    return 0;
+}

@@ -1,0 +1,116 @@
+"""The puddle key with the real OpenSSH clients and git, through the agent's
+ssh-agent door ($XDG_RUNTIME_DIR/puddle/ssh-agent.sock)."""
+import os
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from agent_fixture import AgentTestCase, main  # noqa: E402
+
+
+class OpenSsh(AgentTestCase):
+    def ssh_env(self):
+        return {"SSH_AUTH_SOCK": self.a.ssh_sock_path}
+
+    def run_user(self, argv, input=None, cwd=None):
+        return self._session.run(argv, input=input, env=self.ssh_env(), cwd=cwd)
+
+    def pub_line(self):
+        p = self.a.puddle("pubkey", "--ssh")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout.strip()
+
+    def test_pubkey_ssh_line_is_the_same_key(self):
+        line = self.pub_line()
+        kind, blob, comment = line.split(" ")
+        self.assertEqual(kind, "ssh-ed25519")
+        self.assertEqual(comment, "puddle:" + self.pub[8:24])
+        path = self._session.write_file("k.pub", line + "\n")
+        fp = self.run_user(["ssh-keygen", "-l", "-f", path])
+        self.assertEqual(fp.returncode, 0, fp.stderr)
+        self.assertIn("ED25519", fp.stdout)
+
+    def test_locked_agent_lists_no_identities(self):
+        p = self.run_user(["ssh-add", "-L"])
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("no identities", p.stdout + p.stderr)
+
+    def test_unlocked_agent_lists_the_puddle_key(self):
+        self.assertEqual(self.a.unlock("--no-watch").returncode, 0)
+        p = self.run_user(["ssh-add", "-L"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(), self.pub_line())
+        self.assertEqual(self.run_user(["ssh-add", "-T", self._session.write_file("k.pub", self.pub_line() + "\n")])
+                         .returncode, 0)
+
+    def test_ssh_keygen_sign_through_the_agent_and_verify(self):
+        self.assertEqual(self.a.unlock("--no-watch").returncode, 0)
+        pub = self._session.write_file("id_puddle.pub", self.pub_line() + "\n")
+        data = self._session.write_file("data.txt", "signed by puddle through ssh-keygen\n")
+        p = self.run_user(["ssh-keygen", "-Y", "sign", "-f", pub, "-n", "file", data])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        allowed = self._session.write_file("allowed_signers", "me@puddle " + self.pub_line() + "\n")
+        with open(data + ".sig") as f:
+            self.assertIn("BEGIN SSH SIGNATURE", f.read())
+        with open(data, "rb") as f:
+            v = self._session.run(["ssh-keygen", "-Y", "verify", "-f", allowed, "-I", "me@puddle", "-n", "file",
+                                   "-s", data + ".sig"], input=f.read())
+        self.assertEqual(v.returncode, 0, v.stderr)
+        self.assertIn(b"Good", v.stdout)
+        # Locked: the agent refuses and ssh-keygen fails.
+        self.a.puddle("lock")
+        os.unlink(data + ".sig")
+        p = self.run_user(["ssh-keygen", "-Y", "sign", "-f", pub, "-n", "file", data])
+        self.assertNotEqual(p.returncode, 0)
+
+    def test_git_commit_signed_with_ssh_format_verifies(self):
+        self.assertEqual(self.a.unlock("--no-watch").returncode, 0)
+        home = self._session.home
+        allowed = self._session.write_file("allowed_signers", "me@puddle " + self.pub_line() + "\n")
+        repo = os.path.join(home, "repo")
+        self._session.run(["git", "init", "-q", repo], check=True)
+        for k, v in (("user.name", "Puddle Test"), ("user.email", "me@puddle"), ("gpg.format", "ssh"),
+                     ("user.signingkey", "key::" + self.pub_line()),
+                     ("gpg.ssh.allowedSignersFile", allowed)):
+            self._session.run(["git", "-C", repo, "config", k, v], check=True)
+        self._session.write_file("repo/README", "hello\n")
+        self._session.run(["git", "-C", repo, "add", "README"], check=True)
+        c = self.run_user(["git", "-C", repo, "commit", "-S", "-q", "-m", "signed by puddle"])
+        self.assertEqual(c.returncode, 0, c.stderr)
+        v = self.run_user(["git", "-C", repo, "verify-commit", "HEAD"])
+        self.assertEqual(v.returncode, 0, v.stderr)
+        self.assertIn('Good "git" signature for me@puddle', v.stderr)
+
+    def test_adding_removing_and_locking_are_refused(self):
+        key = os.path.join(self._session.home, "other_key")
+        self._session.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+        p = self.run_user(["ssh-add", key])
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("refused", p.stderr)
+        self.assertNotEqual(self.run_user(["ssh-add", "-D"]).returncode, 0)
+        self.assertNotEqual(self.run_user(["ssh-add", "-x"], input="pw\npw\n").returncode, 0)
+
+    def test_garbage_on_the_ssh_door_leaves_the_agent_serving(self):
+        pid_before = None
+        self.assertEqual(self.a.unlock("--no-watch").returncode, 0)
+        pid_before = self.a.agent_pid()
+        script = ("import socket,os,sys\n"
+                  "s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
+                  "s.sendall(b'\\x00\\x00\\x00\\x05\\x0d\\x00\\x00\\x00\\xff' + os.urandom(300))\n"
+                  "s.sendall(b'\\xff\\xff\\xff\\xff'); s.settimeout(5)\n"
+                  "d=b''\n"
+                  "while True:\n"
+                  "    c=s.recv(100)\n"
+                  "    if not c: break\n"
+                  "    d+=c\n"
+                  "print(d.hex())\n")
+        p = self._session.run(["/usr/bin/python3", "-c", script, self.a.ssh_sock_path])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(p.stdout.strip().startswith("0000000105"), p.stdout)  # one SSH_AGENT_FAILURE, then closed
+        self.assertEqual(self.run_user(["ssh-add", "-L"]).returncode, 0)
+        self.assertEqual(self.a.agent_pid(), pid_before)
+
+
+if __name__ == "__main__":
+    main()
