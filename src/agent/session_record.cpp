@@ -1,6 +1,7 @@
 #include "agent/session_record.hpp"
 
 #include <cstring>
+#include <stdexcept>
 
 namespace puddle::agent {
 namespace {
@@ -20,6 +21,7 @@ std::uint64_t get(const std::uint8_t *p, int bytes) {
 } // namespace
 
 SecretBuffer encode_session_record(std::span<const std::uint8_t> secret_key, const SessionSettings &s) {
+    if (secret_key.size() != kSecretKeyBytes) throw std::invalid_argument("a session record holds a 64-byte secret key");
     SecretBuffer rec(kSessionRecordBytes);
     std::uint8_t *p = rec.data();
     std::memcpy(p, kMagic, 4);
