@@ -4,8 +4,9 @@
 // user). Each subcommand measures one thing and prints one JSON object on
 // stdout; nothing here asserts a speed.
 //
-//   sign   --target puddle|ssh|raw [--socket PATH] --clients N (--seconds S [--warmup S] | --count N)
+//   sign   --target puddle|ssh|raw|echo [--socket PATH] --clients N (--seconds S [--warmup S] | --count N)
 //          request/response signing loops, one thread and one connection per client
+//          (echo: the same line-protocol loop against a do-nothing server, the IPC floor)
 //   bus    --method sign|ping --clients N --seconds S [--warmup S]
 //          sd-bus calls to org.puddle.Agent1 (Sign "ay") or its Peer.Ping
 //   pubkey --socket PATH                     one PUBKEY round trip (starts the agent)
@@ -14,6 +15,7 @@
 //   unlock --runs N --passphrase-file F --wrapped FILE [--puddle PATH]
 //          D-Bus Unlock (memfd), bare Argon2id with the identity's parameters,
 //          and the whole `puddle unlock` command
+//   idle-floor                               load libsodium + libsystemd (event loop, user bus), then sleep
 //
 // Standalone on purpose (libsodium + libsystemd only): it treats the agent
 // as a black box, as its clients do.
@@ -39,12 +41,15 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <thread>
+#include <unordered_map>
 #include <unistd.h>
 #include <vector>
 
@@ -370,6 +375,7 @@ struct alignas(64) Counter {
 
 struct RunResult {
     std::uint64_t ops = 0;
+    std::uint64_t total = 0; // every op, warm-up and the checked first exchange included
     double seconds = 0;
     std::string error;
 };
@@ -441,6 +447,7 @@ RunResult run_clients(int nclients, double warmup, double seconds, std::uint64_t
         for (auto &t : threads) t.join();
         res.seconds = seconds_since(t_start);
         res.ops = total();
+        res.total = res.ops + std::uint64_t(nclients);
     } else {
         std::this_thread::sleep_for(std::chrono::duration<double>(warmup));
         std::uint64_t c0 = total();
@@ -451,6 +458,7 @@ RunResult run_clients(int nclients, double warmup, double seconds, std::uint64_t
         res.ops = c1 - c0;
         stop = true;
         for (auto &t : threads) t.join();
+        res.total = total() + std::uint64_t(nclients);
     }
     res.error = first_error;
     return res;
@@ -458,10 +466,97 @@ RunResult run_clients(int nclients, double warmup, double seconds, std::uint64_t
 
 void print_run(const std::string &kind, const std::string &target, int clients, const RunResult &r) {
     if (!r.error.empty()) die(kind + " " + target + ": " + r.error);
-    std::printf("{\"kind\":\"%s\",\"target\":\"%s\",\"clients\":%d,\"ops\":%llu,\"seconds\":%s,\"rate\":%s}\n",
+    std::printf("{\"kind\":\"%s\",\"target\":\"%s\",\"clients\":%d,\"ops\":%llu,\"total\":%llu,\"seconds\":%s,"
+                "\"rate\":%s}\n",
                 kind.c_str(), target.c_str(), clients, static_cast<unsigned long long>(r.ops),
+                static_cast<unsigned long long>(r.total),
                 json_num(r.seconds).c_str(), json_num(r.seconds > 0 ? double(r.ops) / r.seconds : 0).c_str());
 }
+
+// The IPC floor: a single-threaded epoll server in a child process that
+// answers every line at once with a reply shaped like the agent's (91 bytes),
+// doing no work. The same client loop against it measures what a round trip
+// costs on this machine before any signing happens.
+class EchoServer {
+public:
+    EchoServer() {
+        char tmpl[] = "/tmp/puddle-bench-echo.XXXXXX";
+        if (!::mkdtemp(tmpl)) die("mkdtemp: " + errtext(errno));
+        dir_ = tmpl;
+        path_ = dir_ + "/echo.sock";
+        int lfd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::memcpy(addr.sun_path, path_.c_str(), path_.size() + 1);
+        if (lfd < 0 || ::bind(lfd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 || ::listen(lfd, 128) != 0)
+            die("echo server: " + errtext(errno));
+        pid_ = ::fork();
+        if (pid_ < 0) die("fork: " + errtext(errno));
+        if (pid_ == 0) {
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            serve(lfd);
+            _exit(0);
+        }
+        ::close(lfd);
+    }
+    ~EchoServer() {
+        ::kill(pid_, SIGKILL);
+        int st;
+        while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {}
+        ::unlink(path_.c_str());
+        ::rmdir(dir_.c_str());
+    }
+    const std::string &path() const { return path_; }
+
+private:
+    static void serve(int lfd) {
+        int ep = ::epoll_create1(EPOLL_CLOEXEC);
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.fd = lfd;
+        ::epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+        const std::string reply = "OK " + std::string(88, 'A') + "\n";
+        std::unordered_map<int, std::string> in;
+        epoll_event evs[64];
+        std::vector<char> buf(65536);
+        for (;;) {
+            int n = ::epoll_wait(ep, evs, 64, -1);
+            for (int i = 0; i < n; ++i) {
+                int fd = evs[i].data.fd;
+                if (fd == lfd) {
+                    int c;
+                    while ((c = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+                        epoll_event cev{};
+                        cev.events = EPOLLIN;
+                        cev.data.fd = c;
+                        ::epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
+                        in[c];
+                    }
+                    continue;
+                }
+                ssize_t r = ::recv(fd, buf.data(), buf.size(), 0);
+                if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+                if (r <= 0) {
+                    ::close(fd);
+                    in.erase(fd);
+                    continue;
+                }
+                std::string &pending = in[fd];
+                pending.append(buf.data(), std::size_t(r));
+                std::string out;
+                std::size_t start = 0, nl;
+                while ((nl = pending.find('\n', start)) != std::string::npos) {
+                    out += reply;
+                    start = nl + 1;
+                }
+                pending.erase(0, start);
+                if (!out.empty()) (void)!::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
+            }
+        }
+    }
+    std::string dir_, path_;
+    pid_t pid_ = -1;
+};
 
 int cmd_sign(const Args &a) {
     std::string target = a.str("target");
@@ -476,6 +571,10 @@ int cmd_sign(const Args &a) {
         std::string sock = a.str("socket");
         std::string blob = ssh_ed25519_blob(sock);
         r = run_clients(clients, warmup, seconds, count, [&] { return std::make_unique<SshClient>(sock, blob); });
+    } else if (target == "echo") {
+        EchoServer echo;
+        std::string sock = echo.path();
+        r = run_clients(clients, warmup, seconds, count, [&] { return std::make_unique<PuddleClient>(sock); });
     } else if (target == "raw") {
         r = run_clients(clients, warmup, seconds, count, [] { return std::make_unique<RawClient>(); });
     } else {
@@ -707,6 +806,20 @@ int cmd_unlock(const Args &a) {
 
 } // namespace
 
+// The memory floor: a process with the agent's main libraries loaded and
+// initialised (libsodium, libsystemd with an event loop and a user bus
+// connection, libstdc++), doing nothing. The driver reads its RSS.
+int cmd_idle_floor(const Args &) {
+    sd_event *e = nullptr;
+    sd_bus *bus = nullptr;
+    if (sd_event_new(&e) < 0) die("sd_event_new failed");
+    if (sd_bus_open_user(&bus) >= 0) sd_bus_attach_event(bus, e, 0);
+    std::string s = "ready";
+    std::printf("{\"kind\":\"idle-floor\",\"state\":\"%s\"}\n", s.c_str());
+    std::fflush(stdout);
+    for (;;) ::pause();
+}
+
 int main(int argc, char **argv) {
     if (sodium_init() < 0) die("sodium_init failed");
     ::signal(SIGPIPE, SIG_IGN);
@@ -726,6 +839,7 @@ int main(int argc, char **argv) {
         if (cmd == "cold") return cmd_cold(a);
         if (cmd == "exec-cold") return cmd_exec_cold(a);
         if (cmd == "unlock") return cmd_unlock(a);
+        if (cmd == "idle-floor") return cmd_idle_floor(a);
     } catch (const std::exception &e) {
         die(cmd + ": " + e.what());
     }

@@ -46,6 +46,29 @@ const std::vector<Verb> &verbs() {
          "--hex. Exit 3 when the session is locked. Inputs over 16 MiB are refused: sign a\n"
          "digest. Data starting with \"puddle-statement-\" is refused (reserved).\n",
          run_sign},
+        {"pair", "print a single-use code that lets a new machine join",
+         "usage: puddle pair [--wait]\n\n"
+         "Writes pair.pending with a fresh 8-digit code (valid [pair] code_ttl_seconds, default 300),\n"
+         "starts puddle-pair.socket through your user manager and prints the code. The listener\n"
+         "hands the WRAPPED identity to the machine that proves it knows the code, then stops.\n"
+         "A failed claim burns the code.\n\n"
+         "  --wait   wait until the code is claimed, burned or expired, and say which\n"
+         "           (exit 0 when claimed, 6 otherwise)\n",
+         run_pair},
+        {"join", "join a puddle with a code from one of its envoys",
+         "usage: puddle join --from HOST[:PORT] [--code NNNN-NNNN] [--passphrase-fd N]\n\n"
+         "Claims the code printed by 'puddle pair' on HOST, receives the wrapped identity over\n"
+         "TLS + CPace, checks that the passphrase unwraps it, and only then writes the identity\n"
+         "files. Refuses to replace a different puddle; joining the same puddle again changes\n"
+         "nothing. A wrong code burns it: get a new one. Exit 6 when pairing fails, 5 for a\n"
+         "wrong passphrase.\n\n"
+         "  --from HOST[:PORT]  the envoy that printed the code (default port from puddle.toml, 1531)\n"
+         "  --code CODE         the code (asked on the terminal if absent)\n"
+         "  --passphrase-fd N   read the puddle's passphrase from file descriptor N\n",
+         run_join},
+        {"members", "this envoy's view of the member envoys",
+         "usage: puddle members [--json]\n\n"
+         "Lists the envoys this one has paired with or learned of while pairing.\n", run_members},
         {"verify", "verify an Ed25519 signature offline",
          "usage: puddle verify --sig SIG [--pub KEY] [FILE]\n\n"
          "Verifies SIG (base64 or hex) over FILE or standard input. Exit 0 on a good signature,\n"

@@ -24,5 +24,8 @@ int run_rotate_passphrase(const std::vector<std::string> &args);
 int run_unlock(const std::vector<std::string> &args);
 int run_lock(const std::vector<std::string> &args);
 int run_sign(const std::vector<std::string> &args);
+int run_pair(const std::vector<std::string> &args);
+int run_join(const std::vector<std::string> &args);
+int run_members(const std::vector<std::string> &args);
 
 } // namespace puddle::cli

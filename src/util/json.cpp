@@ -31,6 +31,18 @@ const Json *Json::get(const std::string &key) const {
     return nullptr;
 }
 
+const char *Json::kind() const {
+    struct V {
+        const char *operator()(std::nullptr_t) const { return "null"; }
+        const char *operator()(bool) const { return "a boolean"; }
+        const char *operator()(std::int64_t) const { return "an integer"; }
+        const char *operator()(const std::string &) const { return "a string"; }
+        const char *operator()(const Array &) const { return "an array"; }
+        const char *operator()(const Object &) const { return "an object"; }
+    };
+    return std::visit(V{}, v_);
+}
+
 std::string json_quote(const std::string &s) {
     std::string out = "\"";
     for (unsigned char c : s) {

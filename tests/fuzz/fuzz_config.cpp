@@ -1,5 +1,5 @@
-// libFuzzer target: the configuration parser (SPEC §10), TOML included (the
-// fuzz build compiles toml++ header-only so its parser is instrumented too).
+// libFuzzer target: the configuration parser (SPEC §10) over the packaged
+// toml++, as shipped.
 // Invariants: an accepted file leaves every value in its documented range and
 // applying it twice changes nothing more; a refused file changes nothing and
 // names the file and line.

@@ -1,0 +1,142 @@
+# bash completion for puddle(1)                              -*- shell-script -*-
+#
+# Installed as /usr/share/bash-completion/completions/puddle (loaded on demand
+# by bash-completion). Verbs and options come from the installed binary's own
+# help ('puddle --help', 'puddle VERB --help'), so new verbs and options
+# complete without touching this file. The usage line says which options take
+# a value: '--opt WORD' does, '--opt]' or '--opt |' does not.
+
+# The verbs, one per line. SPEC's list when the binary cannot tell us.
+_puddle_verbs()
+{
+    local out
+    out=$("$1" --help 2>/dev/null | awk '/^verbs:/ {v = 1; next} v && /^  [a-z]/ {print $1} v && /^$/ {exit}')
+    if [[ -n $out ]]; then
+        printf '%s\n' "$out"
+    else
+        printf '%s\n' init status pubkey unlock lock sign verify pair join members \
+            rotate-passphrase rekey rekey-pair name
+    fi
+}
+
+# "OPTION PLACEHOLDER" per option of VERB (placeholder "-" when the option
+# takes no value), then "@ PLACEHOLDER" per positional, from its usage line(s).
+_puddle_verb_spec()
+{
+    "$1" "$2" --help 2>/dev/null | awk -v verb="$2" '
+        /^usage: / {
+            n = split($0, w, /[ \t]+/)
+            for (i = 4; i <= n; i++) {
+                t = w[i]; gsub(/[][|]/, "", t)
+                if (t == "") continue
+                if (t ~ /^--[a-z]/) {
+                    nx = (i < n) ? w[i + 1] : ""
+                    # a value follows only when the option token is not closed by "]"
+                    if (w[i] !~ /\]$/ && nx ~ /^[A-Z]/) { v = nx; gsub(/[][|]/, "", v); sub(/[^A-Z].*/, "", v); print t, v; i++ }
+                    else print t, "-"
+                } else if (t ~ /^[A-Z]/) {
+                    sub(/[^A-Z].*/, "", t); print "@", t
+                } else if (t ~ /^[a-z]/) {
+                    print "+", t        # a sub-verb (puddle name set|clear|...)
+                }
+            }
+        }'
+}
+
+_puddle_complete_value()
+{
+    # $1 = placeholder, $cur = word being completed
+    case $1 in
+        FILE | PATH)
+            if declare -F _filedir >/dev/null; then _filedir; else
+                local IFS=$'\n'; COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null
+            fi ;;
+        PID)
+            COMPREPLY=($(compgen -W "$(ps -o pid= -u "$(id -u)" 2>/dev/null)" -- "$cur")) ;;
+        HOST)
+            if declare -F _known_hosts_real >/dev/null; then _known_hosts_real -- "$cur"
+            else COMPREPLY=($(compgen -A hostname -- "$cur")); fi ;;
+        *)
+            COMPREPLY=() ;;   # N, M, SIG, KEY, CODE, NAME: nothing sensible to offer
+    esac
+}
+
+_puddle()
+{
+    local cur prev words cword split=false
+    if declare -F _init_completion >/dev/null; then
+        _init_completion -s || return
+    else
+        cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
+        words=("${COMP_WORDS[@]}") cword=$COMP_CWORD
+    fi
+    local prog=${words[0]}
+    command -v "$prog" >/dev/null 2>&1 || prog=puddle
+
+    # The verb is the first word after "puddle" that is not an option.
+    local i verb="" verb_at=0
+    for ((i = 1; i < cword; i++)); do
+        if [[ ${words[i]} != -* ]]; then verb=${words[i]} verb_at=$i; break; fi
+    done
+
+    if [[ -z $verb ]]; then
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W '--help --version' -- "$cur"))
+        else
+            COMPREPLY=($(compgen -W "$(_puddle_verbs "$prog")" -- "$cur"))
+        fi
+        return
+    fi
+
+    local spec
+    spec=$(_puddle_verb_spec "$prog" "$verb")
+    local -A takes=()
+    local opts="--help" positional="" subverbs="" o p
+    while read -r o p; do
+        case $o in
+            --*) takes[$o]=$p; opts+=" $o" ;;
+            @) positional=$p ;;
+            +) subverbs+=" $p" ;;
+        esac
+    done <<<"$spec"
+
+    # A value for the option before the cursor (--opt VALUE or --opt=VALUE).
+    if [[ -n ${takes[$prev]-} && ${takes[$prev]} != - ]]; then
+        _puddle_complete_value "${takes[$prev]}"
+        return
+    fi
+    $split && return
+
+    # Sub-verbs (puddle name set|clear|show|resolve): complete the first one.
+    if [[ -n $subverbs ]]; then
+        local have_sub=false
+        for ((i = verb_at + 1; i < cword; i++)); do
+            [[ ${words[i]} != -* ]] && have_sub=true
+        done
+        if ! $have_sub && [[ $cur != -* ]]; then
+            COMPREPLY=($(compgen -W "$subverbs" -- "$cur"))
+            return
+        fi
+    fi
+
+    if [[ $cur == -* ]]; then
+        # Offer only the options not given yet (puddle refuses repeated options).
+        local left="" w
+        for o in $opts; do
+            for w in "${words[@]:verb_at+1:cword-verb_at-1}"; do
+                [[ $w == "$o" || $w == "$o="* ]] && continue 2
+            done
+            left+=" $o"
+        done
+        COMPREPLY=($(compgen -W "$left" -- "$cur"))
+        [[ ${COMPREPLY-} == *= ]] && compopt -o nospace 2>/dev/null
+        return
+    fi
+
+    if [[ -n $positional ]]; then
+        _puddle_complete_value "$positional"
+    fi
+}
+complete -F _puddle puddle
+
+# ex: filetype=sh

@@ -1,0 +1,248 @@
+// pair, join, members: handing the wrapped identity to a new envoy
+// (PAIRING.md) and the local view of member envoys.
+#include "cli/args.hpp"
+#include "cli/io.hpp"
+#include "cli/passphrase_source.hpp"
+#include "cli/verbs.hpp"
+#include "core/identity_store.hpp"
+#include "core/passphrase.hpp"
+#include "core/state_files.hpp"
+#include "pair/holder.hpp"
+#include "pair/joiner.hpp"
+#include "util/fd.hpp"
+#include "util/json.hpp"
+#include "util/user_manager.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fcntl.h>
+#include <fstream>
+#include <pwd.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <thread>
+#include <unistd.h>
+
+namespace puddle::cli {
+namespace {
+
+constexpr const char *kPairSocket = "puddle-pair.socket";
+
+std::string user_name() {
+    auto *pw = ::getpwuid(::getuid());
+    if (!pw) throw Error(Exit::failure, "pair", "cannot find your user name");
+    return pw->pw_name;
+}
+
+std::string clock_time(std::int64_t t) {
+    std::time_t tt = std::time_t(t);
+    struct tm tm;
+    localtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
+    return buf;
+}
+
+std::string show_code(const std::string &digits) { return digits.substr(0, 4) + "-" + digits.substr(4); }
+
+// [pair] port other than the unit's 1531 becomes a runtime drop-in.
+void configure_port(std::uint16_t port) {
+    const std::string dir = runtime_dropin_dir(kPairSocket);
+    const std::string file = dir + "/50-puddle-port.conf";
+    if (port == 1531) {
+        if (::unlink(file.c_str()) == 0) reload_user_manager();
+        return;
+    }
+    StateDir(dir).create();
+    std::ofstream out(file, std::ios::trunc);
+    out << "# written by 'puddle pair' from [pair] port in puddle.toml\n[Socket]\nListenStream=\nListenStream="
+        << port << "\n";
+    if (!out) throw_errno("cannot write " + file, errno);
+    out.close();
+    reload_user_manager();
+}
+
+std::optional<Json> read_result(const StateDir &dir, const std::string &purpose) {
+    const std::string name = purpose + ".result";
+    if (!dir.has(name)) return std::nullopt;
+    auto bytes = dir.read(name, 4096, true);
+    std::string error;
+    return parse_json(std::string_view(reinterpret_cast<const char *>(bytes.data()), bytes.size()), &error);
+}
+
+std::string ask_code() {
+    UniqueFd tty(::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY));
+    if (!tty) throw Error(Exit::usage, "join", "no --code given and no terminal to ask it on", "pass --code NNNN-NNNN");
+    const char prompt[] = "Pairing code (NNNN-NNNN): ";
+    (void)!::write(tty.get(), prompt, sizeof prompt - 1);
+    std::string code;
+    char c;
+    while (::read(tty.get(), &c, 1) == 1 && c != '\n') code += c;
+    return code;
+}
+
+} // namespace
+
+int run_pair(const std::vector<std::string> &argv) {
+    Args args("pair", argv, {{"wait", false}}, 0);
+    auto config = load_config_reporting();
+    PairPending pending;
+    {
+        auto st = open_state(false);
+        auto pub = st.store.load_public_key(); // exit 4 when not a member
+        (void)pub;
+        if (!st.store.is_member()) st.store.load();
+        const std::int64_t now = std::int64_t(std::time(nullptr));
+        if (st.dir.has(kPairPendingFile)) {
+            auto old = parse_pair_pending(st.dir.read(kPairPendingFile, kMaxPendingBytes, true),
+                                          st.dir.file(kPairPendingFile));
+            if (old.expires > now)
+                throw Error(Exit::failure, "pair", "a pairing code is already pending until " + clock_time(old.expires),
+                            "claim it, or wait until it expires");
+        }
+        char digits[9];
+        std::snprintf(digits, sizeof digits, "%08u", randombytes_uniform(100000000));
+        pending = PairPending{std::string(kPurposePair), digits, now, now + config.pair.code_ttl_seconds};
+        sodium_memzero(digits, sizeof digits);
+        st.dir.remove("pair.result");
+        std::string text = serialize_pair_pending(pending);
+        st.dir.write_atomic(kPairPendingFile, as_bytes(text), 0600);
+        try {
+            configure_port(config.pair.port);
+            start_user_unit(kPairSocket);
+        } catch (...) {
+            st.dir.remove(kPairPendingFile);
+            throw;
+        }
+    }
+    std::printf("pairing code: %s (single use, valid until %s)\n", show_code(pending.code).c_str(),
+                clock_time(pending.expires).c_str());
+    std::printf("on the new machine: puddle join --from %s%s\n", pair::local_host_name().c_str(),
+                config.pair.port == 1531 ? "" : (":" + std::to_string(config.pair.port)).c_str());
+    std::fflush(stdout);
+    if (!args.flag("wait")) return 0;
+
+    StateDir dir = StateDir::locate();
+    for (;;) {
+        if (auto r = read_result(dir, "pair")) {
+            const Json *created = r->get("created");
+            if (created && created->as_int() && *created->as_int() == pending.created) {
+                std::string result = r->get("result") && r->get("result")->as_string() ? *r->get("result")->as_string() : "";
+                std::string host = r->get("host") && r->get("host")->as_string() ? *r->get("host")->as_string() : "";
+                std::string peer = r->get("peer") && r->get("peer")->as_string() ? *r->get("peer")->as_string() : "";
+                if (result == "claimed") {
+                    std::printf("claimed: %s (%s) joined\n", host.c_str(), peer.c_str());
+                    return 0;
+                }
+                if (result == "burned")
+                    throw Error(Exit::pairing_failed, "pair", "the code was burned by a failed claim from " + peer,
+                                "run 'puddle pair' again for a new code");
+                throw Error(Exit::pairing_failed, "pair", "the code " + result + " unclaimed",
+                            "run 'puddle pair' again for a new code");
+            }
+        }
+        if (std::time(nullptr) > pending.expires + 15)
+            throw Error(Exit::pairing_failed, "pair", "the listener did not report an outcome",
+                        "see 'systemctl --user status puddle-pair.service'");
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+}
+
+int run_join(const std::vector<std::string> &argv) {
+    Args args("join", argv, {{"from", true}, {"code", true}, {"passphrase-fd", true}}, 0);
+    auto from = args.value("from");
+    if (!from) usage_error("join", "--from HOST[:PORT] is required");
+    auto config = load_config_reporting();
+    pair::JoinRequest req;
+    req.target = pair::parse_join_target(*from, config.pair.port);
+    req.code = args.value("code") ? *args.value("code") : ask_code();
+    if (!pair::prs_from_code(req.code)) usage_error("join", "a pairing code is 8 digits, written NNNN-NNNN");
+    req.user = user_name();
+    req.own_host = pair::local_host_name();
+
+    std::optional<PublicKey> current;
+    {
+        auto st = open_state(true);
+        if (st.store.is_member()) current = st.store.load_public_key();
+    }
+    // Asked before connecting: the holder waits for us only a minute.
+    auto pass = current_passphrase(args, "Passphrase of the puddle you are joining");
+    bool already = false;
+    PublicKey joined;
+    pair::run_join(req, config.tls, [&](const pair::PairPayload &p, const pair::HolderAd &holder) {
+        joined = parse_pub_file(as_bytes(p.pub), "the holder's identity.pub");
+        if (joined.str() != holder.pubkey)
+            throw Error(Exit::pairing_failed, "join", "the payload's key is not the key the holder proved");
+        if (current && !(*current == joined))
+            throw Error(Exit::failure, "join",
+                        "this envoy already belongs to a different puddle (" + current->str() + ")",
+                        "move " + StateDir::locate().path() + " away first if you really want to switch");
+        // Verify the unwrap before writing anything.
+        auto wrapped = parse_wrapped(p.wrapped, "the holder's identity.wrapped");
+        auto keypair = unwrap_seed(wrapped, pass.bytes(), p.salt, joined);
+        (void)keypair;
+        if (current) {
+            already = true;
+            return;
+        }
+        MembersView theirs;
+        if (!p.members_json.empty()) theirs = parse_members(as_bytes(p.members_json), "the holder's members.json");
+        for (auto &m : theirs.members)
+            if (m.direction == MemberDirection::self) m.direction = MemberDirection::joined;
+        RotationLog log;
+        if (!p.retired_json.empty()) log = parse_rotation_log(as_bytes(p.retired_json), "the holder's rotation log");
+        auto st = open_state(true);
+        if (st.store.is_member()) throw Error(Exit::failure, "join", "another command initialized this envoy meanwhile");
+        puddle::MemberRecord self{req.own_host, std::int64_t(std::time(nullptr)), MemberDirection::self,
+                                  wrapped_digest(p.wrapped), joined};
+        auto view = merge_members(theirs, MembersView{{self}});
+        std::string members = serialize_members(view);
+        st.dir.write_atomic(kMembersFile, as_bytes(members), 0600);
+        if (!log.empty()) {
+            std::string text = serialize_rotation_log(log);
+            st.dir.write_atomic(kRotationLogFile, as_bytes(text), 0600);
+        }
+        st.store.commit(p.salt, p.wrapped, joined); // the identity files, together
+    });
+    if (already) std::printf("already a member of puddle %s; nothing changed\n", joined.str().c_str());
+    else std::printf("joined puddle %s from %s\n", joined.str().c_str(), req.target.host.c_str());
+    return 0;
+}
+
+int run_members(const std::vector<std::string> &argv) {
+    Args args("members", argv, {{"json", false}}, 0);
+    auto st = open_state(false);
+    auto id = st.store.load();
+    MembersView view;
+    if (st.dir.has(kMembersFile))
+        view = parse_members(st.dir.read(kMembersFile, kMaxMembersBytes, true), st.dir.file(kMembersFile));
+    const std::string mine = wrapped_digest(id.wrapped.raw);
+    if (args.flag("json")) {
+        auto arr = Json::array();
+        for (const auto &m : view.members)
+            arr.push(Json::object()
+                         .set("host", m.host)
+                         .set("since", m.since)
+                         .set("direction", std::string(direction_name(m.direction)))
+                         .set("wrapped_digest", m.wrapped_digest)
+                         .set("pubkey", m.pubkey.str())
+                         .set("same_wrap", m.wrapped_digest == mine));
+        std::printf("%s\n", Json::object().set("pubkey", id.pub.str()).set("members", arr).dump().c_str());
+        return 0;
+    }
+    std::printf("puddle %s\n", id.pub.str().c_str());
+    if (view.members.empty()) std::printf("no other envoys recorded here yet\n");
+    for (const auto &m : view.members) {
+        std::time_t t = std::time_t(m.since);
+        char when[32];
+        std::strftime(when, sizeof when, "%Y-%m-%d %H:%M", std::localtime(&t));
+        std::printf("  %-24s %-9s since %s%s%s\n", m.host.c_str(), std::string(direction_name(m.direction)).c_str(),
+                    when, m.pubkey == id.pub ? "" : "  (other key)",
+                    m.wrapped_digest == mine ? "" : "  (holds a different wrap: passphrase changed?)");
+    }
+    return 0;
+}
+
+} // namespace puddle::cli

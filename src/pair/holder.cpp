@@ -1,0 +1,188 @@
+#include "pair/holder.hpp"
+
+#include "core/identity_store.hpp"
+#include "pair/payload.hpp"
+#include "util/log.hpp"
+
+#include <ctime>
+#include <sodium.h>
+#include <unistd.h>
+
+namespace puddle::pair {
+namespace {
+
+std::int64_t now_seconds() { return std::int64_t(std::time(nullptr)); }
+
+std::string text_of(const Bytes &b) { return std::string(b.begin(), b.end()); }
+
+} // namespace
+
+std::string local_host_name() {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "localhost";
+    std::string h = buf;
+    if (!valid_host(h)) return "localhost";
+    return h;
+}
+
+Holder::Holder(StateDir dir, std::string user, std::string host, std::string pending_file, PairPending pending)
+    : dir_(std::move(dir)), user_(std::move(user)), host_(std::move(host)), pending_file_(std::move(pending_file)),
+      pending_(std::move(pending)),
+      purpose_(pending_.purpose == kPurposeRekey ? Purpose::rekey : Purpose::pair) {}
+
+std::string Holder::joiner_host() const {
+    std::lock_guard lock(mu_);
+    return joiner_host_;
+}
+
+bool Holder::take_claim() {
+    std::lock_guard lock(mu_);
+    if (claim_taken_ || burned_) return false;
+    claim_taken_ = true;
+    return true;
+}
+
+void Holder::release_claim() {
+    std::lock_guard lock(mu_);
+    claim_taken_ = false;
+}
+
+void Holder::burn() {
+    {
+        std::lock_guard lock(mu_);
+        burned_ = true;
+    }
+    StateLock guard(dir_);
+    dir_.remove(pending_file_);
+}
+
+ClaimOutcome Holder::serve(TlsConnection &tls, const std::string &peer) {
+    Channel ch(tls);
+    Hello hello;
+    try {
+        hello = ch.receive_as<Hello>(MsgType::hello);
+    } catch (const BadMessage &e) {
+        ch.send_error(ErrorCode::bad_message, e.why());
+        return ClaimOutcome::untouched;
+    }
+    if (hello.version != kPairProtocolVersion) {
+        ch.send_error(ErrorCode::bad_message, "unsupported protocol version " + std::to_string(hello.version));
+        return ClaimOutcome::untouched;
+    }
+    if (hello.user != user_ || hello.purpose != purpose_) {
+        ch.send_error(ErrorCode::no_pending, "nothing to claim for that user and purpose here");
+        return ClaimOutcome::untouched;
+    }
+    if (now_seconds() >= pending_.expires) {
+        ch.send_error(ErrorCode::expired, "the code has expired");
+        return ClaimOutcome::untouched;
+    }
+    if (!take_claim()) {
+        ch.send_error(ErrorCode::busy, "another claim is in progress; try again shortly");
+        return ClaimOutcome::untouched;
+    }
+    SessionNonce nh;
+    randombytes_buf(nh.data(), nh.size());
+    CpaceA a;
+    try {
+        ch.send(HelloAck{nh});
+        a = ch.receive_as<CpaceA>(MsgType::cpace_a);
+    } catch (const BadMessage &e) {
+        release_claim();
+        ch.send_error(ErrorCode::bad_message, e.why());
+        return ClaimOutcome::untouched;
+    } catch (...) {
+        release_claim();
+        throw;
+    }
+
+    // From here on the code is spent, whatever happens (one guess per code).
+    burn();
+    log_info("claim from " + peer + " received; the code is now used up");
+    try {
+        auto ja = parse_ada(a.ada);
+        if (!ja || ja->version != kPairProtocolVersion || ja->purpose != purpose_)
+            throw BadMessage("malformed ADa");
+        auto id = IdentityStore(dir_).load();
+        auto prs = prs_from_code(pending_.code);
+        Bytes cb = tls.channel_binding();
+        Bytes sid = make_sid(hello.nj, nh);
+        Bytes adb = make_adb(kPairProtocolVersion, purpose_, host_, id.pub.str());
+        CpaceParty party(CpaceRole::responder, prs->bytes(), make_ci(cb, user_), sid, adb);
+        auto keys = party.finish(a.ya, a.ada);
+        if (!keys) {
+            log_warning("pairing claim from " + peer + " failed: invalid CPace share; the code is burned");
+            ch.send_error(ErrorCode::auth_failed, "key confirmation failed");
+            return ClaimOutcome::burned;
+        }
+        ch.send(CpaceB{party.share(), adb, keys->tb});
+        auto confirm = ch.receive_as<Confirm>(MsgType::confirm);
+        if (!keys->peer_tag_matches(confirm.ta)) {
+            log_warning("pairing claim from " + peer +
+                        " failed key confirmation (wrong code, or someone in between); the code is burned");
+            ch.send_error(ErrorCode::auth_failed, "key confirmation failed");
+            return ClaimOutcome::burned;
+        }
+        auto payload = build_payload();
+        ch.send(seal_payload(keys->payload_key, payload, ch.transcript_hash()));
+        auto ad = ch.transcript_hash();
+        auto ack_msg = ch.receive_as<AckMsg>(MsgType::ack);
+        std::string error;
+        auto ack = open_ack(keys->payload_key, ack_msg, ad, error);
+        if (!ack || !valid_host(ack->host)) {
+            log_warning("pairing claim from " + peer + ": unreadable acknowledgement (" + error + ")");
+            return ClaimOutcome::burned;
+        }
+        record_member(ack->host, ack->at);
+        {
+            std::lock_guard lock(mu_);
+            joiner_host_ = ack->host;
+        }
+        log_info("envoy " + ack->host + " (" + peer + ") joined");
+        return ClaimOutcome::claimed;
+    } catch (const BadMessage &e) {
+        ch.send_error(ErrorCode::bad_message, e.why());
+        log_warning("pairing claim from " + peer + " failed: " + e.why());
+        return ClaimOutcome::burned;
+    } catch (const PeerRefused &e) {
+        log_warning("pairing claim from " + peer + " stopped by the joiner: " + e.why());
+        return ClaimOutcome::burned;
+    } catch (const Error &e) {
+        ch.send_error(ErrorCode::internal, "the holder could not complete the claim");
+        log_warning("pairing claim from " + peer + " failed: " + e.what());
+        return ClaimOutcome::burned;
+    }
+}
+
+PairPayload Holder::build_payload() {
+    StateLock guard(dir_);
+    IdentityStore store(dir_);
+    auto id = store.load();
+    PairPayload p;
+    p.wrapped = id.wrapped.raw;
+    p.salt = id.salt;
+    p.pub = id.pub.str() + "\n";
+    MembersView view;
+    if (dir_.has(kMembersFile)) view = parse_members(dir_.read(kMembersFile, kMaxMembersBytes, true), dir_.file(kMembersFile));
+    puddle::MemberRecord self{host_, now_seconds(), MemberDirection::self, wrapped_digest(id.wrapped.raw), id.pub};
+    view = merge_members(view, MembersView{{self}});
+    p.members_json = serialize_members(view);
+    p.retired_json = dir_.has(kRotationLogFile)
+                         ? text_of(dir_.read(kRotationLogFile, kMaxRotationLogBytes, true))
+                         : std::string();
+    p.claims_json = "[]";
+    return p;
+}
+
+void Holder::record_member(const std::string &host, std::int64_t at) {
+    StateLock guard(dir_);
+    auto id = IdentityStore(dir_).load();
+    MembersView view;
+    if (dir_.has(kMembersFile)) view = parse_members(dir_.read(kMembersFile, kMaxMembersBytes, true), dir_.file(kMembersFile));
+    puddle::MemberRecord rec{host, at, MemberDirection::admitted, wrapped_digest(id.wrapped.raw), id.pub};
+    view = merge_members(view, MembersView{{rec}});
+    std::string text = serialize_members(view);
+    dir_.write_atomic(kMembersFile, as_bytes(text), 0600);
+}
+
+} // namespace puddle::pair

@@ -1,0 +1,54 @@
+// The holder's side of one claim (PAIRING.md): the pair listener runs one
+// of these per connection. The code is burned on receipt of CPACE_A,
+// before any computation; nothing before that costs the code.
+#pragma once
+
+#include "core/state_files.hpp"
+#include "core/statedir.hpp"
+#include "pair/channel.hpp"
+#include "pair/cpace.hpp"
+#include "pair/payload.hpp"
+
+#include <mutex>
+#include <string>
+
+namespace puddle::pair {
+
+enum class ClaimOutcome {
+    untouched, // dropped before the PAKE: the code is still good
+    burned,    // CPACE_A arrived but the claim did not complete
+    claimed,   // the joiner confirmed and acknowledged the payload
+};
+
+class Holder {
+public:
+    // `pending_file` is pair.pending or rekey.pending; `pending` its content.
+    Holder(StateDir dir, std::string user, std::string host, std::string pending_file, PairPending pending);
+
+    ClaimOutcome serve(TlsConnection &tls, const std::string &peer);
+
+    const PairPending &pending() const { return pending_; }
+    Purpose purpose() const { return purpose_; }
+    std::string joiner_host() const;
+
+private:
+    // The one claim in progress; false when another connection holds it.
+    bool take_claim();
+    void release_claim();
+    void burn();
+    PairPayload build_payload();
+    void record_member(const std::string &host, std::int64_t at);
+
+    StateDir dir_;
+    std::string user_, host_, pending_file_;
+    PairPending pending_;
+    Purpose purpose_;
+    mutable std::mutex mu_;
+    bool claim_taken_ = false;
+    bool burned_ = false;
+    std::string joiner_host_;
+};
+
+std::string local_host_name();
+
+} // namespace puddle::pair

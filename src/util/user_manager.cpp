@@ -1,0 +1,52 @@
+#include "util/user_manager.hpp"
+
+#include "util/error.hpp"
+#include "util/sd.hpp"
+
+#include <cstdlib>
+
+namespace puddle {
+namespace {
+
+constexpr const char *kDest = "org.freedesktop.systemd1";
+constexpr const char *kPath = "/org/freedesktop/systemd1";
+constexpr const char *kIface = "org.freedesktop.systemd1.Manager";
+
+SdBus user_bus(const std::string &what) {
+    sd_bus *b = nullptr;
+    int r = sd_bus_open_user(&b);
+    if (r < 0)
+        throw Error(Exit::failure, what, "no user bus: " + errno_text(-r),
+                    "run puddle inside your login session (the user manager and its bus must run)");
+    return SdBus(b);
+}
+
+void call(const std::string &what, const char *method, const std::string &unit) {
+    auto bus = user_bus(what);
+    BusError err;
+    sd_bus_message *reply = nullptr;
+    int r = method == std::string("Reload")
+                ? sd_bus_call_method(bus.get(), kDest, kPath, kIface, method, &err, &reply, "")
+                : sd_bus_call_method(bus.get(), kDest, kPath, kIface, method, &err, &reply, "ss", unit.c_str(),
+                                     "replace");
+    SdBusMessage owned(reply);
+    if (r < 0)
+        throw Error(Exit::failure, what, err.e.message ? err.e.message : errno_text(-r),
+                    "check 'systemctl --user status " + unit + "'");
+}
+
+} // namespace
+
+void start_user_unit(const std::string &unit) { call("cannot start " + unit, "StartUnit", unit); }
+void stop_user_unit(const std::string &unit) { call("cannot stop " + unit, "StopUnit", unit); }
+void reload_user_manager() { call("cannot reload the user manager", "Reload", ""); }
+
+std::string runtime_dropin_dir(const std::string &unit) {
+    const char *rt = std::getenv("XDG_RUNTIME_DIR");
+    if (!rt || !*rt)
+        throw Error(Exit::failure, "cannot configure " + unit, "XDG_RUNTIME_DIR is not set",
+                    "run puddle inside your login session");
+    return std::string(rt) + "/systemd/user/" + unit + ".d";
+}
+
+} // namespace puddle

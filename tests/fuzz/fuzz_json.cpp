@@ -1,0 +1,71 @@
+// libFuzzer target: the strict JSON parser.
+// Invariants: a refusal says where and why in one printable line; whatever
+// parses dumps to one line that parses back to an equal value with the same
+// dump (the serializer and the parser agree on every accepted document);
+// tighter limits only ever refuse more.
+#include "util/json.hpp"
+
+#include <cstdint>
+#include <cstdio>
+#include <span>
+#include <string>
+#include <string_view>
+
+using namespace puddle;
+
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            std::fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);       \
+            __builtin_trap();                                                                      \
+        }                                                                                          \
+    } while (0)
+
+namespace {
+
+bool printable(const std::string &s) {
+    for (unsigned char c : s)
+        if (c < 0x20 || c >= 0x7f) return false;
+    return true;
+}
+
+void check(std::span<const std::uint8_t> bytes) {
+    const std::string_view text(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+
+    std::string error;
+    const auto value = parse_json(text, &error);
+    if (!value) {
+        FUZZ_CHECK(!error.empty());
+        FUZZ_CHECK(printable(error));
+        return;
+    }
+    FUZZ_CHECK(error.empty());
+
+    const std::string once = value->dump();
+    FUZZ_CHECK(once.find('\n') == std::string::npos);
+    // Escapes may make the dump longer than the input: lift the byte limit only.
+    JsonLimits roomy;
+    roomy.max_bytes = SIZE_MAX;
+    const auto again = parse_json(once, &error, roomy);
+    if (!again) std::fprintf(stderr, "dump refused: %s\n", error.c_str());
+    FUZZ_CHECK(again.has_value());
+    FUZZ_CHECK(*again == *value);
+    FUZZ_CHECK(again->dump() == once);
+
+    // The canonical form is a fixed point.
+    FUZZ_CHECK(parse_json(again->dump(), nullptr, roomy)->dump() == once);
+
+    // Tighter limits refuse or give the same value.
+    JsonLimits tight;
+    tight.max_depth = 2;
+    tight.max_elements = 8;
+    if (const auto small = parse_json(text, &error, tight)) FUZZ_CHECK(*small == *value);
+    else FUZZ_CHECK(printable(error));
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size) {
+    check(std::span<const std::uint8_t>(data, size));
+    return 0;
+}
