@@ -143,6 +143,23 @@ int run_pair(const std::vector<std::string> &argv) {
                             "run 'puddle pair' again for a new code");
             }
         }
+        if (std::time(nullptr) > pending.expires + 2) {
+            // Nobody came, so no listener ran to notice the expiry: end it here.
+            StateLock guard(dir);
+            if (dir.has(kPairPendingFile)) {
+                auto now_pending = parse_pair_pending(dir.read(kPairPendingFile, kMaxPendingBytes, true),
+                                                      dir.file(kPairPendingFile));
+                if (now_pending.created == pending.created) {
+                    dir.remove(kPairPendingFile);
+                    try {
+                        stop_user_unit(kPairSocket);
+                    } catch (const Error &) {
+                    }
+                    throw Error(Exit::pairing_failed, "pair", "the code expired unclaimed",
+                                "run 'puddle pair' again for a new code");
+                }
+            }
+        }
         if (std::time(nullptr) > pending.expires + 15)
             throw Error(Exit::pairing_failed, "pair", "the listener did not report an outcome",
                         "see 'systemctl --user status puddle-pair.service'");
@@ -189,6 +206,9 @@ int run_join(const std::vector<std::string> &argv) {
         }
         MembersView theirs;
         if (!p.members_json.empty()) theirs = parse_members(as_bytes(p.members_json), "the holder's members.json");
+        // The holder's own record is, from here, the envoy we joined from;
+        // its records about this host are superseded by our own.
+        std::erase_if(theirs.members, [&](const puddle::MemberRecord &m) { return m.host == req.own_host && m.pubkey == joined; });
         for (auto &m : theirs.members)
             if (m.direction == MemberDirection::self) m.direction = MemberDirection::joined;
         RotationLog log;

@@ -145,7 +145,12 @@ ClaimOutcome Holder::serve(TlsConnection &tls, const std::string &peer) {
         log_warning("pairing claim from " + peer + " failed: " + e.why());
         return ClaimOutcome::burned;
     } catch (const PeerRefused &e) {
-        log_warning("pairing claim from " + peer + " stopped by the joiner: " + e.why());
+        if (e.msg.known() == ErrorCode::auth_failed)
+            log_warning("pairing claim from " + peer +
+                        " failed key confirmation (the joiner found the code wrong, or someone in between); "
+                        "the code is burned");
+        else
+            log_warning("pairing claim from " + peer + " stopped by the joiner: " + e.why());
         return ClaimOutcome::burned;
     } catch (const Error &e) {
         ch.send_error(ErrorCode::internal, "the holder could not complete the claim");

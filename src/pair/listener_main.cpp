@@ -213,10 +213,31 @@ int main(int argc, char **argv) {
             }
         }
         for (auto &t : threads) t.join();
+        if (final_outcome < 0 && !g_stop) {
+            // Expired: whoever is already queued (e.g. the connection that
+            // started this listener) hears "expired" rather than silence.
+            for (auto &l : listeners) {
+                pollfd p{l.get(), POLLIN, 0};
+                while (::poll(&p, 1, 0) == 1) {
+                    sockaddr_storage ss{};
+                    socklen_t len = sizeof ss;
+                    UniqueFd conn(::accept4(l.get(), reinterpret_cast<sockaddr *>(&ss), &len, SOCK_CLOEXEC));
+                    if (!conn) break;
+                    try {
+                        TlsConnection tls(ctx.get(), TlsRole::server, std::move(conn),
+                                          Channel::Clock::now() + std::chrono::seconds(3));
+                        holder.serve(tls, peer_name(ss));
+                    } catch (const Error &) {
+                    }
+                }
+            }
+        }
         if (final_outcome < 0) {
             // Expired (or stopped) without a claim.
-            StateLock guard(dir);
-            if (dir.has(file)) dir.remove(file);
+            {
+                StateLock guard(dir);
+                if (dir.has(file)) dir.remove(file);
+            }
             write_result(dir, purpose, *pending, g_stop ? "stopped" : "expired", "", "");
             log_info("the " + purpose + " code expired unclaimed");
         } else if (final_outcome == int(ClaimOutcome::claimed)) {

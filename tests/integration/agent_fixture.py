@@ -40,7 +40,7 @@ class AgentSession:
         s = self.s
         # Copies the user can execute wherever the build tree lives.
         os.makedirs(self.bindir, exist_ok=True)
-        for name in ("puddle", "puddle-agent"):
+        for name in ("puddle", "puddle-agent", "puddle-pair"):
             shutil.copy2(os.path.join(BUILD, "src", name), os.path.join(self.bindir, name))
         for f in ("sock_client.py", "bus_client.py"):
             shutil.copy2(os.path.join(HERE, f), os.path.join(self.bindir, f))
@@ -57,6 +57,12 @@ class AgentSession:
         with open(os.path.join(BUILD, "dbus", "org.puddle.Agent1.service")) as f:
             bus_service = re.sub(r"(?m)^Exec=\S+", "Exec=" + agent, f.read())
         s.write_file(".config/systemd/user/puddle-agent.service", service)
+        with open(os.path.join(BUILD, "units", "puddle-pair.service")) as f:
+            pair_service = re.sub(r"(?m)^ExecStart=\S+", "ExecStart=" + os.path.join(self.bindir, "puddle-pair"),
+                                  f.read())
+        with open(os.path.join(SOURCE, "units", "puddle-pair.socket")) as f:
+            s.write_file(".config/systemd/user/puddle-pair.socket", f.read())
+        s.write_file(".config/systemd/user/puddle-pair.service", pair_service)
         s.write_file(".config/systemd/user/puddle-agent.socket", socket_unit)
         s.write_file(".config/systemd/user/puddle-agent-ssh.socket", ssh_socket_unit)
         s.write_file(".local/share/dbus-1/services/org.puddle.Agent1.service", bus_service)

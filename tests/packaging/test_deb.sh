@@ -101,7 +101,7 @@ if command -v systemd-analyze >/dev/null; then
   for u in "$root"/usr/lib/systemd/user/*; do
     sed "s|=\\([-+@:!]*\\)/usr/|=\\1$root/usr/|" "$u" >"$work/units/${u##*/}"
   done
-  if out=$(cd "$work/units" && XDG_RUNTIME_DIR=$work/runtime systemd-analyze --user verify "$work"/units/* 2>&1) &&
+  if out=$(cd "$work/units" && MANPATH=$root/usr/share/man XDG_RUNTIME_DIR=$work/runtime systemd-analyze --user verify "$work"/units/* 2>&1) &&
      [[ -z $out ]]; then
     echo "ok systemd-analyze --user verify: $(cd "$work/units" && echo *)"
   else

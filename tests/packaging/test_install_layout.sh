@@ -72,14 +72,15 @@ grep -qx 'SystemdService=puddle-agent.service' "$root$datadir/dbus-1/services/or
   fail "org.puddle.Agent1.service lacks SystemdService=puddle-agent.service"
 
 # systemd-analyze --user verify needs no running manager, only a runtime
-# directory. It checks that the programs exist: give it copies whose paths
-# point into DESTDIR.
+# directory. It checks that the programs exist (give it copies whose paths
+# point into DESTDIR) and that Documentation=man: pages exist (MANPATH: only
+# the pages installed here count).
 if command -v systemd-analyze >/dev/null; then
   mkdir -m 0700 "$work/runtime" "$work/units"
   for u in "$root$prefix"/lib/systemd/user/*; do
     sed "s|=\\([-+@:!]*\\)$prefix/|=\\1$root$prefix/|" "$u" >"$work/units/${u##*/}"
   done
-  if out=$(cd "$work/units" && XDG_RUNTIME_DIR=$work/runtime systemd-analyze --user verify "$work"/units/* 2>&1) &&
+  if out=$(cd "$work/units" && MANPATH=$root$datadir/man XDG_RUNTIME_DIR=$work/runtime systemd-analyze --user verify "$work"/units/* 2>&1) &&
      [[ -z $out ]]; then
     echo "ok systemd-analyze --user verify: $(cd "$work/units" && echo *)"
   else

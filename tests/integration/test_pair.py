@@ -1,0 +1,317 @@
+"""Pairing between two hosts: the founder's pair listener runs under a real
+systemd --user manager in the root network namespace; the joiner runs in a
+second network namespace (its own UTS name too), and they talk real TLS 1.3
++ CPace over a veth link."""
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from agent_fixture import CONFIG, PASSPHRASE, AgentSession, main, wait_until  # noqa: E402
+from netns import NetNs  # noqa: E402
+from puddle_harness import Skip, UserSession, require_root  # noqa: E402
+
+PORT = 15310
+FOUNDER_CONFIG = CONFIG + f"[pair]\nport = {PORT}\n"
+
+
+class Relay:
+    """A TCP relay in the root namespace between the joiner and the holder.
+    mode "flip": flips one byte going to the holder after `after` bytes.
+    mode "tls": terminates the joiner's TLS and opens its own to the holder,
+    as a man in the middle without the code would."""
+
+    def __init__(self, listen_ip, upstream, mode, after=700, certdir=None):
+        self.upstream, self.mode, self.after, self.certdir = upstream, mode, after, certdir
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((listen_ip, 0))
+        self.sock.listen(1)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        self.sock.settimeout(30)
+        try:
+            client, _ = self.sock.accept()
+        except OSError:
+            return
+        up = socket.create_connection(self.upstream, timeout=30)
+        if self.mode == "tls":
+            server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            server_ctx.load_cert_chain(os.path.join(self.certdir, "mitm.crt"), os.path.join(self.certdir, "mitm.key"))
+            client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            client_ctx.check_hostname = False
+            client_ctx.verify_mode = ssl.CERT_NONE
+            try:
+                client = server_ctx.wrap_socket(client, server_side=True)
+                up = client_ctx.wrap_socket(up)
+            except (OSError, ssl.SSLError):
+                return
+        count = [0]
+
+        def pump(src, dst, flip):
+            try:
+                while True:
+                    data = src.recv(65536)
+                    if not data:
+                        break
+                    if flip and count[0] <= self.after < count[0] + len(data):
+                        i = self.after - count[0]
+                        data = data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:]
+                    if flip:
+                        count[0] += len(data)
+                    dst.sendall(data)
+            except (OSError, ssl.SSLError):
+                pass
+            for s in (src, dst):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+        threading.Thread(target=pump, args=(up, client, False), daemon=True).start()
+        pump(client, up, self.mode == "flip")
+
+    def close(self):
+        self.sock.close()
+
+
+class Pairing(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        try:
+            require_root()
+            cls.session = UserSession(name_prefix="pdj")
+            cls.session.__enter__()
+        except Skip as e:
+            raise unittest.SkipTest(f"SKIP: {e}")
+        try:
+            cls.ns = NetNs()
+            cls.ns.__enter__()
+            cls.a = AgentSession(cls.session)
+            cls.a.install()
+            cls.session.write_file(".config/puddle/puddle.toml", FOUNDER_CONFIG)
+            cls.pub = cls.a.init()
+            cls.tmp = tempfile.mkdtemp(prefix="puddle-pair-test-")
+            os.chmod(cls.tmp, 0o755)
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if getattr(cls, "ns", None):
+            cls.ns.__exit__(None, None, None)
+        if getattr(cls, "tmp", None):
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.session.__exit__(None, None, None)
+
+    def setUp(self):
+        self.session.write_file(".config/puddle/puddle.toml", FOUNDER_CONFIG)
+        for f in ("pair.pending", "pair.result"):
+            try:
+                os.unlink(self.state(f))
+            except FileNotFoundError:
+                pass
+        self.session.systemctl("stop", "puddle-pair.socket", "puddle-pair.service", check=False)
+        self.joiner_n = getattr(self, "joiner_n", 0)
+
+    # ---- helpers
+
+    def state(self, name):
+        return os.path.join(self.session.home, ".puddle", name)
+
+    def pair(self):
+        p = self.a.puddle("pair")
+        self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
+        m = re.search(r"pairing code: (\d{4}-\d{4})", p.stdout)
+        self.assertTrue(m, p.stdout)
+        return m.group(1)
+
+    def new_joiner(self, config=""):
+        """A fresh state and config directory for the joiner (same user name,
+        as pairing requires; a different host by network and by name)."""
+        d = tempfile.mkdtemp(prefix="joiner-", dir=self.tmp)
+        os.makedirs(os.path.join(d, "config", "puddle"))
+        with open(os.path.join(d, "config", "puddle", "puddle.toml"), "w") as f:
+            f.write(config)
+        subprocess.run(["chown", "-R", f"{self.session.uid}:{self.session.gid}", d], check=True)
+        os.chmod(d, 0o700)
+        return d
+
+    def join(self, joiner, code, passphrase=PASSPHRASE, target=None):
+        target = target or f"{self.ns.host_ip}:{PORT}"
+        r, w = os.pipe()
+        os.write(w, (passphrase + "\n").encode())
+        os.close(w)
+        argv = ["setpriv", f"--reuid={self.session.uid}", f"--regid={self.session.gid}", "--clear-groups",
+                "env", "-i", f"HOME={joiner}", f"PUDDLE_HOME={joiner}/state", f"XDG_CONFIG_HOME={joiner}/config",
+                "PATH=/usr/bin:/bin", os.path.join(self.a.bindir, "puddle"), "join", "--from", target,
+                "--code", code, "--passphrase-fd", str(r)]
+        try:
+            return subprocess.run(self.ns.command(argv, hostname="joiner-host"), capture_output=True, text=True,
+                                  pass_fds=(r,), timeout=120, start_new_session=True)
+        finally:
+            os.close(r)
+
+    def joiner_files(self, joiner):
+        d = os.path.join(joiner, "state")
+        return sorted(n for n in os.listdir(d) if not n.startswith(".")) if os.path.isdir(d) else []
+
+    def result(self):
+        import json
+        wait_until(lambda: os.path.exists(self.state("pair.result")), 15, what="pair.result")
+        with open(self.state("pair.result")) as f:
+            return json.load(f)
+
+    def socket_active(self):
+        return self.session.systemctl("is-active", "puddle-pair.socket", check=False).stdout.strip() == "active"
+
+    # ---- tests
+
+    def test_join_copies_the_identity_and_both_record_each_other(self):
+        code = self.pair()
+        self.assertTrue(self.socket_active())
+        joiner = self.new_joiner()
+        t = time.monotonic()
+        p = self.join(joiner, code)
+        elapsed = time.monotonic() - t
+        self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
+        self.assertIn(self.pub, p.stdout)
+        print(f"\nend-to-end join on the veth link: {elapsed * 1000:.0f} ms")
+        for f in ("identity.wrapped", "identity.salt", "identity.pub"):
+            with open(self.state(f), "rb") as a, open(os.path.join(joiner, "state", f), "rb") as b:
+                self.assertEqual(a.read(), b.read(), f)
+        self.assertEqual(self.result()["result"], "claimed")
+        self.assertEqual(self.result()["host"], "joiner-host")
+        wait_until(lambda: not self.socket_active(), 10, what="the listener to stop its socket")
+        self.assertFalse(os.path.exists(self.state("pair.pending")))
+        import json
+        founder = json.loads(self.a.puddle("members", "--json").stdout)
+        hosts = {m["host"]: m["direction"] for m in founder["members"]}
+        self.assertEqual(hosts.get("joiner-host"), "admitted", founder)
+        with open(os.path.join(joiner, "state", "members.json")) as f:
+            mine = json.load(f)
+        dirs = {m["host"]: m["direction"] for m in mine["members"]}
+        self.assertEqual(dirs.get("joiner-host"), "self", mine)
+        self.assertIn("joined", dirs.values(), mine)
+        # Joining the same puddle again changes nothing and says so.
+        code = self.pair()
+        p = self.join(joiner, code)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("already a member", p.stdout)
+
+    def test_wrong_code_burns_the_code(self):
+        code = self.pair()
+        wrong = "%04d-%04d" % ((int(code[:4]) + 1) % 10000, int(code[5:]))
+        joiner = self.new_joiner()
+        p = self.join(joiner, wrong)
+        self.assertEqual(p.returncode, 6, p.stderr)
+        self.assertIn("NEW code", p.stderr)
+        self.assertEqual(self.joiner_files(joiner), [])
+        self.assertEqual(self.result()["result"], "burned")
+        self.session.wait_journal("failed key confirmation", unit="puddle-pair.service")
+        p = self.join(joiner, code)  # the right code, too late
+        self.assertEqual(p.returncode in (1, 6), True, p.stderr)
+        self.assertEqual(self.joiner_files(joiner), [])
+
+    def test_garbage_connections_do_not_burn_the_code(self):
+        code = self.pair()
+        for i in range(20):
+            with socket.create_connection((self.ns.host_ip, PORT), timeout=5) as s:
+                try:
+                    s.sendall(os.urandom(64 + i * 37) if i % 2 else b"GET / HTTP/1.0\r\n\r\n")
+                    s.recv(100)
+                except OSError:
+                    pass
+        self.assertTrue(os.path.exists(self.state("pair.pending")))
+        joiner = self.new_joiner()
+        p = self.join(joiner, code)
+        self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
+
+    def test_expired_code_cannot_be_claimed(self):
+        self.session.write_file(".config/puddle/puddle.toml", FOUNDER_CONFIG + "code_ttl_seconds = 10\n")
+        code = self.pair()
+        time.sleep(11)
+        joiner = self.new_joiner()
+        p = self.join(joiner, code)
+        self.assertEqual(p.returncode, 6, p.stderr)
+        self.assertIn("expired", p.stderr)
+        self.assertEqual(self.joiner_files(joiner), [])
+        self.assertEqual(self.result()["result"], "expired")
+
+    def test_wrong_passphrase_writes_nothing(self):
+        code = self.pair()
+        joiner = self.new_joiner()
+        p = self.join(joiner, code, passphrase="not the passphrase")
+        self.assertEqual(p.returncode, 5, p.stderr)
+        self.assertEqual(self.joiner_files(joiner), [])
+
+    def test_relay_flipping_one_byte_fails_and_writes_nothing(self):
+        code = self.pair()
+        relay = Relay(self.ns.host_ip, (self.ns.host_ip, PORT), "flip", after=700)
+        joiner = self.new_joiner()
+        p = self.join(joiner, code, target=f"{self.ns.host_ip}:{relay.port}")
+        relay.close()
+        self.assertNotEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.joiner_files(joiner), [])
+
+    def test_tls_terminating_relay_without_the_code_cannot_claim(self):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ed25519", "-nodes", "-days", "1", "-subj",
+                        "/CN=mitm", "-keyout", os.path.join(self.tmp, "mitm.key"),
+                        "-out", os.path.join(self.tmp, "mitm.crt")], check=True, capture_output=True)
+        code = self.pair()
+        relay = Relay(self.ns.host_ip, (self.ns.host_ip, PORT), "tls", certdir=self.tmp)
+        joiner = self.new_joiner()
+        p = self.join(joiner, code, target=f"{self.ns.host_ip}:{relay.port}")
+        relay.close()
+        self.assertEqual(p.returncode, 6, p.stderr)
+        self.assertIn("intercepted", p.stderr)
+        self.assertEqual(self.joiner_files(joiner), [])
+        self.assertEqual(self.result()["result"], "burned")
+
+    def test_fleet_ca_mode_requires_certificates(self):
+        ca = os.path.join(self.tmp, "ca")
+        os.makedirs(ca, exist_ok=True)
+
+        def openssl(*args):
+            subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=ca)
+        openssl("req", "-x509", "-newkey", "ed25519", "-nodes", "-days", "1", "-subj", "/CN=puddle test CA",
+                "-keyout", "ca.key", "-out", "ca.crt")
+        for who in ("holder", "joiner"):
+            openssl("req", "-newkey", "ed25519", "-nodes", "-subj", f"/CN={who}", "-keyout", f"{who}.key",
+                    "-out", f"{who}.csr")
+            openssl("x509", "-req", "-in", f"{who}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                    "-days", "1", "-out", f"{who}.crt")
+        subprocess.run(["chown", "-R", f"{self.session.uid}:{self.session.gid}", ca], check=True)
+        os.chmod(ca, 0o755)
+
+        def tls(who):
+            return (f'[tls]\nca_file = "{ca}/ca.crt"\ncert_file = "{ca}/{who}.crt"\n'
+                    f'key_file = "{ca}/{who}.key"\n')
+        self.session.write_file(".config/puddle/puddle.toml", FOUNDER_CONFIG + tls("holder"))
+        code = self.pair()
+        # Without a certificate from the fleet CA the holder refuses the TLS
+        # handshake, before the PAKE: the code survives.
+        outsider = self.new_joiner()
+        p = self.join(outsider, code)
+        self.assertEqual(p.returncode, 6, p.stderr)
+        self.assertEqual(self.joiner_files(outsider), [])
+        self.assertTrue(os.path.exists(self.state("pair.pending")))
+        member = self.new_joiner(tls("joiner"))
+        p = self.join(member, code)
+        self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
+
+
+if __name__ == "__main__":
+    main()
