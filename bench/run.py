@@ -93,20 +93,30 @@ def prepare_binaries(a, tmpdir):
         sys.exit("bench: %s is not a meson build directory (meson setup %s)" % (a.build, a.build))
 
     def compile_targets(targets):
-        log("meson compile -C %s %s" % (a.build, " ".join(targets)))
-        r = subprocess.run(["meson", "compile", "-C", a.build] + targets, capture_output=True, text=True)
+        log("ninja -C %s %s" % (a.build, " ".join(targets)))
+        r = subprocess.run(["ninja", "-C", a.build] + targets, capture_output=True, text=True)
         if r.returncode != 0:
             sys.exit("bench: the build failed:\n" + r.stdout[-4000:] + r.stderr[-4000:])
 
+    def ninja_targets():
+        return subprocess.run(["ninja", "-C", a.build, "-t", "targets", "all"], capture_output=True, text=True).stdout
+
     if not a.no_build:
-        compile_targets(["puddle", "puddle-agent"])  # also regenerates the build files if meson.build changed
+        # Regenerate the build files if a meson.build changed, then build every
+        # program under src/ (the fixture installs all of them: puddle,
+        # puddle-agent, and whatever else the project has grown).
+        subprocess.run(["ninja", "-C", a.build, "build.ninja"], capture_output=True)
+    programs = [line.split(":")[0] for line in ninja_targets().splitlines()
+                if line.startswith("src/") and line.endswith(": cpp_LINKER") and "/" not in line.split(":")[0][4:]]
+    if not a.no_build:
+        compile_targets(programs or ["src/puddle", "src/puddle-agent"])
     for exe in ("puddle", "puddle-agent"):
         if not os.access(os.path.join(a.build, "src", exe), os.X_OK):
             sys.exit("bench: %s/src/%s is missing" % (a.build, exe))
-    targets = subprocess.run(["ninja", "-C", a.build, "-t", "targets", "all"], capture_output=True, text=True).stdout
+    targets = ninja_targets()
     if "bench/puddle-bench:" in targets:
         if not a.no_build:
-            compile_targets(["puddle-bench"])
+            compile_targets(["bench/puddle-bench"])
         built = os.path.join(a.build, "bench", "puddle-bench")
         if os.access(built, os.X_OK):
             log("using %s" % built)

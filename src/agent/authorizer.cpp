@@ -43,6 +43,7 @@ const char *polkit_action_id(Action a) {
     case Action::unlock: return "org.puddle.unlock";
     case Action::lock: return "org.puddle.lock";
     case Action::status: return nullptr;
+    case Action::manage: return "org.puddle.manage";
     }
     return nullptr;
 }

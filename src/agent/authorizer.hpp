@@ -24,8 +24,8 @@
 
 namespace puddle::agent {
 
-enum class Action { sign, unlock, lock, status };
-inline constexpr std::size_t kActionCount = 4;
+enum class Action { sign, unlock, lock, status, manage };
+inline constexpr std::size_t kActionCount = 5;
 // The polkit action id, or nullptr for requests polkit does not gate
 // (STATUS, PUBKEY, properties: the uid check alone applies).
 const char *polkit_action_id(Action a);

@@ -64,6 +64,8 @@ const sd_bus_vtable BusDoor::vtable[] = {
     SD_BUS_METHOD_WITH_NAMES("Unlock", "htu", SD_BUS_PARAM(passphrase_fd) SD_BUS_PARAM(idle_timeout_usec)
                              SD_BUS_PARAM(watch_pid), "", , method_unlock, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD("Lock", "", "", method_lock, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("Rekey", "hh", SD_BUS_PARAM(passphrase_fd) SD_BUS_PARAM(new_passphrase_fd), "s",
+                             SD_BUS_PARAM(public_key), method_rekey, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_PROPERTY("Unlocked", "b", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("PublicKey", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("IdleTimeoutUSec", "t", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -182,6 +184,19 @@ int BusDoor::method_unlock(sd_bus_message *m, void *userdata, sd_bus_error *) {
         if (watch > std::uint32_t(INT32_MAX)) throw AgentError(Failure::invalid_argument, "watch PID out of range");
         self->service_.unlock(pass, idle, pid_t(watch));
         sd_bus_reply_method_return(msg, "");
+    });
+}
+
+int BusDoor::method_rekey(sd_bus_message *m, void *userdata, sd_bus_error *) {
+    auto *self = static_cast<BusDoor *>(userdata);
+    int fd = -1, new_fd = -1;
+    int r = sd_bus_message_read(m, "hh", &fd, &new_fd);
+    if (r < 0) return r;
+    return self->authorize_then(m, Action::manage, [self, fd, new_fd](sd_bus_message *msg) {
+        auto pass = read_passphrase_from_passed_fd(fd);
+        auto new_pass = read_passphrase_from_passed_fd(new_fd);
+        auto pub = self->service_.rekey(pass, new_pass);
+        sd_bus_reply_method_return(msg, "s", pub.c_str());
     });
 }
 

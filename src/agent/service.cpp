@@ -20,6 +20,10 @@ void Service::unlock(const SecretBuffer &passphrase, std::uint64_t idle_usec, pi
 
 void Service::lock() { session_.lock(LockReason::explicit_lock); }
 
+std::string Service::rekey(const SecretBuffer &passphrase, const SecretBuffer &new_passphrase) {
+    return session_.rekey(passphrase, new_passphrase).str();
+}
+
 StatusSnapshot Service::status(bool renew) {
     if (renew) session_.touch();
     auto pub = session_.public_key();

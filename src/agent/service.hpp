@@ -29,6 +29,7 @@ public:
     Signature sign(std::span<const std::uint8_t> data);
     void unlock(const SecretBuffer &passphrase, std::uint64_t idle_usec, pid_t watch_pid);
     void lock();
+    std::string rekey(const SecretBuffer &passphrase, const SecretBuffer &new_passphrase);
     StatusSnapshot status(bool renew);
     std::string pubkey();
 

@@ -2,6 +2,7 @@
 
 #include "agent/agent_error.hpp"
 #include "core/identity_store.hpp"
+#include "core/state_files.hpp"
 #include "core/wrap.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
@@ -15,6 +16,7 @@
 #include <sys/pidfd.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace puddle::agent {
@@ -67,7 +69,7 @@ const char *lock_reason_name(LockReason r) {
 
 Session::Session(sd_event *loop, StateDir dir, const Config &config, Hooks hooks)
     : loop_(loop), dir_(std::move(dir)),
-      default_idle_usec_(std::uint64_t(config.agent.idle_timeout_minutes) * 60 * kUsec),
+      default_idle_usec_(std::uint64_t(config.agent.idle_timeout_minutes) * 60 * kUsec), kdf_(config.kdf),
       watch_poll_seconds_(config.agent.watchdog_poll_seconds), hooks_(std::move(hooks)) {}
 
 Session::~Session() {
@@ -190,6 +192,7 @@ void Session::start_session(key_serial_t serial, const SessionSettings &s, std::
     serial_ = serial;
     pub_ = pub;
     settings_ = s;
+    remember_identity_stamp();
     deadline_realtime_ = now_usec(CLOCK_REALTIME) + remaining_usec;
     arm_idle_timer(remaining_usec);
     watch_process(s);
@@ -268,8 +271,76 @@ void Session::lock(LockReason reason) {
     if (hooks_.changed) hooks_.changed();
 }
 
+void Session::remember_identity_stamp() {
+    struct stat st {};
+    if (::stat(dir_.file(kPubFile).c_str(), &st) == 0) pub_mtime_ = st.st_mtim;
+}
+
+void Session::check_identity_unchanged() {
+    struct stat st {};
+    if (::stat(dir_.file(kPubFile).c_str(), &st) == 0 && st.st_mtim.tv_sec == pub_mtime_.tv_sec &&
+        st.st_mtim.tv_nsec == pub_mtime_.tv_nsec)
+        return; // one stat per request; the file is read only when it changed
+    auto pub = public_key();
+    if (pub && *pub == pub_) {
+        pub_mtime_ = st.st_mtim;
+        return;
+    }
+    lock(LockReason::rekeyed);
+    throw AgentError(Failure::locked, "the identity was rotated; run 'puddle unlock' again");
+}
+
+PublicKey Session::rekey(const SecretBuffer &passphrase, const SecretBuffer &new_passphrase) {
+    if (!serial_) throw AgentError(Failure::locked, "rekey needs an unlocked session; run 'puddle unlock'");
+    check_identity_unchanged();
+    std::optional<Keypair> fresh;
+    try {
+        dir_.check_safe();
+        StateLock guard(dir_);
+        IdentityStore store(dir_);
+        store.repair();
+        auto id = store.load();
+        auto old = unwrap_seed(id.wrapped, passphrase.bytes(), id.salt, id.pub);
+        if (!(old.public_key() == pub_))
+            throw AgentError(Failure::invalid_argument, "the session holds another key than identity.pub");
+        RotationLog log;
+        if (dir_.has(kRotationLogFile))
+            log = parse_rotation_log(dir_.read(kRotationLogFile, kMaxRotationLogBytes, true), dir_.file(kRotationLogFile));
+        fresh.emplace(Keypair::generate());
+        auto record = make_rotation_record(old, *fresh, std::int64_t(::time(nullptr)));
+        append_record(log, record);
+        auto salt = random_salt();
+        auto wrapped = wrap_seed(*fresh, new_passphrase.bytes(), salt, kdf_);
+        store.commit(salt, wrapped, fresh->public_key(), serialize_rotation_log(log));
+    } catch (const Error &e) {
+        if (e.code() == Exit::bad_passphrase) throw AgentError(Failure::bad_passphrase, e.what());
+        if (e.code() == Exit::not_initialized) throw AgentError(Failure::not_initialized, e.what());
+        throw AgentError(Failure::internal, e.what());
+    }
+    // Move the session: same settings and deadline, the new key.
+    auto record = encode_session_record(fresh->secret_key().bytes(), settings_);
+    const std::uint64_t now = now_usec(CLOCK_REALTIME);
+    const std::uint64_t remaining = deadline_realtime_ > now ? deadline_realtime_ - now : kUsec;
+    key_serial_t serial;
+    try {
+        serial = keyring_store(key_description(fresh->public_key()), record.bytes(), kernel_timeout_seconds(remaining));
+    } catch (const Error &e) {
+        lock(LockReason::rekeyed);
+        throw AgentError(Failure::internal, std::string("rotated, but the session could not follow: ") + e.what());
+    }
+    keyring_remove(*serial_);
+    serial_ = serial;
+    pub_ = fresh->public_key();
+    remember_identity_stamp();
+    write_session_file();
+    log_info("rotated the identity to " + pub_.str());
+    if (hooks_.changed) hooks_.changed();
+    return pub_;
+}
+
 Signature Session::sign(std::span<const std::uint8_t> data) {
     if (!serial_) throw AgentError(Failure::locked, "the session is locked; run 'puddle unlock'");
+    check_identity_unchanged();
     try {
         Signature sig;
         try {

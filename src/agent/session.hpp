@@ -43,6 +43,11 @@ public:
     Signature sign(std::span<const std::uint8_t> data);
     // STATUS counts as activity (SPEC §6.1): renews the deadline if unlocked.
     void touch();
+    // Rotates the identity (SPEC §8): checks the passphrase against the
+    // wrap, makes a new keypair, records old -> new signed by both (an
+    // internal statement, never through Sign), re-wraps under new_passphrase
+    // and moves the session to the new key. Throws AgentError.
+    PublicKey rekey(const SecretBuffer &passphrase, const SecretBuffer &new_passphrase);
 
     bool unlocked() const noexcept { return serial_.has_value(); }
     std::optional<PublicKey> public_key() const; // from identity.pub, nullopt when not initialized
@@ -60,6 +65,10 @@ private:
     void write_session_file();
     void schedule_session_file();
     std::uint64_t read_recorded_deadline() const;
+    // Ends the session with reason `rekeyed` when identity.pub no longer
+    // names the session's key (a rotation received by 'puddle rekey --from').
+    void check_identity_unchanged();
+    void remember_identity_stamp();
 
     static int on_idle_timer(sd_event_source *, std::uint64_t, void *userdata);
     static int on_watched_exit(sd_event_source *, int, std::uint32_t, void *userdata);
@@ -70,6 +79,8 @@ private:
     sd_event *loop_;
     StateDir dir_;
     std::uint64_t default_idle_usec_;
+    KdfParams kdf_;
+    struct timespec pub_mtime_ {};
     std::uint32_t watch_poll_seconds_;
     Hooks hooks_;
 

@@ -69,6 +69,21 @@ void AgentClient::unlock(const SecretBuffer &passphrase, std::uint64_t idle_usec
     if (r < 0) throw_bus_error("unlock", &err.e, r);
 }
 
+std::string AgentClient::rekey(const SecretBuffer &passphrase, const SecretBuffer &new_passphrase) {
+    auto fd = passphrase_memfd(passphrase);
+    auto new_fd = passphrase_memfd(new_passphrase);
+    BusError err;
+    sd_bus_message *reply = nullptr;
+    int r = sd_bus_call_method(bus_.get(), kBusName, kPath, kIface, "Rekey", &err, &reply, "hh", fd.get(),
+                               new_fd.get());
+    SdBusMessage owned(reply);
+    if (r < 0) throw_bus_error("rekey", &err.e, r);
+    const char *pub = nullptr;
+    if (sd_bus_message_read(reply, "s", &pub) < 0 || !pub)
+        throw Error(Exit::failure, "rekey", "the agent returned no key");
+    return pub;
+}
+
 void AgentClient::lock() {
     BusError err;
     sd_bus_message *reply = nullptr;

@@ -69,6 +69,26 @@ const std::vector<Verb> &verbs() {
         {"members", "this envoy's view of the member envoys",
          "usage: puddle members [--json]\n\n"
          "Lists the envoys this one has paired with or learned of while pairing.\n", run_members},
+        {"rekey", "rotate to a new keypair, or take a rotated key from another member",
+         "usage: puddle rekey [--new-passphrase | --new-passphrase-fd M] [--passphrase-fd N]\n"
+         "       puddle rekey --from HOST[:PORT] [--code CODE] [--passphrase-fd N]\n\n"
+         "Without --from: needs an unlocked session and the current passphrase; the agent makes a\n"
+         "new keypair, appends to retired_puddles.json a record signed by the old and the new key,\n"
+         "wraps the new key (under a new passphrase with --new-passphrase) and moves the session to\n"
+         "it. Then hand it out with 'puddle rekey-pair'.\n"
+         "With --from: claims a rotated key from HOST (code from 'puddle rekey-pair' there) and\n"
+         "accepts it only if the rotation log leads to it from the key held here; a fork is refused.\n\n"
+         "  --new-passphrase      ask a new passphrase (twice) for the new wrap\n"
+         "  --new-passphrase-fd M read the new passphrase from file descriptor M\n"
+         "  --passphrase-fd N     read the current (with --from: the rotated key's) passphrase from N\n"
+         "  --from HOST[:PORT]    the member that rotated\n"
+         "  --code CODE           the rekey code (asked on the terminal if absent)\n",
+         run_rekey},
+        {"rekey-pair", "print a single-use code that hands the rotated key to a member",
+         "usage: puddle rekey-pair [--wait]\n\n"
+         "Like 'puddle pair', for a rotated key: writes rekey.pending and starts the listener.\n\n"
+         "  --wait   wait until the code is claimed, burned or expired, and say which\n",
+         run_rekey_pair},
         {"verify", "verify an Ed25519 signature offline",
          "usage: puddle verify --sig SIG [--pub KEY] [FILE]\n\n"
          "Verifies SIG (base64 or hex) over FILE or standard input. Exit 0 on a good signature,\n"

@@ -1,5 +1,6 @@
 // pair, join, members: handing the wrapped identity to a new envoy
 // (PAIRING.md) and the local view of member envoys.
+#include "cli/agent_client.hpp"
 #include "cli/args.hpp"
 #include "cli/io.hpp"
 #include "cli/passphrase_source.hpp"
@@ -85,8 +86,11 @@ std::string ask_code() {
 
 } // namespace
 
-int run_pair(const std::vector<std::string> &argv) {
-    Args args("pair", argv, {{"wait", false}}, 0);
+namespace {
+
+// pair and rekey-pair: write the pending file, start the listener's socket,
+// print the code, and with --wait report the outcome.
+int hand_out(const std::string &verb, std::string_view purpose, const char *pending_file, bool wait) {
     auto config = load_config_reporting();
     PairPending pending;
     {
@@ -95,38 +99,42 @@ int run_pair(const std::vector<std::string> &argv) {
         (void)pub;
         if (!st.store.is_member()) st.store.load();
         const std::int64_t now = std::int64_t(std::time(nullptr));
-        if (st.dir.has(kPairPendingFile)) {
-            auto old = parse_pair_pending(st.dir.read(kPairPendingFile, kMaxPendingBytes, true),
-                                          st.dir.file(kPairPendingFile));
+        for (const char *f : {kPairPendingFile, kRekeyPendingFile}) {
+            if (!st.dir.has(f)) continue;
+            auto old = parse_pair_pending(st.dir.read(f, kMaxPendingBytes, true), st.dir.file(f));
             if (old.expires > now)
-                throw Error(Exit::failure, "pair", "a pairing code is already pending until " + clock_time(old.expires),
+                throw Error(Exit::failure, verb, "a " + old.purpose + " code is already pending until " + clock_time(old.expires),
                             "claim it, or wait until it expires");
+            st.dir.remove(f); // expired leftovers
         }
         char digits[9];
         std::snprintf(digits, sizeof digits, "%08u", randombytes_uniform(100000000));
-        pending = PairPending{std::string(kPurposePair), digits, now, now + config.pair.code_ttl_seconds};
+        pending = PairPending{std::string(purpose), digits, now, now + config.pair.code_ttl_seconds};
         sodium_memzero(digits, sizeof digits);
-        st.dir.remove("pair.result");
+        st.dir.remove(std::string(purpose) + ".result");
         std::string text = serialize_pair_pending(pending);
-        st.dir.write_atomic(kPairPendingFile, as_bytes(text), 0600);
+        st.dir.write_atomic(pending_file, as_bytes(text), 0600);
         try {
             configure_port(config.pair.port);
             start_user_unit(kPairSocket);
         } catch (...) {
-            st.dir.remove(kPairPendingFile);
+            st.dir.remove(pending_file);
             throw;
         }
     }
-    std::printf("pairing code: %s (single use, valid until %s)\n", show_code(pending.code).c_str(),
-                clock_time(pending.expires).c_str());
-    std::printf("on the new machine: puddle join --from %s%s\n", pair::local_host_name().c_str(),
-                config.pair.port == 1531 ? "" : (":" + std::to_string(config.pair.port)).c_str());
+    const std::string port = config.pair.port == 1531 ? "" : ":" + std::to_string(config.pair.port);
+    std::printf("%s code: %s (single use, valid until %s)\n", purpose == kPurposePair ? "pairing" : "rekey",
+                show_code(pending.code).c_str(), clock_time(pending.expires).c_str());
+    if (purpose == kPurposePair)
+        std::printf("on the new machine: puddle join --from %s%s\n", pair::local_host_name().c_str(), port.c_str());
+    else
+        std::printf("on each member to keep: puddle rekey --from %s%s\n", pair::local_host_name().c_str(), port.c_str());
     std::fflush(stdout);
-    if (!args.flag("wait")) return 0;
+    if (!wait) return 0;
 
     StateDir dir = StateDir::locate();
     for (;;) {
-        if (auto r = read_result(dir, "pair")) {
+        if (auto r = read_result(dir, std::string(purpose))) {
             const Json *created = r->get("created");
             if (created && created->as_int() && *created->as_int() == pending.created) {
                 std::string result = r->get("result") && r->get("result")->as_string() ? *r->get("result")->as_string() : "";
@@ -137,34 +145,52 @@ int run_pair(const std::vector<std::string> &argv) {
                     return 0;
                 }
                 if (result == "burned")
-                    throw Error(Exit::pairing_failed, "pair", "the code was burned by a failed claim from " + peer,
-                                "run 'puddle pair' again for a new code");
-                throw Error(Exit::pairing_failed, "pair", "the code " + result + " unclaimed",
-                            "run 'puddle pair' again for a new code");
+                    throw Error(Exit::pairing_failed, verb, "the code was burned by a failed claim from " + peer,
+                                "run 'puddle " + verb + "' again for a new code");
+                throw Error(Exit::pairing_failed, verb, "the code " + result + " unclaimed",
+                            "run 'puddle " + verb + "' again for a new code");
             }
         }
         if (std::time(nullptr) > pending.expires + 2) {
             // Nobody came, so no listener ran to notice the expiry: end it here.
             StateLock guard(dir);
-            if (dir.has(kPairPendingFile)) {
-                auto now_pending = parse_pair_pending(dir.read(kPairPendingFile, kMaxPendingBytes, true),
-                                                      dir.file(kPairPendingFile));
+            if (dir.has(pending_file)) {
+                auto now_pending = parse_pair_pending(dir.read(pending_file, kMaxPendingBytes, true),
+                                                      dir.file(pending_file));
                 if (now_pending.created == pending.created) {
-                    dir.remove(kPairPendingFile);
+                    dir.remove(pending_file);
                     try {
                         stop_user_unit(kPairSocket);
                     } catch (const Error &) {
                     }
-                    throw Error(Exit::pairing_failed, "pair", "the code expired unclaimed",
-                                "run 'puddle pair' again for a new code");
+                    throw Error(Exit::pairing_failed, verb, "the code expired unclaimed",
+                                "run 'puddle " + verb + "' again for a new code");
                 }
             }
         }
         if (std::time(nullptr) > pending.expires + 15)
-            throw Error(Exit::pairing_failed, "pair", "the listener did not report an outcome",
+            throw Error(Exit::pairing_failed, verb, "the listener did not report an outcome",
                         "see 'systemctl --user status puddle-pair.service'");
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
+}
+
+} // namespace
+
+int run_pair(const std::vector<std::string> &argv) {
+    Args args("pair", argv, {{"wait", false}}, 0);
+    return hand_out("pair", kPurposePair, kPairPendingFile, args.flag("wait"));
+}
+
+int run_rekey_pair(const std::vector<std::string> &argv) {
+    Args args("rekey-pair", argv, {{"wait", false}}, 0);
+    {
+        auto st = open_state(false);
+        if (!st.dir.has(kRotationLogFile))
+            throw Error(Exit::failure, "rekey-pair", "this envoy has no rotation to hand out",
+                        "run 'puddle rekey' first");
+    }
+    return hand_out("rekey-pair", kPurposeRekey, kRekeyPendingFile, args.flag("wait"));
 }
 
 int run_join(const std::vector<std::string> &argv) {
@@ -262,6 +288,93 @@ int run_members(const std::vector<std::string> &argv) {
                     when, m.pubkey == id.pub ? "" : "  (other key)",
                     m.wrapped_digest == mine ? "" : "  (holds a different wrap: passphrase changed?)");
     }
+    return 0;
+}
+
+} // namespace puddle::cli
+
+namespace puddle::cli {
+namespace {
+
+// rekey --from: take the rotated key from another member, only if the
+// rotation log leads to it from the key this envoy holds.
+int rekey_from(const Args &args, const std::string &from) {
+    auto config = load_config_reporting();
+    pair::JoinRequest req;
+    req.target = pair::parse_join_target(from, config.pair.port);
+    req.purpose = pair::Purpose::rekey;
+    req.code = args.value("code") ? *args.value("code") : ask_code();
+    if (!pair::prs_from_code(req.code)) usage_error("rekey", "a code is 8 digits, written NNNN-NNNN");
+    req.user = user_name();
+    req.own_host = pair::local_host_name();
+    PublicKey current = open_state(false).store.load_public_key();
+    auto pass = current_passphrase(args, "Passphrase of the rotated key");
+    PublicKey rotated;
+    bool already = false;
+    pair::run_join(req, config.tls, [&](const pair::PairPayload &p, const pair::HolderAd &holder) {
+        rotated = parse_pub_file(as_bytes(p.pub), "the holder's identity.pub");
+        if (rotated.str() != holder.pubkey)
+            throw Error(Exit::pairing_failed, "rekey", "the payload's key is not the key the holder proved");
+        if (rotated == current) {
+            already = true;
+            return;
+        }
+        RotationLog theirs;
+        if (!p.retired_json.empty()) theirs = parse_rotation_log(as_bytes(p.retired_json), "the holder's rotation log");
+        if (auto fork = find_fork(theirs))
+            throw Error(Exit::failure, "rekey",
+                        "the holder's rotation log forks: two rotations from " + fork->first.old_key.str(),
+                        "check which envoy rotated without you; accept neither until you know");
+        auto path = path_from(theirs, current);
+        if (path.empty() || !(path.back().new_key == rotated))
+            throw Error(Exit::failure, "rekey",
+                        "the rotated key " + rotated.str() + " does not descend from this envoy's key " + current.str(),
+                        "this envoy belongs to a different puddle, or misses a rotation");
+        auto wrapped = parse_wrapped(p.wrapped, "the holder's identity.wrapped");
+        (void)unwrap_seed(wrapped, pass.bytes(), p.salt, rotated);
+        auto st = open_state(false);
+        if (!(st.store.load_public_key() == current))
+            throw Error(Exit::failure, "rekey", "the identity changed meanwhile; run the command again");
+        RotationLog mine;
+        if (st.dir.has(kRotationLogFile))
+            mine = parse_rotation_log(st.dir.read(kRotationLogFile, kMaxRotationLogBytes, true), st.dir.file(kRotationLogFile));
+        for (const auto &rec : path) append_record(mine, rec);
+        st.store.commit(p.salt, p.wrapped, rotated, serialize_rotation_log(mine));
+    });
+    if (already) std::printf("already holding %s; nothing changed\n", rotated.str().c_str());
+    else std::printf("rotated to %s (from %s)\n", rotated.str().c_str(), current.str().c_str());
+    return 0;
+}
+
+} // namespace
+
+int run_rekey(const std::vector<std::string> &argv) {
+    Args args("rekey", argv,
+              {{"from", true}, {"code", true}, {"new-passphrase", false}, {"passphrase-fd", true},
+               {"new-passphrase-fd", true}},
+              0);
+    if (auto from = args.value("from")) {
+        if (args.flag("new-passphrase") || args.value("new-passphrase-fd"))
+            usage_error("rekey", "--from takes the rotated key as it is wrapped; change the passphrase afterwards");
+        return rekey_from(args, *from);
+    }
+    if (args.value("code")) usage_error("rekey", "--code goes with --from");
+    auto pub = open_state(false).store.load_public_key();
+    AgentClient agent;
+    if (!agent.state().unlocked)
+        throw Error(Exit::locked, "rekey", "the session is locked", "run 'puddle unlock' first");
+    auto pass = current_passphrase(args, "Current passphrase");
+    SecretBuffer new_pass;
+    if (args.flag("new-passphrase") || args.value("new-passphrase-fd"))
+        new_pass = new_passphrase(args, "new-passphrase-fd", "New passphrase");
+    else {
+        new_pass = SecretBuffer(pass.size());
+        std::copy(pass.data(), pass.data() + pass.size(), new_pass.data());
+    }
+    auto rotated = agent.rekey(pass, new_pass);
+    std::printf("rotated %s -> %s\n", pub.str().c_str(), rotated.c_str());
+    std::printf("hand the new key to the envoys you keep: 'puddle rekey-pair' here, "
+                "'puddle rekey --from %s' there\n", pair::local_host_name().c_str());
     return 0;
 }
 

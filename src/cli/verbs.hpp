@@ -27,5 +27,7 @@ int run_sign(const std::vector<std::string> &args);
 int run_pair(const std::vector<std::string> &args);
 int run_join(const std::vector<std::string> &args);
 int run_members(const std::vector<std::string> &args);
+int run_rekey(const std::vector<std::string> &args);
+int run_rekey_pair(const std::vector<std::string> &args);
 
 } // namespace puddle::cli

@@ -8,6 +8,8 @@ namespace puddle {
 namespace {
 
 constexpr std::size_t kJournalBytes = kSaltBytes + kWrappedBytes + kPublicKeyBytes;
+constexpr const char *kRotationLog = "retired_puddles.json";
+constexpr std::size_t kMaxJournalLogBytes = 1 << 20;
 constexpr std::size_t kMaxPubFileBytes = 256;
 
 [[noreturn]] void not_initialized(const StateDir &dir, const std::string &why) {
@@ -51,18 +53,24 @@ StoredIdentity IdentityStore::load() const {
     return id;
 }
 
-void IdentityStore::commit(const Salt &salt, const WrappedBytes &wrapped, const PublicKey &pub) const {
+void IdentityStore::commit(const Salt &salt, const WrappedBytes &wrapped, const PublicKey &pub,
+                           const std::optional<std::string> &rotation_log) const {
+    if (rotation_log && rotation_log->size() > kMaxJournalLogBytes)
+        throw Error(Exit::failure, "cannot record the rotation", "the rotation log exceeds 1 MiB");
     Bytes journal;
-    journal.reserve(kJournalBytes);
+    journal.reserve(kJournalBytes + (rotation_log ? rotation_log->size() : 0));
     journal.insert(journal.end(), salt.begin(), salt.end());
     journal.insert(journal.end(), wrapped.begin(), wrapped.end());
     journal.insert(journal.end(), pub.bytes.begin(), pub.bytes.end());
+    if (rotation_log) journal.insert(journal.end(), rotation_log->begin(), rotation_log->end());
     dir_.write_atomic(kJournalFile, journal, 0600); // the decision point
-    apply(salt, wrapped, pub);
+    apply(salt, wrapped, pub, rotation_log);
     dir_.remove(kJournalFile);
 }
 
-void IdentityStore::apply(const Salt &salt, const WrappedBytes &wrapped, const PublicKey &pub) const {
+void IdentityStore::apply(const Salt &salt, const WrappedBytes &wrapped, const PublicKey &pub,
+                          const std::optional<std::string> &rotation_log) const {
+    if (rotation_log) dir_.write_atomic(kRotationLog, as_bytes(*rotation_log), 0600);
     dir_.write_atomic(kSaltFile, salt, 0600);
     dir_.write_atomic(kWrappedFile, wrapped, 0600);
     const std::string line = pub.str() + "\n";
@@ -72,17 +80,19 @@ void IdentityStore::apply(const Salt &salt, const WrappedBytes &wrapped, const P
 bool IdentityStore::repair() const {
     const bool had_temps = dir_.remove_stale_temporaries();
     if (!dir_.has(kJournalFile)) return had_temps;
-    auto j = dir_.read(kJournalFile, kJournalBytes, true);
-    if (j.size() != kJournalBytes)
+    auto j = dir_.read(kJournalFile, kJournalBytes + kMaxJournalLogBytes, true);
+    if (j.size() < kJournalBytes)
         throw Error(Exit::failure, "cannot recover " + dir_.file(kJournalFile),
-                    "it is " + std::to_string(j.size()) + " bytes, expected " + std::to_string(kJournalBytes),
+                    "it is " + std::to_string(j.size()) + " bytes, less than the " + std::to_string(kJournalBytes) + " a journal holds",
                     "check that identity.wrapped, identity.salt and identity.pub unwrap, then remove it");
     Salt salt;
     std::memcpy(salt.data(), j.data(), kSaltBytes);
     auto w = parse_wrapped(std::span(j).subspan(kSaltBytes, kWrappedBytes), dir_.file(kJournalFile));
     PublicKey pub;
     std::memcpy(pub.bytes.data(), j.data() + kSaltBytes + kWrappedBytes, kPublicKeyBytes);
-    apply(salt, w.raw, pub);
+    std::optional<std::string> log;
+    if (j.size() > kJournalBytes) log = std::string(j.begin() + kJournalBytes, j.end());
+    apply(salt, w.raw, pub, log);
     dir_.remove(kJournalFile);
     return true;
 }

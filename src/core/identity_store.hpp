@@ -2,7 +2,7 @@
 // and the redo journal that keeps them consistent across crashes.
 //
 // Every change to the identity goes through one atomically written journal,
-// `identity.journal` (salt || wrapped || public key). Once it is renamed into
+// `identity.journal` (salt || wrapped || public key [|| rotation log]). Once it is renamed into
 // place the change is decided; the three files are then replaced one by one
 // and the journal removed. A crash before the journal lands leaves the old
 // identity untouched; a crash after it is rolled forward by the next command
@@ -12,6 +12,8 @@
 #include "core/identity.hpp"
 #include "core/statedir.hpp"
 #include "core/wrap.hpp"
+
+#include <optional>
 
 namespace puddle {
 
@@ -41,13 +43,17 @@ public:
     PublicKey load_public_key() const;
 
     // Decides and performs a new identity state. Call under StateLock.
-    void commit(const Salt &salt, const WrappedBytes &wrapped, const PublicKey &pub) const;
+    // With `rotation_log`, retired_puddles.json is replaced in the same
+    // decision, so a rotation record and the key it leads to land together.
+    void commit(const Salt &salt, const WrappedBytes &wrapped, const PublicKey &pub,
+                const std::optional<std::string> &rotation_log = std::nullopt) const;
     // Rolls an interrupted commit forward and removes stale temporaries.
     // Returns true if there was anything to repair. Call under StateLock.
     bool repair() const;
 
 private:
-    void apply(const Salt &salt, const WrappedBytes &wrapped, const PublicKey &pub) const;
+    void apply(const Salt &salt, const WrappedBytes &wrapped, const PublicKey &pub,
+               const std::optional<std::string> &rotation_log) const;
     StateDir dir_;
 };
 

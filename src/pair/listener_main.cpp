@@ -18,6 +18,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -101,8 +102,11 @@ void write_result(const StateDir &dir, const std::string &purpose, const PairPen
     }
 }
 
-void stop_own_socket() {
+void stop_own_socket(const StateDir &dir) {
     if (!std::getenv("LISTEN_FDS") && !std::getenv("INVOCATION_ID")) return; // run by hand
+    // A newer code is already waiting for the socket: leave it listening,
+    // and the next connection starts a new instance for that code.
+    if (dir.has(kPairPendingFile) || dir.has(kRekeyPendingFile)) return;
     try {
         stop_user_unit("puddle-pair.socket");
     } catch (const Error &e) {
@@ -154,7 +158,7 @@ int main(int argc, char **argv) {
         if (!pending || listeners.empty()) {
             log_info(pending ? "no listening socket" : "nothing pending to claim; stopping");
             sd_notify(0, "READY=1");
-            stop_own_socket();
+            stop_own_socket(dir);
             return 0;
         }
         if (!IdentityStore(dir).is_member())
@@ -164,6 +168,11 @@ int main(int argc, char **argv) {
         sd_notify(0, "READY=1");
         log_info("serving the pending " + purpose + " claim until " + std::to_string(pending->expires));
 
+        // Wakes the accept loop as soon as a claim ends, so that no later
+        // connection (say for a newer code) is taken by this instance.
+        int wake[2];
+        if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) throw_errno("pipe", errno);
+        UniqueFd wake_r(wake[0]), wake_w(wake[1]);
         std::atomic<int> active{0};
         std::atomic<int> final_outcome{-1}; // ClaimOutcome once burned or claimed
         std::string final_peer;
@@ -176,10 +185,12 @@ int main(int argc, char **argv) {
             if (now >= pending->expires) break;
             std::vector<pollfd> fds;
             for (auto &l : listeners) fds.push_back({l.get(), POLLIN, 0});
+            fds.push_back({wake_r.get(), POLLIN, 0});
             int timeout_ms = int(std::min<std::int64_t>(1000, (pending->expires - now) * 1000));
             if (::poll(fds.data(), fds.size(), timeout_ms) <= 0) continue;
+            if (final_outcome >= 0) break;
             for (auto &p : fds) {
-                if (!(p.revents & POLLIN)) continue;
+                if (!(p.revents & POLLIN) || p.fd == wake_r.get()) continue;
                 sockaddr_storage ss{};
                 socklen_t len = sizeof ss;
                 UniqueFd conn(::accept4(p.fd, reinterpret_cast<sockaddr *>(&ss), &len, SOCK_CLOEXEC));
@@ -203,6 +214,7 @@ int main(int argc, char **argv) {
                             std::lock_guard lock(peer_mu);
                             final_peer = peer;
                             final_outcome = int(outcome);
+                            (void)!::write(wake_w.get(), "x", 1);
                         }
                         tls.shutdown();
                     } catch (const Error &e) {
@@ -245,11 +257,14 @@ int main(int argc, char **argv) {
         } else {
             write_result(dir, purpose, *pending, "burned", "", final_peer);
         }
-        stop_own_socket();
+        stop_own_socket(dir);
         return 0;
     } catch (const Error &e) {
         log_error(e.what() + (e.hint().empty() ? std::string() : " (" + e.hint() + ")"));
-        stop_own_socket();
+        try {
+            stop_own_socket(StateDir::locate());
+        } catch (const Error &) {
+        }
         return int(e.code());
     } catch (const std::exception &e) {
         log_error(std::string("fatal: ") + e.what());

@@ -118,7 +118,7 @@ class Pairing(unittest.TestCase):
 
     def setUp(self):
         self.session.write_file(".config/puddle/puddle.toml", FOUNDER_CONFIG)
-        for f in ("pair.pending", "pair.result"):
+        for f in ("pair.pending", "pair.result", "rekey.pending", "rekey.result"):
             try:
                 os.unlink(self.state(f))
             except FileNotFoundError:
@@ -149,20 +149,27 @@ class Pairing(unittest.TestCase):
         os.chmod(d, 0o700)
         return d
 
-    def join(self, joiner, code, passphrase=PASSPHRASE, target=None):
-        target = target or f"{self.ns.host_ip}:{PORT}"
+    def joiner_puddle(self, joiner, *args, passphrase=PASSPHRASE):
+        """puddle as the joiner: in the second namespace, its own host name,
+        its own state and config directories (same user name, as pairing
+        requires)."""
         r, w = os.pipe()
         os.write(w, (passphrase + "\n").encode())
         os.close(w)
+        args = [str(r) if a == "FD" else a for a in args]
         argv = ["setpriv", f"--reuid={self.session.uid}", f"--regid={self.session.gid}", "--clear-groups",
                 "env", "-i", f"HOME={joiner}", f"PUDDLE_HOME={joiner}/state", f"XDG_CONFIG_HOME={joiner}/config",
-                "PATH=/usr/bin:/bin", os.path.join(self.a.bindir, "puddle"), "join", "--from", target,
-                "--code", code, "--passphrase-fd", str(r)]
+                "PATH=/usr/bin:/bin", os.path.join(self.a.bindir, "puddle"), *args]
         try:
             return subprocess.run(self.ns.command(argv, hostname="joiner-host"), capture_output=True, text=True,
                                   pass_fds=(r,), timeout=120, start_new_session=True)
         finally:
             os.close(r)
+
+    def join(self, joiner, code, passphrase=PASSPHRASE, target=None):
+        target = target or f"{self.ns.host_ip}:{PORT}"
+        return self.joiner_puddle(joiner, "join", "--from", target, "--code", code, "--passphrase-fd", "FD",
+                                  passphrase=passphrase)
 
     def joiner_files(self, joiner):
         d = os.path.join(joiner, "state")
@@ -279,6 +286,53 @@ class Pairing(unittest.TestCase):
         self.assertIn("intercepted", p.stderr)
         self.assertEqual(self.joiner_files(joiner), [])
         self.assertEqual(self.result()["result"], "burned")
+
+    def test_rekey_then_rekey_pair_then_rekey_from_on_the_other_member(self):
+        import json
+        code = self.pair()
+        member = self.new_joiner()
+        self.assertEqual(self.join(member, code).returncode, 0)
+        old = self.pub_now()
+        self.assertEqual(self.a.unlock("--no-watch").returncode, 0)
+        p = self.a.puddle("rekey", "--passphrase-fd", "FD", passphrases=[PASSPHRASE])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        new = self.pub_now()
+        self.assertNotEqual(new, old)
+        self.assertIn(new, p.stdout)
+        # The session moved to the new key.
+        reply = self.a.sock("SIGN aGVsbG8=")[0]
+        self.assertTrue(reply.startswith("OK "), reply)
+        import base64
+        import nacl.signing
+        nacl.signing.VerifyKey(bytes.fromhex(new[8:])).verify(b"hello", base64.b64decode(reply[3:]))
+        with open(self.state("retired_puddles.json")) as f:
+            log = json.load(f)
+        self.assertEqual((log[-1]["old"], log[-1]["new"]), (old, new))
+        # A member of another puddle refuses the rotated key.
+        stranger = self.new_joiner()
+        self.assertEqual(self.joiner_puddle(stranger, "init", "--passphrase-fd", "FD").returncode, 0)
+        code = self.rekey_pair()
+        p = self.joiner_puddle(stranger, "rekey", "--from", f"{self.ns.host_ip}:{PORT}", "--code", code,
+                               "--passphrase-fd", "FD")
+        self.assertEqual(p.returncode, 1, p.stderr + self.session.journal(unit="puddle-pair.service"))
+        self.assertIn("does not descend", p.stderr)
+        # The member that held the old key accepts it.
+        code = self.rekey_pair()
+        p = self.joiner_puddle(member, "rekey", "--from", f"{self.ns.host_ip}:{PORT}", "--code", code,
+                               "--passphrase-fd", "FD")
+        self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
+        for f in ("identity.wrapped", "identity.salt", "identity.pub", "retired_puddles.json"):
+            with open(self.state(f), "rb") as a, open(os.path.join(member, "state", f), "rb") as b:
+                self.assertEqual(a.read(), b.read(), f)
+
+    def pub_now(self):
+        with open(self.state("identity.pub")) as f:
+            return f.read().strip()
+
+    def rekey_pair(self):
+        p = self.a.puddle("rekey-pair")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return re.search(r"rekey code: (\d{4}-\d{4})", p.stdout).group(1)
 
     def test_fleet_ca_mode_requires_certificates(self):
         ca = os.path.join(self.tmp, "ca")

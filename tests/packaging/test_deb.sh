@@ -34,7 +34,7 @@ start=$SECONDS
 if ! "$src/scripts/build-deb.sh" --nocheck --outdir "$work/out" >"$work/build.log" 2>&1; then
   tail -n 60 "$work/build.log"; echo "FAIL dpkg-buildpackage (log above)"; exit 1
 fi
-echo "built in $((SECONDS - start)) s: $(cd "$work/out" && ls)"
+echo "built in $((SECONDS - start)) s: $(cd "$work/out" && echo *)"
 deb=$work/out/puddle_${version}_${arch}.deb
 [[ -f $deb ]] || { echo "FAIL no $deb (expected name puddle_<version>_<arch>.deb)"; exit 1; }
 [[ -n ${PUDDLE_DEB_KEEP-} ]] && mkdir -p "$PUDDLE_DEB_KEEP" && cp "$deb" "$PUDDLE_DEB_KEEP/"
@@ -127,7 +127,7 @@ for u in "$root"/usr/lib/systemd/user/*; do
 done
 
 echo "== lintian"
-lintian_out=$(lintian --info "$work/out/puddle_${version}_${arch}.changes" 2>&1)
+lintian_out=$(lintian --info --display-info "$work/out/puddle_${version}_${arch}.changes" 2>&1)
 lintian_rc=$?
 grep -v '^N: *running with root privileges' <<<"$lintian_out" | grep -E '^[A-Z]:' || echo "(no tags)"
 if grep -qE '^E: ' <<<"$lintian_out"; then
