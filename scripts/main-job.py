@@ -1,12 +1,16 @@
 """The main job's end-to-end part: a throwaway user with a real systemd
 --user manager uses the puddle that `meson install` put in /usr —
 installed units, installed D-Bus activation file — as a person would:
-init → unlock → sign → verify → lock."""
+init → unlock → sign → verify → lock, then a second envoy (another
+network namespace, another host name) joins with a pairing code."""
 import os
+import re
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "harness"))
+from netns import NetNs  # noqa: E402
 from puddle_harness import SystemBus, UserSession  # noqa: E402
 
 PASSPHRASE = "main job passphrase"
@@ -55,6 +59,36 @@ def main():
              input="SIGN aGVsbG8=\nSTATUS\n")
         step("lock", ["puddle", "lock"])
         step("sign while locked (exit 3)", ["puddle", "sign"], input="x", expect=3)
+
+        with NetNs(prefix="pmj") as ns:
+            out = step("pair", ["puddle", "pair"])
+            code = re.search(r"pairing code: (\d{4}-\d{4})", out).group(1)
+            joiner = tempfile.mkdtemp(prefix="puddle-main-joiner-")
+            subprocess.run(["chown", f"{s.uid}:{s.gid}", joiner], check=True)
+            print(f"== a second envoy, host 'second-envoy' at {ns.peer_ip}, joins from {ns.host_ip}", flush=True)
+            r, w = os.pipe()
+            os.write(w, (PASSPHRASE + "\n").encode())
+            os.close(w)
+            argv = ns.command(["setpriv", f"--reuid={s.uid}", f"--regid={s.gid}", "--clear-groups", "env", "-i",
+                               f"HOME={joiner}", f"PUDDLE_HOME={joiner}/state", "PATH=/usr/bin:/bin",
+                               "puddle", "join", "--from", ns.host_ip, "--code", code, "--passphrase-fd", str(r)],
+                              hostname="second-envoy")
+            p = subprocess.run(argv, pass_fds=(r,), capture_output=True, text=True, timeout=120)
+            os.close(r)
+            print(p.stdout + p.stderr)
+            if p.returncode != 0:
+                print(s.journal(unit="puddle-pair.service"))
+                raise SystemExit(1)
+            for f in ("identity.wrapped", "identity.salt", "identity.pub"):
+                with open(os.path.join(s.home, ".puddle", f), "rb") as a, \
+                        open(os.path.join(joiner, "state", f), "rb") as b:
+                    if a.read() != b.read():
+                        raise SystemExit(f"{f} differs between the two envoys")
+            print("== the identity files are byte-identical on both envoys")
+            step("members on the first envoy", ["puddle", "members"])
+            subprocess.run(["rm", "-rf", joiner])
+            print("== pair listener log")
+            print(s.journal(unit="puddle-pair.service"))
         print("== agent log")
         print(s.journal(unit="puddle-agent.service"))
     print("== main job done")

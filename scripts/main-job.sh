@@ -2,7 +2,8 @@
 # The main job, end to end on a fresh Debian 12 machine (as root): install
 # the dependencies, build, install puddle to /usr, then use it as a user
 # would: a throwaway user with a real systemd --user manager runs
-# init -> unlock -> sign -> verify through the installed agent units.
+# init -> unlock -> sign -> verify through the installed agent units, and a
+# second envoy in another network namespace joins with a pairing code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
