@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 builddir=${PUDDLE_BUILDDIR:-build-main}
-[[ -f $builddir/build.ninja ]] || meson setup "$builddir" --prefix /usr >/dev/null
+[[ -f $builddir/build.ninja ]] || meson setup "$builddir" --prefix /usr -Dtests=false >/dev/null
 meson compile -C "$builddir"
 meson install -C "$builddir" --no-rebuild >/dev/null
 echo "== installed: $(command -v puddle) ($(puddle --version))"

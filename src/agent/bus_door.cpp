@@ -66,6 +66,8 @@ const sd_bus_vtable BusDoor::vtable[] = {
     SD_BUS_METHOD("Lock", "", "", method_lock, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_NAMES("Rekey", "hh", SD_BUS_PARAM(passphrase_fd) SD_BUS_PARAM(new_passphrase_fd), "s",
                              SD_BUS_PARAM(public_key), method_rekey, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("SetName", "s", SD_BUS_PARAM(name), "s", SD_BUS_PARAM(claim), method_set_name,
+                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_PROPERTY("Unlocked", "b", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("PublicKey", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("IdleTimeoutUSec", "t", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -73,6 +75,9 @@ const sd_bus_vtable BusDoor::vtable[] = {
     // the signature. Clients read it when they need it.
     SD_BUS_PROPERTY("LockDeadlineUSec", "t", property_get, 0, 0),
     SD_BUS_PROPERTY("WatchPID", "u", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    // Assessed from the files when read (SPEC §11); not signalled.
+    SD_BUS_PROPERTY("Health", "s", property_get, 0, 0),
+    SD_BUS_PROPERTY("HealthReasons", "as", property_get, 0, 0),
     SD_BUS_SIGNAL_WITH_NAMES("Locked", "s", SD_BUS_PARAM(reason), 0),
     SD_BUS_VTABLE_END,
 };
@@ -200,6 +205,17 @@ int BusDoor::method_rekey(sd_bus_message *m, void *userdata, sd_bus_error *) {
     });
 }
 
+int BusDoor::method_set_name(sd_bus_message *m, void *userdata, sd_bus_error *) {
+    auto *self = static_cast<BusDoor *>(userdata);
+    const char *name = nullptr;
+    int r = sd_bus_message_read(m, "s", &name);
+    if (r < 0) return r;
+    return self->authorize_then(m, Action::manage, [self, n = std::string(name)](sd_bus_message *msg) {
+        auto claim = self->service_.claim_name(n);
+        sd_bus_reply_method_return(msg, "s", claim.c_str());
+    });
+}
+
 int BusDoor::method_lock(sd_bus_message *m, void *userdata, sd_bus_error *) {
     auto *self = static_cast<BusDoor *>(userdata);
     return self->authorize_then(m, Action::lock, [self](sd_bus_message *msg) {
@@ -220,6 +236,14 @@ int BusDoor::property_get(sd_bus *, const char *, const char *, const char *prop
     if (p == "IdleTimeoutUSec") return sd_bus_message_append(reply, "t", session.idle_usec());
     if (p == "LockDeadlineUSec") return sd_bus_message_append(reply, "t", session.deadline_realtime_usec());
     if (p == "WatchPID") return sd_bus_message_append(reply, "u", std::uint32_t(session.watch_pid()));
+    if (p == "Health" || p == "HealthReasons") {
+        auto h = static_cast<BusDoor *>(userdata)->service_.health();
+        if (p == "Health") return sd_bus_message_append(reply, "s", health_state_name(h.state));
+        int rr = sd_bus_message_open_container(reply, 'a', "s");
+        for (const auto &f : h.findings)
+            if (rr >= 0) rr = sd_bus_message_append(reply, "s", f.reason.c_str());
+        return rr < 0 ? rr : sd_bus_message_close_container(reply);
+    }
     return -ENOENT;
 }
 

@@ -34,6 +34,7 @@ private:
     static int method_unlock(sd_bus_message *m, void *userdata, sd_bus_error *error);
     static int method_lock(sd_bus_message *m, void *userdata, sd_bus_error *error);
     static int method_rekey(sd_bus_message *m, void *userdata, sd_bus_error *error);
+    static int method_set_name(sd_bus_message *m, void *userdata, sd_bus_error *error);
     static int property_get(sd_bus *, const char *, const char *, const char *property, sd_bus_message *reply,
                             void *userdata, sd_bus_error *error);
 

@@ -35,7 +35,7 @@ Manager::Manager(const Config &config, StateDir dir, ListenSockets sockets, bool
         },
     };
     session_ = std::make_unique<Session>(loop_.get(), std::move(dir), config_, hooks);
-    service_ = std::make_unique<Service>(*session_);
+    service_ = std::make_unique<Service>(*session_, config_);
     authorizer_ = std::make_unique<Authorizer>(loop_.get(), config_.agent.polkit);
 
     for (auto &fd : sockets.agent)

@@ -38,3 +38,9 @@ std::string Service::pubkey() {
 }
 
 } // namespace puddle::agent
+
+namespace puddle::agent {
+
+Health Service::health() const { return assess_health(session_.state_dir(), config_); }
+
+} // namespace puddle::agent

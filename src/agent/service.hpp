@@ -6,6 +6,7 @@
 #include "agent/agent_error.hpp"
 #include "agent/authorizer.hpp"
 #include "agent/session.hpp"
+#include "core/health.hpp"
 
 #include <string>
 
@@ -23,20 +24,23 @@ struct StatusSnapshot {
 
 class Service {
 public:
-    explicit Service(Session &session) : session_(session) {}
+    Service(Session &session, const Config &config) : session_(session), config_(config) {}
 
     // Each throws AgentError.
     Signature sign(std::span<const std::uint8_t> data);
     void unlock(const SecretBuffer &passphrase, std::uint64_t idle_usec, pid_t watch_pid);
     void lock();
     std::string rekey(const SecretBuffer &passphrase, const SecretBuffer &new_passphrase);
+    std::string claim_name(const std::string &name) { return session_.claim_name(name); }
     StatusSnapshot status(bool renew);
     std::string pubkey();
 
     Session &session() { return session_; }
+    Health health() const;
 
 private:
     Session &session_;
+    Config config_;
 };
 
 // A refusal as the doors report it.

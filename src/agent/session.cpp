@@ -338,6 +338,34 @@ PublicKey Session::rekey(const SecretBuffer &passphrase, const SecretBuffer &new
     return pub_;
 }
 
+std::string Session::claim_name(const std::string &name) {
+    if (!serial_) throw AgentError(Failure::locked, "setting a name needs an unlocked session; run 'puddle unlock'");
+    check_identity_unchanged();
+    std::string why;
+    if (!valid_name(name, &why)) throw AgentError(Failure::invalid_argument, "invalid name: " + why);
+    std::optional<Keypair> kp;
+    try {
+        keyring_read_into(*serial_, scratch_, kSessionRecordBytes);
+        kp.emplace(Keypair::from_seed(std::span<const std::uint8_t>(scratch_.data() + 4, kSeedBytes)));
+    } catch (const KeyGone &) {
+        sodium_memzero(scratch_.data(), scratch_.size());
+        lock(LockReason::expired);
+        throw AgentError(Failure::locked, "the session key expired; run 'puddle unlock'");
+    }
+    sodium_memzero(scratch_.data(), scratch_.size());
+    auto claim = make_name_claim(*kp, name, std::int64_t(::time(nullptr)));
+    std::string text = serialize_name_claim(claim);
+    try {
+        StateLock guard(dir_);
+        dir_.write_atomic(kNameClaimFile, as_bytes(text), 0644);
+    } catch (const Error &e) {
+        throw AgentError(Failure::internal, e.what());
+    }
+    log_info("claimed the name \"" + name + "\" for " + pub_.str());
+    renew();
+    return text;
+}
+
 Signature Session::sign(std::span<const std::uint8_t> data) {
     if (!serial_) throw AgentError(Failure::locked, "the session is locked; run 'puddle unlock'");
     check_identity_unchanged();

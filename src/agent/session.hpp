@@ -48,12 +48,16 @@ public:
     // internal statement, never through Sign), re-wraps under new_passphrase
     // and moves the session to the new key. Throws AgentError.
     PublicKey rekey(const SecretBuffer &passphrase, const SecretBuffer &new_passphrase);
+    // Signs a friendly-name claim for the session's key (an internal
+    // statement, SPEC §9) and writes name-claim.json. Returns its JSON text.
+    std::string claim_name(const std::string &name);
 
     bool unlocked() const noexcept { return serial_.has_value(); }
     std::optional<PublicKey> public_key() const; // from identity.pub, nullopt when not initialized
     std::uint64_t idle_usec() const noexcept { return settings_.idle_usec ? settings_.idle_usec : default_idle_usec_; }
     std::uint64_t deadline_realtime_usec() const noexcept { return unlocked() ? deadline_realtime_ : 0; }
     pid_t watch_pid() const noexcept { return unlocked() ? settings_.watch_pid : 0; }
+    const StateDir &state_dir() const noexcept { return dir_; }
 
 private:
     std::string key_description(const PublicKey &pub) const;

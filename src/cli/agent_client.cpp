@@ -84,6 +84,18 @@ std::string AgentClient::rekey(const SecretBuffer &passphrase, const SecretBuffe
     return pub;
 }
 
+std::string AgentClient::set_name(const std::string &name) {
+    BusError err;
+    sd_bus_message *reply = nullptr;
+    int r = sd_bus_call_method(bus_.get(), kBusName, kPath, kIface, "SetName", &err, &reply, "s", name.c_str());
+    SdBusMessage owned(reply);
+    if (r < 0) throw_bus_error("name set", &err.e, r);
+    const char *claim = nullptr;
+    if (sd_bus_message_read(reply, "s", &claim) < 0 || !claim)
+        throw Error(Exit::failure, "name set", "the agent returned no claim");
+    return claim;
+}
+
 void AgentClient::lock() {
     BusError err;
     sd_bus_message *reply = nullptr;

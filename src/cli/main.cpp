@@ -89,6 +89,18 @@ const std::vector<Verb> &verbs() {
          "Like 'puddle pair', for a rotated key: writes rekey.pending and starts the listener.\n\n"
          "  --wait   wait until the code is claimed, burned or expired, and say which\n",
          run_rekey_pair},
+        {"name", "claim, show or resolve a friendly name",
+         "usage: puddle name set NAME | name clear | name show | name resolve NAME\n\n"
+         "  set NAME       sign a claim of NAME for this puddle's key (needs an unlocked session;\n"
+         "                 refused when another key holds NAME in this envoy's view, exit 8)\n"
+         "  clear          remove this envoy's claim\n"
+         "  show           this puddle's name and whether it is unique in the local view\n"
+         "  resolve NAME   print the key claiming NAME (exit 8 listing every claimant when\n"
+         "                 contested, exit 1 when none does)\n\n"
+         "Names are 1-32 characters of a-z, 0-9 and '-', starting with a letter. The local view:\n"
+         "this envoy's claim, claims learned while pairing, and *.json claims in the [names]\n"
+         "claims_dirs and $XDG_DATA_HOME/puddle/names.d. A name is a hint; the key is the proof.\n",
+         run_name},
         {"verify", "verify an Ed25519 signature offline",
          "usage: puddle verify --sig SIG [--pub KEY] [FILE]\n\n"
          "Verifies SIG (base64 or hex) over FILE or standard input. Exit 0 on a good signature,\n"

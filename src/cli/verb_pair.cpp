@@ -6,6 +6,7 @@
 #include "cli/passphrase_source.hpp"
 #include "cli/verbs.hpp"
 #include "core/identity_store.hpp"
+#include "core/names.hpp"
 #include "core/passphrase.hpp"
 #include "core/state_files.hpp"
 #include "pair/holder.hpp"
@@ -251,6 +252,8 @@ int run_join(const std::vector<std::string> &argv) {
             st.dir.write_atomic(kRotationLogFile, as_bytes(text), 0600);
         }
         st.store.commit(p.salt, p.wrapped, joined); // the identity files, together
+        for (const auto &prob : store_learned_claims(p.claims_json))
+            std::fprintf(stderr, "puddle: warning: ignored a claim from the holder: %s\n", prob.why.c_str());
     });
     if (already) std::printf("already a member of puddle %s; nothing changed\n", joined.str().c_str());
     else std::printf("joined puddle %s from %s\n", joined.str().c_str(), req.target.host.c_str());
@@ -340,6 +343,8 @@ int rekey_from(const Args &args, const std::string &from) {
             mine = parse_rotation_log(st.dir.read(kRotationLogFile, kMaxRotationLogBytes, true), st.dir.file(kRotationLogFile));
         for (const auto &rec : path) append_record(mine, rec);
         st.store.commit(p.salt, p.wrapped, rotated, serialize_rotation_log(mine));
+        for (const auto &prob : store_learned_claims(p.claims_json))
+            std::fprintf(stderr, "puddle: warning: ignored a claim from the holder: %s\n", prob.why.c_str());
     });
     if (already) std::printf("already holding %s; nothing changed\n", rotated.str().c_str());
     else std::printf("rotated to %s (from %s)\n", rotated.str().c_str(), current.str().c_str());

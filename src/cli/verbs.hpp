@@ -29,5 +29,6 @@ int run_join(const std::vector<std::string> &args);
 int run_members(const std::vector<std::string> &args);
 int run_rekey(const std::vector<std::string> &args);
 int run_rekey_pair(const std::vector<std::string> &args);
+int run_name(const std::vector<std::string> &args);
 
 } // namespace puddle::cli

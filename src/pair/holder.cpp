@@ -25,10 +25,11 @@ std::string local_host_name() {
     return h;
 }
 
-Holder::Holder(StateDir dir, std::string user, std::string host, std::string pending_file, PairPending pending)
+Holder::Holder(StateDir dir, std::string user, std::string host, std::string pending_file, PairPending pending,
+               std::string claims_json)
     : dir_(std::move(dir)), user_(std::move(user)), host_(std::move(host)), pending_file_(std::move(pending_file)),
-      pending_(std::move(pending)),
-      purpose_(pending_.purpose == kPurposeRekey ? Purpose::rekey : Purpose::pair) {}
+      pending_(std::move(pending)), purpose_(pending_.purpose == kPurposeRekey ? Purpose::rekey : Purpose::pair),
+      claims_json_(std::move(claims_json)) {}
 
 std::string Holder::joiner_host() const {
     std::lock_guard lock(mu_);
@@ -175,7 +176,7 @@ PairPayload Holder::build_payload() {
     p.retired_json = dir_.has(kRotationLogFile)
                          ? text_of(dir_.read(kRotationLogFile, kMaxRotationLogBytes, true))
                          : std::string();
-    p.claims_json = "[]";
+    p.claims_json = claims_json_;
     return p;
 }
 

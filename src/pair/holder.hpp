@@ -23,7 +23,9 @@ enum class ClaimOutcome {
 class Holder {
 public:
     // `pending_file` is pair.pending or rekey.pending; `pending` its content.
-    Holder(StateDir dir, std::string user, std::string host, std::string pending_file, PairPending pending);
+    // `claims_json`: the claims this envoy knows (a JSON array), handed on.
+    Holder(StateDir dir, std::string user, std::string host, std::string pending_file, PairPending pending,
+           std::string claims_json);
 
     ClaimOutcome serve(TlsConnection &tls, const std::string &peer);
 
@@ -47,6 +49,7 @@ private:
     bool claim_taken_ = false;
     bool burned_ = false;
     std::string joiner_host_;
+    std::string claims_json_;
 };
 
 std::string local_host_name();

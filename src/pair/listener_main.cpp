@@ -4,6 +4,7 @@
 // claim, a burned code, or expiry.
 #include "core/config.hpp"
 #include "core/identity_store.hpp"
+#include "core/names.hpp"
 #include "core/state_files.hpp"
 #include "pair/holder.hpp"
 #include "util/error.hpp"
@@ -164,7 +165,7 @@ int main(int argc, char **argv) {
         if (!IdentityStore(dir).is_member())
             throw Error(Exit::not_initialized, "pair listener", "this envoy holds no identity to hand out");
         auto ctx = make_tls_context(TlsRole::server, config.tls);
-        Holder holder(dir, user, local_host_name(), file, *pending);
+        Holder holder(dir, user, local_host_name(), file, *pending, claims_for_payload(load_claims(dir, config)));
         sd_notify(0, "READY=1");
         log_info("serving the pending " + purpose + " claim until " + std::to_string(pending->expires));
 

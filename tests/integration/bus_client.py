@@ -40,8 +40,15 @@ def main():
             result = None
         elif cmd == "props":
             props = dbus.Interface(obj, "org.freedesktop.DBus.Properties").GetAll(IFACE)
-            result = {str(k): (bool(v) if isinstance(v, dbus.Boolean) else
-                               str(v) if isinstance(v, dbus.String) else int(v)) for k, v in props.items()}
+            def plain(v):
+                if isinstance(v, dbus.Boolean):
+                    return bool(v)
+                if isinstance(v, dbus.String):
+                    return str(v)
+                if isinstance(v, dbus.Array):
+                    return [plain(x) for x in v]
+                return int(v)
+            result = {str(k): plain(v) for k, v in props.items()}
         elif cmd == "introspect":
             result = str(dbus.Interface(obj, "org.freedesktop.DBus.Introspectable").Introspect())
         else:

@@ -187,6 +187,10 @@ class Pairing(unittest.TestCase):
     # ---- tests
 
     def test_join_copies_the_identity_and_both_record_each_other(self):
+        # A name claimed here travels with the pairing.
+        self.assertEqual(self.a.unlock("--no-watch").returncode, 0)
+        self.assertEqual(self.a.puddle("name", "set", "founder").returncode, 0)
+        self.a.puddle("lock")
         code = self.pair()
         self.assertTrue(self.socket_active())
         joiner = self.new_joiner()
@@ -212,6 +216,10 @@ class Pairing(unittest.TestCase):
         dirs = {m["host"]: m["direction"] for m in mine["members"]}
         self.assertEqual(dirs.get("joiner-host"), "self", mine)
         self.assertIn("joined", dirs.values(), mine)
+        learned = os.path.join(joiner, ".local", "share", "puddle", "names.d")
+        self.assertTrue(any(n.endswith("-founder.json") for n in os.listdir(learned)), os.listdir(learned))
+        r = self.joiner_puddle(joiner, "name", "resolve", "founder")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, self.pub), r.stderr)
         # Joining the same puddle again changes nothing and says so.
         code = self.pair()
         p = self.join(joiner, code)

@@ -1,0 +1,109 @@
+// name set | clear | show | resolve: friendly names (SPEC §9). A name is a
+// hint; the hex key is the proof.
+#include "cli/agent_client.hpp"
+#include "cli/args.hpp"
+#include "cli/io.hpp"
+#include "cli/verbs.hpp"
+#include "core/identity_store.hpp"
+#include "core/names.hpp"
+
+#include <cstdio>
+
+namespace puddle::cli {
+namespace {
+
+std::string keys_list(const std::vector<PublicKey> &keys) {
+    std::string out;
+    for (const auto &k : keys) out += "\n  " + k.str();
+    return out;
+}
+
+int name_set(const Args &args) {
+    if (args.positionals().size() != 2) usage_error("name", "usage: puddle name set NAME");
+    const std::string name = args.positionals()[1];
+    std::string why;
+    if (!valid_name(name, &why)) usage_error("name", "invalid name \"" + name + "\": " + why);
+    auto config = load_config_reporting();
+    PublicKey pub;
+    std::string claim_file;
+    {
+        // Released before the agent is asked: it takes the same lock to write.
+        auto st = open_state(false);
+        pub = st.store.load_public_key();
+        claim_file = st.dir.file(kNameClaimFile);
+        auto view = load_claims(st.dir, config);
+        for (const auto &k : view.claimants(name))
+            if (!(k == pub))
+                throw Error(Exit::ambiguous, "name set", "\"" + name + "\" is already claimed by " + k.str(),
+                            "choose another name; a name is first come, and never arbitrated");
+    }
+    AgentClient agent;
+    agent.set_name(name);
+    std::printf("%s is now \"%s\" (claim in %s)\n", pub.str().c_str(), name.c_str(), claim_file.c_str());
+    return 0;
+}
+
+int name_clear(const Args &args) {
+    if (args.positionals().size() != 1) usage_error("name", "usage: puddle name clear");
+    auto st = open_state(false);
+    (void)st.store.load_public_key();
+    if (!st.dir.has(kNameClaimFile)) {
+        std::printf("no name was claimed\n");
+        return 0;
+    }
+    st.dir.remove(kNameClaimFile);
+    std::printf("name claim removed (copies other envoys learned while pairing stay there)\n");
+    return 0;
+}
+
+int name_show(const Args &args) {
+    if (args.positionals().size() != 1) usage_error("name", "usage: puddle name show");
+    auto config = load_config_reporting();
+    auto st = open_state(false);
+    auto pub = st.store.load_public_key();
+    auto view = load_claims(st.dir, config);
+    bool any = false;
+    for (const auto &c : view.claims) {
+        if (!(c.pubkey == pub)) continue;
+        any = true;
+        auto keys = view.claimants(c.name);
+        if (keys.size() == 1) std::printf("%s: unique in this envoy's view\n", c.name.c_str());
+        else std::printf("%s: CONTESTED, claimed by %zu keys:%s\n", c.name.c_str(), keys.size(), keys_list(keys).c_str());
+    }
+    if (!any) std::printf("no name claimed for %s\n", pub.str().c_str());
+    for (const auto &p : view.problems) std::fprintf(stderr, "puddle: warning: ignored claim %s: %s\n", p.source.c_str(), p.why.c_str());
+    return 0;
+}
+
+int name_resolve(const Args &args) {
+    if (args.positionals().size() != 2) usage_error("name", "usage: puddle name resolve NAME");
+    const std::string name = args.positionals()[1];
+    std::string why;
+    if (!valid_name(name, &why)) usage_error("name", "invalid name \"" + name + "\": " + why);
+    auto config = load_config_reporting();
+    StateDir dir = StateDir::locate();
+    ClaimsView view = dir.exists() ? load_claims(open_state(false).dir, config) : ClaimsView{};
+    for (const auto &p : view.problems) std::fprintf(stderr, "puddle: warning: ignored claim %s: %s\n", p.source.c_str(), p.why.c_str());
+    auto keys = view.claimants(name);
+    if (keys.empty()) throw Error(Exit::failure, "name resolve", "no key claims \"" + name + "\" in this envoy's view");
+    if (keys.size() > 1)
+        throw Error(Exit::ambiguous, "name resolve",
+                    "\"" + name + "\" is ambiguous, use the hex form; claimed by:" + keys_list(keys));
+    std::printf("%s\n", keys[0].str().c_str());
+    return 0;
+}
+
+} // namespace
+
+int run_name(const std::vector<std::string> &argv) {
+    Args args("name", argv, {}, 2);
+    if (args.positionals().empty()) usage_error("name", "expected set, clear, show or resolve");
+    const std::string &sub = args.positionals()[0];
+    if (sub == "set") return name_set(args);
+    if (sub == "clear") return name_clear(args);
+    if (sub == "show") return name_show(args);
+    if (sub == "resolve") return name_resolve(args);
+    usage_error("name", "unknown subcommand '" + sub + "' (expected set, clear, show or resolve)");
+}
+
+} // namespace puddle::cli
