@@ -1,5 +1,8 @@
 #include "agent/service.hpp"
 
+#include "core/state_files.hpp"
+#include "util/error.hpp"
+
 #include <algorithm>
 
 namespace puddle::agent {
@@ -42,5 +45,18 @@ std::string Service::pubkey() {
 namespace puddle::agent {
 
 Health Service::health() const { return assess_health(session_.state_dir(), config_); }
+
+std::string Service::key_comment(const PublicKey &key) const {
+    const StateDir &dir = session_.state_dir();
+    try {
+        if (dir.has(kNameClaimFile)) {
+            auto claim = parse_name_claim(dir.read(kNameClaimFile, kMaxNameClaimBytes, false), dir.file(kNameClaimFile));
+            if (claim.pubkey == key && verify_claim(claim)) return claim.name;
+        }
+    } catch (const Error &) {
+        // an unreadable claim is a health finding, not a reason to fail here
+    }
+    return "puddle:" + key.short_hex();
+}
 
 } // namespace puddle::agent

@@ -37,6 +37,8 @@ public:
 
     Session &session() { return session_; }
     Health health() const;
+    // The friendly name this envoy claims for `key`, else "puddle:<short key>".
+    std::string key_comment(const PublicKey &key) const;
 
 private:
     Session &session_;

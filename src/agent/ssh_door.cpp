@@ -29,7 +29,7 @@ std::optional<Step> SshDoor::next_request(std::string_view input) {
             auto st = service_.status(false);
             if (!st.unlocked || st.pubkey.empty()) return as_string(ssh::framed_identities_answer_empty());
             auto key = parse_public_key(st.pubkey);
-            return as_string(ssh::framed_identities_answer(*key, "puddle:" + key->short_hex()));
+            return as_string(ssh::framed_identities_answer(*key, service_.key_comment(*key)));
         };
     } else if (auto *sign = std::get_if<ssh::SignRequest>(&request)) {
         s.action = Action::sign;

@@ -226,6 +226,32 @@ class Pairing(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("already a member", p.stdout)
 
+    def test_pair_wait_reports_the_claim(self):
+        waiter = self.session.popen([os.path.join(self.a.bindir, "puddle"), "pair", "--wait"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        code = None
+        line = waiter.stdout.readline()
+        m = re.search(r"pairing code: (\d{4}-\d{4})", line)
+        self.assertTrue(m, line)
+        code = m.group(1)
+        joiner = self.new_joiner()
+        self.assertEqual(self.join(joiner, code).returncode, 0)
+        out, err = waiter.communicate(timeout=60)
+        self.assertEqual(waiter.returncode, 0, err)
+        self.assertIn("claimed: joiner-host", out)
+
+    def test_join_refuses_to_replace_a_different_puddle(self):
+        code = self.pair()
+        other = self.new_joiner()
+        self.assertEqual(self.joiner_puddle(other, "init", "--passphrase-fd", "FD", passphrase="other").returncode, 0)
+        with open(os.path.join(other, "state", "identity.pub")) as f:
+            before = f.read()
+        p = self.join(other, code)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("different puddle", p.stderr)
+        with open(os.path.join(other, "state", "identity.pub")) as f:
+            self.assertEqual(f.read(), before)
+
     def test_wrong_code_burns_the_code(self):
         code = self.pair()
         wrong = "%04d-%04d" % ((int(code[:4]) + 1) % 10000, int(code[5:]))

@@ -87,6 +87,12 @@ class Polkit(unittest.TestCase):
             p = self.a.puddle("sign", input="x")
             self.assertEqual(p.returncode, 7, p.stderr)
             self.assertIn("org.puddle.sign", p.stderr)
+            # The ssh-agent door goes through the same check.
+            pub = self.session.write_file("k.pub", self.a.puddle("pubkey", "--ssh").stdout)
+            data = self.session.write_file("d.txt", "x\n")
+            k = self.session.run(["ssh-keygen", "-Y", "sign", "-f", pub, "-n", "file", data],
+                                 env={"SSH_AUTH_SOCK": self.a.ssh_sock_path})
+            self.assertNotEqual(k.returncode, 0, k.stderr)
             # Other actions are not affected.
             self.assertEqual(self.a.sock("PUBKEY")[0], "OK " + self.pub)
         finally:

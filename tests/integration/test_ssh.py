@@ -44,6 +44,16 @@ class OpenSsh(AgentTestCase):
         self.assertEqual(self.run_user(["ssh-add", "-T", self._session.write_file("k.pub", self.pub_line() + "\n")])
                          .returncode, 0)
 
+    def test_the_comment_is_the_friendly_name_when_claimed(self):
+        self.assertEqual(self.a.unlock("--no-watch").returncode, 0)
+        self.assertEqual(self.a.puddle("name", "set", "sshname").returncode, 0)
+        try:
+            p = self.run_user(["ssh-add", "-L"])
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertTrue(p.stdout.strip().endswith(" sshname"), p.stdout)
+        finally:
+            self.a.puddle("name", "clear")
+
     def test_ssh_keygen_sign_through_the_agent_and_verify(self):
         self.assertEqual(self.a.unlock("--no-watch").returncode, 0)
         pub = self._session.write_file("id_puddle.pub", self.pub_line() + "\n")
