@@ -62,7 +62,7 @@ def parse_args():
     p.add_argument("--polkit", choices=("on", "off"), default="on",
                    help="on (default): a real system bus and polkitd with puddle's action file, the agent at its "
                         "default polkit = \"auto\", as in production; off: no system bus, polkit = \"off\"")
-    p.add_argument("--no-build", action="store_true", help="do not run meson compile first")
+    p.add_argument("--no-build", action="store_true", help="do not build (ninja) first")
     p.add_argument("--json", metavar="FILE", help="also write every raw figure to FILE")
     a = p.parse_args()
     defaults = dict(rounds=5, seconds=2.0, cold_runs=30, signatures=1_000_000)
@@ -172,13 +172,13 @@ def cpu_ns(pid):
     return total
 
 
-def pressure():
+def pressure_total():
+    """µs during which some runnable task waited for a CPU (PSI), or None."""
     try:
         with open("/proc/pressure/cpu") as f:
-            some = f.readline().split()
-        return "cpu pressure avg10=%s%%" % some[1].split("=")[1]
-    except OSError:
-        return ""
+            return int(f.readline().split()[4].split("=")[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def loadavg():
@@ -233,6 +233,8 @@ class Bench:
         self.ssh_proc = None
         self.ssh_sock = None
         self.results = {}
+        self.t_start = time.monotonic()
+        self.psi_start = pressure_total()
 
     def run(self, *args, timeout=600):
         argv = [self.exe] + [str(x) for x in args]
@@ -614,8 +616,16 @@ class Bench:
         L = []
         L.append("")
         L.append("puddle benchmark — %s" % time.strftime("%Y-%m-%d %H:%M:%S %Z"))
-        L.append("machine: %d CPUs (%s), kernel %s; load average now %s; %s"
-                 % (os.cpu_count(), cpu_model(), platform.release(), loadavg(), pressure()))
+        psi_end = pressure_total()
+        busy = None
+        if self.psi_start is not None and psi_end is not None:
+            busy = 100 * (psi_end - self.psi_start) / 1e6 / (time.monotonic() - self.t_start)
+        L.append("machine: %d CPUs (%s), kernel %s; load average at the end %s; CPU pressure over the run %s"
+                 % (os.cpu_count(), cpu_model(), platform.release(), loadavg(),
+                    "%.0f %%" % busy if busy is not None else "unknown"))
+        if busy is not None and busy > 20:
+            L.append("WARNING: other work competed for the CPUs during %.0f %% of the run: absolute rates, the "
+                     "one-connection rows and latencies are inflated by scheduling delays; prefer the ratios" % busy)
         L.append("build: %s (%s); %s; systemd %s; libsodium %s"
                  % (a.build, build_type(a.build), self.ssh_version, self.s.version, self._pkgver("libsodium23")))
         L.append("figures: median [min–max] over %d rounds (%.1f s windows after %.1f s warm-up); "

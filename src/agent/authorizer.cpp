@@ -82,6 +82,7 @@ sd_bus *Authorizer::system_bus() {
 }
 
 Verdict Authorizer::unavailable(Action action, const std::string &why) {
+    retry_after_ = now_monotonic() + 3 * kCacheUsec;
     if (mode_ == PolkitMode::required)
         return Verdict{false, std::string("polkit is required for ") + polkit_action_id(action) +
                                   " but did not answer: " + why};
@@ -101,6 +102,11 @@ std::optional<Verdict> Authorizer::check(const Peer &peer, Action action, const 
     if (!action_id || mode_ == PolkitMode::off) return Verdict{true, {}};
     if (cache && cache->allowed_until[std::size_t(action)] > now_monotonic()) return Verdict{true, {}};
 
+    if (retry_after_ > now_monotonic()) {
+        if (mode_ == PolkitMode::required)
+            return Verdict{false, std::string("polkit is required for ") + action_id + " but did not answer"};
+        return Verdict{true, {}};
+    }
     sd_bus *bus = system_bus();
     if (!bus) return unavailable(action, "no system bus");
     if (peer.pid <= 0 || peer.start_time == 0) return Verdict{false, "cannot identify the calling process for polkit"};

@@ -74,6 +74,8 @@ private:
     uid_t own_uid_;
     SdBus bus_;
     bool warned_ = false;
+    // While polkit does not answer, ask again only every few seconds.
+    std::uint64_t retry_after_ = 0;
 };
 
 } // namespace puddle::agent

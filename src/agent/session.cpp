@@ -79,6 +79,7 @@ Session::~Session() {
 }
 
 std::optional<PublicKey> Session::public_key() const {
+    if (serial_) return pub_; // identity.pub changes are caught by check_identity_unchanged()
     try {
         return IdentityStore(dir_).load_public_key();
     } catch (const Error &) {
@@ -127,7 +128,7 @@ void Session::pick_up() {
         return;
     }
     log_info("picked up the unlocked session of " + pub->str() + " from the keyring");
-    start_session(*serial, *settings, remaining, *pub);
+    start_session(*serial, *settings, remaining, *pub, false);
 }
 
 std::uint64_t Session::read_recorded_deadline() const {
@@ -188,7 +189,7 @@ void Session::unlock(const SecretBuffer &passphrase, std::uint64_t idle_usec, pi
 }
 
 void Session::start_session(key_serial_t serial, const SessionSettings &s, std::uint64_t remaining_usec,
-                            const PublicKey &pub) {
+                            const PublicKey &pub, bool write_now) {
     serial_ = serial;
     pub_ = pub;
     settings_ = s;
@@ -206,7 +207,10 @@ void Session::start_session(key_serial_t serial, const SessionSettings &s, std::
         sd_event_source_set_time_relative(expiry_probe_.get(), kExpiryProbeUsec);
         sd_event_source_set_enabled(expiry_probe_.get(), SD_EVENT_ONESHOT);
     }
-    write_session_file();
+    // At pick-up the file is already there; refreshing it can wait for the
+    // flush timer rather than delay the first answer with an fsync.
+    if (write_now) write_session_file();
+    else schedule_session_file();
     if (hooks_.changed) hooks_.changed();
 }
 
@@ -253,6 +257,7 @@ void Session::lock(LockReason reason) {
     if (!serial_) return;
     keyring_remove(*serial_);
     serial_.reset();
+    kernel_renewed_ = 0;
     settings_ = {};
     deadline_realtime_ = 0;
     idle_timer_.reset();
@@ -398,7 +403,14 @@ void Session::touch() {
 }
 
 void Session::renew() {
-    keyring_set_timeout(*serial_, kernel_timeout_seconds(settings_.idle_usec));
+    // The kernel counts whole seconds: renewing it more than once a second
+    // buys nothing, and the extra second keeps it from ending a session
+    // before our own idle timer does.
+    const std::uint64_t mono = now_usec(CLOCK_MONOTONIC);
+    if (mono >= kernel_renewed_ + kUsec) {
+        keyring_set_timeout(*serial_, kernel_timeout_seconds(settings_.idle_usec) + 1);
+        kernel_renewed_ = mono;
+    }
     deadline_realtime_ = now_usec(CLOCK_REALTIME) + settings_.idle_usec;
     arm_idle_timer(settings_.idle_usec);
     schedule_session_file();

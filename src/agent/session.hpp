@@ -62,7 +62,7 @@ public:
 private:
     std::string key_description(const PublicKey &pub) const;
     void start_session(key_serial_t serial, const SessionSettings &s, std::uint64_t remaining_usec,
-                       const PublicKey &pub);
+                       const PublicKey &pub, bool write_now = true);
     void renew();
     void arm_idle_timer(std::uint64_t remaining_usec);
     void watch_process(const SessionSettings &s);
@@ -85,6 +85,7 @@ private:
     std::uint64_t default_idle_usec_;
     KdfParams kdf_;
     struct timespec pub_mtime_ {};
+    std::uint64_t kernel_renewed_ = 0; // CLOCK_MONOTONIC µs of the last keyctl_set_timeout
     std::uint32_t watch_poll_seconds_;
     Hooks hooks_;
 
