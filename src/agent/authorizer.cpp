@@ -2,6 +2,7 @@
 
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/proc.hpp"
 
 #include <fstream>
 #include <time.h>
@@ -19,21 +20,6 @@ std::uint64_t now_monotonic() {
     return std::uint64_t(ts.tv_sec) * 1000000 + std::uint64_t(ts.tv_nsec) / 1000;
 }
 
-std::uint64_t start_time_of(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string stat;
-    if (!std::getline(in, stat)) return 0;
-    auto close = stat.rfind(')');
-    if (close == std::string::npos || close + 2 > stat.size()) return 0;
-    std::string rest = stat.substr(close + 2);
-    std::size_t pos = 0;
-    for (int field = 3; field < 22; ++field) {
-        pos = rest.find(' ', pos);
-        if (pos == std::string::npos) return 0;
-        ++pos;
-    }
-    return std::strtoull(rest.c_str() + pos, nullptr, 10);
-}
 
 } // namespace
 
@@ -52,7 +38,7 @@ Peer make_peer(pid_t pid, uid_t uid, int pidfd) {
     Peer p;
     p.pid = pid;
     p.uid = uid;
-    p.start_time = pid > 0 ? start_time_of(pid) : 0;
+    p.start_time = pid > 0 ? process_start_time(pid) : 0;
     if (pidfd >= 0) p.pidfd = std::make_shared<UniqueFd>(pidfd);
     return p;
 }

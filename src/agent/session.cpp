@@ -7,6 +7,7 @@
 #include "util/error.hpp"
 #include "util/json.hpp"
 #include "util/log.hpp"
+#include "util/proc.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -37,22 +38,6 @@ std::uint64_t now_usec(clockid_t clock) {
 
 unsigned kernel_timeout_seconds(std::uint64_t usec) { return unsigned((usec + kUsec - 1) / kUsec); }
 
-// Field 22 of /proc/PID/stat; 0 when the process does not exist.
-std::uint64_t process_start_time(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string stat;
-    if (!std::getline(in, stat)) return 0;
-    auto close = stat.rfind(')'); // the command name may contain spaces and parentheses
-    if (close == std::string::npos) return 0;
-    std::string rest = stat.substr(close + 2);
-    std::size_t pos = 0;
-    for (int field = 3; field < 22; ++field) {
-        pos = rest.find(' ', pos);
-        if (pos == std::string::npos) return 0;
-        ++pos;
-    }
-    return std::strtoull(rest.c_str() + pos, nullptr, 10);
-}
 
 } // namespace
 

@@ -1,0 +1,25 @@
+#include "util/proc.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+namespace puddle {
+
+std::uint64_t process_start_time(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat;
+    if (!std::getline(in, stat)) return 0;
+    auto close = stat.rfind(')'); // the command name may contain spaces and parentheses
+    if (close == std::string::npos || close + 2 > stat.size()) return 0;
+    std::string rest = stat.substr(close + 2);
+    std::size_t pos = 0;
+    for (int field = 3; field < 22; ++field) {
+        pos = rest.find(' ', pos);
+        if (pos == std::string::npos) return 0;
+        ++pos;
+    }
+    return std::strtoull(rest.c_str() + pos, nullptr, 10);
+}
+
+} // namespace puddle
