@@ -63,6 +63,12 @@ def session_checks():
         check(r.stdout.strip() == "active", "puddle-agent.socket is listening from the manager's start", r.stdout + r.stderr)
         sock = os.path.join(s.runtime_dir, "puddle", "agent.sock")
         check(os.path.exists(sock), f"{sock} exists before any puddle command")
+        if os.path.exists("/usr/lib/systemd/user/puddle-agent-ssh.socket"):
+            r = s.systemctl("is-active", "puddle-agent-ssh.socket", check=False)
+            check(r.stdout.strip() == "active", "puddle-agent-ssh.socket is listening from the manager's start",
+                  r.stdout + r.stderr)
+            ssh_sock = os.path.join(s.runtime_dir, "puddle", "ssh-agent.sock")
+            check(os.path.exists(ssh_sock), f"{ssh_sock} exists")
         r = s.systemctl("is-enabled", "puddle-pair.socket", check=False)
         check(r.stdout.strip() != "enabled", "puddle-pair.socket is not enabled", r.stdout + r.stderr)
 
