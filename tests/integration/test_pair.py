@@ -369,7 +369,8 @@ class Pairing(unittest.TestCase):
         return re.search(r"rekey code: (\d{4}-\d{4})", p.stdout).group(1)
 
     def test_fleet_ca_mode_requires_certificates(self):
-        ca = os.path.join(self.tmp, "ca")
+        # Where a user keeps them; the listener's sandbox has its own /tmp.
+        ca = os.path.join(self.session.home, ".config", "puddle", "fleet-ca")
         os.makedirs(ca, exist_ok=True)
 
         def openssl(*args):
