@@ -10,7 +10,7 @@ pkgs=(
   systemd dbus dbus-user-session polkitd pkexec
   python3 python3-nacl python3-dbus
   openssh-client git socat iproute2 procps util-linux passwd
-  debhelper lintian rpm bash-completion zsh fish libxml2-utils
+  debhelper lintian rpm bash-completion zsh fish libxml2-utils valgrind
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -244,14 +244,13 @@ int run_join(const std::vector<std::string> &argv) {
         if (st.store.is_member()) throw Error(Exit::failure, "join", "another command initialized this envoy meanwhile");
         puddle::MemberRecord self{req.own_host, std::int64_t(std::time(nullptr)), MemberDirection::self,
                                   wrapped_digest(p.wrapped), joined};
+        // The identity and its rotation log in one journaled decision; the
+        // members view after it (a view without an identity means nothing).
+        st.store.commit(p.salt, p.wrapped, joined,
+                        log.empty() ? std::nullopt : std::optional<std::string>(serialize_rotation_log(log)));
         auto view = merge_members(theirs, MembersView{{self}});
         std::string members = serialize_members(view);
         st.dir.write_atomic(kMembersFile, as_bytes(members), 0600);
-        if (!log.empty()) {
-            std::string text = serialize_rotation_log(log);
-            st.dir.write_atomic(kRotationLogFile, as_bytes(text), 0600);
-        }
-        st.store.commit(p.salt, p.wrapped, joined); // the identity files, together
         for (const auto &prob : store_learned_claims(p.claims_json))
             std::fprintf(stderr, "puddle: warning: ignored a claim from the holder: %s\n", prob.why.c_str());
     });

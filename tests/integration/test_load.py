@@ -1,0 +1,169 @@
+"""The agent under load and under hostile traffic (issue 9):
+
+- 32 concurrent clients x 3000 signatures on agent.sock, each client its own
+  process and persistent connection as the user: zero errors, every
+  signature verifies, and the agent's resident memory grows by less than
+  1 MiB between a warm-up and the end;
+- 300 connections of random or half-structured bytes (up to 100 kB each) on
+  agent.sock and on ssh-agent.sock: the agent keeps its PID and serves the
+  next good request on both doors.
+
+PUDDLE_LOAD_CLIENTS / PUDDLE_LOAD_COUNT / PUDDLE_FUZZ_CONNECTIONS change the
+sizes, PUDDLE_LOAD_SEED the random choices."""
+import base64
+import json
+import os
+import random
+import shutil
+import sys
+import time
+
+import nacl.signing
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from agent_fixture import HERE, PY, AgentTestCase, b64, main  # noqa: E402
+
+CLIENTS = int(os.environ.get("PUDDLE_LOAD_CLIENTS", "32"))
+COUNT = int(os.environ.get("PUDDLE_LOAD_COUNT", "3000"))
+CONNECTIONS = int(os.environ.get("PUDDLE_FUZZ_CONNECTIONS", "300"))
+SEED = int(os.environ.get("PUDDLE_LOAD_SEED", "0")) or random.randrange(1, 1 << 30)
+HELPERS = ("load_client.py", "fuzz_client.py", "ssh_probe.py")
+
+
+def verify(pub, data, sig):
+    nacl.signing.VerifyKey(bytes.fromhex(pub[len("ed25519:"):])).verify(data, sig)
+
+
+class LoadCase(AgentTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        for f in HELPERS:
+            dest = os.path.join(cls.a.bindir, f)
+            shutil.copy2(os.path.join(HERE, f), dest)
+            os.chown(dest, cls._session.uid, cls._session.gid)
+        # The agent must stay the same process for the whole measurement.
+        cls._session.write_file(".config/puddle/puddle.toml",
+                                "[kdf]\nopslimit = 1\nmemlimit_kib = 8192\n[agent]\nexit_idle_seconds = 600\n")
+        print(f"\nseed {SEED} (PUDDLE_LOAD_SEED to repeat)", file=sys.stderr)
+
+    def helper(self, name, *args, timeout=900):
+        p = self._session.run([PY, os.path.join(self.a.bindir, name), *map(str, args)], timeout=timeout)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout)
+
+    def rss_kib(self, pid):
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        self.fail(f"no VmRSS for {pid}")
+
+    def heap_kib(self, pid):
+        """Resident size of the brk heap (from smaps), to tell heap growth from other mappings."""
+        total, in_heap = 0, False
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                fields = line.split()
+                if "-" in fields[0] and len(fields) >= 5 and ":" in fields[3]:
+                    in_heap = fields[-1] == "[heap]"
+                elif in_heap and fields[0] == "Rss:":
+                    total += int(fields[1])
+        return total
+
+    def good_requests_on_both_doors(self, tag):
+        data = b"after " + tag.encode()
+        reply = self.a.sock("SIGN " + b64(data))[0]
+        self.assertTrue(reply.startswith("OK "), reply)
+        verify(self.pub, data, base64.b64decode(reply[3:]))
+        r = self.helper("ssh_probe.py", self.a.ssh_sock_path, data.hex(), timeout=60)
+        self.assertEqual(r["keys"], [self.pub[len("ed25519:"):]], r)
+        self.assertEqual(r["reply_type"], 14, r)
+        verify(self.pub, data, bytes.fromhex(r["sig"]))
+
+
+class Load(LoadCase):
+    def load_round(self, seed):
+        total = CLIENTS * COUNT
+        t = time.monotonic()
+        r = self.helper("load_client.py", "--pub", self.pub, "--clients", CLIENTS, "--count", COUNT, "--seed", seed)
+        elapsed = time.monotonic() - t
+        self.assertEqual(r["errors"], 0, r["first_errors"])
+        self.assertEqual(r["ok"], total, r["per_client_ok"])
+        self.assertEqual(r["verified"], total)
+        return r, elapsed
+
+    def test_concurrent_clients_sign_without_errors_or_growth(self):
+        self.assertEqual(self.a.unlock("--no-watch").returncode, 0)
+        pid = self.a.agent_pid()
+        self.assertGreater(pid, 0)
+        # Warm-up: the same shape of traffic (every client, pipelined batches,
+        # the large messages), twice 100 signatures per client.
+        for k in range(2):
+            warm = self.helper("load_client.py", "--pub", self.pub, "--clients", CLIENTS, "--count", 100,
+                               "--seed", SEED + 1 + k)
+            self.assertEqual(warm["errors"], 0, warm["first_errors"])
+        time.sleep(0.5)
+        before, heap_before = self.rss_kib(pid), self.heap_kib(pid)
+        r, elapsed = self.load_round(SEED)
+        time.sleep(0.5)
+        samples = [(self.rss_kib(pid), self.heap_kib(pid))]
+        total = CLIENTS * COUNT
+        print(f"\n{CLIENTS} clients x {COUNT} signatures: {r['ok']} OK, {r['verified']} verified, "
+              f"{r['errors']} errors in {r['seconds']:.1f} s ({total / r['seconds']:.0f}/s, {elapsed:.1f} s "
+              f"with start-up); agent RSS {before} -> {samples[0][0]} KiB ({samples[0][0] - before:+d} KiB), "
+              f"of which [heap] {heap_before} -> {samples[0][1]} KiB", file=sys.stderr)
+        # At the peak of this load the agent's heap holds 1-2 MiB of
+        # connection buffers; how much of it glibc returns afterwards depends
+        # on which chunk ends up at the top of the heap, so one reading
+        # carries up to ~1.4 MiB of noise (measured: no growth over 12 rounds,
+        # and valgrind finds no leak). A leak of 1 MiB per round raises every
+        # later reading; noise does not. So a reading over the bound is
+        # confirmed over up to 3 more rounds before it fails.
+        for k in range(3):
+            if min(x[0] for x in samples) - before < 1024:
+                break
+            self.load_round(SEED + 100 + k)
+            time.sleep(0.5)
+            samples.append((self.rss_kib(pid), self.heap_kib(pid)))
+            print(f"  confirming round {k + 1}: RSS {samples[-1][0]} KiB, [heap] {samples[-1][1]} KiB",
+                  file=sys.stderr)
+        self.assertEqual(self.a.agent_pid(), pid, "the agent restarted under load")
+        self.assertLess(min(x[0] for x in samples) - before, 1024,
+                        f"agent RSS grew from {before} KiB to {[x[0] for x in samples]} KiB "
+                        f"([heap] {heap_before} -> {[x[1] for x in samples]} KiB)")
+        self.good_requests_on_both_doors("load")
+
+
+class HostileTraffic(LoadCase):
+    def fuzz(self, door, path, seed):
+        self.assertEqual(self.a.unlock("--no-watch").returncode, 0)
+        pid = self.a.agent_pid()
+        self.assertGreater(pid, 0)
+        rss = self.rss_kib(pid)
+        r = self.helper("fuzz_client.py", "--door", door, "--path", path, "--connections", CONNECTIONS,
+                        "--seed", seed, "--pub", self.pub)
+        print(f"\n{door} door, {r['done']} connections, {r['bytes_sent']} bytes in {r['seconds']} s: "
+              f"kinds {r['kinds']}, endings {r['endings']}, {r['agent_closed']} closed by the agent, "
+              f"{r['timeouts']} left open after 3 s, {r['replies_bytes']} bytes of replies {r['replies']}; "
+              f"agent RSS {rss} -> {self.rss_kib(pid) if os.path.exists(f'/proc/{pid}') else '?'} KiB",
+              file=sys.stderr)
+        self.assertEqual(r["connect_errors"], [], "the agent stopped accepting connections")
+        self.assertEqual(r["done"], CONNECTIONS)
+        # The traffic reached the parsers and the signing path, not only the peer check.
+        if CONNECTIONS >= 100:
+            self.assertIn("OK" if door == "line" else "type 14", r["replies"])
+        self.assertEqual(self.a.agent_pid(), pid, "the agent died or restarted:\n" + self.journal()[-3000:])
+        self.assertTrue(self.a.agent_active())
+        self.good_requests_on_both_doors(door)
+        self.assertEqual(self.a.agent_pid(), pid)
+
+    def test_random_bytes_on_agent_sock(self):
+        self.fuzz("line", self.a.sock_path, SEED + 10)
+
+    def test_random_bytes_on_ssh_agent_sock(self):
+        self.fuzz("ssh", self.a.ssh_sock_path, SEED + 20)
+
+
+if __name__ == "__main__":
+    main()
