@@ -11,6 +11,7 @@ pkgs=(
   python3 python3-nacl python3-dbus
   openssh-client git socat iproute2 procps util-linux passwd
   debhelper lintian rpm bash-completion zsh fish libxml2-utils valgrind
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need, builds, and runs the whole suite with
-# `meson test`. Ends with one summary line: "N passed, N failed, N skipped".
+# `meson test`, then again under ASan+UBSan, then a short run of every fuzz
+# target. Ends with one summary line: "N passed, N failed, N skipped".
 # Run as root on Debian 12 (the integration tests create throwaway users).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,22 +13,65 @@ else
   meson setup "$builddir" >/dev/null
 fi
 meson compile -C "$builddir"
+# 1. The whole suite.
 set +e
 meson test -C "$builddir" --print-errorlogs "$@"
 rc=$?
 set -e
-/usr/bin/python3 - "$builddir/meson-logs/testlog.json" <<'PY'
-import json, sys
-passed = failed = skipped = 0
-with open(sys.argv[1]) as f:
-    for line in f:
-        r = json.loads(line)["result"]
-        if r in ("OK", "EXPECTEDFAIL"):
-            passed += 1
-        elif r == "SKIP":
-            skipped += 1
-        else:
-            failed += 1
+logs=("$builddir/meson-logs/testlog.json")
+
+# 2. Again under AddressSanitizer and UndefinedBehaviorSanitizer: every suite
+#    but packaging (it builds packages, not code paths) and valgrind (which
+#    cannot run sanitized binaries). PUDDLE_SANITIZERS=0 skips this stage.
+if [[ ${PUDDLE_SANITIZERS:-1} != 0 ]]; then
+  asan=${builddir}-asan
+  [[ -f $asan/build.ninja ]] || meson setup "$asan" -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dbench=false >/dev/null
+  meson compile -C "$asan" >/dev/null
+  set +e
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 PUDDLE_SANITIZED=1
+  meson test -C "$asan" --print-errorlogs --suite unit --suite cli --suite lint
+  r1=$?
+  meson test -C "$asan" --print-errorlogs --logbase sanitized-integration \
+    agent polkit ssh pair names-health load faults
+  r2=$?
+  unset PUDDLE_SANITIZED UBSAN_OPTIONS
+  set -e
+  ((r1 == 0 && r2 == 0)) || rc=1
+  logs+=("$asan/meson-logs/testlog.json" "$asan/meson-logs/sanitized-integration.json")
+fi
+
+# 3. A short run of every libFuzzer target (FUZZ_SECONDS each, default 20).
+#    PUDDLE_FUZZ=0 skips this stage.
+fuzz_passed=0 fuzz_failed=0
+if [[ ${PUDDLE_FUZZ:-1} != 0 ]]; then
+  fuzzdir=${builddir}-fuzz
+  [[ -f $fuzzdir/build.ninja ]] || CXX=clang++ meson setup "$fuzzdir" -Dfuzz=true -Dbench=false >/dev/null
+  meson compile -C "$fuzzdir" >/dev/null
+  set +e
+  scripts/fuzz-smoke.sh "$fuzzdir" | tee "$fuzzdir/fuzz-smoke.log"
+  set -e
+  fuzz_passed=$(grep -cE '^fuzz-[^ ]+ +ok ' "$fuzzdir/fuzz-smoke.log" || true)
+  fuzz_failed=$(grep -cE '^fuzz-[^ ]+ +CRASH' "$fuzzdir/fuzz-smoke.log" || true)
+  ((fuzz_failed == 0 && fuzz_passed > 0)) || rc=1
+fi
+
+/usr/bin/python3 - "$fuzz_passed" "$fuzz_failed" "${logs[@]}" <<'PY'
+import json, os, sys
+passed, failed, skipped = int(sys.argv[1]), int(sys.argv[2]), 0
+for path in sys.argv[3:]:
+    if not os.path.exists(path):
+        failed += 1  # a stage that produced no log did not pass
+        continue
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line)["result"]
+            if r in ("OK", "EXPECTEDFAIL"):
+                passed += 1
+            elif r == "SKIP":
+                skipped += 1
+            else:
+                failed += 1
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 PY
 exit $rc

@@ -129,6 +129,11 @@ class Load(LoadCase):
             print(f"  confirming round {k + 1}: RSS {samples[-1][0]} KiB, [heap] {samples[-1][1]} KiB",
                   file=sys.stderr)
         self.assertEqual(self.a.agent_pid(), pid, "the agent restarted under load")
+        if os.environ.get("PUDDLE_SANITIZED"):
+            # AddressSanitizer keeps freed memory in quarantine (up to 256 MiB):
+            # RSS says nothing there. LeakSanitizer checks leaks instead.
+            self.good_requests_on_both_doors("load")
+            return
         self.assertLess(min(x[0] for x in samples) - before, 1024,
                         f"agent RSS grew from {before} KiB to {[x[0] for x in samples]} KiB "
                         f"([heap] {heap_before} -> {[x[1] for x in samples]} KiB)")
