@@ -31,12 +31,11 @@ _SECCOMP = ("SystemCallFilter=\nSystemCallArchitectures=\nMemoryDenyWriteExecute
             "LockPersonality=no\nRestrictRealtime=no\nRestrictSUIDSGID=no\nRestrictAddressFamilies=\n")
 COLD_VARIANTS = [
     ("as shipped", ""),
-    ("without ExecStartPre= (mkdir)", "ExecStartPre=\n"),
     ("without PrivateNetwork=", "PrivateNetwork=no\n"),
     ("without namespaces (Protect*, Private*, ReadWritePaths)", _NS),
     ("without seccomp (SystemCallFilter and friends)", _SECCOMP),
     ("without any of it (also NoNewPrivileges, IPAddressDeny)",
-     "ExecStartPre=\n" + _NS + _SECCOMP + "NoNewPrivileges=no\nDevicePolicy=auto\nIPAddressDeny=\n"),
+     _NS + _SECCOMP + "NoNewPrivileges=no\nDevicePolicy=auto\nIPAddressDeny=\n"),
 ]
 
 

@@ -94,8 +94,28 @@ BusDoor::BusDoor(sd_event *loop, Service &service, Authorizer &authorizer, std::
     slot_.reset(slot);
     r = sd_bus_attach_event(bus, loop, SD_EVENT_PRIORITY_NORMAL);
     if (r < 0) throw_errno("cannot attach the bus to the event loop", -r);
-    r = sd_bus_request_name(bus, kBusName, 0);
+    // Asynchronously: waiting here for the bus handshake and the name would
+    // delay the first answer on the sockets, which need neither.
+    r = sd_bus_request_name_async(bus, &slot, kBusName, 0, on_name_reply, this);
     if (r < 0) throw_errno("cannot claim " + std::string(kBusName) + " on the user bus", -r);
+    name_slot_.reset(slot);
+}
+
+int BusDoor::on_name_reply(sd_bus_message *m, void *userdata, sd_bus_error *) {
+    auto *self = static_cast<BusDoor *>(userdata);
+    self->name_slot_.reset();
+    std::string why;
+    std::uint32_t result = 0;
+    if (const sd_bus_error *e = sd_bus_message_get_error(m))
+        why = e->message ? e->message : e->name;
+    else if (sd_bus_message_read(m, "u", &result) < 0)
+        why = "unreadable reply";
+    else if (result == 2 || result == 3) // DBUS_REQUEST_NAME_REPLY_IN_QUEUE, _EXISTS
+        why = "another process owns it";
+    if (!why.empty())
+        log_error("cannot claim " + std::string(kBusName) + " on the user bus (" + why +
+                  "); D-Bus callers will not reach this agent, the sockets still serve");
+    return 0;
 }
 
 BusDoor::~BusDoor() = default;
@@ -187,8 +207,19 @@ int BusDoor::method_unlock(sd_bus_message *m, void *userdata, sd_bus_error *) {
     return self->authorize_then(m, Action::unlock, [self, fd, idle, watch](sd_bus_message *msg) {
         auto pass = read_passphrase_from_passed_fd(fd);
         if (watch > std::uint32_t(INT32_MAX)) throw AgentError(Failure::invalid_argument, "watch PID out of range");
-        self->service_.unlock(pass, idle, pid_t(watch));
-        sd_bus_reply_method_return(msg, "");
+        // Argon2id runs on the worker thread; the reply follows from there.
+        MessageRef ref(sd_bus_message_ref(msg), sd_bus_message_unref);
+        self->service_.unlock(std::move(pass), idle, pid_t(watch), [ref](std::exception_ptr error) {
+            if (!error) {
+                sd_bus_reply_method_return(ref.get(), "");
+                return;
+            }
+            try {
+                std::rethrow_exception(error);
+            } catch (const std::exception &e) {
+                reply_error(ref.get(), e);
+            }
+        });
     });
 }
 

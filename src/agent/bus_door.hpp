@@ -35,6 +35,7 @@ private:
     static int method_lock(sd_bus_message *m, void *userdata, sd_bus_error *error);
     static int method_rekey(sd_bus_message *m, void *userdata, sd_bus_error *error);
     static int method_set_name(sd_bus_message *m, void *userdata, sd_bus_error *error);
+    static int on_name_reply(sd_bus_message *m, void *userdata, sd_bus_error *error);
     static int property_get(sd_bus *, const char *, const char *, const char *property, sd_bus_message *reply,
                             void *userdata, sd_bus_error *error);
 
@@ -63,6 +64,7 @@ private:
     std::function<void()> activity_;
     SdBus bus_;
     SdBusSlot slot_;
+    SdBusSlot name_slot_; // the pending RequestName
 };
 
 } // namespace puddle::agent

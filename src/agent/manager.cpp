@@ -90,8 +90,9 @@ int Manager::on_exit_timer(sd_event_source *, std::uint64_t, void *userdata) {
     const std::uint64_t idle = std::uint64_t(self->config_.agent.exit_idle_seconds) * 1000000;
     bool clients = false;
     for (auto &d : self->socket_doors_) clients |= d->connections() > 0;
-    if (self->session_->unlocked() || clients || now_monotonic() < self->last_activity_ + idle) {
-        if (self->session_->unlocked() || clients) self->activity();
+    const bool busy = self->session_->unlocked() || self->session_->busy() || clients;
+    if (busy || now_monotonic() < self->last_activity_ + idle) {
+        if (busy) self->activity();
         self->arm_exit_timer();
         return 0;
     }

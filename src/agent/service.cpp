@@ -17,8 +17,8 @@ Signature Service::sign(std::span<const std::uint8_t> data) {
     return session_.sign(data);
 }
 
-void Service::unlock(const SecretBuffer &passphrase, std::uint64_t idle_usec, pid_t watch_pid) {
-    session_.unlock(passphrase, idle_usec, watch_pid);
+void Service::unlock(SecretBuffer passphrase, std::uint64_t idle_usec, pid_t watch_pid, Session::UnlockDone done) {
+    session_.unlock(std::move(passphrase), idle_usec, watch_pid, std::move(done));
 }
 
 void Service::lock() { session_.lock(LockReason::explicit_lock); }

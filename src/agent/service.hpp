@@ -28,7 +28,8 @@ public:
 
     // Each throws AgentError.
     Signature sign(std::span<const std::uint8_t> data);
-    void unlock(const SecretBuffer &passphrase, std::uint64_t idle_usec, pid_t watch_pid);
+    // Finishes later, on the loop: see Session::unlock.
+    void unlock(SecretBuffer passphrase, std::uint64_t idle_usec, pid_t watch_pid, Session::UnlockDone done);
     void lock();
     std::string rekey(const SecretBuffer &passphrase, const SecretBuffer &new_passphrase);
     std::string claim_name(const std::string &name) { return session_.claim_name(name); }

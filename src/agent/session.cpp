@@ -55,7 +55,7 @@ const char *lock_reason_name(LockReason r) {
 Session::Session(sd_event *loop, StateDir dir, const Config &config, Hooks hooks)
     : loop_(loop), dir_(std::move(dir)),
       default_idle_usec_(std::uint64_t(config.agent.idle_timeout_minutes) * 60 * kUsec), kdf_(config.kdf),
-      watch_poll_seconds_(config.agent.watchdog_poll_seconds), hooks_(std::move(hooks)) {}
+      watch_poll_seconds_(config.agent.watchdog_poll_seconds), hooks_(std::move(hooks)), offload_(loop) {}
 
 Session::~Session() {
     // The session outlives the agent on purpose: the key stays in the
@@ -129,7 +129,7 @@ std::uint64_t Session::read_recorded_deadline() const {
     }
 }
 
-void Session::unlock(const SecretBuffer &passphrase, std::uint64_t idle_usec, pid_t watch_pid) {
+void Session::unlock(SecretBuffer passphrase, std::uint64_t idle_usec, pid_t watch_pid, UnlockDone done) {
     if (idle_usec == 0) idle_usec = default_idle_usec_;
     if (idle_usec < kMinIdleUsec || idle_usec > kMaxIdleUsec)
         throw AgentError(Failure::invalid_argument, "idle timeout must be between 1 second and 366 days");
@@ -144,33 +144,67 @@ void Session::unlock(const SecretBuffer &passphrase, std::uint64_t idle_usec, pi
                              "process " + std::to_string(watch_pid) + " to watch does not exist");
     }
 
-    std::optional<Keypair> kp;
-    PublicKey pub;
-    try {
-        dir_.check_safe();
-        StateLock guard(dir_);
-        IdentityStore store(dir_);
-        store.repair();
-        auto id = store.load();
-        kp.emplace(unwrap_seed(id.wrapped, passphrase.bytes(), id.salt, id.pub));
-        pub = id.pub;
-    } catch (const Error &e) {
-        if (e.code() == Exit::not_initialized) throw AgentError(Failure::not_initialized, e.what());
-        if (e.code() == Exit::bad_passphrase) throw AgentError(Failure::bad_passphrase, e.what());
-        throw AgentError(Failure::internal, e.what());
-    }
+    // Move-only state crosses to the worker and back in shared boxes
+    // (std::function needs copyable captures).
+    struct Work {
+        SecretBuffer passphrase;
+        std::optional<Keypair> kp;
+        std::exception_ptr error;
+    };
+    auto work = std::make_shared<Work>();
+    work->passphrase = std::move(passphrase);
+    const std::uint64_t epoch = lock_epoch_;
+    log_info("checking the passphrase of an unlock request (in the background; other requests go on)");
+    offload_.submit([this, work, s, epoch, done = std::move(done)]() -> Offload::Continuation {
+        // Worker thread: files and Argon2id only, no session state.
+        try {
+            dir_.check_safe();
+            StateLock guard(dir_);
+            IdentityStore store(dir_);
+            store.repair();
+            auto id = store.load();
+            work->kp.emplace(unwrap_seed(id.wrapped, work->passphrase.bytes(), id.salt, id.pub));
+        } catch (const Error &e) {
+            Failure f = e.code() == Exit::not_initialized ? Failure::not_initialized
+                        : e.code() == Exit::bad_passphrase ? Failure::bad_passphrase
+                                                           : Failure::internal;
+            work->error = std::make_exception_ptr(AgentError(f, e.what()));
+        } catch (const std::exception &e) {
+            work->error = std::make_exception_ptr(AgentError(Failure::internal, e.what()));
+        }
+        work->passphrase = SecretBuffer();
+        return [this, work, s, epoch, done] {
+            // Loop thread.
+            std::exception_ptr error = work->error;
+            if (!error && epoch != lock_epoch_)
+                error = std::make_exception_ptr(
+                    AgentError(Failure::locked, "the session was locked while the passphrase was being checked"));
+            if (!error) {
+                try {
+                    finish_unlock(std::move(*work->kp), s);
+                } catch (...) {
+                    error = std::current_exception();
+                }
+            }
+            work->kp.reset();
+            done(error);
+        };
+    });
+}
+
+void Session::finish_unlock(Keypair kp, const SessionSettings &s) {
     if (serial_) keyring_remove(*serial_);
     serial_.reset();
-    auto record = encode_session_record(kp->secret_key().bytes(), s);
+    auto record = encode_session_record(kp.secret_key().bytes(), s);
     key_serial_t serial;
     try {
-        serial = keyring_store(key_description(pub), record.bytes(), kernel_timeout_seconds(idle_usec));
+        serial = keyring_store(key_description(kp.public_key()), record.bytes(), kernel_timeout_seconds(s.idle_usec));
     } catch (const Error &e) {
         throw AgentError(Failure::internal, e.what());
     }
-    log_info("unlocked " + pub.str() + " (idle timeout " + std::to_string(idle_usec / kUsec) + " s" +
-             (watch_pid ? ", watching PID " + std::to_string(watch_pid) : std::string()) + ")");
-    start_session(serial, s, idle_usec, pub);
+    log_info("unlocked " + kp.public_key().str() + " (idle timeout " + std::to_string(s.idle_usec / kUsec) + " s" +
+             (s.watch_pid ? ", watching PID " + std::to_string(s.watch_pid) : std::string()) + ")");
+    start_session(serial, s, s.idle_usec, kp.public_key());
 }
 
 void Session::start_session(key_serial_t serial, const SessionSettings &s, std::uint64_t remaining_usec,
@@ -239,6 +273,7 @@ void Session::watch_process(const SessionSettings &s) {
 }
 
 void Session::lock(LockReason reason) {
+    if (reason == LockReason::explicit_lock) ++lock_epoch_;
     if (!serial_) return;
     keyring_remove(*serial_);
     serial_.reset();

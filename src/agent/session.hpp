@@ -4,6 +4,7 @@
 #pragma once
 
 #include "agent/keyring.hpp"
+#include "agent/offload.hpp"
 #include "agent/session_record.hpp"
 #include "core/config.hpp"
 #include "core/identity.hpp"
@@ -11,6 +12,7 @@
 #include "util/fd.hpp"
 #include "util/sd.hpp"
 
+#include <exception>
 #include <functional>
 #include <optional>
 #include <string>
@@ -35,9 +37,15 @@ public:
     // Looks for a session left by an earlier agent instance in the keyring.
     void pick_up();
 
-    // Unwraps with the passphrase, stores the key in the keyring. Throws
-    // Error (not_initialized, bad_passphrase, failure).
-    void unlock(const SecretBuffer &passphrase, std::uint64_t idle_usec, pid_t watch_pid);
+    // Checks the arguments now (throws AgentError invalid_argument), then
+    // unwraps with the passphrase on the worker thread and stores the key in
+    // the keyring back on the loop. `done` runs on the loop with nullptr or
+    // the AgentError (not_initialized, bad_passphrase, locked when an
+    // explicit lock came in meanwhile, internal).
+    using UnlockDone = std::function<void(std::exception_ptr)>;
+    void unlock(SecretBuffer passphrase, std::uint64_t idle_usec, pid_t watch_pid, UnlockDone done);
+    // An unlock is being derived: the agent must not exit on idle.
+    bool busy() const noexcept { return offload_.pending() > 0; }
     void lock(LockReason reason);
     // Throws Error(Exit::locked) when locked (also when the kernel expired the key).
     Signature sign(std::span<const std::uint8_t> data);
@@ -73,6 +81,7 @@ private:
     // names the session's key (a rotation received by 'puddle rekey --from').
     void check_identity_unchanged();
     void remember_identity_stamp();
+    void finish_unlock(Keypair kp, const SessionSettings &s);
 
     static int on_idle_timer(sd_event_source *, std::uint64_t, void *userdata);
     static int on_watched_exit(sd_event_source *, int, std::uint32_t, void *userdata);
@@ -96,9 +105,15 @@ private:
     UniqueFd pidfd_;
     SdEventSource idle_timer_, watch_source_, expiry_probe_, file_flush_;
     bool file_dirty_ = false;
+    // Bumped by every explicit lock: an unlock that was being derived when
+    // the user asked to lock must not unlock afterwards.
+    std::uint64_t lock_epoch_ = 0;
     // Locked scratch space for the key during one signature; wiped after each
     // use. Allocated once: sodium_malloc costs several system calls.
     SecretBuffer scratch_{kSessionRecordBytes + 1};
+    // Last member: destroyed first, so no continuation runs into a
+    // half-destroyed session.
+    Offload offload_;
 };
 
 } // namespace puddle::agent

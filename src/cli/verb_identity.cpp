@@ -1,5 +1,6 @@
 // init, pubkey, verify, rotate-passphrase: the verbs that need no agent.
 #include "agent/ssh_protocol.hpp"
+#include "cli/agent_client.hpp"
 #include "cli/args.hpp"
 #include "cli/io.hpp"
 #include "cli/passphrase_source.hpp"
@@ -15,26 +16,29 @@ namespace puddle::cli {
 int run_init(const std::vector<std::string> &argv) {
     Args args("init", argv, {{"passphrase-fd", true}}, 0);
     auto config = load_config_reporting();
-    auto st = open_state(true);
-    if (st.store.is_member()) {
-        auto existing = st.store.load_public_key();
-        throw Error(Exit::failure, "init", "this envoy is already a member of puddle " + existing.str(),
-                    "use 'puddle rotate-passphrase' to change the passphrase");
-    }
-    for (const char *f : {kWrappedFile, kSaltFile, kPubFile})
-        if (st.dir.has(f))
-            throw Error(Exit::failure, "init",
-                        "an incomplete identity is present (" + st.dir.file(f) + " exists without the others)",
-                        "restore the missing files from a member envoy, or move " + st.dir.path() +
-                            " away to start a new puddle");
+    {
+        auto st = open_state(true);
+        if (st.store.is_member()) {
+            auto existing = st.store.load_public_key();
+            throw Error(Exit::failure, "init", "this envoy is already a member of puddle " + existing.str(),
+                        "use 'puddle rotate-passphrase' to change the passphrase");
+        }
+        for (const char *f : {kWrappedFile, kSaltFile, kPubFile})
+            if (st.dir.has(f))
+                throw Error(Exit::failure, "init",
+                            "an incomplete identity is present (" + st.dir.file(f) + " exists without the others)",
+                            "restore the missing files from a member envoy, or move " + st.dir.path() +
+                                " away to start a new puddle");
 
-    auto pass = new_passphrase(args, "passphrase-fd", "New passphrase");
-    auto keypair = Keypair::generate();
-    auto salt = random_salt();
-    auto wrapped = wrap_seed(keypair, pass.bytes(), salt, config.kdf);
-    st.store.commit(salt, wrapped, keypair.public_key());
-    std::printf("initialized puddle %s\nstate directory: %s\n", keypair.public_key().str().c_str(),
-                st.dir.path().c_str());
+        auto pass = new_passphrase(args, "passphrase-fd", "New passphrase");
+        auto keypair = Keypair::generate();
+        auto salt = random_salt();
+        auto wrapped = wrap_seed(keypair, pass.bytes(), salt, config.kdf);
+        st.store.commit(salt, wrapped, keypair.public_key());
+        std::printf("initialized puddle %s\nstate directory: %s\n", keypair.public_key().str().c_str(),
+                    st.dir.path().c_str());
+    } // the state lock is released before the agent, which takes it, restarts
+    restart_agent_for_new_state_dir();
     return 0;
 }
 

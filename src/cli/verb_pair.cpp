@@ -145,6 +145,11 @@ int hand_out(const std::string &verb, std::string_view purpose, const char *pend
                     std::printf("claimed: %s (%s) joined\n", host.c_str(), peer.c_str());
                     return 0;
                 }
+                if (result == "unacknowledged")
+                    throw Error(Exit::pairing_failed, verb,
+                                "the key went to " + peer + " but it never acknowledged; it may have joined "
+                                "without being recorded in this envoy's members view",
+                                "run 'puddle members' on the new machine: if it lists this puddle, it joined");
                 if (result == "burned")
                     throw Error(Exit::pairing_failed, verb, "the code was burned by a failed claim from " + peer,
                                 "run 'puddle " + verb + "' again for a new code");
@@ -255,7 +260,10 @@ int run_join(const std::vector<std::string> &argv) {
             std::fprintf(stderr, "puddle: warning: ignored a claim from the holder: %s\n", prob.why.c_str());
     });
     if (already) std::printf("already a member of puddle %s; nothing changed\n", joined.str().c_str());
-    else std::printf("joined puddle %s from %s\n", joined.str().c_str(), req.target.host.c_str());
+    else {
+        std::printf("joined puddle %s from %s\n", joined.str().c_str(), req.target.host.c_str());
+        restart_agent_for_new_state_dir();
+    }
     return 0;
 }
 

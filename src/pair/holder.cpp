@@ -100,6 +100,7 @@ ClaimOutcome Holder::serve(TlsConnection &tls, const std::string &peer) {
     // From here on the code is spent, whatever happens (one guess per code).
     burn();
     log_info("claim from " + peer + " received; the code is now used up");
+    bool payload_sent = false;
     try {
         auto ja = parse_ada(a.ada);
         if (!ja || ja->version != kPairProtocolVersion || ja->purpose != purpose_)
@@ -126,14 +127,13 @@ ClaimOutcome Holder::serve(TlsConnection &tls, const std::string &peer) {
         }
         auto payload = build_payload();
         ch.send(seal_payload(keys->payload_key, payload, ch.transcript_hash()));
+        payload_sent = true;
         auto ad = ch.transcript_hash();
         auto ack_msg = ch.receive_as<AckMsg>(MsgType::ack);
         std::string error;
         auto ack = open_ack(keys->payload_key, ack_msg, ad, error);
-        if (!ack || !valid_host(ack->host)) {
-            log_warning("pairing claim from " + peer + ": unreadable acknowledgement (" + error + ")");
-            return ClaimOutcome::burned;
-        }
+        if (!ack || !valid_host(ack->host))
+            return unacknowledged(peer, "unreadable acknowledgement (" + (error.empty() ? "invalid host name" : error) + ")");
         record_member(ack->host, ack->at);
         {
             std::lock_guard lock(mu_);
@@ -143,9 +143,12 @@ ClaimOutcome Holder::serve(TlsConnection &tls, const std::string &peer) {
         return ClaimOutcome::claimed;
     } catch (const BadMessage &e) {
         ch.send_error(ErrorCode::bad_message, e.why());
+        if (payload_sent) return unacknowledged(peer, e.why());
         log_warning("pairing claim from " + peer + " failed: " + e.why());
         return ClaimOutcome::burned;
     } catch (const PeerRefused &e) {
+        // The joiner refuses after the payload only before writing anything
+        // (a wrong passphrase, another puddle): a plain failure.
         if (e.msg.known() == ErrorCode::auth_failed)
             log_warning("pairing claim from " + peer +
                         " failed key confirmation (the joiner found the code wrong, or someone in between); "
@@ -154,10 +157,17 @@ ClaimOutcome Holder::serve(TlsConnection &tls, const std::string &peer) {
             log_warning("pairing claim from " + peer + " stopped by the joiner: " + e.why());
         return ClaimOutcome::burned;
     } catch (const Error &e) {
+        if (payload_sent) return unacknowledged(peer, e.what()); // e.g. the joiner vanished
         ch.send_error(ErrorCode::internal, "the holder could not complete the claim");
         log_warning("pairing claim from " + peer + " failed: " + e.what());
         return ClaimOutcome::burned;
     }
+}
+
+ClaimOutcome Holder::unacknowledged(const std::string &peer, const std::string &why) {
+    log_warning("pairing claim from " + peer + ": the payload was sent but not acknowledged (" + why +
+                "); the joiner may have joined without being recorded in members.json here");
+    return ClaimOutcome::unacknowledged;
 }
 
 PairPayload Holder::build_payload() {

@@ -18,6 +18,10 @@ enum class ClaimOutcome {
     untouched, // dropped before the PAKE: the code is still good
     burned,    // CPACE_A arrived but the claim did not complete
     claimed,   // the joiner confirmed and acknowledged the payload
+    // The payload went out but no valid ACK came back: the joiner may have
+    // written the identity (it commits before it acknowledges) without this
+    // envoy recording it in members.json. The code is spent.
+    unacknowledged,
 };
 
 class Holder {
@@ -38,6 +42,7 @@ private:
     bool take_claim();
     void release_claim();
     void burn();
+    ClaimOutcome unacknowledged(const std::string &peer, const std::string &why);
     PairPayload build_payload();
     void record_member(const std::string &host, std::int64_t at);
 

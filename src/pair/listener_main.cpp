@@ -255,6 +255,8 @@ int main(int argc, char **argv) {
             log_info("the " + purpose + " code expired unclaimed");
         } else if (final_outcome == int(ClaimOutcome::claimed)) {
             write_result(dir, purpose, *pending, "claimed", holder.joiner_host(), final_peer);
+        } else if (final_outcome == int(ClaimOutcome::unacknowledged)) {
+            write_result(dir, purpose, *pending, "unacknowledged", "", final_peer);
         } else {
             write_result(dir, purpose, *pending, "burned", "", final_peer);
         }

@@ -158,7 +158,9 @@ class AgentSession:
 
 class AgentTestCase(unittest.TestCase):
     """One user manager for the whole class; each test starts from a locked
-    agent."""
+    agent. A class with `initialize = False` starts without an identity."""
+
+    initialize = True
 
     @classmethod
     def setUpClass(cls):
@@ -173,7 +175,7 @@ class AgentTestCase(unittest.TestCase):
         try:
             cls.a = AgentSession(cls._session)
             cls.a.install()
-            cls.pub = cls.a.init()
+            cls.pub = cls.a.init() if cls.initialize else None
         except BaseException:
             cls._session.__exit__(None, None, None)
             raise

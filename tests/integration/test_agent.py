@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 import nacl.signing
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agent_fixture import PASSPHRASE, SOURCE, AgentTestCase, b64, main, wait_until  # noqa: E402
+from agent_fixture import CONFIG, PASSPHRASE, PY, SOURCE, AgentTestCase, b64, main, wait_until  # noqa: E402
 import nacl_unwrap  # noqa: E402
 
 
@@ -40,6 +40,51 @@ class UnlockAndSign(AgentTestCase):
         replies = self.a.sock("SIGN " + b64(b"socket data"))
         self.assertTrue(replies[0].startswith("OK "), replies)
         verify(self.pub, b"socket data", base64.b64decode(replies[0][3:]))
+
+    def rewrap(self, config):
+        self._session.write_file(".config/puddle/puddle.toml", config)
+        p = self.a.puddle("rotate-passphrase", "--passphrase-fd", "FD", "--new-passphrase-fd", "FD",
+                          passphrases=[PASSPHRASE, PASSPHRASE], timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def start_bus_unlock(self):
+        """D-Bus Unlock from an independent client, without waiting; returns
+        once the agent says it is deriving the key."""
+        mark = self._session.journal_mark()
+        path = self._session.write_file(".passfile", PASSPHRASE + "\n", mode=0o600)
+        proc = self._session.popen([PY, os.path.join(self.a.bindir, "bus_client.py"), "unlock", path,
+                                    str(600 * 10**6), "0"], stdout=subprocess.PIPE, text=True)
+        self._session.wait_journal("checking the passphrase of an unlock request", timeout=30,
+                                   unit="puddle-agent.service", since=mark)
+        return proc
+
+    def test_unlock_derives_in_the_background(self):
+        # A wrap that keeps Argon2id busy for a second or more (256 MiB, 12
+        # passes), so that requests arrive while the agent derives.
+        self.rewrap(CONFIG.replace("opslimit = 1\nmemlimit_kib = 8192", "opslimit = 12\nmemlimit_kib = 262144"))
+        try:
+            unlock = self.start_bus_unlock()
+            # Answered while the derivation runs: an agent that derived on its
+            # event loop would answer only after it and say "unlocked".
+            replies = self.a.sock("STATUS", "SIGN eA==")
+            self.assertFalse(json.loads(replies[0][3:])["unlocked"], replies)
+            self.assertTrue(replies[1].startswith("ERR locked "), replies)
+            out, _ = unlock.communicate(timeout=120)
+            self.assertEqual(json.loads(out), {"ok": None})
+            self.assertTrue(self.a.sock("SIGN eA==")[0].startswith("OK "))
+
+            # An explicit lock while an unlock is being derived wins.
+            self.a.puddle("lock")
+            unlock = self.start_bus_unlock()
+            self.assertEqual(self.a.puddle("lock").returncode, 0)
+            out, _ = unlock.communicate(timeout=120)
+            r = json.loads(out)
+            self.assertEqual(r.get("error"), "org.puddle.Agent1.Error.Locked", r)
+            self.assertIn("locked while the passphrase was being checked", r["message"])
+            self.assertFalse(self.a.bus("props")["ok"]["Unlocked"])
+            self.assertTrue(self.a.sock("SIGN eA==")[0].startswith("ERR locked "))
+        finally:
+            self.rewrap(CONFIG)
 
     def test_session_file_and_status(self):
         self.a.unlock("--no-watch", "--idle-mins", "7")
@@ -304,6 +349,35 @@ class LifeCycle(AgentTestCase):
             return sorted(out)
         self.assertEqual(shape(live), shape(shipped))
 
+
+
+class StartedBeforeInit(AgentTestCase):
+    initialize = False
+
+    def test_agent_started_before_the_state_directory_exists(self):
+        # The unit's ReadWritePaths=-%h/.puddle is skipped while ~/.puddle is
+        # missing; where the user manager applies the mount sandbox (it needs
+        # a user namespace; Debian 12's systemd 252 skips it for user units)
+        # this agent would see the directory read-only once init makes it, so
+        # init restarts it. The agent must stay up across init for the
+        # restart to be observable: no exit on idle here.
+        self._session.write_file(".config/puddle/puddle.toml", CONFIG.replace("exit_idle_seconds = 3",
+                                                                              "exit_idle_seconds = 600"))
+        self.a.stop_agent()
+        self.assertFalse(os.path.exists(os.path.join(self._session.home, ".puddle")))
+        self.assertTrue(self.a.sock("STATUS")[0].startswith("OK "))
+        before = self.a.agent_pid()
+        self.assertGreater(before, 0)
+        pub = self.a.init()
+        wait_until(lambda: self.a.agent_pid() not in (0, before) or not self.a.agent_active(), 20,
+                   what="init to restart the agent")
+        p = self.a.unlock("--no-watch")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        replies = self.a.sock("SIGN " + b64(b"after init"))
+        self.assertTrue(replies[0].startswith("OK "), replies)
+        verify(pub, b"after init", base64.b64decode(replies[0][3:]))
+        with open(self.a.state_file("session.unlocked")) as f:
+            self.assertEqual(json.load(f)["pubkey"], pub)
 
 if __name__ == "__main__":
     main()

@@ -414,10 +414,21 @@ class Faults(unittest.TestCase):
                 self.check_unwraps(state, self.founder_pub(), self.founder_pass(), label)
                 # The key went out: the code must be spent (single use).
                 self.assertFalse(os.path.exists(self.state("pair.pending")), f"{label}: the code is still valid")
+                # The founder knows it: claimed (and recorded), or told that
+                # the payload went out unacknowledged; never "burned".
+                wait_until(lambda: os.path.exists(self.state("pair.result")), 15, what=f"{label}: pair.result")
+                res = self.pair_result("pair")
+                self.assertIn(res, ("claimed", "unacknowledged"), f"{label}: the joiner holds the key")
+                if res == "claimed":
+                    host = json.loads(read(self.state("pair.result")))["host"]
+                    members = json.loads(read(self.state("members.json")))["members"]
+                    self.assertIn(host, [m["host"] for m in members], f"{label}: claimed but not in members.json")
                 o["member"] += 1
                 founder_results["member/" + res] = founder_results.get("member/" + res, 0) + 1
             else:
                 self.assertEqual(rc, 4, f"{label}: {out} {err}")
+                # The joiner acknowledges only after writing: nothing written, nothing claimed.
+                self.assertNotEqual(res, "claimed", label)
                 o["empty"] += 1
                 founder_results["empty/" + res] = founder_results.get("empty/" + res, 0) + 1
                 # Nothing lost: the same envoy joins with a new code.
