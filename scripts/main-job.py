@@ -25,18 +25,7 @@ def main():
             raise SystemExit(1)
         def step(title, argv, passphrase=None, input=None, expect=0):
             print(f"== {title}: {' '.join(argv)}", flush=True)
-            fds, r = (), None
-            if passphrase is not None:
-                r, w = os.pipe()
-                os.write(w, (passphrase + "\n").encode())
-                os.close(w)
-                fds = (r,)
-                argv = [str(r) if a == "FD" else a for a in argv]
-            try:
-                p = s.run(argv, input=input, pass_fds=fds)
-            finally:
-                if r is not None:
-                    os.close(r)
+            p = s.run_with_passphrases(argv, None if passphrase is None else [passphrase], input=input)
             sys.stdout.write(p.stdout)
             sys.stdout.write(p.stderr)
             if p.returncode != expect:

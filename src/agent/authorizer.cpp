@@ -1,5 +1,6 @@
 #include "agent/authorizer.hpp"
 
+#include "util/clock.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/proc.hpp"
@@ -14,12 +15,7 @@ namespace {
 constexpr std::uint64_t kCacheUsec = 1000000;
 constexpr std::uint64_t kPolkitTimeoutUsec = 10 * 1000000;
 
-std::uint64_t now_monotonic() {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return std::uint64_t(ts.tv_sec) * 1000000 + std::uint64_t(ts.tv_nsec) / 1000;
-}
-
+std::uint64_t now_monotonic() { return now_usec(CLOCK_MONOTONIC); }
 
 } // namespace
 

@@ -2,6 +2,7 @@
 
 #include "agent/line_door.hpp"
 #include "agent/ssh_door.hpp"
+#include "util/clock.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -12,11 +13,7 @@
 namespace puddle::agent {
 namespace {
 
-std::uint64_t now_monotonic() {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return std::uint64_t(ts.tv_sec) * 1000000 + std::uint64_t(ts.tv_nsec) / 1000;
-}
+std::uint64_t now_monotonic() { return now_usec(CLOCK_MONOTONIC); }
 
 } // namespace
 

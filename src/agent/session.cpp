@@ -4,6 +4,7 @@
 #include "core/identity_store.hpp"
 #include "core/state_files.hpp"
 #include "core/wrap.hpp"
+#include "util/clock.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
 #include "util/log.hpp"
@@ -29,12 +30,6 @@ constexpr std::uint64_t kMinIdleUsec = kUsec;
 constexpr std::uint64_t kMaxIdleUsec = 366ull * 24 * 3600 * kUsec;
 constexpr std::uint64_t kExpiryProbeUsec = 2 * kUsec;
 constexpr std::uint64_t kFileFlushUsec = kUsec;
-
-std::uint64_t now_usec(clockid_t clock) {
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return std::uint64_t(ts.tv_sec) * kUsec + std::uint64_t(ts.tv_nsec) / 1000;
-}
 
 unsigned kernel_timeout_seconds(std::uint64_t usec) { return unsigned((usec + kUsec - 1) / kUsec); }
 
@@ -158,11 +153,7 @@ void Session::unlock(SecretBuffer passphrase, std::uint64_t idle_usec, pid_t wat
     offload_.submit([this, work, s, epoch, done = std::move(done)]() -> Offload::Continuation {
         // Worker thread: files and Argon2id only, no session state.
         try {
-            dir_.check_safe();
-            StateLock guard(dir_);
-            IdentityStore store(dir_);
-            store.repair();
-            auto id = store.load();
+            auto id = open_state(dir_).store.load();
             work->kp.emplace(unwrap_seed(id.wrapped, work->passphrase.bytes(), id.salt, id.pub));
         } catch (const Error &e) {
             Failure f = e.code() == Exit::not_initialized ? Failure::not_initialized
@@ -320,11 +311,8 @@ PublicKey Session::rekey(const SecretBuffer &passphrase, const SecretBuffer &new
     check_identity_unchanged();
     std::optional<Keypair> fresh;
     try {
-        dir_.check_safe();
-        StateLock guard(dir_);
-        IdentityStore store(dir_);
-        store.repair();
-        auto id = store.load();
+        auto st = open_state(dir_);
+        auto id = st.store.load();
         auto old = unwrap_seed(id.wrapped, passphrase.bytes(), id.salt, id.pub);
         if (!(old.public_key() == pub_))
             throw AgentError(Failure::invalid_argument, "the session holds another key than identity.pub");
@@ -336,7 +324,7 @@ PublicKey Session::rekey(const SecretBuffer &passphrase, const SecretBuffer &new
         append_record(log, record);
         auto salt = random_salt();
         auto wrapped = wrap_seed(*fresh, new_passphrase.bytes(), salt, kdf_);
-        store.commit(salt, wrapped, fresh->public_key(), serialize_rotation_log(log));
+        st.store.commit(salt, wrapped, fresh->public_key(), serialize_rotation_log(log));
     } catch (const Error &e) {
         if (e.code() == Exit::bad_passphrase) throw AgentError(Failure::bad_passphrase, e.what());
         if (e.code() == Exit::not_initialized) throw AgentError(Failure::not_initialized, e.what());

@@ -103,6 +103,11 @@ OpenState open_state(bool create) {
         if (!create) not_initialized(dir, "the state directory does not exist");
         dir.create();
     }
+    return open_state(std::move(dir));
+}
+
+OpenState open_state(StateDir dir) {
+    if (!dir.exists()) not_initialized(dir, "the state directory does not exist");
     dir.check_safe();
     StateLock lock(dir);
     IdentityStore store(dir);

@@ -66,5 +66,7 @@ struct OpenState {
     IdentityStore store;
 };
 OpenState open_state(bool create);
+// The same for a known directory that must exist: checked, locked, repaired.
+OpenState open_state(StateDir dir);
 
 } // namespace puddle

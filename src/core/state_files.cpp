@@ -3,6 +3,7 @@
 #include "core/secret.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -24,27 +25,6 @@ constexpr std::int64_t kVersion = 1;
 using KeyBytes = std::array<std::uint8_t, kPublicKeyBytes>;
 
 const std::string kNewerHint = "it was written by a newer puddle; use that version, or upgrade puddle here";
-
-// A value from a file, quoted for a message: printable ASCII only, shortened.
-std::string shown(std::string_view s) {
-    constexpr std::size_t kMax = 40;
-    std::string out = "\"";
-    for (std::size_t i = 0; i < s.size() && i < kMax; ++i) {
-        const unsigned char c = s[i];
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += char(c);
-        } else if (c >= 0x20 && c < 0x7f) {
-            out += char(c);
-        } else {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
-        }
-    }
-    if (s.size() > kMax) out += "...";
-    return out + "\"";
-}
 
 std::string describe_char(unsigned char c) {
     if (c > 0x20 && c < 0x7f) return std::string("'") + char(c) + "'";
@@ -92,7 +72,7 @@ public:
     }
 
     std::string field(std::string_view name) const {
-        return "field " + shown(name) + (where_.empty() ? "" : " in " + where_);
+        return "field " + quote_for_message(name) + (where_.empty() ? "" : " in " + where_);
     }
 
     [[noreturn]] void fail(const std::string &why) const { src_.fail(why); }
@@ -162,7 +142,7 @@ private:
 
 std::string pending_problem(const PairPending &p) {
     if (p.purpose != kPurposePair && p.purpose != kPurposeRekey)
-        return "field \"purpose\" must be \"pair\" or \"rekey\", found " + shown(p.purpose);
+        return "field \"purpose\" must be \"pair\" or \"rekey\", found " + quote_for_message(p.purpose);
     if (p.code.size() != 8)
         return "field \"code\" must be exactly 8 digits, found " + std::to_string(p.code.size()) + " characters";
     for (std::size_t i = 0; i < p.code.size(); ++i)
@@ -333,7 +313,7 @@ MembersView parse_members(std::span<const std::uint8_t> bytes, const std::string
         const std::string &direction = r.string("direction");
         const auto d = parse_direction(direction);
         if (!d)
-            r.fail(r.field("direction") + " must be \"self\", \"joined\" or \"admitted\", found " + shown(direction));
+            r.fail(r.field("direction") + " must be \"self\", \"joined\" or \"admitted\", found " + quote_for_message(direction));
         m.direction = *d;
         m.wrapped_digest = r.string("wrapped_digest");
         m.pubkey = r.key("pubkey");

@@ -2,6 +2,7 @@
 // A recursive descent over the text; a failure is thrown inside the parser as
 // (offset, message) and turned into "line L, column C: message" at the edge.
 #include "util/json.hpp"
+#include "util/text.hpp"
 
 #include <cstdio>
 #include <unordered_set>
@@ -24,26 +25,6 @@ std::string hex4(std::uint32_t v) {
     char buf[16];
     std::snprintf(buf, sizeof buf, "%04x", unsigned(v));
     return buf;
-}
-
-// A short, printable rendering of a string for messages: never echoes raw
-// control or non-ASCII bytes into a terminal.
-std::string printable_quote(std::string_view s) {
-    constexpr std::size_t kMax = 40;
-    std::string out = "\"";
-    for (std::size_t i = 0; i < s.size() && i < kMax; ++i) {
-        const unsigned char c = s[i];
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += char(c);
-        } else if (c >= 0x20 && c < 0x7f) {
-            out += char(c);
-        } else {
-            out += "\\x" + hex_byte(c).substr(2);
-        }
-    }
-    if (s.size() > kMax) out += "...";
-    return out + "\"";
 }
 
 void append_utf8(std::string &out, std::uint32_t cp) {
@@ -147,7 +128,7 @@ private:
                                ", found " + found());
             const std::size_t key_at = pos_;
             std::string key = string();
-            if (!keys.insert(key).second) fail(key_at, "duplicate object key " + printable_quote(key));
+            if (!keys.insert(key).second) fail(key_at, "duplicate object key " + quote_for_message(key));
             skip_ws();
             if (!next_is(':')) fail(pos_, "expected ':' after an object key, found " + found());
             ++pos_;

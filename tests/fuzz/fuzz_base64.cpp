@@ -2,6 +2,7 @@
 // Invariants: decode(encode(x)) == x; a strict decoder accepts only the
 // canonical spelling, so encode(decode(text)) == text (hex: in lowercase);
 // max_decoded refuses exactly the outputs longer than the limit.
+#include "fuzz_support.hpp"
 #include "core/encoding.hpp"
 #include "util/error.hpp"
 
@@ -12,14 +13,6 @@
 #include <string_view>
 
 using namespace puddle;
-
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            std::fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);       \
-            __builtin_trap();                                                                      \
-        }                                                                                          \
-    } while (0)
 
 namespace {
 

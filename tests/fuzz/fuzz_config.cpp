@@ -3,6 +3,7 @@
 // Invariants: an accepted file leaves every value in its documented range and
 // applying it twice changes nothing more; a refused file changes nothing and
 // names the file and line.
+#include "fuzz_support.hpp"
 #include "core/config.hpp"
 #include "util/error.hpp"
 
@@ -13,14 +14,6 @@
 #include <vector>
 
 using namespace puddle;
-
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            std::fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);       \
-            __builtin_trap();                                                                      \
-        }                                                                                          \
-    } while (0)
 
 namespace {
 

@@ -3,6 +3,7 @@
 // parses dumps to one line that parses back to an equal value with the same
 // dump (the serializer and the parser agree on every accepted document);
 // tighter limits only ever refuse more.
+#include "fuzz_support.hpp"
 #include "util/json.hpp"
 
 #include <cstdint>
@@ -13,21 +14,7 @@
 
 using namespace puddle;
 
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            std::fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);       \
-            __builtin_trap();                                                                      \
-        }                                                                                          \
-    } while (0)
-
 namespace {
-
-bool printable(const std::string &s) {
-    for (unsigned char c : s)
-        if (c < 0x20 || c >= 0x7f) return false;
-    return true;
-}
 
 void check(std::span<const std::uint8_t> bytes) {
     const std::string_view text(reinterpret_cast<const char *>(bytes.data()), bytes.size());
@@ -36,7 +23,7 @@ void check(std::span<const std::uint8_t> bytes) {
     const auto value = parse_json(text, &error);
     if (!value) {
         FUZZ_CHECK(!error.empty());
-        FUZZ_CHECK(printable(error));
+        FUZZ_CHECK(fuzz::printable(error));
         return;
     }
     FUZZ_CHECK(error.empty());
@@ -60,7 +47,7 @@ void check(std::span<const std::uint8_t> bytes) {
     tight.max_depth = 2;
     tight.max_elements = 8;
     if (const auto small = parse_json(text, &error, tight)) FUZZ_CHECK(*small == *value);
-    else FUZZ_CHECK(printable(error));
+    else FUZZ_CHECK(fuzz::printable(error));
 }
 
 } // namespace

@@ -2,6 +2,7 @@
 // Invariants: only the verbs themselves are accepted, SIGN data is the one
 // canonical decoding of its argument, over-long lines are too-large, and an
 // error's text is one of the parser's fixed messages (never an echo).
+#include "fuzz_support.hpp"
 #include "agent/line_protocol.hpp"
 #include "util/error.hpp"
 
@@ -14,14 +15,6 @@
 
 using namespace puddle;
 using namespace puddle::agent;
-
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            std::fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);       \
-            __builtin_trap();                                                                      \
-        }                                                                                          \
-    } while (0)
 
 namespace {
 
@@ -39,12 +32,6 @@ const std::set<std::string> &fixed_error_texts() {
     return texts;
 }
 
-bool printable(std::string_view s) {
-    for (unsigned char c : s)
-        if (c < 0x20 || c >= 0x7f) return false;
-    return true;
-}
-
 void check(std::string_view line) {
     const auto request = parse_line(line);
     std::string_view body = line;
@@ -56,7 +43,7 @@ void check(std::string_view line) {
         FUZZ_CHECK(fixed_error_texts().count(err->text) == 1);
         const std::string reply = format_err(err->code, err->text);
         FUZZ_CHECK(reply.find('\n') == reply.size() - 1);
-        FUZZ_CHECK(printable(std::string_view(reply).substr(0, reply.size() - 1)));
+        FUZZ_CHECK(fuzz::printable(std::string_view(reply).substr(0, reply.size() - 1)));
         return;
     }
     FUZZ_CHECK(line.size() <= kMaxLineBytes);

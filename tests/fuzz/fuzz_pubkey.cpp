@@ -2,6 +2,7 @@
 // Invariants: a parsed key formats back to exactly the text it came from
 // (one spelling per key), identity.pub accepts that text with at most one
 // newline, and every refusal says why.
+#include "fuzz_support.hpp"
 #include "core/identity.hpp"
 #include "core/identity_store.hpp"
 #include "util/error.hpp"
@@ -14,21 +15,7 @@
 
 using namespace puddle;
 
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            std::fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);       \
-            __builtin_trap();                                                                      \
-        }                                                                                          \
-    } while (0)
-
 namespace {
-
-bool printable(const std::string &s) {
-    for (unsigned char c : s)
-        if (c < 0x20 || c >= 0x7f) return false;
-    return true;
-}
 
 void check(std::span<const std::uint8_t> bytes) {
     const std::string_view text(reinterpret_cast<const char *>(bytes.data()), bytes.size());
@@ -42,7 +29,7 @@ void check(std::span<const std::uint8_t> bytes) {
         FUZZ_CHECK(parse_public_key(key->str()) == key);
     } else {
         FUZZ_CHECK(!why.empty());
-        FUZZ_CHECK(printable(why));
+        FUZZ_CHECK(fuzz::printable(why));
     }
 
     // identity.pub: the same text and at most one trailing newline.
@@ -58,7 +45,7 @@ void check(std::span<const std::uint8_t> bytes) {
         FUZZ_CHECK(!expected);
         FUZZ_CHECK(e.code() == Exit::bad_passphrase);
         FUZZ_CHECK(e.what_failed().find(label) != std::string::npos);
-        FUZZ_CHECK(printable(e.what()));
+        FUZZ_CHECK(fuzz::printable(e.what()));
     }
 }
 

@@ -1,6 +1,7 @@
 // libFuzzer target: the keyring session record decoder.
 // Invariants: an accepted record has the documented shape, and re-encoding
 // its settings and secret key gives back the same bytes.
+#include "fuzz_support.hpp"
 #include "agent/session_record.hpp"
 #include "util/error.hpp"
 
@@ -11,14 +12,6 @@
 
 using namespace puddle;
 using namespace puddle::agent;
-
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            std::fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);       \
-            __builtin_trap();                                                                      \
-        }                                                                                          \
-    } while (0)
 
 namespace {
 

@@ -5,6 +5,7 @@
 // limit; an accepted request re-encodes to exactly the bytes it came from;
 // only the three parsed types can be Malformed; a malformed reason is fixed
 // text; key and signature blobs round-trip.
+#include "fuzz_support.hpp"
 #include "agent/ssh_protocol.hpp"
 
 #include <algorithm>
@@ -16,14 +17,6 @@
 
 using namespace puddle;
 using namespace puddle::agent::ssh;
-
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            std::fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);       \
-            __builtin_trap();                                                                      \
-        }                                                                                          \
-    } while (0)
 
 namespace {
 

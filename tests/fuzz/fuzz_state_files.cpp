@@ -5,6 +5,7 @@
 // Invariants: a refusal is Error(failure) naming the file, printable; an
 // accepted file serializes to one line that parses back equal; merging and
 // the rotation-log walks never crash and keep their promises.
+#include "fuzz_support.hpp"
 #include "core/state_files.hpp"
 #include "util/error.hpp"
 
@@ -15,23 +16,9 @@
 
 using namespace puddle;
 
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            std::fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);       \
-            __builtin_trap();                                                                      \
-        }                                                                                          \
-    } while (0)
-
 namespace {
 
 const std::string kLabel = "/state/file.json";
-
-bool printable(const std::string &s) {
-    for (unsigned char c : s)
-        if (c < 0x20 || c >= 0x7f) return false;
-    return true;
-}
 
 bool one_line(const std::string &text) {
     return !text.empty() && text.back() == '\n' && text.find('\n') == text.size() - 1;
@@ -113,8 +100,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
         FUZZ_CHECK(e.code() == Exit::failure);
         FUZZ_CHECK(e.what_failed() == "cannot read " + kLabel);
         FUZZ_CHECK(!e.why().empty());
-        FUZZ_CHECK(printable(e.what()));
-        FUZZ_CHECK(printable(e.hint()));
+        FUZZ_CHECK(fuzz::printable(e.what()));
+        FUZZ_CHECK(fuzz::printable(e.hint()));
     }
     return 0;
 }

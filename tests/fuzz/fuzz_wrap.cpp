@@ -3,6 +3,7 @@
 // about the parser. Invariants: an accepted blob has exactly the documented
 // header, its fields are read big-endian and within the KDF bounds, and a
 // refusal is exit code 5 with a message safe to print on a terminal.
+#include "fuzz_support.hpp"
 #include "core/wrap.hpp"
 #include "util/error.hpp"
 
@@ -14,14 +15,6 @@
 
 using namespace puddle;
 
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            std::fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);       \
-            __builtin_trap();                                                                      \
-        }                                                                                          \
-    } while (0)
-
 namespace {
 
 const std::string kLabel = "/state/identity.wrapped";
@@ -30,17 +23,11 @@ std::uint32_t be32(const std::uint8_t *p) {
     return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3];
 }
 
-bool printable(const std::string &s) {
-    for (unsigned char c : s)
-        if (c < 0x20 || c >= 0x7f) return false;
-    return true;
-}
-
 void check_refusal(const Error &e, const std::string &label) {
     FUZZ_CHECK(e.code() == Exit::bad_passphrase);
     FUZZ_CHECK(e.what_failed().find(label) != std::string::npos);
     FUZZ_CHECK(!e.why().empty());
-    FUZZ_CHECK(printable(e.what()));
+    FUZZ_CHECK(fuzz::printable(e.what()));
 }
 
 void check_wrapped(std::span<const std::uint8_t> bytes) {

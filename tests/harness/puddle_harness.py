@@ -645,6 +645,22 @@ class UserSession:
             stdin=subprocess.DEVNULL if input is None else None,
             **self._spawn_kwargs(env, cwd))
 
+    def run_with_passphrases(self, argv, passphrases=None, input=None, timeout=60):
+        """run(), with `passphrases` (a list of lines) in a pipe whose descriptor
+        number replaces every "FD" in argv (puddle's --passphrase-fd FD)."""
+        if passphrases is None:
+            return self.run(argv, input=input, timeout=timeout)
+        r, w = os.pipe()
+        try:
+            os.write(w, "".join(p + "\n" for p in passphrases).encode())
+            os.close(w)
+            w = None
+            return self.run([str(r) if a == "FD" else a for a in argv], input=input, pass_fds=(r,), timeout=timeout)
+        finally:
+            os.close(r)
+            if w is not None:
+                os.close(w)
+
     def systemctl(self, *args, check=True, timeout=60):
         """systemctl --user ARGS as the user; raises HarnessError (with the output and the
         unit's journal lines) if it fails and check is true."""

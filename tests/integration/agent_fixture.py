@@ -92,20 +92,8 @@ class AgentSession:
     # ---- running puddle as the user
 
     def puddle(self, *args, passphrases=None, input=None, timeout=60):
-        fds = ()
-        r = None
-        if passphrases is not None:
-            r, w = os.pipe()
-            os.write(w, "".join(p + "\n" for p in passphrases).encode())
-            os.close(w)
-            fds = (r,)
-            args = [str(r) if a == "FD" else a for a in args]
-        try:
-            return self.s.run([os.path.join(self.bindir, "puddle"), *args], input=input, pass_fds=fds,
-                              timeout=timeout)
-        finally:
-            if r is not None:
-                os.close(r)
+        return self.s.run_with_passphrases([os.path.join(self.bindir, "puddle"), *args], passphrases, input=input,
+                                           timeout=timeout)
 
     def init(self):
         p = self.puddle("init", "--passphrase-fd", "FD", passphrases=[PASSPHRASE])

@@ -366,6 +366,7 @@ class StartedBeforeInit(AgentTestCase):
         self.a.stop_agent()
         self.assertFalse(os.path.exists(os.path.join(self._session.home, ".puddle")))
         self.assertTrue(self.a.sock("STATUS")[0].startswith("OK "))
+        self.assertEqual(self.a.bus_unlock(10**9).get("error"), "org.puddle.Agent1.Error.NotInitialized")
         before = self.a.agent_pid()
         self.assertGreater(before, 0)
         pub = self.a.init()

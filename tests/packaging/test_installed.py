@@ -73,18 +73,7 @@ def session_checks():
         check(r.stdout.strip() != "enabled", "puddle-pair.socket is not enabled", r.stdout + r.stderr)
 
         def step(title, argv, passphrase=None, input=None, expect=0):
-            fds, rfd = (), None
-            if passphrase is not None:
-                rfd, w = os.pipe()
-                os.write(w, (passphrase + "\n").encode())
-                os.close(w)
-                fds = (rfd,)
-                argv = [str(rfd) if a == "FD" else a for a in argv]
-            try:
-                p = s.run(argv, input=input, pass_fds=fds)
-            finally:
-                if rfd is not None:
-                    os.close(rfd)
+            p = s.run_with_passphrases(argv, None if passphrase is None else [passphrase], input=input)
             ok = check(p.returncode == expect, f"{title}: {' '.join(argv)} (exit {p.returncode}, expected {expect})",
                        p.stdout + p.stderr)
             if not ok:

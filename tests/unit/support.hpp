@@ -90,6 +90,25 @@ inline mode_t mode_of(const std::string &path) {
 
 inline puddle::Bytes bytes_of(const std::string &s) { return puddle::Bytes(s.begin(), s.end()); }
 
+// An environment variable set for one test, restored at its end.
+class EnvVar {
+public:
+    EnvVar(const char *name, const std::string &value) : name_(name) {
+        if (const char *old = std::getenv(name)) old_ = old;
+        ::setenv(name, value.c_str(), 1);
+    }
+    ~EnvVar() {
+        if (old_) ::setenv(name_, old_->c_str(), 1);
+        else ::unsetenv(name_);
+    }
+    EnvVar(const EnvVar &) = delete;
+    EnvVar &operator=(const EnvVar &) = delete;
+
+private:
+    const char *name_;
+    std::optional<std::string> old_;
+};
+
 } // namespace puddle_test
 
 // Checks that `hay` contains `needle`, printing both when it does not.

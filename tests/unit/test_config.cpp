@@ -14,6 +14,7 @@
 #include <filesystem>
 
 using namespace puddle;
+using puddle_test::EnvVar;
 using puddle_test::catch_error;
 using puddle_test::TempDir;
 
@@ -75,25 +76,6 @@ void check_defaults(const Config &c) {
     BOOST_REQUIRE(c.names.claims_dirs.size() == 1u);
     BOOST_TEST(c.names.claims_dirs[0] == "/var/lib/puddle/names.d");
 }
-
-// Restores an environment variable at the end of a test.
-class EnvVar {
-public:
-    EnvVar(const char *name, const std::string &value) : name_(name) {
-        if (const char *old = std::getenv(name)) old_ = old;
-        ::setenv(name, value.c_str(), 1);
-    }
-    ~EnvVar() {
-        if (old_) ::setenv(name_, old_->c_str(), 1);
-        else ::unsetenv(name_);
-    }
-    EnvVar(const EnvVar &) = delete;
-    EnvVar &operator=(const EnvVar &) = delete;
-
-private:
-    const char *name_;
-    std::optional<std::string> old_;
-};
 
 } // namespace
 

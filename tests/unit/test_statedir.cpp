@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 using namespace puddle;
+using puddle_test::EnvVar;
 using puddle_test::catch_error;
 using puddle_test::mode_of;
 using puddle_test::read_file;
@@ -56,25 +57,6 @@ struct Identity {
     Keypair kp = Keypair::generate();
     Salt salt = random_salt();
     WrappedBytes wrapped = wrap_seed(kp, as_bytes(std::string("pass")), salt, KdfParams{1, 8});
-};
-
-// An environment variable set for one test.
-class EnvVar {
-public:
-    EnvVar(const char *name, const std::string &value) : name_(name) {
-        if (const char *old = std::getenv(name)) old_ = old;
-        ::setenv(name, value.c_str(), 1);
-    }
-    ~EnvVar() {
-        if (old_) ::setenv(name_, old_->c_str(), 1);
-        else ::unsetenv(name_);
-    }
-    EnvVar(const EnvVar &) = delete;
-    EnvVar &operator=(const EnvVar &) = delete;
-
-private:
-    const char *name_;
-    std::optional<std::string> old_;
 };
 
 bool running_as_root() { return ::geteuid() == 0; }
