@@ -7,7 +7,7 @@
 
 namespace puddle::agent {
 
-enum class Failure { locked, not_initialized, bad_passphrase, reserved_prefix, invalid_argument, denied, internal };
+enum class Failure { locked, not_initialized, bad_passphrase, reserved_prefix, invalid_argument, denied, busy, internal };
 
 class AgentError : public std::runtime_error {
 public:

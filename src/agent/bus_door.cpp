@@ -20,6 +20,7 @@ const char *error_name(Failure f) {
     case Failure::reserved_prefix: return "org.puddle.Agent1.Error.ReservedPrefix";
     case Failure::invalid_argument: return "org.puddle.Agent1.Error.InvalidArgument";
     case Failure::denied: return SD_BUS_ERROR_ACCESS_DENIED;
+    case Failure::busy: return SD_BUS_ERROR_LIMITS_EXCEEDED;
     case Failure::internal: return SD_BUS_ERROR_FAILED;
     }
     return SD_BUS_ERROR_FAILED;

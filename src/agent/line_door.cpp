@@ -14,6 +14,7 @@ ErrCode to_err(Failure f) {
     case Failure::denied: return ErrCode::denied;
     case Failure::bad_passphrase:
     case Failure::invalid_argument: return ErrCode::bad_request;
+    case Failure::busy:
     case Failure::internal: return ErrCode::internal;
     }
     return ErrCode::internal;

@@ -30,6 +30,9 @@ constexpr std::uint64_t kMinIdleUsec = kUsec;
 constexpr std::uint64_t kMaxIdleUsec = 366ull * 24 * 3600 * kUsec;
 constexpr std::uint64_t kExpiryProbeUsec = 2 * kUsec;
 constexpr std::uint64_t kFileFlushUsec = kUsec;
+// Unlocks derived or waiting at once: each holds an Argon2id arena (64 MiB by
+// default) while it runs, and a burst should not queue for minutes.
+constexpr std::size_t kMaxPendingUnlocks = 4;
 
 unsigned kernel_timeout_seconds(std::uint64_t usec) { return unsigned((usec + kUsec - 1) / kUsec); }
 
@@ -138,6 +141,10 @@ void Session::unlock(SecretBuffer passphrase, std::uint64_t idle_usec, pid_t wat
             throw AgentError(Failure::invalid_argument,
                              "process " + std::to_string(watch_pid) + " to watch does not exist");
     }
+
+    if (offload_.pending() >= kMaxPendingUnlocks)
+        throw AgentError(Failure::busy, std::to_string(kMaxPendingUnlocks) +
+                                            " unlock requests are already being checked; try again when they are done");
 
     // Move-only state crosses to the worker and back in shared boxes
     // (std::function needs copyable captures).

@@ -47,13 +47,16 @@ class UnlockAndSign(AgentTestCase):
                           passphrases=[PASSPHRASE, PASSPHRASE], timeout=120)
         self.assertEqual(p.returncode, 0, p.stderr)
 
-    def start_bus_unlock(self):
-        """D-Bus Unlock from an independent client, without waiting; returns
-        once the agent says it is deriving the key."""
-        mark = self._session.journal_mark()
+    def spawn_bus_unlock(self):
+        """D-Bus Unlock from an independent client, without waiting."""
         path = self._session.write_file(".passfile", PASSPHRASE + "\n", mode=0o600)
-        proc = self._session.popen([PY, os.path.join(self.a.bindir, "bus_client.py"), "unlock", path,
+        return self._session.popen([PY, os.path.join(self.a.bindir, "bus_client.py"), "unlock", path,
                                     str(600 * 10**6), "0"], stdout=subprocess.PIPE, text=True)
+
+    def start_bus_unlock(self):
+        """spawn_bus_unlock(), returning once the agent says it is deriving the key."""
+        mark = self._session.journal_mark()
+        proc = self.spawn_bus_unlock()
         self._session.wait_journal("checking the passphrase of an unlock request", timeout=30,
                                    unit="puddle-agent.service", since=mark)
         return proc
@@ -83,6 +86,19 @@ class UnlockAndSign(AgentTestCase):
             self.assertIn("locked while the passphrase was being checked", r["message"])
             self.assertFalse(self.a.bus("props")["ok"]["Unlocked"])
             self.assertTrue(self.a.sock("SIGN eA==")[0].startswith("ERR locked "))
+
+            # A burst of seven: at most four derive or wait at once (each
+            # holds a 256 MiB arena while it runs); the rest are refused at
+            # once, and the agent stays up.
+            pid = self.a.agent_pid()
+            procs = [self.spawn_bus_unlock() for _ in range(7)]
+            results = [json.loads(p.communicate(timeout=300)[0]) for p in procs]
+            refused = [r for r in results if r.get("error") == "org.freedesktop.DBus.Error.LimitsExceeded"]
+            self.assertEqual(len(refused) + results.count({"ok": None}), 7, results)
+            self.assertGreaterEqual(len(refused), 1, results)
+            self.assertIn("already being checked", refused[0]["message"])
+            self.assertEqual(self.a.agent_pid(), pid)
+            self.assertTrue(self.a.sock("SIGN eA==")[0].startswith("OK "))
         finally:
             self.rewrap(CONFIG)
 
