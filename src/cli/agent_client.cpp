@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -172,6 +173,9 @@ std::optional<AgentState> try_agent_state(std::string *why) {
 }
 
 void restart_agent_for_new_state_dir() {
+    // The agent's unit serves ~/.puddle; an identity made elsewhere is not
+    // its business (and such a setup needs a drop-in anyway).
+    if (const char *home = std::getenv("PUDDLE_HOME"); home && *home) return;
     sd_bus *b = nullptr;
     if (sd_bus_open_user(&b) < 0) return;
     SdBus bus(b);

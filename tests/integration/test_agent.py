@@ -49,7 +49,9 @@ class UnlockAndSign(AgentTestCase):
 
     def spawn_bus_unlock(self):
         """D-Bus Unlock from an independent client, without waiting."""
-        path = self._session.write_file(".passfile", PASSPHRASE + "\n", mode=0o600)
+        # One file per client: rewriting a shared one races with a reader.
+        self.__class__.spawned = getattr(self.__class__, "spawned", 0) + 1
+        path = self._session.write_file(f".passfile-{self.spawned}", PASSPHRASE + "\n", mode=0o600)
         return self._session.popen([PY, os.path.join(self.a.bindir, "bus_client.py"), "unlock", path,
                                     str(600 * 10**6), "0"], stdout=subprocess.PIPE, text=True)
 
