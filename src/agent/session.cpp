@@ -36,6 +36,14 @@ constexpr std::size_t kMaxPendingUnlocks = 4;
 
 unsigned kernel_timeout_seconds(std::uint64_t usec) { return unsigned((usec + kUsec - 1) / kUsec); }
 
+// A failure reading or unwrapping the identity, as the doors report it.
+AgentError identity_failure(const Error &e) {
+    const Failure f = e.code() == Exit::not_initialized  ? Failure::not_initialized
+                      : e.code() == Exit::bad_passphrase ? Failure::bad_passphrase
+                                                         : Failure::internal;
+    return AgentError(f, e.what());
+}
+
 
 } // namespace
 
@@ -163,10 +171,7 @@ void Session::unlock(SecretBuffer passphrase, std::uint64_t idle_usec, pid_t wat
             auto id = open_state(dir_).store.load();
             work->kp.emplace(unwrap_seed(id.wrapped, work->passphrase.bytes(), id.salt, id.pub));
         } catch (const Error &e) {
-            Failure f = e.code() == Exit::not_initialized ? Failure::not_initialized
-                        : e.code() == Exit::bad_passphrase ? Failure::bad_passphrase
-                                                           : Failure::internal;
-            work->error = std::make_exception_ptr(AgentError(f, e.what()));
+            work->error = std::make_exception_ptr(identity_failure(e));
         } catch (const std::exception &e) {
             work->error = std::make_exception_ptr(AgentError(Failure::internal, e.what()));
         }
@@ -333,9 +338,7 @@ PublicKey Session::rekey(const SecretBuffer &passphrase, const SecretBuffer &new
         auto wrapped = wrap_seed(*fresh, new_passphrase.bytes(), salt, kdf_);
         st.store.commit(salt, wrapped, fresh->public_key(), serialize_rotation_log(log));
     } catch (const Error &e) {
-        if (e.code() == Exit::bad_passphrase) throw AgentError(Failure::bad_passphrase, e.what());
-        if (e.code() == Exit::not_initialized) throw AgentError(Failure::not_initialized, e.what());
-        throw AgentError(Failure::internal, e.what());
+        throw identity_failure(e);
     }
     // Move the session: same settings and deadline, the new key.
     auto record = encode_session_record(fresh->secret_key().bytes(), settings_);

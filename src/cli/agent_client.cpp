@@ -2,6 +2,7 @@
 
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "util/user_manager.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -176,24 +177,14 @@ void restart_agent_for_new_state_dir() {
     // The agent's unit serves ~/.puddle; an identity made elsewhere is not
     // its business (and such a setup needs a drop-in anyway).
     if (const char *home = std::getenv("PUDDLE_HOME"); home && *home) return;
-    sd_bus *b = nullptr;
-    if (sd_bus_open_user(&b) < 0) return;
-    SdBus bus(b);
-    BusError err;
-    sd_bus_message *reply = nullptr;
-    int r = sd_bus_call_method(bus.get(), "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                               "org.freedesktop.systemd1.Manager", "TryRestartUnit", &err, &reply, "ss",
-                               "puddle-agent.service", "replace");
-    SdBusMessage owned(reply);
-    if (r >= 0) return;
-    std::string name = err.e.name ? err.e.name : "";
-    if (name == SD_BUS_ERROR_SERVICE_UNKNOWN || name == SD_BUS_ERROR_NAME_HAS_NO_OWNER ||
-        name == "org.freedesktop.systemd1.NoSuchUnit")
-        return; // no user manager, or the agent is not installed: nothing runs that could be stale
-    std::fprintf(stderr,
-                 "puddle: warning: cannot restart a running agent for the new state directory (%s); if "
-                 "'puddle unlock' fails, run 'systemctl --user restart puddle-agent.service'\n",
-                 err.e.message ? err.e.message : errno_text(-r).c_str());
+    try {
+        try_restart_user_unit("puddle-agent.service");
+    } catch (const Error &e) {
+        std::fprintf(stderr,
+                     "puddle: warning: cannot restart a running agent for the new state directory (%s); if "
+                     "'puddle unlock' fails, run 'systemctl --user restart puddle-agent.service'\n",
+                     e.why().c_str());
+    }
 }
 
 } // namespace puddle::cli

@@ -21,24 +21,46 @@ SdBus user_bus(const std::string &what) {
     return SdBus(b);
 }
 
+// One Manager method call; r < 0 and `err` filled on failure.
+int call_on(sd_bus *bus, const char *method, const std::string &unit, BusError &err) {
+    sd_bus_message *reply = nullptr;
+    int r = method == std::string("Reload")
+                ? sd_bus_call_method(bus, kDest, kPath, kIface, method, &err, &reply, "")
+                : sd_bus_call_method(bus, kDest, kPath, kIface, method, &err, &reply, "ss", unit.c_str(), "replace");
+    SdBusMessage owned(reply);
+    return r;
+}
+
+[[noreturn]] void refused(const std::string &what, const std::string &unit, BusError &err, int r) {
+    throw Error(Exit::failure, what, err.e.message ? err.e.message : errno_text(-r),
+                "check 'systemctl --user status " + unit + "'");
+}
+
 void call(const std::string &what, const char *method, const std::string &unit) {
     auto bus = user_bus(what);
     BusError err;
-    sd_bus_message *reply = nullptr;
-    int r = method == std::string("Reload")
-                ? sd_bus_call_method(bus.get(), kDest, kPath, kIface, method, &err, &reply, "")
-                : sd_bus_call_method(bus.get(), kDest, kPath, kIface, method, &err, &reply, "ss", unit.c_str(),
-                                     "replace");
-    SdBusMessage owned(reply);
-    if (r < 0)
-        throw Error(Exit::failure, what, err.e.message ? err.e.message : errno_text(-r),
-                    "check 'systemctl --user status " + unit + "'");
+    int r = call_on(bus.get(), method, unit, err);
+    if (r < 0) refused(what, unit, err, r);
 }
 
 } // namespace
 
 void start_user_unit(const std::string &unit) { call("cannot start " + unit, "StartUnit", unit); }
 void stop_user_unit(const std::string &unit) { call("cannot stop " + unit, "StopUnit", unit); }
+
+bool try_restart_user_unit(const std::string &unit) {
+    sd_bus *b = nullptr;
+    if (sd_bus_open_user(&b) < 0) return false;
+    SdBus bus(b);
+    BusError err;
+    int r = call_on(bus.get(), "TryRestartUnit", unit, err);
+    if (r >= 0) return true;
+    const std::string name = err.e.name ? err.e.name : "";
+    if (name == SD_BUS_ERROR_SERVICE_UNKNOWN || name == SD_BUS_ERROR_NAME_HAS_NO_OWNER ||
+        name == "org.freedesktop.systemd1.NoSuchUnit")
+        return false;
+    refused("cannot restart " + unit, unit, err, r);
+}
 void reload_user_manager() { call("cannot reload the user manager", "Reload", ""); }
 
 std::string runtime_dropin_dir(const std::string &unit) {

@@ -144,6 +144,18 @@ class AgentSession:
         return os.path.join(self.s.home, ".puddle", name)
 
 
+def enter_user_session(prefix):
+    """A started UserSession (the caller exits it), or unittest.SkipTest
+    ("SKIP: why") where this machine cannot run one."""
+    try:
+        require_root()
+        s = UserSession(name_prefix=prefix)
+        s.__enter__()
+        return s
+    except Skip as e:
+        raise unittest.SkipTest(f"SKIP: {e}")
+
+
 class AgentTestCase(unittest.TestCase):
     """One user manager for the whole class; each test starts from a locked
     agent. A class with `initialize = False` starts without an identity."""
@@ -154,12 +166,7 @@ class AgentTestCase(unittest.TestCase):
     def setUpClass(cls):
         if not BUILD:
             raise RuntimeError("PUDDLE_BUILD_ROOT must name the meson build directory")
-        try:
-            require_root()
-            cls._session = UserSession(name_prefix="pda")
-            cls._session.__enter__()
-        except Skip as e:
-            raise unittest.SkipTest(f"SKIP: {e}")
+        cls._session = enter_user_session("pda")
         try:
             cls.a = AgentSession(cls._session)
             cls.a.install()

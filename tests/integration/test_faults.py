@@ -35,9 +35,8 @@ import nacl.exceptions
 import nacl.signing
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agent_fixture import PASSPHRASE, AgentSession, b64, main, wait_until  # noqa: E402
+from agent_fixture import PASSPHRASE, AgentSession, b64, enter_user_session, main, wait_until  # noqa: E402
 from netns import NetNs  # noqa: E402
-from puddle_harness import Skip, UserSession, require_root  # noqa: E402
 import nacl_unwrap  # noqa: E402
 
 RUNS = int(os.environ.get("PUDDLE_FAULT_RUNS", "20"))
@@ -92,12 +91,7 @@ def kill_delay(rng, duration):
 class Faults(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        try:
-            require_root()
-            cls.session = UserSession(name_prefix="pdf")
-            cls.session.__enter__()
-        except Skip as e:
-            raise unittest.SkipTest(f"SKIP: {e}")
+        cls.session = enter_user_session("pdf")
         try:
             cls.ns = NetNs(prefix="pdfn")
             cls.ns.__enter__()

@@ -15,9 +15,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agent_fixture import CONFIG, PASSPHRASE, AgentSession, main, wait_until  # noqa: E402
+from agent_fixture import CONFIG, PASSPHRASE, AgentSession, enter_user_session, main, wait_until  # noqa: E402
 from netns import NetNs  # noqa: E402
-from puddle_harness import Skip, UserSession, require_root  # noqa: E402
 
 PORT = 15310
 FOUNDER_CONFIG = CONFIG + f"[pair]\nport = {PORT}\n"
@@ -89,12 +88,7 @@ class Relay:
 class Pairing(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        try:
-            require_root()
-            cls.session = UserSession(name_prefix="pdj")
-            cls.session.__enter__()
-        except Skip as e:
-            raise unittest.SkipTest(f"SKIP: {e}")
+        cls.session = enter_user_session("pdj")
         try:
             cls.ns = NetNs()
             cls.ns.__enter__()

@@ -2,25 +2,18 @@
 // known-answer vector (g, Ya, Yb, K, ISK and the must-abort points), key
 // confirmation and the payload key, and puddle's inputs (code, CI, ADa, ADb).
 #define BOOST_TEST_MODULE cpace
-// property_tree pulls in boost/bind.hpp, which warns about global placeholders.
-#define BOOST_BIND_GLOBAL_PLACEHOLDERS
 #ifndef BOOST_TEST_DYN_LINK
 #define BOOST_TEST_DYN_LINK
 #endif
 #include <boost/test/unit_test.hpp>
 
 #include "support.hpp"
+#include "vectors.hpp"
 
 #include "pair/cpace.hpp"
 
-#include <boost/property_tree/json_parser.hpp>
-#include <boost/property_tree/ptree.hpp>
 #include <sodium.h>
 #include <type_traits>
-
-#ifndef PUDDLE_VECTORS_DIR
-#error "PUDDLE_VECTORS_DIR must name tests/vectors (set in tests/unit/meson.build)"
-#endif
 
 using namespace puddle;
 using namespace puddle::pair;
@@ -34,19 +27,12 @@ static_assert(!std::is_copy_constructible_v<CpaceParty>, "a party holds its scal
 
 struct Vector {
     pt::ptree tree;
-    Bytes field(const std::string &key) const {
-        const auto text = tree.get<std::string>(key);
-        auto bytes = from_hex(text);
-        BOOST_REQUIRE_MESSAGE(bytes, key << " is not hex: " << text);
-        return *bytes;
-    }
+    Bytes field(const std::string &key) const { return puddle_test::hex_field(tree, key); }
     std::string text(const std::string &key) const { return tree.get<std::string>(key); }
 };
 
 Vector load_vector() {
-    Vector v;
-    pt::read_json(std::string(PUDDLE_VECTORS_DIR) + "/cpace-ristretto255.json", v.tree);
-    return v;
+    return Vector{puddle_test::load_vectors("cpace-ristretto255.json")};
 }
 
 Bytes hex(std::string_view text) {

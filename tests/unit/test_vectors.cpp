@@ -2,50 +2,26 @@
 // tests/vectors/: Ed25519 (RFC 8032), XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha-03)
 // and Argon2id with puddle's default parameters.
 #define BOOST_TEST_MODULE vectors
-// property_tree pulls in boost/bind.hpp, which warns about global placeholders.
-#define BOOST_BIND_GLOBAL_PLACEHOLDERS
 #ifndef BOOST_TEST_DYN_LINK
 #define BOOST_TEST_DYN_LINK
 #endif
 #include <boost/test/unit_test.hpp>
 
 #include "support.hpp"
+#include "vectors.hpp"
 
 #include "core/identity.hpp"
 #include "core/wrap.hpp"
 
-#include <boost/property_tree/json_parser.hpp>
-#include <boost/property_tree/ptree.hpp>
 #include <cstring>
 #include <sodium.h>
 
-#ifndef PUDDLE_VECTORS_DIR
-#error "PUDDLE_VECTORS_DIR must name tests/vectors (set in tests/unit/meson.build)"
-#endif
-
 using namespace puddle;
-namespace pt = boost::property_tree;
 
-namespace {
-
-pt::ptree load(const std::string &name) {
-    pt::ptree tree;
-    pt::read_json(std::string(PUDDLE_VECTORS_DIR) + "/" + name, tree);
-    return tree;
-}
-
-// Hex field of a vector; a malformed vector file is a test failure, not a crash.
-Bytes hex_field(const pt::ptree &v, const std::string &key) {
-    const auto text = v.get<std::string>(key);
-    auto bytes = from_hex(text);
-    BOOST_REQUIRE_MESSAGE(bytes, key << " is not hex: " << text);
-    return *bytes;
-}
-
-} // namespace
+using puddle_test::hex_field;
 
 BOOST_AUTO_TEST_CASE(ed25519_rfc8032_seed_gives_the_public_key) {
-    const auto tree = load("ed25519-rfc8032.json");
+    const auto tree = puddle_test::load_vectors("ed25519-rfc8032.json");
     int count = 0;
     for (const auto &[_, v] : tree.get_child("vectors")) {
         BOOST_TEST_CONTEXT(v.get<std::string>("name")) {
@@ -63,7 +39,7 @@ BOOST_AUTO_TEST_CASE(ed25519_rfc8032_seed_gives_the_public_key) {
 }
 
 BOOST_AUTO_TEST_CASE(ed25519_rfc8032_signature_is_exact_and_verifies) {
-    const auto tree = load("ed25519-rfc8032.json");
+    const auto tree = puddle_test::load_vectors("ed25519-rfc8032.json");
     int count = 0;
     for (const auto &[_, v] : tree.get_child("vectors")) {
         BOOST_TEST_CONTEXT(v.get<std::string>("name")) {
@@ -89,7 +65,7 @@ BOOST_AUTO_TEST_CASE(ed25519_rfc8032_signature_is_exact_and_verifies) {
 }
 
 BOOST_AUTO_TEST_CASE(xchacha20poly1305_draft03_encrypts_to_ciphertext_then_tag) {
-    const auto v = load("xchacha20poly1305-draft03.json");
+    const auto v = puddle_test::load_vectors("xchacha20poly1305-draft03.json");
     const auto key = hex_field(v, "key");
     const auto nonce = hex_field(v, "nonce");
     const auto aad = hex_field(v, "aad");
@@ -113,7 +89,7 @@ BOOST_AUTO_TEST_CASE(xchacha20poly1305_draft03_encrypts_to_ciphertext_then_tag) 
 }
 
 BOOST_AUTO_TEST_CASE(xchacha20poly1305_draft03_decrypts_and_rejects_tampering) {
-    const auto v = load("xchacha20poly1305-draft03.json");
+    const auto v = puddle_test::load_vectors("xchacha20poly1305-draft03.json");
     const auto key = hex_field(v, "key");
     const auto nonce = hex_field(v, "nonce");
     const auto aad = hex_field(v, "aad");
@@ -147,7 +123,7 @@ BOOST_AUTO_TEST_CASE(xchacha20poly1305_draft03_decrypts_and_rejects_tampering) {
 }
 
 BOOST_AUTO_TEST_CASE(argon2id_with_puddle_defaults_gives_the_known_key) {
-    const auto v = load("argon2id-puddle-params.json");
+    const auto v = puddle_test::load_vectors("argon2id-puddle-params.json");
     BOOST_REQUIRE(v.get<int>("lanes") == 1);
     BOOST_REQUIRE(v.get<int>("output_len") == 32);
     const auto salt_bytes = hex_field(v, "salt");
