@@ -12,6 +12,7 @@ pkgs=(
   openssh-client git socat iproute2 procps util-linux passwd
   debhelper lintian rpm bash-completion zsh fish libxml2-utils valgrind
   clang libclang-rt-14-dev
+  systemd-container mmdebstrap
 )
 missing=()
 for p in "${pkgs[@]}"; do

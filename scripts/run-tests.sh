@@ -7,12 +7,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 builddir=${PUDDLE_BUILDDIR:-build-test}
+# --prefix /usr: the booted-systemd tests install this build into their
+# containers, where the units, the D-Bus service and the polkit action must be
+# where a package puts them.
 if [[ -f $builddir/build.ninja ]]; then
-  meson setup --reconfigure "$builddir" >/dev/null
+  meson setup --reconfigure "$builddir" -Dprefix=/usr >/dev/null
 else
-  meson setup "$builddir" >/dev/null
+  meson setup "$builddir" --prefix /usr >/dev/null
 fi
 meson compile -C "$builddir"
+# The Debian 13 root for the booted tests, kept between runs and rebuilt only
+# when missing (PUDDLE_TRIXIE_ROOT overrides where).
+if [[ ${PUDDLE_BOOTED:-1} != 0 ]]; then
+  tests/boot/make-root.sh "${PUDDLE_TRIXIE_ROOT:-/var/tmp/puddle-test/trixie}" ||
+    echo "run-tests: the trixie root could not be built; booted-debian13 will say SKIP"
+fi
 # 1. The whole suite.
 set +e
 meson test -C "$builddir" --print-errorlogs "$@"

@@ -8,8 +8,9 @@
 namespace puddle::agent {
 namespace {
 
-constexpr key_perm_t kPerm = KEY_POS_VIEW | KEY_POS_READ | KEY_POS_WRITE | KEY_POS_SEARCH | KEY_POS_SETATTR |
-                             KEY_USR_VIEW;
+// No KEY_USR_* bit: the uid alone (every process of the user) gets nothing;
+// only possession -- the agent's own process keyring -- grants access.
+constexpr key_perm_t kPerm = KEY_POS_VIEW | KEY_POS_READ | KEY_POS_WRITE | KEY_POS_SEARCH | KEY_POS_SETATTR;
 
 bool gone(int err) { return err == ENOKEY || err == EKEYEXPIRED || err == EKEYREVOKED || err == EACCES; }
 
@@ -19,23 +20,31 @@ key_serial_t keyring_store(const std::string &description, std::span<const std::
                            unsigned timeout_seconds) {
     // Created with zeros (the user key type refuses an empty payload),
     // restricted, then filled: the secret is never in a key whose
-    // permissions are still the kernel's defaults.
+    // permissions are still the kernel's defaults. The process keyring is
+    // created by the kernel on first use.
     std::vector<std::uint8_t> zeros(payload.size());
-    key_serial_t k = add_key("user", description.c_str(), zeros.data(), zeros.size(), KEY_SPEC_USER_KEYRING);
-    if (k < 0) throw_errno("cannot add the session key to the user keyring", errno);
+    key_serial_t k = add_key("user", description.c_str(), zeros.data(), zeros.size(), KEY_SPEC_PROCESS_KEYRING);
+    if (k < 0) throw_errno("cannot add the session key to the agent's process keyring", errno);
     if (keyctl_setperm(k, kPerm) < 0 || keyctl_set_timeout(k, timeout_seconds) < 0 ||
         keyctl_update(k, payload.data(), payload.size()) < 0) {
         int err = errno;
         keyctl_invalidate(k);
-        throw_errno("cannot store the session key in the user keyring", err);
+        throw_errno("cannot store the session key in the agent's process keyring", err);
     }
     return k;
 }
 
-std::optional<key_serial_t> keyring_find(const std::string &description) {
-    long k = keyctl_search(KEY_SPEC_USER_KEYRING, "user", description.c_str(), 0);
-    if (k < 0) return std::nullopt;
-    return key_serial_t(k);
+int keyring_remove_legacy(const std::string &description) {
+    int removed = 0;
+    // Search only @u itself (not the keyrings linked into it), and stop at
+    // a bound in case something keeps re-adding it.
+    for (int i = 0; i < 16; ++i) {
+        long k = keyctl_search(KEY_SPEC_USER_KEYRING, "user", description.c_str(), 0);
+        if (k < 0) break;
+        if (keyctl_invalidate(key_serial_t(k)) < 0 && keyctl_unlink(key_serial_t(k), KEY_SPEC_USER_KEYRING) < 0) break;
+        ++removed;
+    }
+    return removed;
 }
 
 void keyring_read_into(key_serial_t serial, SecretBuffer &buf, std::size_t size) {
@@ -68,7 +77,7 @@ bool keyring_alive(key_serial_t serial) {
 }
 
 void keyring_remove(key_serial_t serial) {
-    if (keyctl_invalidate(serial) < 0) keyctl_unlink(serial, KEY_SPEC_USER_KEYRING);
+    if (keyctl_invalidate(serial) < 0) keyctl_unlink(serial, KEY_SPEC_PROCESS_KEYRING);
 }
 
 } // namespace puddle::agent

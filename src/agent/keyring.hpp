@@ -1,15 +1,18 @@
 // The unlocked session in the kernel keyring.
 //
-// Choice: a "user" key in the user keyring (@u) named
-// "puddle:session:<public key hex>", permissions possessor
-// view/read/write/search/setattr and user view only, group/other nothing;
-// kernel timeout = the idle timeout. The agent unit runs with
-// KeyringMode=shared, so every agent instance gets a fresh session keyring
-// with @u linked into it: a restarted agent possesses the key and finds it
-// again, while processes of other users get nothing. Processes of the same
-// user that also have @u linked into their session keyring possess it too;
-// the kernel offers no finer boundary within one uid (ptrace is the other
-// same-uid door). See puddle-agent(1).
+// Choice: a "user" key named "puddle:session:<public key hex>" in the
+// agent's own *process* keyring, permissions possessor
+// view/read/write/search/setattr and nothing for the user, group or others;
+// kernel timeout = the idle timeout. Only the agent's threads possess its
+// process keyring (it is not inherited across fork and not reachable from
+// any other keyring), and without possession the uid gets no permission, so
+// no other process of the same user can read, find or even see the key. The
+// price: the session ends with the agent process. Keeping it across a
+// restart would mean handing the key (or a key-encryption key plus a sealed
+// copy) to something that outlives the agent, and every such place -- @u, the
+// user manager's session keyring, its file descriptor store -- is handed by
+// the user manager to whatever program the user's own unit files name. See
+// puddle-agent(1), KEY CUSTODY.
 #pragma once
 
 #include "core/secret.hpp"
@@ -29,7 +32,10 @@ public:
 // Adds (or replaces) the key; returns its serial. Throws Error on failure.
 key_serial_t keyring_store(const std::string &description, std::span<const std::uint8_t> payload,
                            unsigned timeout_seconds);
-std::optional<key_serial_t> keyring_find(const std::string &description);
+// Removes a session key that an older agent (before the process-keyring
+// custody) left in the user keyring, where every process of the user could
+// read it. Returns how many were removed; never throws.
+int keyring_remove_legacy(const std::string &description);
 // Reads exactly `size` bytes into locked memory; throws KeyGone when the key
 // expired, was revoked or removed.
 SecretBuffer keyring_read(key_serial_t serial, std::size_t size);

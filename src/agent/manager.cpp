@@ -50,7 +50,7 @@ Manager::Manager(const Config &config, StateDir dir, ListenSockets sockets, bool
             log_warning(std::string(err.what()) + "; serving the socket door only");
         }
     }
-    session_->pick_up();
+    session_->clean_up_earlier_session();
 
     sigset_t mask;
     sigemptyset(&mask);

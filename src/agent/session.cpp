@@ -64,9 +64,18 @@ Session::Session(sd_event *loop, StateDir dir, const Config &config, Hooks hooks
       watch_poll_seconds_(config.agent.watchdog_poll_seconds), hooks_(std::move(hooks)), offload_(loop) {}
 
 Session::~Session() {
-    // The session outlives the agent on purpose: the key stays in the
-    // keyring until its deadline, and a restarted agent picks it up.
-    if (file_dirty_) write_session_file();
+    // The session ends with the agent (the kernel drops the process keyring
+    // at exit anyway); removing the key first shortens the key's life in
+    // kernel memory, and removing session.unlocked keeps status truthful.
+    if (!serial_) return;
+    keyring_remove(*serial_);
+    serial_.reset();
+    try {
+        dir_.remove(kSessionFile);
+    } catch (const Error &e) {
+        log_warning(e.what());
+    }
+    log_info("locked (agent-exit)");
 }
 
 std::optional<PublicKey> Session::public_key() const {
@@ -82,56 +91,21 @@ std::string Session::key_description(const PublicKey &pub) const {
     return "puddle:session:" + to_hex(pub.bytes);
 }
 
-void Session::pick_up() {
-    auto pub = public_key();
-    if (!pub) return;
-    auto serial = keyring_find(key_description(*pub));
-    if (!serial) {
-        if (dir_.has(kSessionFile)) {
-            log_info("no session key in the keyring; removing the stale " + dir_.file(kSessionFile));
-            try { dir_.remove(kSessionFile); } catch (const Error &e) { log_warning(e.what()); }
-        }
-        return;
+void Session::clean_up_earlier_session() {
+    // The session never outlives the agent that unlocked it (the key is in
+    // that agent's process keyring), so whatever an earlier agent left is
+    // stale: its session.unlocked, and -- from agents before this custody --
+    // a session key in the user keyring that every process of the user can
+    // read. Neither is picked up.
+    if (auto pub = public_key()) {
+        if (int n = keyring_remove_legacy(key_description(*pub)))
+            log_warning("removed " + std::to_string(n) +
+                        " session key left in the user keyring by an older agent (readable by every process of the "
+                        "user); unlock again");
     }
-    std::optional<SessionSettings> settings;
-    try {
-        auto rec = keyring_read(*serial, kSessionRecordBytes);
-        settings = decode_session_settings(rec.bytes());
-        if (settings) {
-            auto sk = session_record_secret_key(rec.bytes());
-            if (!std::equal(sk.begin() + 32, sk.end(), pub->bytes.begin())) settings.reset();
-        }
-    } catch (const KeyGone &) {
-    }
-    if (!settings) {
-        log_warning("discarding an unusable session key found in the keyring");
-        keyring_remove(*serial);
-        return;
-    }
-    std::uint64_t remaining = settings->idle_usec;
-    if (std::uint64_t recorded = read_recorded_deadline()) {
-        std::uint64_t now = now_usec(CLOCK_REALTIME);
-        remaining = recorded > now ? recorded - now : 0;
-    }
-    if (remaining == 0) {
-        keyring_remove(*serial);
-        try { dir_.remove(kSessionFile); } catch (const Error &) {}
-        return;
-    }
-    log_info("picked up the unlocked session of " + pub->str() + " from the keyring");
-    start_session(*serial, *settings, remaining, *pub, false);
-}
-
-std::uint64_t Session::read_recorded_deadline() const {
-    try {
-        auto bytes = dir_.read(kSessionFile, 4096, true);
-        std::string text(bytes.begin(), bytes.end());
-        // Our own file, one flat object: find the number after "lock_deadline":.
-        auto pos = text.find("\"lock_deadline\":");
-        if (pos == std::string::npos) return 0;
-        return std::strtoull(text.c_str() + pos + 16, nullptr, 10) * kUsec;
-    } catch (const Error &) {
-        return 0;
+    if (dir_.has(kSessionFile)) {
+        log_info("the session of an earlier agent ended with it; removing the stale " + dir_.file(kSessionFile));
+        try { dir_.remove(kSessionFile); } catch (const Error &e) { log_warning(e.what()); }
     }
 }
 
@@ -203,19 +177,37 @@ void Session::finish_unlock(Keypair kp, const SessionSettings &s) {
     try {
         serial = keyring_store(key_description(kp.public_key()), record.bytes(), kernel_timeout_seconds(s.idle_usec));
     } catch (const Error &e) {
+        record_unlock_failure(e.what());
         throw AgentError(Failure::internal, e.what());
     }
+    // The serial is no secret (without possession it opens nothing); it
+    // lets an administrator check that nobody else can read the key.
     log_info("unlocked " + kp.public_key().str() + " (idle timeout " + std::to_string(s.idle_usec / kUsec) + " s" +
-             (s.watch_pid ? ", watching PID " + std::to_string(s.watch_pid) : std::string()) + ")");
+             (s.watch_pid ? ", watching PID " + std::to_string(s.watch_pid) : std::string()) + "; key " +
+             std::to_string(serial) + " in the agent's process keyring)");
     start_session(serial, s, s.idle_usec, kp.public_key());
 }
 
+void Session::record_unlock_failure(const std::string &why) {
+    // The user sees the error once, at 'puddle unlock'; status keeps saying
+    // it (health degraded) until an unlock succeeds.
+    auto j = Json::object().set("time", long(::time(nullptr))).set("reason", why);
+    try {
+        dir_.write_atomic(kUnlockFailedFile, as_bytes(j.dump() + "\n"), 0600);
+    } catch (const Error &e) {
+        log_warning(e.what());
+    }
+}
+
 void Session::start_session(key_serial_t serial, const SessionSettings &s, std::uint64_t remaining_usec,
-                            const PublicKey &pub, bool write_now) {
+                            const PublicKey &pub) {
     serial_ = serial;
     pub_ = pub;
     settings_ = s;
     remember_identity_stamp();
+    if (dir_.has(kUnlockFailedFile)) {
+        try { dir_.remove(kUnlockFailedFile); } catch (const Error &e) { log_warning(e.what()); }
+    }
     deadline_realtime_ = now_usec(CLOCK_REALTIME) + remaining_usec;
     arm_idle_timer(remaining_usec);
     watch_process(s);
@@ -229,10 +221,7 @@ void Session::start_session(key_serial_t serial, const SessionSettings &s, std::
         sd_event_source_set_time_relative(expiry_probe_.get(), kExpiryProbeUsec);
         sd_event_source_set_enabled(expiry_probe_.get(), SD_EVENT_ONESHOT);
     }
-    // At pick-up the file is already there; refreshing it can wait for the
-    // flush timer rather than delay the first answer with an fsync.
-    if (write_now) write_session_file();
-    else schedule_session_file();
+    write_session_file();
     if (hooks_.changed) hooks_.changed();
 }
 

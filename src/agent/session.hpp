@@ -34,8 +34,9 @@ public:
     Session(const Session &) = delete;
     Session &operator=(const Session &) = delete;
 
-    // Looks for a session left by an earlier agent instance in the keyring.
-    void pick_up();
+    // At start: removes what an earlier agent instance left (its stale
+    // session.unlocked, a readable session key in @u from older versions).
+    void clean_up_earlier_session();
 
     // Checks the arguments now (throws AgentError invalid_argument), then
     // unwraps with the passphrase on the worker thread and stores the key in
@@ -70,13 +71,13 @@ public:
 private:
     std::string key_description(const PublicKey &pub) const;
     void start_session(key_serial_t serial, const SessionSettings &s, std::uint64_t remaining_usec,
-                       const PublicKey &pub, bool write_now = true);
+                       const PublicKey &pub);
     void renew();
+    void record_unlock_failure(const std::string &why);
     void arm_idle_timer(std::uint64_t remaining_usec);
     void watch_process(const SessionSettings &s);
     void write_session_file();
     void schedule_session_file();
-    std::uint64_t read_recorded_deadline() const;
     // Ends the session with reason `rekeyed` when identity.pub no longer
     // names the session's key (a rotation received by 'puddle rekey --from').
     void check_identity_unchanged();

@@ -2,7 +2,6 @@
 
 #include "util/error.hpp"
 #include "util/fd.hpp"
-#include "util/user_manager.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -170,20 +169,6 @@ std::optional<AgentState> try_agent_state(std::string *why) {
     } catch (const Error &e) {
         if (why) *why = e.why();
         return std::nullopt;
-    }
-}
-
-void restart_agent_for_new_state_dir() {
-    // The agent's unit serves ~/.puddle; an identity made elsewhere is not
-    // its business (and such a setup needs a drop-in anyway).
-    if (const char *home = std::getenv("PUDDLE_HOME"); home && *home) return;
-    try {
-        try_restart_user_unit("puddle-agent.service");
-    } catch (const Error &e) {
-        std::fprintf(stderr,
-                     "puddle: warning: cannot restart a running agent for the new state directory (%s); if "
-                     "'puddle unlock' fails, run 'systemctl --user restart puddle-agent.service'\n",
-                     e.why().c_str());
     }
 }
 

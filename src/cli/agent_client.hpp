@@ -36,14 +36,6 @@ private:
     SdBus bus_;
 };
 
-// After init or a first join: an agent started before the state directory
-// existed sees it read-only (puddle-agent.service has
-// ReadWritePaths=-%h/.puddle), so a running one is restarted; there was no
-// identity, so it holds no session. Not when PUDDLE_HOME is set (the unit
-// serves ~/.puddle). Quiet when there is no user bus or user manager; warns
-// when the manager refuses.
-void restart_agent_for_new_state_dir();
-
 // The agent's state if it can be reached, nullopt otherwise (status uses this).
 std::optional<AgentState> try_agent_state(std::string *why);
 

@@ -37,8 +37,7 @@ int run_init(const std::vector<std::string> &argv) {
         st.store.commit(salt, wrapped, keypair.public_key());
         std::printf("initialized puddle %s\nstate directory: %s\n", keypair.public_key().str().c_str(),
                     st.dir.path().c_str());
-    } // the state lock is released before the agent, which takes it, restarts
-    restart_agent_for_new_state_dir();
+    }
     return 0;
 }
 

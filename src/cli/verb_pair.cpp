@@ -260,10 +260,7 @@ int run_join(const std::vector<std::string> &argv) {
             std::fprintf(stderr, "puddle: warning: ignored a claim from the holder: %s\n", prob.why.c_str());
     });
     if (already) std::printf("already a member of puddle %s; nothing changed\n", joined.str().c_str());
-    else {
-        std::printf("joined puddle %s from %s\n", joined.str().c_str(), req.target.host.c_str());
-        restart_agent_for_new_state_dir();
-    }
+    else std::printf("joined puddle %s from %s\n", joined.str().c_str(), req.target.host.c_str());
     return 0;
 }
 

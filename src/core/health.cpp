@@ -67,6 +67,26 @@ Health assess_health(const StateDir &dir, const Config &config) {
         }
     }
 
+    if (dir.has(kUnlockFailedFile)) {
+        std::string why = "(unreadable record)";
+        std::string when;
+        try {
+            auto bytes = dir.read(kUnlockFailedFile, kMaxUnlockFailedBytes, true);
+            auto doc = parse_json(std::string(bytes.begin(), bytes.end()), nullptr);
+            if (const Json *r = doc ? doc->get("reason") : nullptr; r && r->as_string()) why = *r->as_string();
+            if (const Json *t = doc ? doc->get("time") : nullptr; t && t->as_int()) {
+                std::time_t tt = std::time_t(*t->as_int());
+                char buf[32];
+                if (std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", std::localtime(&tt))) when = buf;
+            }
+        } catch (const Error &e) {
+            why = e.why();
+        }
+        h.add(HealthState::degraded, "the agent could not unlock" + (when.empty() ? std::string() : " at " + when) +
+                                         ": " + why + "; see 'journalctl --user -u puddle-agent' (the next "
+                                         "successful unlock clears this)");
+    }
+
     if (dir.has(kRotationLogFile)) {
         try {
             auto log = parse_rotation_log(dir.read(kRotationLogFile, kMaxRotationLogBytes, true), dir.file(kRotationLogFile));

@@ -31,6 +31,11 @@ inline constexpr const char *kRekeyPendingFile = "rekey.pending";
 inline constexpr const char *kMembersFile = "members.json";
 inline constexpr const char *kRotationLogFile = "retired_puddles.json";
 inline constexpr const char *kNameClaimFile = "name-claim.json";
+// Written by the agent when an unlock failed for a reason of the system's
+// (not a wrong passphrase), removed by the next successful unlock:
+// {"time": unix seconds, "reason": text}. Health reads it.
+inline constexpr const char *kUnlockFailedFile = "unlock.failed";
+inline constexpr std::size_t kMaxUnlockFailedBytes = 4096;
 
 // Largest file each parser accepts (pass to StateDir::read as max_bytes).
 inline constexpr std::size_t kMaxPendingBytes = 4096;

@@ -48,19 +48,6 @@ void call(const std::string &what, const char *method, const std::string &unit) 
 void start_user_unit(const std::string &unit) { call("cannot start " + unit, "StartUnit", unit); }
 void stop_user_unit(const std::string &unit) { call("cannot stop " + unit, "StopUnit", unit); }
 
-bool try_restart_user_unit(const std::string &unit) {
-    sd_bus *b = nullptr;
-    if (sd_bus_open_user(&b) < 0) return false;
-    SdBus bus(b);
-    BusError err;
-    int r = call_on(bus.get(), "TryRestartUnit", unit, err);
-    if (r >= 0) return true;
-    const std::string name = err.e.name ? err.e.name : "";
-    if (name == SD_BUS_ERROR_SERVICE_UNKNOWN || name == SD_BUS_ERROR_NAME_HAS_NO_OWNER ||
-        name == "org.freedesktop.systemd1.NoSuchUnit")
-        return false;
-    refused("cannot restart " + unit, unit, err, r);
-}
 void reload_user_manager() { call("cannot reload the user manager", "Reload", ""); }
 
 std::string runtime_dropin_dir(const std::string &unit) {

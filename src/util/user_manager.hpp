@@ -9,10 +9,6 @@ namespace puddle {
 // Each throws Error naming the unit and the manager's reason.
 void start_user_unit(const std::string &unit);
 void stop_user_unit(const std::string &unit);
-// Restarts the unit if it is running. False, without a word, when there is
-// no user bus, no user manager on it or no such unit (then nothing of it can
-// be running); throws Error when the manager refuses.
-bool try_restart_user_unit(const std::string &unit);
 // Reload unit files (after writing a drop-in).
 void reload_user_manager();
 // The runtime drop-in directory of a unit: $XDG_RUNTIME_DIR/systemd/user/UNIT.d

@@ -297,33 +297,30 @@ class LockTriggers(AgentTestCase):
         self.assertTrue(self.a.sock("SIGN eA==")[0].startswith("ERR locked"))
 
 
-    def test_kernel_expiry_of_the_key_locks(self):
+    def test_the_session_key_is_in_no_keyring_the_user_possesses(self):
+        # puddle-agent(1) KEY CUSTODY: the key is in the agent's process
+        # keyring; @u (which every process of the user possesses) holds none.
         self.a.unlock("--no-watch")
         desc = "puddle:session:" + self.pub[len("ed25519:"):]
-        found = self._session.run(["keyctl", "search", "@u", "user", desc])
-        self.assertEqual(found.returncode, 0, found.stderr)
-        serial = found.stdout.strip()
-        # A process of the same user that possesses @u may shorten the key's
-        # life (the documented limit of the keyring); the kernel then expires it.
-        self.assertEqual(self._session.run(["keyctl", "timeout", serial, "1"]).returncode, 0)
-        self.a.wait_signal("expired", timeout=6)
-        self.assertFalse(self.a.bus("props")["ok"]["Unlocked"])
-        self.assertFalse(os.path.exists(self.a.state_file("session.unlocked")))
+        for ring in ("@u", "@s", "@us"):
+            found = self._session.run(["keyctl", "search", ring, "user", desc])
+            self.assertNotEqual(found.returncode, 0, "%s: %s" % (ring, found.stdout))
+        self.assertTrue(self.a.sock("SIGN eA==")[0].startswith("OK "))
 
 
 class LifeCycle(AgentTestCase):
-    def test_kill_9_then_next_request_is_served_without_unlock(self):
+    def test_kill_9_ends_the_session_and_the_next_agent_is_locked(self):
+        # The session never outlives the agent (KEY CUSTODY in puddle-agent(1)).
         self.a.unlock("--no-watch", "--idle-mins", "10")
         pid = self.a.agent_pid()
         self.assertGreater(pid, 0)
         os.kill(pid, signal.SIGKILL)
         wait_until(lambda: self.a.agent_pid() != pid, 10, what="the agent to die")
         replies = self.a.sock("SIGN " + b64(b"after crash"))
-        self.assertTrue(replies[0].startswith("OK "), replies)
-        verify(self.pub, b"after crash", base64.b64decode(replies[0][3:]))
-        new_pid = self.a.agent_pid()
-        self.assertNotIn(new_pid, (0, pid))
-        self._session.wait_journal("picked up the unlocked session", unit="puddle-agent.service")
+        self.assertTrue(replies[0].startswith("ERR locked"), replies)
+        self.assertNotIn(self.a.agent_pid(), (0, pid))
+        self.assertFalse(os.path.exists(self.a.state_file("session.unlocked")))
+        self._session.wait_journal("the session of an earlier agent ended with it", unit="puddle-agent.service")
 
     def test_exit_on_idle_then_socket_and_bus_activation(self):
         # A request activates it; locked and idle for exit_idle_seconds (3) it exits.
@@ -373,12 +370,8 @@ class StartedBeforeInit(AgentTestCase):
     initialize = False
 
     def test_agent_started_before_the_state_directory_exists(self):
-        # The unit's ReadWritePaths=-%h/.puddle is skipped while ~/.puddle is
-        # missing; where the user manager applies the mount sandbox (it needs
-        # a user namespace; Debian 12's systemd 252 skips it for user units)
-        # this agent would see the directory read-only once init makes it, so
-        # init restarts it. The agent must stay up across init for the
-        # restart to be observable: no exit on idle here.
+        # The agent keeps running across init (nothing in its unit depends on
+        # ~/.puddle existing) and serves the new identity at once.
         self._session.write_file(".config/puddle/puddle.toml", CONFIG.replace("exit_idle_seconds = 3",
                                                                               "exit_idle_seconds = 600"))
         self.a.stop_agent()
@@ -388,8 +381,7 @@ class StartedBeforeInit(AgentTestCase):
         before = self.a.agent_pid()
         self.assertGreater(before, 0)
         pub = self.a.init()
-        wait_until(lambda: self.a.agent_pid() not in (0, before) or not self.a.agent_active(), 20,
-                   what="init to restart the agent")
+        self.assertEqual(self.a.agent_pid(), before)
         p = self.a.unlock("--no-watch")
         self.assertEqual(p.returncode, 0, p.stderr)
         replies = self.a.sock("SIGN " + b64(b"after init"))
