@@ -31,11 +31,32 @@ constexpr const char *kUsage =
     "  --help          this text\n"
     "  --version       the version\n";
 
-// Key bytes must never reach a core file or a debugger of another user.
+// The pid that traces us, 0 when none; -1 when /proc cannot tell.
+long tracer_pid() {
+    std::FILE *f = std::fopen("/proc/self/status", "re");
+    if (!f) return -1;
+    char line[256];
+    long pid = -1;
+    while (std::fgets(line, sizeof line, f))
+        if (std::sscanf(line, "TracerPid: %ld", &pid) == 1) break;
+    std::fclose(f);
+    return pid;
+}
+
+// Key bytes must never reach a core file or another process of the user.
+// Non-dumpable stops new ptrace attaches by the user's processes, but one
+// that attached in the instant before the prctl stays attached: so check
+// after it, before any key is read, and refuse to run traced.
 void harden() {
     if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) throw_errno("cannot make the agent non-dumpable", errno);
     struct rlimit none {0, 0};
     if (::setrlimit(RLIMIT_CORE, &none) != 0) throw_errno("cannot disable core dumps", errno);
+    long tracer = tracer_pid();
+    if (tracer != 0)
+        throw Error(Exit::failure, "refusing to run",
+                    tracer > 0 ? "process " + std::to_string(tracer) + " traces the agent (ptrace)"
+                               : std::string("/proc/self/status does not say whether the agent is traced"),
+                    "a debugger of the agent could read the key; start it untraced");
 }
 
 UniqueFd bind_socket(const std::string &path) {

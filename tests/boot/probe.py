@@ -9,6 +9,8 @@ container as that user; prints one JSON object.
                                            linking @u and @us into @s (possession)
   probe.py files SEED_HEX SK_HEX DIR...    every readable file below the DIRs
   probe.py serial SERIAL                   keyctl describe/read/timeout of one key
+  probe.py traced AGENT SOCKET             starts AGENT under ptrace (PTRACE_TRACEME),
+                                           as an attacker who wants to stay attached
   probe.py memory PID SEED_HEX SK_HEX      process_vm_readv, /proc/PID/mem, /proc/PID/environ
                                            and pidfd_getfd on PID
 """
@@ -165,6 +167,40 @@ def cmd_memory(pid, seed_hex, sk_hex):
     return out
 
 
+def cmd_traced(agent, socket_path):
+    libc = ctypes.CDLL(None, use_errno=True)
+    pid = os.fork()
+    if pid == 0:
+        libc.ptrace(0, 0, None, None)  # PTRACE_TRACEME
+        os.execv(agent, [agent, "--no-bus", "--socket", socket_path])
+    # Stopped at the exec (SIGTRAP); let it run, tracing on, until it exits.
+    out = {"stops": 0}
+    import time
+    deadline = time.monotonic() + 5
+    while True:
+        got, status = os.waitpid(pid, os.WNOHANG)
+        if got == 0:
+            if time.monotonic() > deadline:  # still serving, traced: the check failed
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                out["exit"] = 0
+                out["still_running_after_s"] = 5
+                return out
+            time.sleep(0.05)
+            continue
+        if os.WIFEXITED(status):
+            out["exit"] = os.WEXITSTATUS(status)
+            return out
+        if os.WIFSIGNALED(status):
+            out["signal"] = os.WTERMSIG(status)
+            return out
+        out["stops"] += 1
+        sig = os.WSTOPSIG(status)
+        libc.ptrace(7, pid, None, 0 if sig == 5 else sig)  # PTRACE_CONT
+        if out["stops"] > 50:
+            os.kill(pid, 9)
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "secret":
@@ -175,6 +211,8 @@ def main():
         result = cmd_files(args[0], args[1], args[2:])
     elif cmd == "serial":
         result = cmd_serial(args[0])
+    elif cmd == "traced":
+        result = cmd_traced(*args)
     elif cmd == "memory":
         result = cmd_memory(int(args[0]), args[1], args[2])
     else:

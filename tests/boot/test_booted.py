@@ -171,6 +171,16 @@ class Booted(unittest.TestCase):
         self.assertIn(mem.get("pidfd_getfd", "EPERM"), ("EPERM", "EACCES"), mem)
         self.assertEqual(mem["uid_map"], "0 0 4294967295", mem)
 
+    def test_03b_an_agent_started_under_ptrace_refuses_to_run(self):
+        # Attaching before the agent turns non-dumpable would keep a tracer
+        # attached; the agent checks and exits before reading any key.
+        r = self.sh("python3 %s traced /usr/libexec/puddle/puddle-agent $XDG_RUNTIME_DIR/traced.sock "
+                    "2>~/traced.err; cat ~/traced.err >&2" % PROBE)
+        out = json.loads(r.stdout)
+        self.assertNotEqual(out.get("exit", 0), 0, out)
+        self.assertIn("traces the agent", r.stderr)
+        self.ok("rm -f ~/traced.err $XDG_RUNTIME_DIR/traced.sock")
+
     def test_04_the_probes_find_a_planted_copy(self):
         # The probes above can fail: a copy of the seed in @u or a file is found.
         self.ensure_initialized()
