@@ -1491,3 +1491,10 @@ if __name__ == "__main__":
     else:
         sys.exit("usage: import this module; %s --journal-server RUNDIR LOGFILE is internal"
                  % sys.argv[0])
+
+
+# Inside a booted container of tests/boot (PUDDLE_BOOTED=debian12|debian13):
+# the same interface on the real logind, journald, system bus and polkitd.
+if os.environ.get("PUDDLE_BOOTED"):
+    from booted_session import BootedSystemBus as SystemBus  # noqa: E402,F811
+    from booted_session import BootedUserSession as UserSession  # noqa: E402,F811

@@ -37,6 +37,8 @@ class AgentSession:
         self.signals = []
 
     def install(self):
+        if os.environ.get("PUDDLE_BOOTED"):
+            return self.use_installed()
         s = self.s
         # Copies the user can execute wherever the build tree lives.
         os.makedirs(self.bindir, exist_ok=True)
@@ -71,6 +73,25 @@ class AgentSession:
         s.run(["busctl", "--user", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus",
                "org.freedesktop.DBus", "ReloadConfig"], check=True)
         s.systemctl("start", "puddle-agent.socket", "puddle-agent-ssh.socket")
+        self.start_monitor()
+
+    def use_installed(self):
+        """Under tests/boot the project is installed in the booted system (/usr,
+        sockets enabled for all users): use it as a user gets it, with no unit
+        of our own. bindir then only points at the installed programs."""
+        s = self.s
+        os.makedirs(self.bindir, exist_ok=True)
+        for name, path in (("puddle", "/usr/bin/puddle"), ("puddle-agent", "/usr/libexec/puddle/puddle-agent"),
+                           ("puddle-pair", "/usr/libexec/puddle/puddle-pair")):
+            assert os.path.exists(path), path + " is not installed"
+            os.symlink(path, os.path.join(self.bindir, name))
+        for f in ("sock_client.py", "bus_client.py"):
+            shutil.copy2(os.path.join(HERE, f), os.path.join(self.bindir, f))
+        subprocess.run(["chown", "-R", "-h", f"{s.uid}:{s.gid}", os.path.join(s.home, ".local")], check=True)
+        s.write_file(".config/puddle/puddle.toml", CONFIG)
+        s.systemctl("daemon-reload")
+        r = s.systemctl("is-active", "puddle-agent.socket", "puddle-agent-ssh.socket", check=False)
+        assert r.stdout.split() == ["active", "active"], "the login did not bring the agent sockets: " + r.stdout
         self.start_monitor()
 
     def start_monitor(self):

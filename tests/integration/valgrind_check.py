@@ -64,7 +64,6 @@ class Memcheck(AgentTestCase):
             "MemoryDenyWriteExecute=no\n"
             "SystemCallFilter=\n"
             "LockPersonality=no\n"
-            f"ReadWritePaths={cls.logdir}\n"
             "TimeoutStartSec=120\n"
             "TimeoutStopSec=120\n"))
         s.systemctl("daemon-reload")
