@@ -7,6 +7,7 @@
 #include "util/log.hpp"
 
 #include <csignal>
+#include <malloc.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
@@ -67,7 +68,40 @@ Manager::Manager(const Config &config, StateDir dir, ListenSockets sockets, bool
     arm_exit_timer();
 }
 
-void Manager::activity() { last_activity_ = now_monotonic(); }
+void Manager::activity() {
+    last_activity_ = now_monotonic();
+    if (!trim_armed_) arm_trim_timer();
+}
+
+void Manager::arm_trim_timer() {
+    trim_armed_ = true;
+    if (!trim_timer_) {
+        sd_event_source *src = nullptr;
+        if (sd_event_add_time_relative(loop_.get(), &src, CLOCK_MONOTONIC, kTrimQuietUsec, 100000, on_trim_timer,
+                                       this) >= 0)
+            trim_timer_.reset(src);
+        else
+            trim_armed_ = false;
+        return;
+    }
+    sd_event_source_set_time_relative(trim_timer_.get(), kTrimQuietUsec);
+    sd_event_source_set_enabled(trim_timer_.get(), SD_EVENT_ONESHOT);
+}
+
+int Manager::on_trim_timer(sd_event_source *, std::uint64_t, void *userdata) {
+    // A burst of clients leaves glibc holding the freed connection buffers
+    // and bus messages below the top of the heap, so the agent's memory
+    // would stay at its peak. Once traffic has been quiet for a second, hand
+    // it back: one call per burst, never on the signing path.
+    auto *self = static_cast<Manager *>(userdata);
+    self->trim_armed_ = false;
+    if (now_monotonic() < self->last_activity_ + kTrimQuietUsec) {
+        self->arm_trim_timer();
+        return 0;
+    }
+    ::malloc_trim(0);
+    return 0;
+}
 
 void Manager::arm_exit_timer() {
     const std::uint64_t idle = std::uint64_t(config_.agent.exit_idle_seconds) * 1000000;

@@ -29,6 +29,9 @@ private:
     void activity();
     void arm_exit_timer();
     static int on_exit_timer(sd_event_source *, std::uint64_t, void *userdata);
+    static int on_trim_timer(sd_event_source *, std::uint64_t, void *userdata);
+    void arm_trim_timer();
+    static constexpr std::uint64_t kTrimQuietUsec = 1000000;
     static int on_signal(sd_event_source *, const struct signalfd_siginfo *, void *userdata);
 
     SdEvent loop_;
@@ -40,7 +43,8 @@ private:
     // Declared after the doors so it goes first: pending polkit calls hold
     // callbacks into the doors.
     std::unique_ptr<Authorizer> authorizer_;
-    SdEventSource exit_timer_, sigterm_, sigint_;
+    SdEventSource exit_timer_, trim_timer_, sigterm_, sigint_;
+    bool trim_armed_ = false;
     std::uint64_t last_activity_ = 0;
 };
 

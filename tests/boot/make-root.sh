@@ -6,7 +6,7 @@
 set -euo pipefail
 dir=${1:-/var/tmp/puddle-test/trixie}
 pkgs=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,polkitd,pkexec,openssh-client,\
-python3,python3-dbus,python3-nacl,socat,keyutils,procps,iproute2,util-linux,git,\
+python3,python3-dbus,python3-nacl,socat,keyutils,procps,iproute2,util-linux,git,openssl,\
 meson,ninja-build,pkg-config,g++,libsystemd-dev,libsodium-dev,libssl-dev,\
 libtomlplusplus-dev,libboost-test-dev,libkeyutils-dev
 stamp=$(printf '%s' "$pkgs" | sha256sum | cut -c1-16)

@@ -27,6 +27,9 @@ CLIENTS = int(os.environ.get("PUDDLE_LOAD_CLIENTS", "32"))
 COUNT = int(os.environ.get("PUDDLE_LOAD_COUNT", "3000"))
 CONNECTIONS = int(os.environ.get("PUDDLE_FUZZ_CONNECTIONS", "300"))
 SEED = int(os.environ.get("PUDDLE_LOAD_SEED", "0")) or random.randrange(1, 1 << 30)
+# The agent hands freed memory back to the system after a quiet second
+# (malloc_trim, see Manager::on_trim_timer): read its RSS after that.
+QUIET = 1.6
 HELPERS = ("load_client.py", "fuzz_client.py", "ssh_probe.py")
 
 
@@ -103,10 +106,10 @@ class Load(LoadCase):
             warm = self.helper("load_client.py", "--pub", self.pub, "--clients", CLIENTS, "--count", 100,
                                "--seed", SEED + 1 + k)
             self.assertEqual(warm["errors"], 0, warm["first_errors"])
-        time.sleep(0.5)
+        time.sleep(QUIET)
         before, heap_before = self.rss_kib(pid), self.heap_kib(pid)
         r, elapsed = self.load_round(SEED)
-        time.sleep(0.5)
+        time.sleep(QUIET)
         samples = [(self.rss_kib(pid), self.heap_kib(pid))]
         total = CLIENTS * COUNT
         print(f"\n{CLIENTS} clients x {COUNT} signatures: {r['ok']} OK, {r['verified']} verified, "
@@ -124,7 +127,7 @@ class Load(LoadCase):
             if min(x[0] for x in samples) - before < 1024:
                 break
             self.load_round(SEED + 100 + k)
-            time.sleep(0.5)
+            time.sleep(QUIET)
             samples.append((self.rss_kib(pid), self.heap_kib(pid)))
             print(f"  confirming round {k + 1}: RSS {samples[-1][0]} KiB, [heap] {samples[-1][1]} KiB",
                   file=sys.stderr)
