@@ -16,7 +16,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import booted  # noqa: E402
+from agent_fixture import main as unittest_main  # noqa: E402  (meson's exit codes: 77 = skipped)
 
 DISTRO = None
 PASSPHRASE = "correct horse battery staple"
@@ -315,14 +317,7 @@ def main():
     if len(sys.argv) < 2 or sys.argv[1] not in booted.DISTROS:
         raise SystemExit("usage: test_booted.py debian12|debian13")
     DISTRO = sys.argv.pop(1)
-    prog = unittest.main(module="__main__", verbosity=2, exit=False)
-    r = prog.result
-    if r.failures or r.errors:
-        sys.exit(1)
-    if r.skipped and len(r.skipped) >= r.testsRun:
-        print("SKIP: " + r.skipped[0][1])
-        sys.exit(77)
-    sys.exit(0)
+    unittest_main()
 
 
 if __name__ == "__main__":
