@@ -5,6 +5,8 @@
 #include "util/log.hpp"
 #include "util/proc.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <time.h>
 #include <unistd.h>
@@ -41,14 +43,38 @@ Peer make_peer(pid_t pid, uid_t uid, int pidfd) {
 
 struct Authorizer::Pending {
     Authorizer *self;
+    Peer peer;
     Action action;
     std::weak_ptr<AuthzCache> cache;
     std::function<void(Verdict)> done;
 };
 
+namespace {
+
+// The errors that mean "no polkit on this system", as opposed to "polkit (or
+// the bus) could not answer this request".
+bool polkit_absent_error(const char *name) {
+    return name && (std::strcmp(name, SD_BUS_ERROR_SERVICE_UNKNOWN) == 0 ||
+                    std::strcmp(name, SD_BUS_ERROR_NAME_HAS_NO_OWNER) == 0);
+}
+
+Verdict deny_unanswered(Action action, const std::string &why) {
+    return Verdict{false, std::string("polkit could not decide on ") + polkit_action_id(action) + " (" + why +
+                              "); denied, try again"};
+}
+
+} // namespace
+
 Authorizer::Authorizer(sd_event *loop, PolkitMode mode) : loop_(loop), mode_(mode), own_uid_(::getuid()) {}
 
-Authorizer::~Authorizer() = default;
+Authorizer::~Authorizer() {
+    // Closing the bus destroys the pending calls' slots (on_destroy); no
+    // queued request may be sent from there.
+    closing_ = true;
+    pump_source_.reset();
+    bus_.reset();
+    queue_.clear();
+}
 
 sd_bus *Authorizer::system_bus() {
     if (bus_ && sd_bus_is_open(bus_.get()) > 0) return bus_.get();
@@ -63,13 +89,15 @@ sd_bus *Authorizer::system_bus() {
     return b;
 }
 
-Verdict Authorizer::unavailable(Action action, const std::string &why) {
-    retry_after_ = now_monotonic() + 3 * kCacheUsec;
+Verdict Authorizer::absent(Action action, const std::string &why, bool found_now) {
+    // Only a fresh finding starts the window; answering from it must not
+    // extend it, or steady traffic would never ask polkit again.
+    if (found_now) absent_until_ = now_monotonic() + 3 * kCacheUsec;
     if (mode_ == PolkitMode::required)
         return Verdict{false, std::string("polkit is required for ") + polkit_action_id(action) +
-                                  " but did not answer: " + why};
+                                  " but is not available: " + why};
     if (!warned_) {
-        log_warning("polkit did not answer (" + why + "); falling back to the uid check (polkit = \"auto\")");
+        log_warning("polkit is not available (" + why + "); falling back to the uid check (polkit = \"auto\")");
         warned_ = true;
     }
     return Verdict{true, {}};
@@ -83,21 +111,37 @@ std::optional<Verdict> Authorizer::check(const Peer &peer, Action action, const 
     const char *action_id = polkit_action_id(action);
     if (!action_id || mode_ == PolkitMode::off) return Verdict{true, {}};
     if (cache && cache->allowed_until[std::size_t(action)] > now_monotonic()) return Verdict{true, {}};
-
-    if (retry_after_ > now_monotonic()) {
-        if (mode_ == PolkitMode::required)
-            return Verdict{false, std::string("polkit is required for ") + action_id + " but did not answer"};
-        return Verdict{true, {}};
-    }
-    sd_bus *bus = system_bus();
-    if (!bus) return unavailable(action, "no system bus");
+    if (absent_until_ > now_monotonic()) return absent(action, "not there a moment ago", false);
+    if (!system_bus()) return absent(action, "no system bus");
     if (peer.pid <= 0 || peer.start_time == 0) return Verdict{false, "cannot identify the calling process for polkit"};
+
+    auto p = std::make_unique<Pending>(Pending{this, peer, action, cache, std::move(done)});
+    if (in_flight_ >= kMaxInFlight) {
+        if (queue_.size() >= kMaxQueued) {
+            log_warning("refused a request: " + std::to_string(kMaxQueued) + " authorization checks already waiting");
+            return Verdict{false, "too many requests are waiting for polkit (" + std::to_string(kMaxQueued) +
+                                      "); try again"};
+        }
+        queue_.push_back(std::move(p));
+        return std::nullopt;
+    }
+    return send(std::move(p));
+}
+
+std::optional<Verdict> Authorizer::send(std::unique_ptr<Pending> p) {
+    const Peer &peer = p->peer;
+    const Action action = p->action;
+    sd_bus *bus = system_bus();
+    if (!bus) return absent(action, "no system bus");
+    if (peer.pidfd && *peer.pidfd && !pidfd_matches(peer.pidfd->get(), peer.pid))
+        return Verdict{false, std::string("the process that asked for ") + polkit_action_id(action) +
+                                  " is gone; denied"};
 
     sd_bus_message *raw = nullptr;
     int r = sd_bus_message_new_method_call(bus, &raw, "org.freedesktop.PolicyKit1",
                                            "/org/freedesktop/PolicyKit1/Authority",
                                            "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
-    if (r < 0) return unavailable(action, errno_text(-r));
+    if (r < 0) return deny_unanswered(action, "cannot build the request: " + errno_text(-r));
     SdBusMessage m(raw);
     // Subject: the calling process as pid + start time + uid, which every
     // polkit understands; plus its pidfd where the kernel gave us one, which
@@ -113,24 +157,57 @@ std::optional<Verdict> Authorizer::check(const Peer &peer, Action action, const 
     if (r >= 0) r = sd_bus_message_close_container(m.get());
     if (r >= 0) r = sd_bus_message_close_container(m.get());
     // action, no details, no user interaction (the agent has no terminal), no cancellation id
-    if (r >= 0) r = sd_bus_message_append(m.get(), "sa{ss}us", action_id, 0, 0u, "");
-    if (r < 0) return unavailable(action, "cannot build the polkit request: " + errno_text(-r));
+    if (r >= 0) r = sd_bus_message_append(m.get(), "sa{ss}us", polkit_action_id(action), 0, 0u, "");
+    if (r < 0) return deny_unanswered(action, "cannot build the request: " + errno_text(-r));
 
-    auto *pending = new Pending{this, action, cache, std::move(done)};
+    Pending *raw_p = p.release();
     sd_bus_slot *s = nullptr;
-    r = sd_bus_call_async(bus, &s, m.get(), on_reply, pending, kPolkitTimeoutUsec);
+    r = sd_bus_call_async(bus, &s, m.get(), on_reply, raw_p, kPolkitTimeoutUsec);
     if (r < 0) {
-        delete pending;
-        bus_.reset();
-        return unavailable(action, errno_text(-r));
+        delete raw_p;
+        // A connection the bus dropped is opened again by the next check.
+        if (r == -ENOTCONN || r == -ECONNRESET) bus_.reset();
+        return deny_unanswered(action, "cannot send the request: " + errno_text(-r));
     }
+    ++in_flight_;
     sd_bus_slot_set_destroy_callback(s, on_destroy);
     sd_bus_slot_set_floating(s, 1);
     sd_bus_slot_unref(s);
     return std::nullopt;
 }
 
-void Authorizer::on_destroy(void *userdata) { delete static_cast<Pending *>(userdata); }
+void Authorizer::on_destroy(void *userdata) {
+    auto *p = static_cast<Pending *>(userdata);
+    Authorizer *self = p->self;
+    delete p;
+    if (self->closing_) return;
+    --self->in_flight_;
+    // Not from inside sd-bus's slot teardown: the next one goes out from
+    // the loop.
+    if (!self->queue_.empty()) {
+        if (!self->pump_source_) {
+            sd_event_source *src = nullptr;
+            if (sd_event_add_defer(self->loop_, &src, on_pump, self) >= 0) self->pump_source_.reset(src);
+        } else {
+            sd_event_source_set_enabled(self->pump_source_.get(), SD_EVENT_ONESHOT);
+        }
+    }
+}
+
+int Authorizer::on_pump(sd_event_source *s, void *userdata) {
+    sd_event_source_set_enabled(s, SD_EVENT_OFF);
+    static_cast<Authorizer *>(userdata)->pump();
+    return 0;
+}
+
+void Authorizer::pump() {
+    while (in_flight_ < kMaxInFlight && !queue_.empty()) {
+        auto p = std::move(queue_.front());
+        queue_.pop_front();
+        auto done = p->done;
+        if (auto v = send(std::move(p))) done(std::move(*v));
+    }
+}
 
 int Authorizer::on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *) {
     auto *p = static_cast<Pending *>(userdata);
@@ -138,14 +215,14 @@ int Authorizer::on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *) 
     const char *action_id = polkit_action_id(p->action);
     Verdict v;
     if (const sd_bus_error *e = sd_bus_message_get_error(reply)) {
-        v = self->unavailable(p->action, std::string(e->name ? e->name : "error") +
-                                             (e->message ? std::string(": ") + e->message : std::string()));
+        std::string why = std::string(e->name ? e->name : "error") + (e->message ? std::string(": ") + e->message : "");
+        v = polkit_absent_error(e->name) ? self->absent(p->action, why) : deny_unanswered(p->action, why);
     } else {
         int authorized = 0, challenge = 0;
         int r = sd_bus_message_enter_container(reply, 'r', "bba{ss}");
         if (r >= 0) r = sd_bus_message_read(reply, "bb", &authorized, &challenge);
         if (r < 0) {
-            v = self->unavailable(p->action, "malformed reply from polkit");
+            v = deny_unanswered(p->action, "malformed reply");
         } else if (authorized) {
             v = Verdict{true, {}};
         } else {

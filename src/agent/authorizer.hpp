@@ -16,6 +16,7 @@
 #include "util/sd.hpp"
 
 #include <array>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -50,8 +51,18 @@ struct AuthzCache {
     std::array<std::uint64_t, kActionCount> allowed_until{}; // CLOCK_MONOTONIC µs
 };
 
+// polkit's answer decides; only polkit being absent from the system (no
+// system bus, no such name and nothing to activate it) lets "auto" fall back
+// to the uid check. Any other failure -- an error reply, a timeout, a bus
+// limit, a caller that is gone -- denies that one request: nothing a client
+// can cause opens an allow. At most kMaxInFlight checks are on the bus at
+// once (the system bus refuses a connection's 129th pending call); more wait
+// in a bounded queue, and past that are refused.
 class Authorizer {
 public:
+    static constexpr std::size_t kMaxInFlight = 64;
+    static constexpr std::size_t kMaxQueued = 4096;
+
     Authorizer(sd_event *loop, PolkitMode mode);
     ~Authorizer();
 
@@ -62,20 +73,33 @@ public:
     std::optional<Verdict> check(const Peer &peer, Action action, const std::shared_ptr<AuthzCache> &cache,
                                  std::function<void(Verdict)> done);
 
+    std::size_t in_flight() const noexcept { return in_flight_; }
+    std::size_t queued() const noexcept { return queue_.size(); }
+
 private:
     struct Pending;
     static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *error);
     static void on_destroy(void *userdata);
+    static int on_pump(sd_event_source *, void *userdata);
     sd_bus *system_bus();
-    Verdict unavailable(Action action, const std::string &why);
+    // polkit is not on this system: "required" denies, "auto" allows (and
+    // says so once); remembered for a few seconds.
+    Verdict absent(Action action, const std::string &why, bool found_now = true);
+    // Puts the request on the bus; a verdict when that failed at once.
+    std::optional<Verdict> send(std::unique_ptr<Pending> p);
+    void pump();
 
     sd_event *loop_;
     PolkitMode mode_;
     uid_t own_uid_;
     SdBus bus_;
     bool warned_ = false;
-    // While polkit does not answer, ask again only every few seconds.
-    std::uint64_t retry_after_ = 0;
+    bool closing_ = false;
+    // While polkit is absent, ask again only every few seconds.
+    std::uint64_t absent_until_ = 0;
+    std::size_t in_flight_ = 0;
+    std::deque<std::unique_ptr<Pending>> queue_;
+    SdEventSource pump_source_;
 };
 
 } // namespace puddle::agent

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace puddle::agent {
@@ -135,7 +136,12 @@ Peer BusDoor::query_peer(sd_bus_message *m) {
         sd_bus_creds_get_pid(creds, &pid);
         sd_bus_creds_unref(creds);
     }
-    return make_peer(pid, uid);
+    // dbus-daemon 1.14 hands out no ProcessFD: pin the process from first
+    // sight on. The pidfd is opened before make_peer reads the start time,
+    // so both name one process; each polkit check then verifies that the
+    // pid still belongs to it.
+    int pidfd = pid > 0 ? int(::syscall(SYS_pidfd_open, pid, 0)) : -1;
+    return make_peer(pid, uid, pidfd);
 }
 
 const BusDoor::Caller &BusDoor::caller_of(sd_bus_message *m) {

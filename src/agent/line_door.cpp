@@ -47,7 +47,7 @@ std::optional<Step> LineDoor::next_request(std::string_view input) {
     } else if (std::holds_alternative<StatusRequest>(request)) {
         s.action = Action::status;
         s.act = [this] {
-            auto st = service_.status(true);
+            auto st = service_.status();
             auto j = Json::object()
                          .set("unlocked", st.unlocked)
                          .set("pubkey", st.pubkey)

@@ -27,8 +27,7 @@ std::string Service::rekey(const SecretBuffer &passphrase, const SecretBuffer &n
     return session_.rekey(passphrase, new_passphrase).str();
 }
 
-StatusSnapshot Service::status(bool renew) {
-    if (renew) session_.touch();
+StatusSnapshot Service::status() {
     auto pub = session_.public_key();
     return StatusSnapshot{session_.unlocked(), pub ? pub->str() : std::string(), session_.deadline_realtime_usec(),
                           session_.idle_usec(), session_.watch_pid()};

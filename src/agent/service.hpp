@@ -33,7 +33,9 @@ public:
     void lock();
     std::string rekey(const SecretBuffer &passphrase, const SecretBuffer &new_passphrase);
     std::string claim_name(const std::string &name) { return session_.claim_name(name); }
-    StatusSnapshot status(bool renew);
+    // Renews nothing: STATUS is not authorized by polkit, so it must not keep
+    // a session alive (SPEC §6.1).
+    StatusSnapshot status();
     std::string pubkey();
 
     Session &session() { return session_; }

@@ -400,15 +400,6 @@ Signature Session::sign(std::span<const std::uint8_t> data) {
     }
 }
 
-void Session::touch() {
-    if (!serial_) return;
-    try {
-        renew();
-    } catch (const KeyGone &) {
-        lock(LockReason::expired);
-    }
-}
-
 void Session::renew() {
     // The kernel counts whole seconds: renewing it more than once a second
     // buys nothing, and the extra second keeps it from ending a session

@@ -50,8 +50,6 @@ public:
     void lock(LockReason reason);
     // Throws Error(Exit::locked) when locked (also when the kernel expired the key).
     Signature sign(std::span<const std::uint8_t> data);
-    // STATUS counts as activity (SPEC §6.1): renews the deadline if unlocked.
-    void touch();
     // Rotates the identity (SPEC §8): checks the passphrase against the
     // wrap, makes a new keypair, records old -> new signed by both (an
     // internal statement, never through Sign), re-wraps under new_passphrase

@@ -26,7 +26,7 @@ std::optional<Step> SshDoor::next_request(std::string_view input) {
     if (std::holds_alternative<ssh::RequestIdentities>(request)) {
         s.action = Action::status;
         s.act = [this] {
-            auto st = service_.status(false);
+            auto st = service_.status();
             if (!st.unlocked || st.pubkey.empty()) return as_string(ssh::framed_identities_answer_empty());
             auto key = parse_public_key(st.pubkey);
             return as_string(ssh::framed_identities_answer(*key, service_.key_comment(*key)));
@@ -34,7 +34,7 @@ std::optional<Step> SshDoor::next_request(std::string_view input) {
     } else if (auto *sign = std::get_if<ssh::SignRequest>(&request)) {
         s.action = Action::sign;
         s.act = [this, key_blob = std::move(sign->key_blob), data = std::move(sign->data)] {
-            auto st = service_.status(false);
+            auto st = service_.status();
             auto key = parse_public_key(st.pubkey);
             // Only the puddle key is here; any other key is not ours to use.
             if (!key || !ssh::key_blob_matches(key_blob, *key))

@@ -8,6 +8,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <sys/stat.h>
 #include <toml++/toml.h>
@@ -164,9 +165,33 @@ std::string user_config_path() {
     return {};
 }
 
+namespace {
+
+int strictness(PolkitMode m) { return m == PolkitMode::off ? 0 : m == PolkitMode::automatic ? 1 : 2; }
+
+const char *polkit_mode_text(PolkitMode m) {
+    return m == PolkitMode::off ? "off" : m == PolkitMode::automatic ? "auto" : "required";
+}
+
+bool sets_agent_polkit(std::string_view text) {
+    try {
+        auto root = toml::parse(text);
+        return bool(root["agent"]["polkit"]);
+    } catch (const toml::parse_error &) {
+        return false; // apply_config_text has reported it
+    }
+}
+
+} // namespace
+
 Config load_config(std::vector<std::string> &warnings) {
     Config c;
-    for (const auto &path : {system_config_path(), user_config_path()}) {
+    // Policy: what the administrator's file says of [agent] polkit is a
+    // floor; the user's file may tighten it, never loosen it (a process of
+    // the user could otherwise write "off" and restart the agent).
+    std::optional<PolkitMode> polkit_floor;
+    const std::string system_path = system_config_path();
+    for (const auto &path : {system_path, user_config_path()}) {
         if (path.empty()) continue;
         std::ifstream in(path, std::ios::binary);
         if (!in) {
@@ -180,6 +205,13 @@ Config load_config(std::vector<std::string> &warnings) {
         if (text.size() > kMaxConfigBytes)
             throw Error(Exit::failure, "invalid configuration", path + " is larger than 1 MiB");
         apply_config_text(c, text, path, warnings);
+        if (path == system_path && sets_agent_polkit(text)) polkit_floor = c.agent.polkit;
+    }
+    if (polkit_floor && strictness(c.agent.polkit) < strictness(*polkit_floor)) {
+        warnings.push_back(user_config_path() + ": agent.polkit = \"" + polkit_mode_text(c.agent.polkit) +
+                           "\" would loosen \"" + polkit_mode_text(*polkit_floor) + "\" of " + system_path +
+                           "; the administrator's setting stays (a user's file may only tighten it)");
+        c.agent.polkit = *polkit_floor;
     }
     return c;
 }

@@ -22,4 +22,12 @@ std::uint64_t process_start_time(pid_t pid) {
     return std::strtoull(rest.c_str() + pos, nullptr, 10);
 }
 
+bool pidfd_matches(int pidfd, pid_t pid) {
+    std::ifstream in("/proc/self/fdinfo/" + std::to_string(pidfd));
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("Pid:", 0) == 0) return std::strtol(line.c_str() + 4, nullptr, 10) == long(pid);
+    return false;
+}
+
 } // namespace puddle

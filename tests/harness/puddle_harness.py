@@ -48,8 +48,11 @@ SYSTEM_BUS_SOCKET = "/run/dbus/system_bus_socket"
 SYSTEM_BUS_PIDFILE = "/run/dbus/pid"   # <pidfile> of /usr/share/dbus-1/system.conf
 POLKIT_RULES_DIR = "/etc/polkit-1/rules.d"
 POLKIT_ACTIONS_DIR = "/usr/share/polkit-1/actions"
-# Bus policy that stops D-Bus activation of polkitd while stop_polkit() is in force.
-NO_POLKIT_CONF = "/etc/dbus-1/system.d/zz-puddle-harness-no-polkit.conf"
+# While stop_polkit() is in force, polkit's D-Bus activation file is moved
+# aside, so the bus answers ServiceUnknown, as on a machine without polkit.
+# (Kept outside /run: a reboot must not lose it.)
+POLKIT_SERVICE_FILE = "/usr/share/dbus-1/system-services/org.freedesktop.PolicyKit1.service"
+HIDDEN_POLKIT_SERVICE_FILE = "/var/tmp/puddle-harness-org.freedesktop.PolicyKit1.service"
 # Serialises creating/removing the cgroup dirs that parallel harnesses share (user.slice)
 # and the shared state under STATE_ROOT.
 LOCK_FILE = "/run/lock/puddle-harness.lock"
@@ -1105,6 +1108,11 @@ def _is_proc(pid, name):
     return name in _read("/proc/%d/cmdline" % pid).split("\0")[0]
 
 
+def _restore_polkit_service_file():
+    if os.path.exists(HIDDEN_POLKIT_SERVICE_FILE) and not os.path.exists(POLKIT_SERVICE_FILE):
+        shutil.move(HIDDEN_POLKIT_SERVICE_FILE, POLKIT_SERVICE_FILE)
+
+
 def _busctl_system(*args):
     return subprocess.run(["busctl", "--system", "call", "org.freedesktop.DBus",
                            "/org/freedesktop/DBus", "org.freedesktop.DBus"] + list(args),
@@ -1137,7 +1145,7 @@ class SystemBus:
         self.workdir = None
         self._token = "%d:%s:%s" % (os.getpid(), _start_time(os.getpid()), secrets.token_hex(4))
         self._registered = False
-        self._blocked = False         # we installed NO_POLKIT_CONF
+        self._blocked = False         # we moved polkit's activation file aside
         self._rules = []
         self._actions = []            # (dest, backup-or-None)
         self.cleanup_errors = []
@@ -1194,8 +1202,8 @@ class SystemBus:
                 shutil.copyfile(backup, dest)
             elif os.path.exists(dest):
                 os.unlink(dest)
-        if owned["blocked"] and os.path.exists(NO_POLKIT_CONF):
-            os.unlink(NO_POLKIT_CONF)
+        if owned["blocked"] and os.path.exists(HIDDEN_POLKIT_SERVICE_FILE):
+            _restore_polkit_service_file()
             if _socket_answers(SYSTEM_BUS_SOCKET):
                 _busctl_system("ReloadConfig")
         if owned.get("workdir"):
@@ -1302,20 +1310,15 @@ class SystemBus:
     def _block_polkit_activation(self, block):
         """The system bus starts polkitd on demand (D-Bus activation through
         /usr/share/dbus-1/system-services), so after stop_polkit() the next pkcheck --
-        or puddle's own polkit call -- would silently bring it back. A mandatory deny
-        policy makes such calls fail instead, as on a machine without polkit."""
+        or puddle's own polkit call -- would silently bring it back. Moving the
+        activation file aside makes such calls fail with ServiceUnknown instead, as
+        on a machine without polkit."""
         if block:
-            with open(NO_POLKIT_CONF, "w") as f:
-                f.write('<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"\n'
-                        ' "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">\n'
-                        '<!-- puddle test harness: polkit stopped; removed when the test ends -->\n'
-                        '<busconfig><policy context="mandatory">'
-                        '<deny own="org.freedesktop.PolicyKit1"/>'
-                        '<deny send_destination="org.freedesktop.PolicyKit1"/>'
-                        '</policy></busconfig>\n')
+            if os.path.exists(POLKIT_SERVICE_FILE):
+                shutil.move(POLKIT_SERVICE_FILE, HIDDEN_POLKIT_SERVICE_FILE)
             self._blocked = True
-        elif self._blocked and os.path.exists(NO_POLKIT_CONF):
-            os.unlink(NO_POLKIT_CONF)
+        elif self._blocked:
+            _restore_polkit_service_file()
             self._blocked = False
         else:
             return
@@ -1461,8 +1464,8 @@ class SystemBus:
                         step(self._stop_dbus, st["dbus_pid"])
                         st["dbus_pid"] = None
                 step(self._save, st)
-        if self._blocked and os.path.exists(NO_POLKIT_CONF):
-            step(os.unlink, NO_POLKIT_CONF)  # the bus is gone; just don't leave the file
+        if self._blocked:
+            step(_restore_polkit_service_file)  # the bus is gone; just put the file back
         if self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None

@@ -345,7 +345,8 @@ def verify_cleanup(info, bus_info):
             expect(not os.path.exists(path), "rule %s removed" % path)
         for path in bus_info_actions:
             expect(not os.path.exists(path), "action file %s removed" % path)
-        expect(not os.path.exists(ph.NO_POLKIT_CONF), "polkit activation block removed")
+        expect(os.path.exists(ph.POLKIT_SERVICE_FILE) and not os.path.exists(ph.HIDDEN_POLKIT_SERVICE_FILE),
+               "polkit activation file back in place")
     return problems
 
 

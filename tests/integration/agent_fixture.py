@@ -44,7 +44,7 @@ class AgentSession:
         os.makedirs(self.bindir, exist_ok=True)
         for name in ("puddle", "puddle-agent", "puddle-pair"):
             shutil.copy2(os.path.join(BUILD, "src", name), os.path.join(self.bindir, name))
-        for f in ("sock_client.py", "bus_client.py"):
+        for f in ("sock_client.py", "bus_client.py", "burst_client.py"):
             shutil.copy2(os.path.join(HERE, f), os.path.join(self.bindir, f))
         subprocess.run(["chown", "-R", f"{s.uid}:{s.gid}", os.path.join(s.home, ".local")], check=True)
         agent = os.path.join(self.bindir, "puddle-agent")
@@ -85,7 +85,7 @@ class AgentSession:
                            ("puddle-pair", "/usr/libexec/puddle/puddle-pair")):
             assert os.path.exists(path), path + " is not installed"
             os.symlink(path, os.path.join(self.bindir, name))
-        for f in ("sock_client.py", "bus_client.py"):
+        for f in ("sock_client.py", "bus_client.py", "burst_client.py"):
             shutil.copy2(os.path.join(HERE, f), os.path.join(self.bindir, f))
         subprocess.run(["chown", "-R", "-h", f"{s.uid}:{s.gid}", os.path.join(s.home, ".local")], check=True)
         s.write_file(".config/puddle/puddle.toml", CONFIG)

@@ -8,7 +8,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agent_fixture import CONFIG, SOURCE, AgentSession, b64, main, wait_until  # noqa: E402
+from agent_fixture import CONFIG, PY, SOURCE, AgentSession, b64, main, wait_until  # noqa: E402
 from puddle_harness import Skip, SystemBus, UserSession, require_root  # noqa: E402
 
 
@@ -148,6 +148,103 @@ class Polkit(unittest.TestCase):
             self.assertEqual(log.count("falling back to the uid check"), 1, log)
         finally:
             self.sysbus.start_polkit()
+
+    # -- nothing a client can cause opens an allow (issue 14)
+
+    def burst(self, *args):
+        r = self.session.run([PY, os.path.join(self.a.bindir, "burst_client.py"), *args], timeout=180)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def bus_burst(self, n):
+        # n concurrent Sign calls, each on its own bus connection; one result
+        # file per call ("OK" or busctl's error), read after all have ended.
+        script = ("d=$(mktemp -d); for i in $(seq %d); do (busctl --user call --timeout=60 org.puddle.Agent1 "
+                  "/org/puddle/Agent1 org.puddle.Agent1 Sign ay 1 120 >/dev/null 2>$d/$i && echo OK >$d/$i || "
+                  "echo >>$d/$i) & done; wait; for f in $d/*; do head -n1 $f; done; rm -rf $d" % n)
+        r = self.session.run(["bash", "-c", script], timeout=300)
+        return [l.strip() for l in r.stdout.splitlines()]
+
+    def test_a_burst_against_a_deny_rule_gets_no_signature(self):
+        self.assertEqual(self.a.unlock("--no-watch").returncode, 0)
+        self.sysbus.add_rule("50-puddle-test-deny-sign", deny_rule("org.puddle.sign", self.session.user))
+        try:
+            wait_until(lambda: self.sign_socket().startswith("ERR denied"), 5, what="the socket door to deny")
+            counts = self.burst("300")
+            print(f"\n300 concurrent SIGNs against a deny rule: {counts}", file=sys.stderr)
+            self.assertEqual(counts, {"ERR denied": 300}, counts)
+            lines = self.bus_burst(300)
+            print(f"300 concurrent bus Sign calls: {sum(l == 'OK' for l in lines)} signed, "
+                  f"{len(lines)} answered; first: {lines[:1]}", file=sys.stderr)
+            self.assertEqual(len(lines), 300, lines[:5])
+            self.assertFalse([l for l in lines if l == "OK"], "signed despite the deny rule")
+            self.assertTrue(all("Access denied" in l for l in lines), [l for l in lines if "Access denied" not in l][:5])
+            self.assertTrue(self.sign_socket().startswith("ERR denied"))
+        finally:
+            self.sysbus.remove_rule("50-puddle-test-deny-sign")
+
+    def test_callers_that_leave_before_polkit_answers_open_no_window(self):
+        mark = self.session.journal_mark()
+        self.assertEqual(self.a.unlock("--no-watch").returncode, 0)
+        self.sysbus.add_rule("50-puddle-test-deny-sign", deny_rule("org.puddle.sign", self.session.user))
+        try:
+            wait_until(lambda: self.sign_socket().startswith("ERR denied"), 5, what="the socket door to deny")
+            self.burst("200", "--hangup")  # polkit cannot look at a process that is gone
+            for _ in range(10):
+                reply = self.sign_socket()
+                self.assertTrue(reply.startswith("ERR denied"), reply)
+            r = self.a.bus("sign", b"x".hex())
+            self.assertEqual(r.get("error"), "org.freedesktop.DBus.Error.AccessDenied", r)
+            log = self.session.journal(unit="puddle-agent.service", since=mark)
+            self.assertNotIn("falling back to the uid check", log)
+            # The gone callers: denied, each, not taken for polkit being unavailable.
+            self.assertTrue("polkit could not decide" in log or "is gone; denied" in log, log[-2000:])
+        finally:
+            self.sysbus.remove_rule("50-puddle-test-deny-sign")
+
+    def journal_text(self):
+        return self.session.journal(unit="puddle-agent.service")
+
+    def set_system_config(self, text):
+        """The administrator's /etc/puddle/puddle.toml (on the lone manager: a
+        root-owned file named by PUDDLE_SYSTEM_CONFIG in a drop-in, so the
+        machine's own /etc is left alone)."""
+        dropin = ".config/systemd/user/puddle-agent.service.d/50-system-config.conf"
+        if os.environ.get("PUDDLE_BOOTED"):
+            path = "/etc/puddle/puddle.toml"
+        else:
+            path = os.path.join(self.sysbus.workdir, "puddle.toml")
+            os.chmod(self.sysbus.workdir, 0o755)
+            self.session.write_file(dropin, f"[Service]\nEnvironment=PUDDLE_SYSTEM_CONFIG={path}\n")
+        if text is None:
+            for f in (path, os.path.join(self.session.home, dropin)):
+                if os.path.exists(f):
+                    os.unlink(f)
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(text)
+            os.chmod(path, 0o644)
+        self.session.systemctl("daemon-reload")
+        self.session.systemctl("stop", "puddle-agent.service")
+
+    def test_the_users_file_cannot_loosen_required_from_the_administrator(self):
+        self.set_system_config('[agent]\npolkit = "required"\n')
+        self.set_mode("off")
+        try:
+            self.assertEqual(self.a.unlock("--no-watch").returncode, 0)  # polkit up: allowed
+            self.sysbus.stop_polkit()
+            try:
+                reply = self.a.sock("SIGN " + b64(b"x"))[0]
+                self.assertTrue(reply.startswith("ERR denied "), reply)
+                self.assertIn("polkit is required", reply)
+            finally:
+                self.sysbus.start_polkit()
+            self.assertIn("would loosen", self.journal_text())
+        finally:
+            self.set_system_config(None)
+            self.session.write_file(".config/puddle/puddle.toml", CONFIG)
+            self.session.systemctl("stop", "puddle-agent.service")
 
     def test_required_mode_without_polkitd_fails_closed(self):
         self.set_mode("required")  # restarts the agent, which ends any session: unlock after it

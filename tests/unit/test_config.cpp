@@ -379,3 +379,35 @@ BOOST_AUTO_TEST_CASE(load_config_error_names_the_real_path) {
     BOOST_REQUIRE(err);
     CHECK_CONTAINS(err->why(), tmp / "system.toml:1");
 }
+
+BOOST_AUTO_TEST_CASE(the_users_file_tightens_polkit_but_never_loosens_the_administrators) {
+    TempDir tmp;
+    std::filesystem::create_directories(tmp / "xdg/puddle");
+    EnvVar sys("PUDDLE_SYSTEM_CONFIG", tmp / "system.toml");
+    EnvVar xdg("XDG_CONFIG_HOME", tmp / "xdg");
+    struct Case {
+        const char *system, *user;
+        PolkitMode want;
+        bool warned;
+    };
+    const Case cases[] = {
+        {"required", "off", PolkitMode::required, true},
+        {"required", "auto", PolkitMode::required, true},
+        {"auto", "off", PolkitMode::automatic, true},
+        {"auto", "required", PolkitMode::required, false},
+        {"off", "auto", PolkitMode::automatic, false},
+        {nullptr, "off", PolkitMode::off, false}, // the administrator said nothing: the user's choice
+    };
+    for (const auto &k : cases) {
+        puddle_test::write_file(tmp / "system.toml",
+                                k.system ? std::string("[agent]\npolkit = \"") + k.system + "\"\n" : "[pair]\nport = 7000\n");
+        puddle_test::write_file(tmp / "xdg/puddle/puddle.toml", std::string("[agent]\npolkit = \"") + k.user + "\"\n");
+        std::vector<std::string> warnings;
+        Config c = load_config(warnings);
+        BOOST_TEST_CONTEXT((k.system ? k.system : "(unset)") << " then " << k.user) {
+            BOOST_TEST(int(c.agent.polkit) == int(k.want));
+            BOOST_TEST(warnings.size() == std::size_t(k.warned));
+            if (k.warned) CHECK_CONTAINS(warnings[0], "would loosen");
+        }
+    }
+}

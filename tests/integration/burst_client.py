@@ -1,0 +1,58 @@
+"""Many concurrent requests on agent.sock, as whoever runs it (the tests run
+it as the test user). Prints one JSON object with the count of each reply
+kind ("OK", "ERR denied", ...).
+
+  burst_client.py N                 N connections, each sends SIGN at once, reads one reply
+  burst_client.py N --hangup        N connections, each sends SIGN and closes at once
+                                    (the caller is gone before polkit looks at it)
+"""
+import collections
+import json
+import os
+import selectors
+import socket
+import sys
+import time
+
+
+def main():
+    n = int(sys.argv[1])
+    hangup = "--hangup" in sys.argv
+    path = os.path.join(os.environ["XDG_RUNTIME_DIR"], "puddle", "agent.sock")
+    socks = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        socks.append(s)
+    for s in socks:  # every request is in flight before any reply is read
+        s.sendall(b"SIGN eA==\n")
+    counts = collections.Counter()
+    if hangup:
+        for s in socks:
+            s.close()
+        print(json.dumps({"sent": n}))
+        return
+    sel = selectors.DefaultSelector()
+    bufs = {}
+    for s in socks:
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+        bufs[s] = b""
+    deadline = time.monotonic() + 60
+    while bufs and time.monotonic() < deadline:
+        for key, _ in sel.select(1):
+            s = key.fileobj
+            data = s.recv(4096)
+            bufs[s] += data
+            if b"\n" in bufs[s] or not data:
+                line = bufs.pop(s).split(b"\n")[0].decode(errors="replace")
+                counts["OK" if line.startswith("OK ") else " ".join(line.split()[:2]) or "<closed>"] += 1
+                sel.unregister(s)
+                s.close()
+    if bufs:
+        counts["<no reply>"] += len(bufs)
+    print(json.dumps(dict(counts)))
+
+
+if __name__ == "__main__":
+    main()
