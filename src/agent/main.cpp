@@ -5,6 +5,7 @@
 #include "util/error.hpp"
 #include "util/log.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -51,6 +52,14 @@ void harden() {
     if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) throw_errno("cannot make the agent non-dumpable", errno);
     struct rlimit none {0, 0};
     if (::setrlimit(RLIMIT_CORE, &none) != 0) throw_errno("cannot disable core dumps", errno);
+    // Room for every connection the doors allow (1024 each) and more: the
+    // soft limit systemd leaves (1024) is for select(), which the agent does
+    // not use. Where the hard limit is lower, the doors refuse in time.
+    struct rlimit files {};
+    if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < 4096) {
+        files.rlim_cur = std::min<rlim_t>(4096, files.rlim_max);
+        (void)::setrlimit(RLIMIT_NOFILE, &files);
+    }
     long tracer = tracer_pid();
     if (tracer != 0)
         throw Error(Exit::failure, "refusing to run",

@@ -25,6 +25,7 @@ struct StatusSnapshot {
 class Service {
 public:
     Service(Session &session, const Config &config) : session_(session), config_(config) {}
+    const Config &config() const noexcept { return config_; }
 
     // Each throws AgentError.
     Signature sign(std::span<const std::uint8_t> data);

@@ -1,8 +1,10 @@
 #include "agent/stream_door.hpp"
 
+#include "util/clock.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,6 +17,10 @@ namespace puddle::agent {
 namespace {
 
 constexpr std::size_t kMaxConnections = 1024;
+// A connection with no request in progress for [agent]
+// connection_idle_seconds is closed (idle clients must not hold the door's
+// slots for ever); checked this often, or more often for a shorter limit.
+constexpr std::uint64_t kIdleScanUsec = 10 * 1000000ull;
 constexpr std::size_t kReadChunk = 65536;
 // Read no further while this much input awaits processing (a request may be
 // at most this long in any of the protocols), nor while a client leaves
@@ -64,8 +70,11 @@ void StreamDoor::accept_one() {
         reject(foreign_uid_reply("only uid " + std::to_string(::getuid()) + " may use this agent"));
         return;
     }
-    if (conns_.size() >= kMaxConnections) {
-        reject(failure_reply(AgentError(Failure::internal, "too many connections")));
+    if (conns_.size() >= kMaxConnections && !evict_idlest()) {
+        log_warning("refused a connection on " + name_ + ": " + std::to_string(kMaxConnections) +
+                    " connections are open and all are busy");
+        reject(failure_reply(AgentError(Failure::busy, std::to_string(kMaxConnections) +
+                                                           " connections are busy; try again")));
         return;
     }
     int pidfd = -1;
@@ -78,7 +87,61 @@ void StreamDoor::accept_one() {
     c->source.reset(src);
     int key = fd.get();
     c->fd = std::move(fd);
+    c->last_active = now_usec(CLOCK_MONOTONIC);
     conns_.emplace(key, std::move(c));
+    arm_idle_scan();
+}
+
+std::uint64_t StreamDoor::idle_close_usec() const {
+    return std::uint64_t(service_.config().agent.connection_idle_seconds) * 1000000;
+}
+
+std::uint64_t StreamDoor::scan_usec() const { return std::min(kIdleScanUsec, idle_close_usec() / 2 + 1); }
+
+bool StreamDoor::idle(const Conn &c) { return !c.waiting && c.out.empty() && c.consumed == c.in.size(); }
+
+bool StreamDoor::evict_idlest() {
+    auto victim = conns_.end();
+    for (auto it = conns_.begin(); it != conns_.end(); ++it)
+        if (idle(*it->second) && (victim == conns_.end() || it->second->last_active < victim->second->last_active))
+            victim = it;
+    if (victim == conns_.end()) return false;
+    log_warning("closed the longest-idle connection on " + name_ + " (pid " + std::to_string(victim->second->peer.pid) +
+                ") to make room: " + std::to_string(kMaxConnections) + " connections are open");
+    conns_.erase(victim);
+    return true;
+}
+
+void StreamDoor::arm_idle_scan() {
+    if (idle_scan_) return;
+    sd_event_source *src = nullptr;
+    if (sd_event_add_time_relative(loop_, &src, CLOCK_MONOTONIC, scan_usec(), 100000, on_idle_scan, this) >= 0)
+        idle_scan_.reset(src);
+}
+
+int StreamDoor::on_idle_scan(sd_event_source *s, std::uint64_t, void *userdata) {
+    auto *self = static_cast<StreamDoor *>(userdata);
+    const std::uint64_t now = now_usec(CLOCK_MONOTONIC);
+    const std::uint64_t limit = self->idle_close_usec();
+    std::size_t closed = 0;
+    for (auto it = self->conns_.begin(); it != self->conns_.end();) {
+        if (idle(*it->second) && now - it->second->last_active > limit) {
+            it = self->conns_.erase(it);
+            ++closed;
+        } else {
+            ++it;
+        }
+    }
+    if (closed)
+        log_info("closed " + std::to_string(closed) + " connection(s) on " + self->name_ + " idle for over " +
+                 std::to_string(limit / 1000000) + " s");
+    if (self->conns_.empty()) {
+        self->idle_scan_.reset();
+        return 0;
+    }
+    sd_event_source_set_time_relative(s, self->scan_usec());
+    sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+    return 0;
 }
 
 int StreamDoor::on_io(sd_event_source *, int fd, std::uint32_t events, void *userdata) {
@@ -86,6 +149,7 @@ int StreamDoor::on_io(sd_event_source *, int fd, std::uint32_t events, void *use
     auto it = self->conns_.find(fd);
     if (it == self->conns_.end()) return 0;
     ConnPtr c = it->second;
+    c->last_active = now_usec(CLOCK_MONOTONIC);
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
         char buf[kReadChunk];
         bool eof = false;
@@ -107,7 +171,13 @@ int StreamDoor::on_io(sd_event_source *, int fd, std::uint32_t events, void *use
         // gets the replies (a best-effort write) before we close.
         if (eof) {
             c->close_after_flush = true;
-            if (c->waiting) return 0; // the pending reply settles the connection
+            if (c->waiting) {
+                // The pending reply settles the connection. Until then stop
+                // watching it: a hung-up socket reports EPOLLHUP whatever
+                // events are asked for, and the loop would spin on it.
+                sd_event_source_set_enabled(c->source.get(), SD_EVENT_OFF);
+                return 0;
+            }
         }
     }
     self->settle(c);

@@ -56,10 +56,18 @@ private:
         std::string out;
         bool waiting = false;     // on polkit for the current request
         bool close_after_flush = false;
+        std::uint64_t last_active = 0; // CLOCK_MONOTONIC µs of the last I/O
     };
     using ConnPtr = std::shared_ptr<Conn>;
 
     static int on_accept(sd_event_source *, int fd, std::uint32_t, void *userdata);
+    static int on_idle_scan(sd_event_source *, std::uint64_t, void *userdata);
+    static bool idle(const Conn &c);
+    // Closes the connection idle the longest to make room; false when all are busy.
+    bool evict_idlest();
+    void arm_idle_scan();
+    std::uint64_t idle_close_usec() const;
+    std::uint64_t scan_usec() const;
     static int on_io(sd_event_source *, int fd, std::uint32_t events, void *userdata);
     void accept_one();
     void process(const ConnPtr &c);
@@ -70,7 +78,7 @@ private:
     sd_event *loop_;
     Authorizer &authorizer_;
     UniqueFd listen_fd_;
-    SdEventSource listen_source_;
+    SdEventSource listen_source_, idle_scan_;
     std::function<void()> activity_;
     std::string name_;
     std::unordered_map<int, ConnPtr> conns_;

@@ -71,6 +71,10 @@ const std::map<std::string, std::map<std::string, Setter>> &schema() {
            [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
                c.agent.exit_idle_seconds = std::uint32_t(x.integer(n, k, 1, 86400 * 7));
            }},
+          {"connection_idle_seconds",
+           [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               c.agent.connection_idle_seconds = std::uint32_t(x.integer(n, k, 1, 86400));
+           }},
           {"watchdog_poll_seconds",
            [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
                c.agent.watchdog_poll_seconds = std::uint32_t(x.integer(n, k, 1, 3600));

@@ -19,6 +19,7 @@ struct Config {
         std::uint32_t idle_timeout_minutes = 1440;
         std::uint32_t exit_idle_seconds = 60;
         std::uint32_t watchdog_poll_seconds = 10;
+        std::uint32_t connection_idle_seconds = 120;
         PolkitMode polkit = PolkitMode::automatic;
     } agent;
     struct Pair {

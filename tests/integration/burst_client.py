@@ -5,6 +5,8 @@ kind ("OK", "ERR denied", ...).
   burst_client.py N                 N connections, each sends SIGN at once, reads one reply
   burst_client.py N --hangup        N connections, each sends SIGN and closes at once
                                     (the caller is gone before polkit looks at it)
+  burst_client.py N --hold SECONDS  N idle connections, held SECONDS; prints "ready" once all
+                                    are accepted, then how many the agent closed meanwhile
 """
 import collections
 import json
@@ -15,9 +17,39 @@ import sys
 import time
 
 
+def hold(n, seconds):
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 64), hard))
+    path = os.path.join(os.environ["XDG_RUNTIME_DIR"], "puddle", "agent.sock")
+    socks = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        socks.append(s)
+    # One request on the last one: once it is answered, every earlier
+    # connection has been accepted (the agent accepts in order).
+    socks[-1].sendall(b"PUBKEY\n")
+    socks[-1].recv(4096)
+    print("ready", flush=True)
+    time.sleep(seconds)
+    closed = 0
+    for s in socks:
+        s.setblocking(False)
+        try:
+            closed += s.recv(1) == b""
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed += 1
+    print(json.dumps({"held": n, "closed_by_agent": closed}), flush=True)
+
+
 def main():
     n = int(sys.argv[1])
     hangup = "--hangup" in sys.argv
+    if "--hold" in sys.argv:
+        return hold(n, float(sys.argv[sys.argv.index("--hold") + 1]))
     path = os.path.join(os.environ["XDG_RUNTIME_DIR"], "puddle", "agent.sock")
     socks = []
     for _ in range(n):

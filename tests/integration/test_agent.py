@@ -186,6 +186,28 @@ class UnlockAndSign(AgentTestCase):
 
 
 class SocketProtocol(AgentTestCase):
+    def test_idle_connections_are_closed_and_a_full_door_makes_room(self):
+        self._session.write_file(".config/puddle/puddle.toml", CONFIG + "connection_idle_seconds = 3\n")
+        self._session.systemctl("stop", "puddle-agent.service")
+        mark = self._session.journal_mark()
+        try:
+            holder = self._session.popen([PY, os.path.join(self.a.bindir, "burst_client.py"), "1100", "--hold", "9"],
+                                         stdout=subprocess.PIPE, text=True)
+            self.assertEqual(holder.stdout.readline().strip(), "ready")
+            # 1100 idle connections against a cap of 1024: the idlest made room,
+            # and a new client is served.
+            self.assertEqual(self.a.sock("PUBKEY")[0], "OK " + self.pub)
+            result = json.loads(holder.stdout.readline())
+            holder.wait(10)
+            # By the end every one was closed by the agent: evicted or idle.
+            self.assertEqual(result, {"held": 1100, "closed_by_agent": 1100}, result)
+            log = self._session.journal(unit="puddle-agent.service", since=mark)
+            self.assertIn("closed the longest-idle connection on agent.sock", log)
+            self.assertIn("idle for over 3 s", log)
+        finally:
+            self._session.write_file(".config/puddle/puddle.toml", CONFIG)
+            self._session.systemctl("stop", "puddle-agent.service")
+
     def test_overlong_line_is_too_large_and_closes(self):
         out = self.a.sock(raw=b"SIGN " + b"A" * 70000 + b"\nPUBKEY\n")[0]
         self.assertTrue(out.startswith("ERR too-large "), out[:80])

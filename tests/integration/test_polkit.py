@@ -202,6 +202,31 @@ class Polkit(unittest.TestCase):
         finally:
             self.sysbus.remove_rule("50-puddle-test-deny-sign")
 
+    def test_a_caller_that_hangs_up_while_polkit_thinks_costs_no_cpu(self):
+        self.assertEqual(self.a.unlock("--no-watch").returncode, 0)
+        # polkit.spawn() runs a program synchronously: a slow polkit.
+        slow = ('polkit.addRule(function(action, subject) {\n'
+                f'    if (action.id == "org.puddle.sign" && subject.user == "{self.session.user}") {{\n'
+                '        polkit.spawn(["/bin/sleep", "3"]); return polkit.Result.YES; }\n});\n')
+        self.sysbus.add_rule("50-puddle-test-slow", slow)
+        try:
+            time.sleep(1)
+            pid = self.a.agent_pid()
+
+            def cpu():
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            before, t0 = cpu(), time.monotonic()
+            self.burst("20", "--hangup")
+            time.sleep(2.5)  # the checks are still with polkit
+            used = cpu() - before
+            print(f"\nagent CPU while 20 hung-up callers wait for a slow polkit: {used:.2f} s "
+                  f"in {time.monotonic() - t0:.1f} s", file=sys.stderr)
+            self.assertLess(used, 0.5)
+        finally:
+            self.sysbus.remove_rule("50-puddle-test-slow")
+
     def journal_text(self):
         return self.session.journal(unit="puddle-agent.service")
 
