@@ -33,17 +33,17 @@ const char *error_name(Failure f) {
 SecretBuffer read_passphrase_from_passed_fd(int fd) {
     struct stat st;
     if (::fstat(fd, &st) != 0) throw AgentError(Failure::invalid_argument, "the passphrase descriptor is unusable");
-    // Our own copy of the descriptor, so that O_NONBLOCK and the read
-    // offset we change do not matter to anyone else.
+    // Our own open file description (reopened through /proc, not dup'ed),
+    // so that O_NONBLOCK and the read offset do not touch the caller's.
+    const std::string path = "/proc/self/fd/" + std::to_string(fd);
     UniqueFd own;
     if (S_ISREG(st.st_mode)) {
         // A memfd or file: read from the start, whatever its offset is.
-        own.reset(::open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_RDONLY | O_CLOEXEC));
+        own.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
         if (!own) throw AgentError(Failure::invalid_argument, "cannot reopen the passphrase memfd");
-    } else if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
-        own.reset(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
-        int flags = ::fcntl(own.get(), F_GETFL);
-        ::fcntl(own.get(), F_SETFL, flags | O_NONBLOCK);
+    } else if (S_ISFIFO(st.st_mode)) {
+        own.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+        if (!own) throw AgentError(Failure::invalid_argument, "cannot reopen the passphrase pipe");
     } else {
         throw AgentError(Failure::invalid_argument, "the passphrase must come through a pipe or a memfd");
     }
@@ -238,8 +238,19 @@ int BusDoor::method_rekey(sd_bus_message *m, void *userdata, sd_bus_error *) {
     return self->authorize_then(m, Action::manage, [self, fd, new_fd](sd_bus_message *msg) {
         auto pass = read_passphrase_from_passed_fd(fd);
         auto new_pass = read_passphrase_from_passed_fd(new_fd);
-        auto pub = self->service_.rekey(pass, new_pass);
-        sd_bus_reply_method_return(msg, "s", pub.c_str());
+        // Both Argon2id derivations run on the worker; the reply follows.
+        MessageRef ref(sd_bus_message_ref(msg), sd_bus_message_unref);
+        self->service_.rekey(std::move(pass), std::move(new_pass), [ref](std::exception_ptr error, PublicKey pub) {
+            if (!error) {
+                sd_bus_reply_method_return(ref.get(), "s", pub.str().c_str());
+                return;
+            }
+            try {
+                std::rethrow_exception(error);
+            } catch (const std::exception &e) {
+                reply_error(ref.get(), e);
+            }
+        });
     });
 }
 

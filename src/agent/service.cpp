@@ -23,8 +23,8 @@ void Service::unlock(SecretBuffer passphrase, std::uint64_t idle_usec, pid_t wat
 
 void Service::lock() { session_.lock(LockReason::explicit_lock); }
 
-std::string Service::rekey(const SecretBuffer &passphrase, const SecretBuffer &new_passphrase) {
-    return session_.rekey(passphrase, new_passphrase).str();
+void Service::rekey(SecretBuffer passphrase, SecretBuffer new_passphrase, Session::RekeyDone done) {
+    session_.rekey(std::move(passphrase), std::move(new_passphrase), std::move(done));
 }
 
 StatusSnapshot Service::status() {

@@ -32,7 +32,8 @@ public:
     // Finishes later, on the loop: see Session::unlock.
     void unlock(SecretBuffer passphrase, std::uint64_t idle_usec, pid_t watch_pid, Session::UnlockDone done);
     void lock();
-    std::string rekey(const SecretBuffer &passphrase, const SecretBuffer &new_passphrase);
+    // Finishes later, on the loop: see Session::rekey.
+    void rekey(SecretBuffer passphrase, SecretBuffer new_passphrase, Session::RekeyDone done);
     std::string claim_name(const std::string &name) { return session_.claim_name(name); }
     // Renews nothing: STATUS is not authorized by polkit, so it must not keep
     // a session alive (SPEC §6.1).

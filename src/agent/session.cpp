@@ -307,47 +307,95 @@ void Session::check_identity_unchanged() {
     throw AgentError(Failure::locked, "the identity was rotated; run 'puddle unlock' again");
 }
 
-PublicKey Session::rekey(const SecretBuffer &passphrase, const SecretBuffer &new_passphrase) {
+void Session::rekey(SecretBuffer passphrase, SecretBuffer new_passphrase, RekeyDone done) {
     if (!serial_) throw AgentError(Failure::locked, "rekey needs an unlocked session; run 'puddle unlock'");
     check_identity_unchanged();
-    std::optional<Keypair> fresh;
-    try {
-        auto st = open_state(dir_);
-        auto id = st.store.load();
-        auto old = unwrap_seed(id.wrapped, passphrase.bytes(), id.salt, id.pub);
-        if (!(old.public_key() == pub_))
-            throw AgentError(Failure::invalid_argument, "the session holds another key than identity.pub");
-        RotationLog log;
-        if (dir_.has(kRotationLogFile))
-            log = parse_rotation_log(dir_.read(kRotationLogFile, kMaxRotationLogBytes, true), dir_.file(kRotationLogFile));
-        fresh.emplace(Keypair::generate());
-        auto record = make_rotation_record(old, *fresh, std::int64_t(::time(nullptr)));
-        append_record(log, record);
-        auto salt = random_salt();
-        auto wrapped = wrap_seed(*fresh, new_passphrase.bytes(), salt, kdf_);
-        st.store.commit(salt, wrapped, fresh->public_key(), serialize_rotation_log(log));
-    } catch (const Error &e) {
-        throw identity_failure(e);
-    }
-    // Move the session: same settings and deadline, the new key.
-    auto record = encode_session_record(fresh->secret_key().bytes(), settings_);
+    if (rekeying_) throw AgentError(Failure::busy, "a rotation is already in progress");
+    if (offload_.pending() >= kMaxPendingUnlocks)
+        throw AgentError(Failure::busy, std::to_string(kMaxPendingUnlocks) +
+                                            " passphrase checks are already running; try again when they are done");
+    struct Work {
+        SecretBuffer passphrase, new_passphrase;
+        std::optional<Keypair> fresh;
+        std::exception_ptr error;
+    };
+    auto work = std::make_shared<Work>();
+    work->passphrase = std::move(passphrase);
+    work->new_passphrase = std::move(new_passphrase);
+    const PublicKey expected = pub_;
+    const KdfParams kdf = kdf_;
+    rekeying_ = true;
+    log_info("rotating the identity (in the background; other requests go on)");
+    offload_.submit([this, work, expected, kdf, done = std::move(done)]() -> Offload::Continuation {
+        // Worker thread: the state lock, two Argon2id derivations and the
+        // commit; no session state.
+        try {
+            auto st = open_state(dir_);
+            auto id = st.store.load();
+            auto old = unwrap_seed(id.wrapped, work->passphrase.bytes(), id.salt, id.pub);
+            if (!(old.public_key() == expected))
+                throw AgentError(Failure::invalid_argument, "the session holds another key than identity.pub");
+            RotationLog log;
+            if (dir_.has(kRotationLogFile))
+                log = parse_rotation_log(dir_.read(kRotationLogFile, kMaxRotationLogBytes, true),
+                                         dir_.file(kRotationLogFile));
+            work->fresh.emplace(Keypair::generate());
+            auto record = make_rotation_record(old, *work->fresh, std::int64_t(::time(nullptr)));
+            append_record(log, record);
+            auto salt = random_salt();
+            auto wrapped = wrap_seed(*work->fresh, work->new_passphrase.bytes(), salt, kdf);
+            st.store.commit(salt, wrapped, work->fresh->public_key(), serialize_rotation_log(log));
+        } catch (const AgentError &) {
+            work->error = std::current_exception();
+        } catch (const Error &e) {
+            work->error = std::make_exception_ptr(identity_failure(e));
+        } catch (const std::exception &e) {
+            work->error = std::make_exception_ptr(AgentError(Failure::internal, e.what()));
+        }
+        work->passphrase = SecretBuffer();
+        work->new_passphrase = SecretBuffer();
+        if (work->error) work->fresh.reset();
+        return [this, work, expected, done] {
+            // Loop thread.
+            rekeying_ = false;
+            if (work->error) {
+                done(work->error, PublicKey{});
+                return;
+            }
+            const PublicKey fresh_pub = work->fresh->public_key();
+            std::exception_ptr error;
+            try {
+                move_session_to(*work->fresh, expected);
+            } catch (...) {
+                error = std::current_exception();
+            }
+            work->fresh.reset();
+            log_info("rotated the identity to " + fresh_pub.str());
+            done(error, fresh_pub);
+        };
+    });
+}
+
+void Session::move_session_to(const Keypair &fresh, const PublicKey &old) {
+    // The session may have ended while the worker rotated: then there is
+    // nothing to move (the rotation on disk stands).
+    if (!serial_ || !(pub_ == old)) return;
+    auto record = encode_session_record(fresh.secret_key().bytes(), settings_);
     const std::uint64_t now = now_usec(CLOCK_REALTIME);
     const std::uint64_t remaining = deadline_realtime_ > now ? deadline_realtime_ - now : kUsec;
     key_serial_t serial;
     try {
-        serial = keyring_store(key_description(fresh->public_key()), record.bytes(), kernel_timeout_seconds(remaining));
+        serial = keyring_store(key_description(fresh.public_key()), record.bytes(), kernel_timeout_seconds(remaining));
     } catch (const Error &e) {
         lock(LockReason::rekeyed);
         throw AgentError(Failure::internal, std::string("rotated, but the session could not follow: ") + e.what());
     }
     keyring_remove(*serial_);
     serial_ = serial;
-    pub_ = fresh->public_key();
+    pub_ = fresh.public_key();
     remember_identity_stamp();
     write_session_file();
-    log_info("rotated the identity to " + pub_.str());
     if (hooks_.changed) hooks_.changed();
-    return pub_;
 }
 
 std::string Session::claim_name(const std::string &name) {
@@ -368,7 +416,11 @@ std::string Session::claim_name(const std::string &name) {
     auto claim = make_name_claim(*kp, name, std::int64_t(::time(nullptr)));
     std::string text = serialize_name_claim(claim);
     try {
-        StateLock guard(dir_);
+        // Never wait for the lock on the loop: a puddle command may hold it
+        // across a passphrase prompt.
+        auto guard = StateLock::try_take(dir_);
+        if (!guard)
+            throw AgentError(Failure::busy, "another puddle command is changing " + dir_.path() + "; try again");
         dir_.write_atomic(kNameClaimFile, as_bytes(text), 0644);
     } catch (const Error &e) {
         throw AgentError(Failure::internal, e.what());
@@ -380,6 +432,9 @@ std::string Session::claim_name(const std::string &name) {
 
 Signature Session::sign(std::span<const std::uint8_t> data) {
     if (!serial_) throw AgentError(Failure::locked, "the session is locked; run 'puddle unlock'");
+    // The key is being retired: no signature with it once its successor may
+    // be on disk (a fraction of a second).
+    if (rekeying_) throw AgentError(Failure::busy, "the identity is being rotated; try again in a moment");
     check_identity_unchanged();
     try {
         Signature sig;

@@ -53,8 +53,12 @@ public:
     // Rotates the identity (SPEC §8): checks the passphrase against the
     // wrap, makes a new keypair, records old -> new signed by both (an
     // internal statement, never through Sign), re-wraps under new_passphrase
-    // and moves the session to the new key. Throws AgentError.
-    PublicKey rekey(const SecretBuffer &passphrase, const SecretBuffer &new_passphrase);
+    // and moves the session to the new key. A locked session or a full
+    // worker throws AgentError at once; the derivations and the commit run
+    // on the worker thread, and `done` runs on the loop with nullptr and the
+    // new key, or the AgentError. Signing is refused (busy) meanwhile.
+    using RekeyDone = std::function<void(std::exception_ptr, PublicKey)>;
+    void rekey(SecretBuffer passphrase, SecretBuffer new_passphrase, RekeyDone done);
     // Signs a friendly-name claim for the session's key (an internal
     // statement, SPEC §9) and writes name-claim.json. Returns its JSON text.
     std::string claim_name(const std::string &name);
@@ -81,6 +85,7 @@ private:
     void check_identity_unchanged();
     void remember_identity_stamp();
     void finish_unlock(Keypair kp, const SessionSettings &s);
+    void move_session_to(const Keypair &fresh, const PublicKey &old);
 
     static int on_idle_timer(sd_event_source *, std::uint64_t, void *userdata);
     static int on_watched_exit(sd_event_source *, int, std::uint32_t, void *userdata);
@@ -104,6 +109,7 @@ private:
     UniqueFd pidfd_;
     SdEventSource idle_timer_, watch_source_, expiry_probe_, file_flush_;
     bool file_dirty_ = false;
+    bool rekeying_ = false;
     // Bumped by every explicit lock: an unlock that was being derived when
     // the user asked to lock must not unlock afterwards.
     std::uint64_t lock_epoch_ = 0;

@@ -7,14 +7,24 @@
 namespace puddle::cli {
 namespace {
 
-SecretBuffer from_fd_option(const Args &args, const std::string &option) {
+void check_fd_option(const Args &args, const std::string &option) {
     long fd = *args.number(option);
     if (fd > INT32_MAX || ::fcntl(int(fd), F_GETFD) < 0)
         usage_error("", "--" + option + " " + std::to_string(fd) + ": that file descriptor is not open");
+}
+
+SecretBuffer from_fd_option(const Args &args, const std::string &option) {
+    check_fd_option(args, option);
+    long fd = *args.number(option);
     return read_passphrase_fd(int(fd), "file descriptor " + std::to_string(fd));
 }
 
 } // namespace
+
+void check_fd_options(const Args &args, std::initializer_list<const char *> options) {
+    for (const char *o : options)
+        if (args.value(o)) check_fd_option(args, o);
+}
 
 SecretBuffer current_passphrase(const Args &args, const std::string &prompt) {
     if (args.value("passphrase-fd")) return from_fd_option(args, "passphrase-fd");

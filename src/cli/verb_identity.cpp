@@ -15,9 +15,9 @@ namespace puddle::cli {
 
 int run_init(const std::vector<std::string> &argv) {
     Args args("init", argv, {{"passphrase-fd", true}}, 0);
+    check_fd_options(args, {"passphrase-fd"});
     auto config = load_config_reporting();
-    {
-        auto st = open_state(true);
+    auto refuse_existing = [](const OpenState &st) {
         if (st.store.is_member()) {
             auto existing = st.store.load_public_key();
             throw Error(Exit::failure, "init", "this envoy is already a member of puddle " + existing.str(),
@@ -29,8 +29,14 @@ int run_init(const std::vector<std::string> &argv) {
                             "an incomplete identity is present (" + st.dir.file(f) + " exists without the others)",
                             "restore the missing files from a member envoy, or move " + st.dir.path() +
                                 " away to start a new puddle");
-
-        auto pass = new_passphrase(args, "passphrase-fd", "New passphrase");
+    };
+    refuse_existing(open_state(true)); // before asking anything; the lock is let go again
+    // The state lock is not held across the prompt (the agent and other
+    // commands would wait on it); checked again under it before writing.
+    auto pass = new_passphrase(args, "passphrase-fd", "New passphrase");
+    {
+        auto st = open_state(true);
+        refuse_existing(st);
         auto keypair = Keypair::generate();
         auto salt = random_salt();
         auto wrapped = wrap_seed(keypair, pass.bytes(), salt, config.kdf);
@@ -75,14 +81,22 @@ int run_verify(const std::vector<std::string> &argv) {
 
 int run_rotate_passphrase(const std::vector<std::string> &argv) {
     Args args("rotate-passphrase", argv, {{"passphrase-fd", true}, {"new-passphrase-fd", true}}, 0);
+    check_fd_options(args, {"passphrase-fd", "new-passphrase-fd"});
     auto config = load_config_reporting();
-    auto st = open_state(false);
-    auto id = st.store.load();
+    // The state lock is not held across the prompts (the agent and other
+    // commands would wait on it): read, ask, then commit under the lock only
+    // if the identity is still the one the passphrase was checked against.
+    auto id = open_state(false).store.load();
     auto old_pass = current_passphrase(args, "Current passphrase");
     auto keypair = unwrap_seed(id.wrapped, old_pass.bytes(), id.salt, id.pub);
     auto new_pass = new_passphrase(args, "new-passphrase-fd", "New passphrase");
     auto salt = random_salt();
     auto wrapped = wrap_seed(keypair, new_pass.bytes(), salt, config.kdf);
+    auto st = open_state(false);
+    auto now = st.store.load();
+    if (!(now.pub == id.pub) || now.wrapped.raw != id.wrapped.raw)
+        throw Error(Exit::failure, "rotate-passphrase", "the identity changed while the passphrases were read",
+                    "run 'puddle rotate-passphrase' again");
     st.store.commit(salt, wrapped, id.pub);
     std::printf("passphrase changed for %s\n", id.pub.str().c_str());
     std::fprintf(stderr, "hint: other member envoys keep the old passphrase until you change it there too\n");

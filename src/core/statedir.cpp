@@ -180,6 +180,19 @@ bool StateDir::remove_stale_temporaries() const {
     return removed;
 }
 
+std::optional<StateLock> StateLock::try_take(const StateDir &dir) {
+    const std::string p = dir.file(".lock");
+    UniqueFd fd(::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd) throw_errno("cannot open lock file " + p, errno);
+    while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK) return std::nullopt;
+        if (errno != EINTR) throw_errno("cannot lock " + p, errno);
+    }
+    return StateLock(std::move(fd));
+}
+
+StateLock::StateLock(UniqueFd locked) : fd_(std::move(locked)) {}
+
 StateLock::StateLock(const StateDir &dir) {
     const std::string p = dir.file(".lock");
     fd_.reset(::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));

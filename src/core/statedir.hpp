@@ -2,6 +2,8 @@
 // atomic, fsynced file replacement inside it.
 #pragma once
 
+#include <optional>
+
 #include "core/encoding.hpp"
 #include "util/fd.hpp"
 
@@ -49,8 +51,11 @@ private:
 class StateLock {
 public:
     explicit StateLock(const StateDir &dir);
+    // The lock if nobody holds it now, nullopt otherwise; never waits.
+    static std::optional<StateLock> try_take(const StateDir &dir);
 
 private:
+    explicit StateLock(UniqueFd locked);
     UniqueFd fd_;
 };
 

@@ -24,6 +24,54 @@ def verify(pub: str, data: bytes, sig: bytes):
 
 
 class UnlockAndSign(AgentTestCase):
+    def test_the_loop_answers_while_the_state_lock_is_held_and_rotations_wait(self):
+        # Another puddle command holds the state lock (as init and
+        # rotate-passphrase once did across their prompts) while three
+        # rotations with a wrong passphrase are asked for: the agent keeps
+        # answering; the rotations wait on its worker, SetName says busy.
+        self.assertEqual(self.a.unlock("--no-watch").returncode, 0)
+        holder = self._session.popen(
+            [PY, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
+                       "print('held', flush=True); time.sleep(3)", self.a.state_file(".lock")],
+            stdout=subprocess.PIPE, text=True)
+        self.assertEqual(holder.stdout.readline().strip(), "held")
+        rekeys = []
+        for _ in range(3):
+            r, w = os.pipe()
+            os.write(w, b"wrong passphrase\nnew passphrase\n")
+            os.close(w)
+            rekeys.append(self._session.popen([os.path.join(self.a.bindir, "puddle"), "rekey", "--passphrase-fd",
+                                               str(r), "--new-passphrase-fd", str(r)], pass_fds=(r,),
+                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            os.close(r)
+        # The agent's SetName directly (the puddle command would itself wait
+        # for the lock first).
+        name = self._session.run(["busctl", "--user", "call", "org.puddle.Agent1", "/org/puddle/Agent1",
+                                  "org.puddle.Agent1", "SetName", "s", "busyname"])
+        worst, answered = 0.0, 0
+        while holder.poll() is None:
+            t = time.monotonic()
+            self.assertTrue(self.a.sock("STATUS")[0].startswith("OK "))
+            worst = max(worst, time.monotonic() - t)
+            answered += 1
+        print(f"\nSTATUS while the lock was held and 3 rotations waited: {answered} answered, "
+              f"slowest {worst * 1000:.0f} ms", file=sys.stderr)
+        # Not a speed figure: a loop that waited on the lock would take the
+        # 3 s the lock is held.
+        self.assertLess(worst, 1.0)
+        self.assertNotEqual(name.returncode, 0)
+        self.assertIn("try again", name.stderr)
+        # The first waits on the worker for the lock and then fails on the
+        # passphrase (exit 5); the others are refused at once (one rotation
+        # at a time).
+        results = []
+        for p in rekeys:
+            out, err = p.communicate(timeout=60)
+            results.append((p.returncode, err.strip()))
+        self.assertEqual(sorted(rc for rc, _ in results), [1, 1, 5], results)
+        self.assertEqual(sum("already in progress" in e for _, e in results), 2, results)
+        self.assertEqual(self.a.puddle("pubkey").stdout.strip(), self.pub)
+
     def test_unlock_then_sign_through_each_door_verifies(self):
         p = self.a.unlock("--no-watch")
         self.assertEqual(p.returncode, 0, p.stderr)
