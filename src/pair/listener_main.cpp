@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <malloc.h>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -128,6 +129,9 @@ int main(int argc, char **argv) {
     }
     try {
         ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        // One malloc arena per connection thread would stay mapped for good
+        // (glibc keeps up to 8 per core); two are plenty for 8 connections.
+        ::mallopt(M_ARENA_MAX, 2);
         struct rlimit none {0, 0};
         ::setrlimit(RLIMIT_CORE, &none);
         std::signal(SIGPIPE, SIG_IGN);
@@ -178,12 +182,36 @@ int main(int argc, char **argv) {
         std::atomic<int> final_outcome{-1}; // ClaimOutcome once burned or claimed
         std::string final_peer;
         std::mutex peer_mu;
-        std::vector<std::thread> threads;
-        std::map<std::string, std::vector<std::time_t>> recent; // per source address
+        // At most kMaxConcurrent connections are served at once, each on a
+        // thread that is joined as soon as it ends (an unjoined thread keeps
+        // its stack mapped: thousands of short connections once exhausted
+        // vm.max_map_count).
+        struct Worker {
+            std::thread thread;
+            std::shared_ptr<std::atomic<bool>> done = std::make_shared<std::atomic<bool>>(false);
+        };
+        std::vector<Worker> workers;
+        auto reap = [&] {
+            std::erase_if(workers, [](Worker &w) {
+                if (!w.done->load()) return false;
+                w.thread.join();
+                return true;
+            });
+        };
+        // Per source address, the accept times of the last minute; addresses
+        // with none are dropped, and past kMaxTrackedAddresses new ones are
+        // refused (the map cannot grow without bound).
+        std::map<std::string, std::vector<std::time_t>> recent;
+        constexpr std::size_t kMaxTrackedAddresses = 4096;
 
         while (!g_stop && final_outcome < 0) {
             const std::time_t now = std::time(nullptr);
             if (now >= pending->expires) break;
+            reap();
+            for (auto it = recent.begin(); it != recent.end();) {
+                std::erase_if(it->second, [&](std::time_t t) { return t < now - 60; });
+                it = it->second.empty() ? recent.erase(it) : std::next(it);
+            }
             std::vector<pollfd> fds;
             for (auto &l : listeners) fds.push_back({l.get(), POLLIN, 0});
             fds.push_back({wake_r.get(), POLLIN, 0});
@@ -197,6 +225,7 @@ int main(int argc, char **argv) {
                 UniqueFd conn(::accept4(p.fd, reinterpret_cast<sockaddr *>(&ss), &len, SOCK_CLOEXEC));
                 if (!conn) continue;
                 const std::string addr = peer_address(ss), peer = peer_name(ss);
+                if (!recent.count(addr) && recent.size() >= kMaxTrackedAddresses) continue; // closed unanswered
                 auto &times = recent[addr];
                 std::erase_if(times, [&](std::time_t t) { return t < now - 60; });
                 if (int(times.size()) >= kRateLimitPerMinute || active >= kMaxConcurrent) {
@@ -206,7 +235,9 @@ int main(int argc, char **argv) {
                 }
                 times.push_back(now);
                 ++active;
-                threads.emplace_back([&, fd = conn.release(), peer]() mutable {
+                Worker w;
+                auto done = w.done;
+                w.thread = std::thread([&, fd = conn.release(), peer, done]() mutable {
                     try {
                         TlsConnection tls(ctx.get(), TlsRole::server, UniqueFd(fd),
                                           Channel::Clock::now() + Channel::kMessageTimeout);
@@ -222,16 +253,24 @@ int main(int argc, char **argv) {
                         log_info("connection from " + peer + " dropped: " + e.why());
                     }
                     --active;
+                    done->store(true);
                 });
+                workers.push_back(std::move(w));
             }
         }
-        for (auto &t : threads) t.join();
+        for (auto &w : workers) w.thread.join();
         if (final_outcome < 0 && !g_stop) {
             // Expired: whoever is already queued (e.g. the connection that
-            // started this listener) hears "expired" rather than silence.
+            // started this listener) hears "expired" rather than silence --
+            // at most kMaxDrained of them, for at most 5 seconds.
+            constexpr int kMaxDrained = 16;
+            const auto drain_until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+            int drained = 0;
             for (auto &l : listeners) {
                 pollfd p{l.get(), POLLIN, 0};
-                while (::poll(&p, 1, 0) == 1) {
+                while (drained < kMaxDrained && std::chrono::steady_clock::now() < drain_until &&
+                       ::poll(&p, 1, 0) == 1) {
+                    ++drained;
                     sockaddr_storage ss{};
                     socklen_t len = sizeof ss;
                     UniqueFd conn(::accept4(l.get(), reinterpret_cast<sockaddr *>(&ss), &len, SOCK_CLOEXEC));
@@ -246,10 +285,19 @@ int main(int argc, char **argv) {
             }
         }
         if (final_outcome < 0) {
-            // Expired (or stopped) without a claim.
+            // Expired (or stopped) without a claim. The file is removed only
+            // if it still holds this listener's code: `puddle pair` may have
+            // made a newer one meanwhile.
             {
                 StateLock guard(dir);
-                if (dir.has(file)) dir.remove(file);
+                std::optional<PairPending> now;
+                try {
+                    if (dir.has(file)) now = parse_pair_pending(dir.read(file, kMaxPendingBytes, true), dir.file(file));
+                } catch (const Error &e) {
+                    log_warning("leaving " + dir.file(file) + " alone: " + e.why());
+                }
+                if (now && *now == *pending) dir.remove(file);
+                else if (now) log_info(dir.file(file) + " holds a newer code; left in place");
             }
             write_result(dir, purpose, *pending, g_stop ? "stopped" : "expired", "", "");
             log_info("the " + purpose + " code expired unclaimed");

@@ -1,5 +1,6 @@
 #include "util/log.hpp"
 
+#include <cerrno> // program_invocation_short_name (GNU)
 #include <cstdio>
 #include <cstdlib>
 
@@ -10,7 +11,7 @@ void log(LogLevel level, const std::string &message) {
     // "<N>" prefix is then parsed as the priority. On a terminal it is noise.
     static const bool prefixed = std::getenv("JOURNAL_STREAM") || std::getenv("INVOCATION_ID");
     if (prefixed) std::fprintf(stderr, "<%d>%s\n", int(level), message.c_str());
-    else std::fprintf(stderr, "puddle-agent: %s\n", message.c_str());
+    else std::fprintf(stderr, "%s: %s\n", program_invocation_short_name, message.c_str());
 }
 
 } // namespace puddle

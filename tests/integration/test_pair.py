@@ -2,6 +2,7 @@
 systemd --user manager in the root network namespace; the joiner runs in a
 second network namespace (its own UTS name too), and they talk real TLS 1.3
 + CPace over a veth link."""
+import json
 import os
 import re
 import shutil
@@ -273,6 +274,74 @@ class Pairing(unittest.TestCase):
         joiner = self.new_joiner()
         p = self.join(joiner, code)
         self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
+
+    def test_two_thousand_connections_leave_the_listener_as_it_was(self):
+        # Short connections from many loopback source addresses (the rate
+        # limit is per address): threads, mappings and memory go back to
+        # where they were, and the code is still claimable.
+        code = self.pair()
+
+        def connect(src):
+            try:
+                with socket.create_connection(("127.0.0.1", PORT), timeout=5, source_address=(src, 0)) as s:
+                    s.sendall(b"\x16\x03\x01\x00\x05hello")
+            except OSError:
+                pass
+        connect("127.0.0.1")  # starts the listener
+        pid = wait_until(lambda: int(self.session.systemctl("show", "-p", "MainPID", "--value",
+                                                            "puddle-pair.service").stdout.strip() or 0), 10,
+                         what="the pair listener")
+        time.sleep(1)
+
+        def figures():
+            with open(f"/proc/{pid}/status") as f:
+                rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+            with open(f"/proc/{pid}/maps") as f:
+                maps = sum(1 for _ in f)
+            return {"threads": len(os.listdir(f"/proc/{pid}/task")), "maps": maps, "rss_kib": rss}
+        before = figures()
+        for i in range(2000):
+            connect(f"127.0.0.{2 + i % 250}")
+        time.sleep(3)  # the last handshakes time out or fail; their threads end
+        after = figures()
+        print(f"\npair listener before / after 2000 connections: {before} / {after}", file=sys.stderr)
+        self.assertLessEqual(after["threads"], before["threads"] + 1, (before, after))
+        self.assertLessEqual(after["maps"], before["maps"] + 8, (before, after))
+        self.assertLess(after["rss_kib"], before["rss_kib"] + 4096, (before, after))
+        joiner = self.new_joiner()
+        p = self.join(joiner, code)
+        self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service")[-3000:])
+
+    def test_an_expiring_listener_leaves_a_newer_code_alone(self):
+        self.session.write_file(".config/puddle/puddle.toml", FOUNDER_CONFIG + "code_ttl_seconds = 10\n")
+        try:
+            self.pair()
+            with socket.create_connection((self.ns.host_ip, PORT), timeout=5):
+                pass  # starts the listener for this code
+            with open(self.state("pair.pending")) as f:
+                old = json.load(f)
+            # Hold the state lock across the expiry, and meanwhile put a newer
+            # code in place, as 'puddle pair' does once the old one expired.
+            holder = self.session.popen(
+                ["/usr/bin/python3", "-c",
+                 "import fcntl, json, os, sys, time\n"
+                 "f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True)\n"
+                 "time.sleep(max(0, json.loads(sys.argv[3])['expires'] - time.time()) + 2)\n"
+                 "open(sys.argv[2] + '.tmp', 'w').write(sys.argv[4]); os.chmod(sys.argv[2] + '.tmp', 0o600)\n"
+                 "os.rename(sys.argv[2] + '.tmp', sys.argv[2])\n",
+                 self.state(".lock"), self.state("pair.pending"), json.dumps(old),
+                 json.dumps(dict(old, code="12345678", created=old["expires"], expires=old["expires"] + 300)) + "\n"],
+                stdout=subprocess.PIPE, text=True)
+            self.assertEqual(holder.stdout.readline().strip(), "held")
+            holder.wait(30)
+            self.assertEqual(self.result()["result"], "expired")
+            with open(self.state("pair.pending")) as f:
+                self.assertEqual(json.load(f)["code"], "12345678", "the listener removed the newer code")
+            self.assertIn("holds a newer code; left in place", self.session.journal(unit="puddle-pair.service"))
+        finally:
+            if os.path.exists(self.state("pair.pending")):
+                os.unlink(self.state("pair.pending"))
+            self.session.write_file(".config/puddle/puddle.toml", FOUNDER_CONFIG)
 
     def test_expired_code_cannot_be_claimed(self):
         self.session.write_file(".config/puddle/puddle.toml", FOUNDER_CONFIG + "code_ttl_seconds = 10\n")
