@@ -36,7 +36,7 @@ bool IdentityStore::is_member() const {
 
 PublicKey IdentityStore::load_public_key() const {
     if (!dir_.has(kPubFile)) not_initialized(dir_, std::string(kPubFile) + " does not exist");
-    return parse_pub_file(dir_.read(kPubFile, kMaxPubFileBytes, false), dir_.file(kPubFile));
+    return parse_pub_file(dir_.read(kPubFile, kMaxPubFileBytes, false, Exit::bad_passphrase), dir_.file(kPubFile));
 }
 
 StoredIdentity IdentityStore::load() const {
@@ -47,8 +47,9 @@ StoredIdentity IdentityStore::load() const {
     StoredIdentity id;
     // Read a little more than the format allows, so an over-long file is
     // reported with its real nature rather than silently truncated.
-    id.wrapped = parse_wrapped(dir_.read(kWrappedFile, 4096, true), dir_.file(kWrappedFile));
-    id.salt = parse_salt(dir_.read(kSaltFile, 4096, true), dir_.file(kSaltFile));
+    // A damaged identity file is exit 5 (SPEC §5), an oversized one too.
+    id.wrapped = parse_wrapped(dir_.read(kWrappedFile, 4096, true, Exit::bad_passphrase), dir_.file(kWrappedFile));
+    id.salt = parse_salt(dir_.read(kSaltFile, 4096, true, Exit::bad_passphrase), dir_.file(kSaltFile));
     id.pub = load_public_key();
     return id;
 }

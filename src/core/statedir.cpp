@@ -101,9 +101,12 @@ bool StateDir::has(const std::string &name) const {
     return ::lstat(file(name).c_str(), &st) == 0;
 }
 
-Bytes StateDir::read(const std::string &name, std::size_t max_bytes, bool secret) const {
+Bytes StateDir::read(const std::string &name, std::size_t max_bytes, bool secret, Exit oversize) const {
     const std::string p = file(name);
-    UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC | (secret ? O_NOFOLLOW : 0)));
+    // O_NONBLOCK: opening a FIFO someone left in its place must not hang
+    // (status, the listener, the agent's Health); it is refused below as
+    // not a regular file. Reads of a regular file ignore the flag.
+    UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | (secret ? O_NOFOLLOW : 0)));
     if (!fd) {
         if (errno == ELOOP)
             throw Error(Exit::failure, "refusing to read " + p, "it is a symbolic link",
@@ -115,7 +118,7 @@ Bytes StateDir::read(const std::string &name, std::size_t max_bytes, bool secret
     if (!S_ISREG(st.st_mode)) throw Error(Exit::failure, "cannot read " + p, "not a regular file");
     if (secret) check_file_safe(p, st);
     if (std::size_t(st.st_size) > max_bytes)
-        throw Error(Exit::bad_passphrase, "cannot read " + p,
+        throw Error(oversize, "cannot read " + p,
                     "file is " + std::to_string(st.st_size) + " bytes, more than the " +
                         std::to_string(max_bytes) + " it may hold",
                     "restore it from another member envoy or a backup");
@@ -131,7 +134,7 @@ Bytes StateDir::read(const std::string &name, std::size_t max_bytes, bool secret
         got += std::size_t(r);
     }
     if (got > max_bytes)
-        throw Error(Exit::bad_passphrase, "cannot read " + p,
+        throw Error(oversize, "cannot read " + p,
                     "file holds more than the " + std::to_string(max_bytes) + " bytes it may hold");
     out.resize(got);
     return out;

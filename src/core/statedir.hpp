@@ -2,11 +2,11 @@
 // atomic, fsynced file replacement inside it.
 #pragma once
 
-#include <optional>
-
 #include "core/encoding.hpp"
+#include "util/error.hpp"
 #include "util/fd.hpp"
 
+#include <optional>
 #include <string>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -30,9 +30,11 @@ public:
     void check_safe() const;
 
     bool has(const std::string &name) const;
-    // Reads a whole file, refusing more than max_bytes and, for files that
-    // hold secrets, unsafe owner/modes or a symlink.
-    Bytes read(const std::string &name, std::size_t max_bytes, bool secret) const;
+    // Reads a whole file, refusing more than max_bytes (an Error with
+    // `oversize`: a failure, or for the identity's own files a damaged
+    // identity, exit 5) and, for files that hold secrets, unsafe owner/modes
+    // or a symlink.
+    Bytes read(const std::string &name, std::size_t max_bytes, bool secret, Exit oversize = Exit::failure) const;
     // Temporary file in the same directory, fsync, rename, fsync directory.
     void write_atomic(const std::string &name, std::span<const std::uint8_t> data, mode_t mode) const;
     void remove(const std::string &name) const; // durable; absent is fine

@@ -108,6 +108,21 @@ class NamesAndHealth(AgentTestCase):
         for f in ("forged.json", "garbage.json", "future.json"):
             self.assertIn(f, reasons)
 
+    def test_a_fifo_among_the_claims_hangs_nothing(self):
+        d = os.path.join(self._session.home, ".local", "share", "puddle", "names.d")
+        self._session.run(["mkdir", "-p", d], check=True)
+        fifo = os.path.join(d, "stuck.json")
+        self._session.run(["mkfifo", fifo], check=True)
+        try:
+            p = self.a.puddle("status", "--json", timeout=20)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            reasons = json.loads(p.stdout)["health"]["reasons"]
+            self.assertTrue(any("stuck.json" in str(r) and "not a regular file" in str(r) for r in reasons), reasons)
+            r = self.a.bus("props")
+            self.assertIn("ok", r)  # the agent's properties (Health among them) still answer
+        finally:
+            os.unlink(fifo)
+
     def test_health_states(self):
         st = self.status()
         self.assertEqual(st["health"], {"state": "healthy", "reasons": []})

@@ -508,3 +508,20 @@ BOOST_FIXTURE_TEST_CASE(open_state_creates_checks_and_repairs, StateFixture) {
     BOOST_REQUIRE(err);
     BOOST_TEST(err->hint() == "chmod 700 " + home);
 }
+
+BOOST_FIXTURE_TEST_CASE(an_oversized_state_file_is_a_failure_not_a_wrong_passphrase, StateFixture) {
+    dir.write_atomic("members.json", Bytes(70000, '{'), 0600);
+    auto err = catch_error([&] { dir.read("members.json", 65536, true); });
+    BOOST_REQUIRE(err);
+    BOOST_TEST(err->code() == Exit::failure);
+    CHECK_CONTAINS(err->why(), "more than the");
+
+    // The identity's own files: a damaged identity, exit 5 (SPEC §5).
+    IdentityStore store(dir);
+    Identity id;
+    store.commit(id.salt, id.wrapped, id.kp.public_key());
+    dir.write_atomic(kWrappedFile, Bytes(5000, 1), 0600);
+    err = catch_error([&] { store.load(); });
+    BOOST_REQUIRE(err);
+    BOOST_TEST(err->code() == Exit::bad_passphrase);
+}
