@@ -94,6 +94,37 @@ void StateDir::check_safe() const {
         throw Error(Exit::failure, "cannot use state directory " + path_, "it is not a directory",
                     "move it away, or set PUDDLE_HOME to another directory");
     check_owner_and_mode(path_, st, "directory", 0700);
+    check_parents();
+}
+
+void StateDir::check_parents() const {
+    // As OpenSSH's StrictModes: whoever may replace a parent directory may
+    // replace the state directory. Each parent must belong to root or the
+    // user and be writable by no one else -- up to the home directory, or
+    // up to / for a state directory elsewhere, where a root-owned sticky
+    // directory (/tmp) is accepted as the kernel keeps others from renaming
+    // what is ours in it.
+    const char *home = std::getenv("HOME");
+    const std::string stop = home && *home == '/' ? std::string(home) : std::string();
+    std::string p = path_;
+    while (p.size() > 1) {
+        auto slash = p.find_last_of('/');
+        p = slash == 0 ? "/" : p.substr(0, slash);
+        struct stat st;
+        if (::stat(p.c_str(), &st) != 0) throw_errno("cannot check " + p + ", a parent of " + path_, errno);
+        if (st.st_uid != 0 && st.st_uid != ::getuid())
+            throw Error(Exit::failure, "refusing to use state directory " + path_,
+                        "its parent " + p + " belongs to uid " + std::to_string(st.st_uid),
+                        "move the state directory under a directory of yours");
+        const bool sticky_root = st.st_uid == 0 && (st.st_mode & S_ISVTX);
+        if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !sticky_root) {
+            char mode[8];
+            std::snprintf(mode, sizeof mode, "%04o", unsigned(st.st_mode & 07777));
+            throw Error(Exit::failure, "refusing to use state directory " + path_,
+                        "its parent " + p + " is writable by others (mode " + mode + ")", "chmod go-w " + p);
+        }
+        if (p == stop) break;
+    }
 }
 
 bool StateDir::has(const std::string &name) const {

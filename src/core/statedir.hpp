@@ -28,6 +28,8 @@ public:
     // Refuses a directory owned by another user or writable by group/others
     // (StrictModes), naming the path and the fix. Throws Error(Exit::failure).
     void check_safe() const;
+    // Part of check_safe: the parents, as OpenSSH's StrictModes does.
+    void check_parents() const;
 
     bool has(const std::string &name) const;
     // Reads a whole file, refusing more than max_bytes (an Error with

@@ -525,3 +525,20 @@ BOOST_FIXTURE_TEST_CASE(an_oversized_state_file_is_a_failure_not_a_wrong_passphr
     BOOST_REQUIRE(err);
     BOOST_TEST(err->code() == Exit::bad_passphrase);
 }
+
+BOOST_AUTO_TEST_CASE(a_parent_writable_by_others_is_refused_as_openssh_strictmodes_does) {
+    TempDir tmp;
+    chmod_or_fail(tmp.path(), 0755);
+    std::filesystem::create_directories(tmp / "shared/state");
+    chmod_or_fail(tmp / "shared/state", 0700);
+    StateDir dir(tmp / "shared/state");
+    chmod_or_fail(tmp / "shared", 0777); // anyone may rename state away and put their own
+    auto err = catch_error([&] { dir.check_safe(); });
+    BOOST_REQUIRE(err);
+    CHECK_CONTAINS(err->why(), "is writable by others (mode 0777)");
+    CHECK_CONTAINS(err->hint(), "chmod go-w " + (tmp / "shared"));
+    chmod_or_fail(tmp / "shared", 01777); // sticky, but not root's: still refused
+    if (::geteuid() != 0) BOOST_CHECK(catch_error([&] { dir.check_safe(); }));
+    chmod_or_fail(tmp / "shared", 0755);
+    BOOST_CHECK(!catch_error([&] { dir.check_safe(); }));
+}
