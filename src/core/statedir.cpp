@@ -134,10 +134,14 @@ bool StateDir::has(const std::string &name) const {
 
 Bytes StateDir::read(const std::string &name, std::size_t max_bytes, bool secret, Exit oversize) const {
     const std::string p = file(name);
-    // O_NONBLOCK: opening a FIFO someone left in its place must not hang
-    // (status, the listener, the agent's Health); it is refused below as
-    // not a regular file. Reads of a regular file ignore the flag.
-    UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | (secret ? O_NOFOLLOW : 0)));
+    // Relative to the directory, never through a symbolic link (for any
+    // file: a link would let whoever controls its target choose what puddle
+    // reads). O_NONBLOCK: opening a FIFO someone left in its place must not
+    // hang (status, the listener, the agent's Health); it is refused below
+    // as not a regular file. Reads of a regular file ignore the flag.
+    UniqueFd d(::open(path_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!d) throw_errno("cannot open " + path_, errno);
+    UniqueFd fd(::openat(d.get(), name.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW));
     if (!fd) {
         if (errno == ELOOP)
             throw Error(Exit::failure, "refusing to read " + p, "it is a symbolic link",
