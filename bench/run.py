@@ -296,8 +296,13 @@ class Bench:
         return "[agent]\nexit_idle_seconds = 600\n" + ('polkit = "%s"\n' % polkit if polkit else "")
 
     def restart_agent(self):
+        # A session ends with its agent (puddle-agent(1), KEY CUSTODY):
+        # unlock the new one again.
         self.s.systemctl("stop", "puddle-agent.service")
         self.run("pubkey", "--socket", self.ag.sock_path)
+        p = self.ag.unlock("--no-watch", "--idle-mins", "600")
+        if p.returncode != 0:
+            raise RuntimeError("puddle unlock after the restart: " + p.stderr)
 
     @staticmethod
     def _passphrase():
