@@ -306,8 +306,14 @@ class Pairing(unittest.TestCase):
         after = figures()
         print(f"\npair listener before / after 2000 connections: {before} / {after}", file=sys.stderr)
         self.assertLessEqual(after["threads"], before["threads"] + 1, (before, after))
-        self.assertLessEqual(after["maps"], before["maps"] + 8, (before, after))
-        self.assertLess(after["rss_kib"], before["rss_kib"] + 4096, (before, after))
+        # A thread never joined keeps its stack mapped (2 mappings): hundreds
+        # here. What the allocators map for their own bookkeeping (glibc's
+        # capped arenas, or AddressSanitizer's size classes) stays far below.
+        self.assertLessEqual(after["maps"], before["maps"] + 32, (before, after))
+        if not os.environ.get("PUDDLE_SANITIZED"):
+            # AddressSanitizer keeps freed memory in quarantine: RSS says
+            # nothing there (threads and mappings still do).
+            self.assertLess(after["rss_kib"], before["rss_kib"] + 4096, (before, after))
         joiner = self.new_joiner()
         p = self.join(joiner, code)
         self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service")[-3000:])
