@@ -17,16 +17,21 @@ import sys
 import time
 
 
-def hold(n, seconds):
-    import resource
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 64), hard))
+def connect_all(n):
     path = os.path.join(os.environ["XDG_RUNTIME_DIR"], "puddle", "agent.sock")
     socks = []
     for _ in range(n):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(path)
         socks.append(s)
+    return socks
+
+
+def hold(n, seconds):
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 64), hard))
+    socks = connect_all(n)
     # One request on the last one: once it is answered, every earlier
     # connection has been accepted (the agent accepts in order).
     socks[-1].sendall(b"PUBKEY\n")
@@ -50,12 +55,7 @@ def main():
     hangup = "--hangup" in sys.argv
     if "--hold" in sys.argv:
         return hold(n, float(sys.argv[sys.argv.index("--hold") + 1]))
-    path = os.path.join(os.environ["XDG_RUNTIME_DIR"], "puddle", "agent.sock")
-    socks = []
-    for _ in range(n):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(path)
-        socks.append(s)
+    socks = connect_all(n)
     for s in socks:  # every request is in flight before any reply is read
         s.sendall(b"SIGN eA==\n")
     counts = collections.Counter()
