@@ -214,6 +214,10 @@ class BootedSystemBus(ph.SystemBus):
         self._block_polkit_activation(False)
         _run(["systemctl", "start", "polkit.service"], check=True)
         ph.wait_until(self.polkit_running, self.timeout, 0.05, what="org.freedesktop.PolicyKit1")
+        # Owning the name is not yet answering: wait for a first decision
+        # (any), so a test right after a restart does not race polkitd's start.
+        ph.wait_until(lambda: self.pkcheck("org.puddle.sign", os.getpid()).returncode in (0, 1, 2, 3),
+                      self.timeout, 0.1, what="polkitd to answer")
 
     def stop_polkit(self, block_activation=True):
         if block_activation:

@@ -12,7 +12,9 @@ import sys
 def main():
     path = os.path.join(os.environ["XDG_RUNTIME_DIR"], "puddle", "agent.sock")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
+    # Longer than the agent's own 10 s limit on a polkit answer, so a slow
+    # polkit shows as the agent's reply (a denial), not as a client timeout.
+    s.settimeout(20)
     s.connect(path)
     out = []
     if "--repeat" in sys.argv:
