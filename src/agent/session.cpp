@@ -185,7 +185,7 @@ void Session::finish_unlock(Keypair kp, const SessionSettings &s) {
     log_info("unlocked " + kp.public_key().str() + " (idle timeout " + std::to_string(s.idle_usec / kUsec) + " s" +
              (s.watch_pid ? ", watching PID " + std::to_string(s.watch_pid) : std::string()) + "; key " +
              std::to_string(serial) + " in the agent's process keyring)");
-    start_session(serial, s, s.idle_usec, kp.public_key());
+    start_session(serial, s, kp.public_key());
 }
 
 void Session::record_unlock_failure(const std::string &why) {
@@ -199,8 +199,7 @@ void Session::record_unlock_failure(const std::string &why) {
     }
 }
 
-void Session::start_session(key_serial_t serial, const SessionSettings &s, std::uint64_t remaining_usec,
-                            const PublicKey &pub) {
+void Session::start_session(key_serial_t serial, const SessionSettings &s, const PublicKey &pub) {
     serial_ = serial;
     pub_ = pub;
     settings_ = s;
@@ -208,8 +207,8 @@ void Session::start_session(key_serial_t serial, const SessionSettings &s, std::
     if (dir_.has(kUnlockFailedFile)) {
         try { dir_.remove(kUnlockFailedFile); } catch (const Error &e) { log_warning(e.what()); }
     }
-    deadline_realtime_ = now_usec(CLOCK_REALTIME) + remaining_usec;
-    arm_idle_timer(remaining_usec);
+    deadline_realtime_ = now_usec(CLOCK_REALTIME) + s.idle_usec;
+    arm_idle_timer(s.idle_usec);
     watch_process(s);
     if (!unlocked()) return; // the watched process was already gone
     if (!expiry_probe_) {

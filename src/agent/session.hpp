@@ -72,8 +72,7 @@ public:
 
 private:
     std::string key_description(const PublicKey &pub) const;
-    void start_session(key_serial_t serial, const SessionSettings &s, std::uint64_t remaining_usec,
-                       const PublicKey &pub);
+    void start_session(key_serial_t serial, const SessionSettings &s, const PublicKey &pub);
     void renew();
     void record_unlock_failure(const std::string &why);
     void arm_idle_timer(std::uint64_t remaining_usec);

@@ -154,13 +154,7 @@ class BootedUserSession(ph.UserSession):
     # ---- cleanup
     def _cleanup(self):
         errors = []
-
-        def step(fn, *args):
-            try:
-                fn(*args)
-            except Exception as e:
-                errors.append("%s: %s" % (getattr(fn, "__name__", fn), e))
-
+        step = ph._stepper(errors)
         if self.uid is not None:
             self._cache["journal.log"] = self._journal_text()
             for p in self._popens:

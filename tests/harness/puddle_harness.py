@@ -939,13 +939,7 @@ class UserSession:
     def _cleanup(self):
         """Undo everything; each step is guarded so one failure doesn't skip the rest."""
         errors = []
-
-        def step(fn, *args):
-            try:
-                fn(*args)
-            except Exception as e:
-                errors.append("%s: %s" % (getattr(fn, "__name__", fn), e))
-
+        step = _stepper(errors)
         step(self._stop_manager)
         for pid in self._stale_pids:
             _kill(pid, signal.SIGKILL)
@@ -1111,6 +1105,17 @@ def _is_proc(pid, name):
 def _restore_polkit_service_file():
     if os.path.exists(HIDDEN_POLKIT_SERVICE_FILE) and not os.path.exists(POLKIT_SERVICE_FILE):
         shutil.move(HIDDEN_POLKIT_SERVICE_FILE, POLKIT_SERVICE_FILE)
+
+
+def _stepper(errors):
+    """For cleanups: step(fn, *args) runs one step, noting a failure in
+    `errors` instead of skipping the steps after it."""
+    def step(fn, *args):
+        try:
+            fn(*args)
+        except Exception as e:
+            errors.append("%s: %s" % (getattr(fn, "__name__", fn), e))
+    return step
 
 
 def _busctl_system(*args):
