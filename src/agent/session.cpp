@@ -24,7 +24,7 @@
 namespace puddle::agent {
 namespace {
 
-constexpr const char *kSessionFile = "session.unlocked";
+constexpr const char *kSessionFile = kSessionFileName;
 constexpr std::uint64_t kUsec = 1000000;
 constexpr std::uint64_t kMinIdleUsec = kUsec;
 constexpr std::uint64_t kMaxIdleUsec = 366ull * 24 * 3600 * kUsec;

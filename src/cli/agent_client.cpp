@@ -1,5 +1,6 @@
 #include "cli/agent_client.hpp"
 
+#include "core/statedir.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 
@@ -27,7 +28,9 @@ constexpr const char *kAgentHint =
         throw Error(Exit::locked, what, msg, "run 'puddle unlock' first");
     if (name == "org.puddle.Agent1.Error.NotInitialized")
         throw Error(Exit::not_initialized, what, msg, "run 'puddle init', or 'puddle join'");
-    if (name == "org.puddle.Agent1.Error.BadPassphrase") throw Error(Exit::bad_passphrase, what, msg);
+    if (name == "org.puddle.Agent1.Error.BadPassphrase")
+        throw Error(Exit::bad_passphrase, what, msg,
+                    "try again (a forgotten passphrase cannot be recovered: see RECOVERY in puddle(1))");
     if (name == "org.puddle.Agent1.Error.ReservedPrefix") throw Error(Exit::failure, what, msg);
     if (name == "org.puddle.Agent1.Error.InvalidArgument") throw Error(Exit::usage, what, msg);
     if (name == SD_BUS_ERROR_ACCESS_DENIED) throw Error(Exit::denied, what, "permission denied: " + msg);
@@ -170,6 +173,26 @@ std::optional<AgentState> try_agent_state(std::string *why) {
         if (why) *why = e.why();
         return std::nullopt;
     }
+}
+
+std::string agent_mismatch(const AgentState &agent, const PublicKey &pub) {
+    if (agent.pubkey == pub.str()) return {};
+    const std::string here = StateDir::locate().path();
+    return "the agent serves another state directory than " + here + " (" +
+           (agent.pubkey.empty() ? std::string("it finds no identity there") : "it holds " + agent.pubkey) +
+           ", this one holds " + pub.str() + ")";
+}
+
+std::string agent_mismatch_hint() {
+    const std::string here = StateDir::locate().path();
+    return "the agent reads PUDDLE_HOME from your user manager, else ~/.puddle; to serve " + here +
+           ": systemctl --user set-environment PUDDLE_HOME=" + here +
+           " && systemctl --user stop puddle-agent.service (it starts again when asked)";
+}
+
+void check_agent_serves(AgentClient &agent, const PublicKey &pub) {
+    auto st = agent.state();
+    if (auto why = agent_mismatch(st, pub); !why.empty()) throw Error(Exit::failure, "unlock", why, agent_mismatch_hint());
 }
 
 } // namespace puddle::cli

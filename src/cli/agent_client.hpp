@@ -39,4 +39,13 @@ private:
 // The agent's state if it can be reached, nullopt otherwise (status uses this).
 std::optional<AgentState> try_agent_state(std::string *why);
 
+// Empty when the agent serves the identity `pub` of this command's state
+// directory; otherwise why not (it reads another directory: the user
+// manager's PUDDLE_HOME, or ~/.puddle), one sentence.
+std::string agent_mismatch(const AgentState &agent, const PublicKey &pub);
+// How to point the agent at this command's state directory.
+std::string agent_mismatch_hint();
+// Throws (exit 1, with that hint) when the agent does not serve `pub`.
+void check_agent_serves(AgentClient &agent, const PublicKey &pub);
+
 } // namespace puddle::cli

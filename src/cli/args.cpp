@@ -1,6 +1,7 @@
 #include "cli/args.hpp"
 
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <cerrno>
 #include <cstdlib>
@@ -19,7 +20,7 @@ Args::Args(const std::string &verb, const std::vector<std::string> &argv, const 
     for (std::size_t i = 0; i < argv.size(); ++i) {
         const std::string &a = argv[i];
         if (only_positionals || a == "-" || !a.starts_with("--")) {
-            if (positionals_.size() == max_positionals) usage_error(verb, "unexpected argument '" + a + "'");
+            if (positionals_.size() == max_positionals) usage_error(verb, "unexpected argument " + quote_for_message(a));
             positionals_.push_back(a);
             continue;
         }
@@ -37,7 +38,7 @@ Args::Args(const std::string &verb, const std::vector<std::string> &argv, const 
         const OptionSpec *s = nullptr;
         for (const auto &o : spec)
             if (o.name == name) s = &o;
-        if (!s) usage_error(verb, "unknown option '--" + name + "'");
+        if (!s) usage_error(verb, "unknown option " + quote_for_message("--" + name));
         if (s->takes_value && !inline_value) {
             if (i + 1 >= argv.size()) usage_error(verb, "option '--" + name + "' needs a value");
             val = argv[++i];
@@ -62,7 +63,7 @@ std::optional<long> Args::number(const std::string &name) const {
     char *end = nullptr;
     long n = std::strtol(v->c_str(), &end, 10);
     if (v->empty() || *end || errno || n < 0 || (*v)[0] == '+' || (*v)[0] == '-')
-        usage_error(verb_, "option '--" + name + "' needs a non-negative integer, not '" + *v + "'");
+        usage_error(verb_, "option '--" + name + "' needs a non-negative integer, not " + quote_for_message(*v));
     return n;
 }
 

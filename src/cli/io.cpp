@@ -2,6 +2,7 @@
 
 #include "cli/args.hpp"
 #include "util/fd.hpp"
+#include "util/text.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -44,17 +45,28 @@ Signature decode_signature(const std::string &text) {
     return s;
 }
 
-Config load_config_reporting() {
+Config load_config_reporting(ConfigErrors errors, std::optional<Error> *problem) {
     std::vector<std::string> warnings;
-    auto c = load_config(warnings);
-    for (const auto &w : warnings) std::fprintf(stderr, "puddle: warning: %s\n", w.c_str());
+    auto c = load_config(warnings, errors, problem);
+    for (const auto &w : warnings) print_warning(w);
     return c;
 }
 
 void print_error(const Error &e) {
-    std::fprintf(stderr, "puddle: %s: %s\n", e.what_failed().c_str(), e.why().c_str());
-    if (!e.hint().empty()) std::fprintf(stderr, "hint: %s\n", e.hint().c_str());
+    // One line each, whatever a path or an argument in them holds.
+    std::fprintf(stderr, "puddle: %s: %s\n", printable(e.what_failed()).c_str(), printable(e.why()).c_str());
+    if (!e.hint().empty()) std::fprintf(stderr, "hint: %s\n", printable(e.hint()).c_str());
 }
+
+void print_warning(const std::string &text) {
+    std::fprintf(stderr, "puddle: warning: %s\n", printable(text).c_str());
+}
+
+void print_notice(const std::string &text) {
+    std::fprintf(stderr, "puddle: notice: %s\n", printable(text).c_str());
+}
+
+std::string quoted(const std::string &s) { return quote_for_message(s); }
 
 bool use_colour() {
     const char *nc = std::getenv("NO_COLOR");

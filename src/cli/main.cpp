@@ -1,7 +1,9 @@
 // The puddle command: dispatch to a verb, turn errors into messages and exit codes.
 #include "cli/io.hpp"
 #include "cli/verbs.hpp"
+#include "core/identity_store.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <cstdio>
 #include <cstring>
@@ -161,7 +163,7 @@ int dispatch(int argc, char **argv) {
         }
         return v.run(rest);
     }
-    throw Error(Exit::usage, "usage", "unknown verb '" + first + "'", "see 'puddle --help'");
+    throw Error(Exit::usage, "usage", "unknown verb " + quote_for_message(first), "see 'puddle --help'");
 }
 
 } // namespace
@@ -169,6 +171,7 @@ int dispatch(int argc, char **argv) {
 
 int main(int argc, char **argv) {
     ::umask(077);
+    puddle::set_repair_notice([](const std::string &text) { puddle::cli::print_notice(text); });
     try {
         return puddle::cli::dispatch(argc, argv);
     } catch (const puddle::Error &e) {

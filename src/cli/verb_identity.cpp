@@ -23,13 +23,16 @@ int run_init(const std::vector<std::string> &argv) {
             throw Error(Exit::failure, "init", "this envoy is already a member of puddle " + existing.str(),
                         "use 'puddle rotate-passphrase' to change the passphrase");
         }
-        for (const char *f : {kWrappedFile, kSaltFile, kPubFile})
-            if (st.dir.has(f))
-                throw Error(Exit::failure, "init",
-                            "an incomplete identity is present (" + st.dir.file(f) + " exists without the others)",
-                            "restore the missing files from a member envoy, or move " + st.dir.path() +
-                                " away to start a new puddle");
+        if (st.store.is_partial()) {
+            auto e = st.store.partial_error();
+            throw Error(Exit::failure, "init: refusing to overwrite an " + e.what_failed(), e.why(), e.hint());
+        }
     };
+    StateDir dir = StateDir::locate();
+    CreatedDirCleanup cleanup(dir);
+    if (dir.exists() && dir.repair_mode())
+        std::fprintf(stderr, "puddle: notice: %s was open to other users; its mode is now 0700\n",
+                     quoted(dir.path()).c_str());
     refuse_existing(open_state(true)); // before asking anything; the lock is let go again
     // The state lock is not held across the prompt (the agent and other
     // commands would wait on it); checked again under it before writing.
@@ -41,6 +44,7 @@ int run_init(const std::vector<std::string> &argv) {
         auto salt = random_salt();
         auto wrapped = wrap_seed(keypair, pass.bytes(), salt, config.kdf);
         st.store.commit(salt, wrapped, keypair.public_key());
+        cleanup.keep();
         std::printf("initialized puddle %s\nstate directory: %s\n", keypair.public_key().str().c_str(),
                     st.dir.path().c_str());
     }

@@ -12,9 +12,10 @@
 namespace puddle::cli {
 namespace {
 
+// One line: errors are one line (and a hint) by puddle(1).
 std::string keys_list(const std::vector<PublicKey> &keys) {
     std::string out;
-    for (const auto &k : keys) out += "\n  " + k.str();
+    for (const auto &k : keys) out += (out.empty() ? " " : ", ") + k.str();
     return out;
 }
 
@@ -22,7 +23,7 @@ int name_set(const Args &args) {
     if (args.positionals().size() != 2) usage_error("name", "usage: puddle name set NAME");
     const std::string name = args.positionals()[1];
     std::string why;
-    if (!valid_name(name, &why)) usage_error("name", "invalid name \"" + name + "\": " + why);
+    if (!valid_name(name, &why)) usage_error("name", "invalid name " + quoted(name) + ": " + why);
     auto config = load_config_reporting();
     PublicKey pub;
     std::string claim_file;
@@ -58,9 +59,13 @@ int name_clear(const Args &args) {
 
 int name_show(const Args &args) {
     if (args.positionals().size() != 1) usage_error("name", "usage: puddle name show");
-    auto config = load_config_reporting();
+    auto config = load_config_reporting(ConfigErrors::skip_file);
     auto st = open_state(false);
     auto pub = st.store.load_public_key();
+    // "No name claimed" would hide a claim that is there but broken.
+    if (auto why = own_claim_problem(st.dir, pub); !why.empty())
+        throw Error(Exit::failure, "name show", st.dir.file(kNameClaimFile) + " cannot be used: " + why,
+                    "claim the name again with 'puddle name set NAME' (unlocked), or remove it with 'puddle name clear'");
     auto view = load_claims(st.dir, config);
     bool any = false;
     for (const auto &c : view.claims) {
@@ -71,7 +76,7 @@ int name_show(const Args &args) {
         else std::printf("%s: CONTESTED, claimed by %zu keys:%s\n", c.name.c_str(), keys.size(), keys_list(keys).c_str());
     }
     if (!any) std::printf("no name claimed for %s\n", pub.str().c_str());
-    for (const auto &p : view.problems) std::fprintf(stderr, "puddle: warning: ignored claim %s: %s\n", p.source.c_str(), p.why.c_str());
+    for (const auto &p : view.problems) print_warning("ignored claim " + p.source + ": " + p.why);
     return 0;
 }
 
@@ -79,11 +84,11 @@ int name_resolve(const Args &args) {
     if (args.positionals().size() != 2) usage_error("name", "usage: puddle name resolve NAME");
     const std::string name = args.positionals()[1];
     std::string why;
-    if (!valid_name(name, &why)) usage_error("name", "invalid name \"" + name + "\": " + why);
-    auto config = load_config_reporting();
+    if (!valid_name(name, &why)) usage_error("name", "invalid name " + quoted(name) + ": " + why);
+    auto config = load_config_reporting(ConfigErrors::skip_file);
     StateDir dir = StateDir::locate();
     ClaimsView view = dir.exists() ? load_claims(open_state(false).dir, config) : ClaimsView{};
-    for (const auto &p : view.problems) std::fprintf(stderr, "puddle: warning: ignored claim %s: %s\n", p.source.c_str(), p.why.c_str());
+    for (const auto &p : view.problems) print_warning("ignored claim " + p.source + ": " + p.why);
     auto keys = view.claimants(name);
     if (keys.empty()) throw Error(Exit::failure, "name resolve", "no key claims \"" + name + "\" in this envoy's view");
     if (keys.size() > 1)
@@ -103,7 +108,7 @@ int run_name(const std::vector<std::string> &argv) {
     if (sub == "clear") return name_clear(args);
     if (sub == "show") return name_show(args);
     if (sub == "resolve") return name_resolve(args);
-    usage_error("name", "unknown subcommand '" + sub + "' (expected set, clear, show or resolve)");
+    usage_error("name", "unknown subcommand " + quoted(sub) + " (expected set, clear, show or resolve)");
 }
 
 } // namespace puddle::cli

@@ -13,6 +13,7 @@
 #include "pair/joiner.hpp"
 #include "util/fd.hpp"
 #include "util/json.hpp"
+#include "util/text.hpp"
 #include "util/user_manager.hpp"
 
 #include <chrono>
@@ -201,6 +202,7 @@ int run_rekey_pair(const std::vector<std::string> &argv) {
 
 int run_join(const std::vector<std::string> &argv) {
     Args args("join", argv, {{"from", true}, {"code", true}, {"passphrase-fd", true}}, 0);
+    check_fd_options(args, {"passphrase-fd"});
     auto from = args.value("from");
     if (!from) usage_error("join", "--from HOST[:PORT] is required");
     auto config = load_config_reporting();
@@ -211,10 +213,15 @@ int run_join(const std::vector<std::string> &argv) {
     req.user = user_name();
     req.own_host = pair::local_host_name();
 
+    CreatedDirCleanup cleanup(StateDir::locate());
+    // An incomplete identity (a file lost) is restored by joining its own
+    // puddle again; its identity.pub, if that is what is left, says which.
     std::optional<PublicKey> current;
+    bool member = false;
     {
         auto st = open_state(true);
-        if (st.store.is_member()) current = st.store.load_public_key();
+        member = st.store.is_member();
+        if (member || st.dir.has(kPubFile)) current = st.store.load_public_key();
     }
     // Asked before connecting: the holder waits for us only a minute.
     auto pass = current_passphrase(args, "Passphrase of the puddle you are joining");
@@ -232,7 +239,7 @@ int run_join(const std::vector<std::string> &argv) {
         auto wrapped = parse_wrapped(p.wrapped, "the holder's identity.wrapped");
         auto keypair = unwrap_seed(wrapped, pass.bytes(), p.salt, joined);
         (void)keypair;
-        if (current) {
+        if (member) {
             already = true;
             return;
         }
@@ -256,6 +263,7 @@ int run_join(const std::vector<std::string> &argv) {
         auto view = merge_members(theirs, MembersView{{self}});
         std::string members = serialize_members(view);
         st.dir.write_atomic(kMembersFile, as_bytes(members), 0600);
+        cleanup.keep();
         for (const auto &prob : store_learned_claims(p.claims_json))
             std::fprintf(stderr, "puddle: warning: ignored a claim from the holder: %s\n", prob.why.c_str());
     });
@@ -264,13 +272,33 @@ int run_join(const std::vector<std::string> &argv) {
     return 0;
 }
 
+MembersView members_with_self(const StateDir &dir, const StoredIdentity &id) {
+    MembersView view;
+    if (dir.has(kMembersFile))
+        view = parse_members(dir.read(kMembersFile, kMaxMembersBytes, true), dir.file(kMembersFile));
+    const std::string mine = wrapped_digest(id.wrapped.raw);
+    bool have_self = false;
+    for (auto &m : view.members)
+        if (m.direction == MemberDirection::self && m.pubkey == id.pub) {
+            m.wrapped_digest = mine; // this envoy's wrap is, by definition, the one here
+            have_self = true;
+        }
+    if (!have_self) {
+        // An envoy made by init has recorded nobody; it is its own first
+        // member, since its identity was written.
+        struct stat st {};
+        std::int64_t since = ::lstat(dir.file(kPubFile).c_str(), &st) == 0 ? std::int64_t(st.st_mtime) : 0;
+        view.members.insert(view.members.begin(),
+                            puddle::MemberRecord{pair::local_host_name(), since, MemberDirection::self, mine, id.pub});
+    }
+    return view;
+}
+
 int run_members(const std::vector<std::string> &argv) {
     Args args("members", argv, {{"json", false}}, 0);
     auto st = open_state(false);
     auto id = st.store.load();
-    MembersView view;
-    if (st.dir.has(kMembersFile))
-        view = parse_members(st.dir.read(kMembersFile, kMaxMembersBytes, true), st.dir.file(kMembersFile));
+    MembersView view = members_with_self(st.dir, id);
     const std::string mine = wrapped_digest(id.wrapped.raw);
     if (args.flag("json")) {
         auto arr = Json::array();
@@ -286,15 +314,15 @@ int run_members(const std::vector<std::string> &argv) {
         return 0;
     }
     std::printf("puddle %s\n", id.pub.str().c_str());
-    if (view.members.empty()) std::printf("no other envoys recorded here yet\n");
     for (const auto &m : view.members) {
         std::time_t t = std::time_t(m.since);
         char when[32];
         std::strftime(when, sizeof when, "%Y-%m-%d %H:%M", std::localtime(&t));
-        std::printf("  %-24s %-9s since %s%s%s\n", m.host.c_str(), std::string(direction_name(m.direction)).c_str(),
-                    when, m.pubkey == id.pub ? "" : "  (other key)",
+        std::printf("  %-24s %-9s since %s%s%s\n", printable(m.host, 64).c_str(),
+                    std::string(direction_name(m.direction)).c_str(), when, m.pubkey == id.pub ? "" : "  (other key)",
                     m.wrapped_digest == mine ? "" : "  (holds a different wrap: passphrase changed?)");
     }
+    if (view.members.size() == 1) std::printf("no other envoys recorded here yet\n");
     return 0;
 }
 
@@ -362,13 +390,18 @@ int run_rekey(const std::vector<std::string> &argv) {
               {{"from", true}, {"code", true}, {"new-passphrase", false}, {"passphrase-fd", true},
                {"new-passphrase-fd", true}},
               0);
+    check_fd_options(args, {"passphrase-fd", "new-passphrase-fd"});
+    if (args.flag("new-passphrase") && args.value("new-passphrase-fd"))
+        usage_error("rekey", "--new-passphrase asks on the terminal and --new-passphrase-fd reads a descriptor: give one");
     if (auto from = args.value("from")) {
         if (args.flag("new-passphrase") || args.value("new-passphrase-fd"))
             usage_error("rekey", "--from takes the rotated key as it is wrapped; change the passphrase afterwards");
         return rekey_from(args, *from);
     }
     if (args.value("code")) usage_error("rekey", "--code goes with --from");
-    auto pub = open_state(false).store.load_public_key();
+    // The whole identity, read here with its checks: the agent's refusal
+    // would carry no hint.
+    auto pub = open_state(false).store.load().pub;
     AgentClient agent;
     if (!agent.state().unlocked)
         throw Error(Exit::locked, "rekey", "the session is locked", "run 'puddle unlock' first");

@@ -42,10 +42,16 @@ int run_unlock(const std::vector<std::string> &argv) {
         if (*p < 1 || *p > INT32_MAX) usage_error("unlock", "--watch-pid needs a process ID");
         watch = std::uint32_t(*p);
     }
-    // Fail early (exit 4) rather than after asking for a passphrase.
-    auto pub = open_state(false).store.load_public_key();
-    auto pass = current_passphrase(args);
+    check_fd_options(args, {"passphrase-fd"});
+    // The agent refuses to start with a configuration error; say which here.
+    (void)load_config_reporting();
+    // The whole identity is read here first, with every check the agent
+    // makes: a refusal then comes with its hint (the agent's bus error
+    // carries none), and before a passphrase is asked for nothing.
+    auto pub = open_state(false).store.load().pub;
     AgentClient agent;
+    check_agent_serves(agent, pub);
+    auto pass = current_passphrase(args);
     agent.unlock(pass, idle_usec, watch);
     auto st = agent.state();
     std::printf("unlocked %s until %s (idle timeout %llu min)%s\n", pub.str().c_str(),

@@ -8,6 +8,7 @@
 #include "core/names.hpp"
 #include "core/state_files.hpp"
 #include "util/json.hpp"
+#include "util/text.hpp"
 
 #include <cstdio>
 #include <ctime>
@@ -19,6 +20,7 @@ namespace {
 struct StatusFacts {
     std::string state_dir;
     bool initialized = false;
+    bool partial = false; // one or two of the three identity files
     std::string pubkey;
     std::uint64_t idle_timeout_s = 0;
     std::optional<AgentState> agent; // nullopt: agent not reachable
@@ -28,29 +30,67 @@ struct StatusFacts {
     std::vector<std::string> hints;
 };
 
+std::string finding(const Error &e) {
+    return e.what_failed() + ": " + e.why() + (e.hint().empty() ? std::string() : "; fix: " + e.hint());
+}
+
+// Status reports whatever state it finds (SPEC §5: it always reports): every
+// problem below becomes a health finding, never an exit.
 StatusFacts gather() {
     StatusFacts f;
-    auto config = load_config_reporting();
+    std::optional<Error> config_problem;
+    auto config = load_config_reporting(ConfigErrors::skip_file, &config_problem);
     f.idle_timeout_s = std::uint64_t(config.agent.idle_timeout_minutes) * 60;
     StateDir dir = StateDir::locate();
     f.state_dir = dir.path();
+    const std::string start_hint = "run 'puddle init' to create a puddle, or 'puddle join' to join one";
     if (!dir.exists()) {
-        f.hints.push_back("run 'puddle init' to create a puddle, or 'puddle join' to join one");
+        f.hints.push_back(start_hint);
         return f;
     }
-    auto st = open_state(false);
-    if (!st.store.is_member()) {
-        f.hints.push_back("run 'puddle init' to create a puddle, or 'puddle join' to join one");
+    Health found;
+    if (config_problem)
+        found.add(HealthState::degraded, "configuration: " + config_problem->why() +
+                                             "; the agent and the commands that act with it refuse to run until it "
+                                             "is fixed; fix: " + config_problem->hint());
+    // An unsafe directory is reported, not repaired or locked: status only
+    // reads.
+    bool safe = true;
+    try {
+        dir.check_safe();
+        (void)open_state(dir); // finishes an interrupted change, as every command does
+    } catch (const Error &e) {
+        safe = false;
+        found.add(HealthState::degraded, finding(e));
+    }
+    IdentityStore store(dir);
+    if (!store.is_member()) {
+        f.partial = store.is_partial();
+        if (f.partial) f.hints.push_back(store.partial_error().hint());
+        else f.hints.push_back(start_hint);
+        f.health = found;
+        for (const auto &x : assess_health(dir, config).findings) f.health.add(x.severity, x.reason);
         return f;
     }
-    auto id = st.store.load();
     f.initialized = true;
+    std::optional<PublicKey> pub;
+    try {
+        pub = store.load_public_key();
+        f.pubkey = pub->str();
+    } catch (const Error &) {
+        // assess_health names the file and the fix
+    }
+    std::optional<StoredIdentity> id;
+    try {
+        id = store.load();
+    } catch (const Error &) {
+    }
     f.agent = try_agent_state(&f.agent_problem);
     if (f.agent) f.idle_timeout_s = f.agent->idle_timeout_usec / 1000000;
     auto pending = [&](const char *file) -> Json {
-        if (!st.dir.has(file)) return Json();
+        if (!dir.has(file)) return Json();
         try {
-            auto p = parse_pair_pending(st.dir.read(file, kMaxPendingBytes, true), st.dir.file(file));
+            auto p = parse_pair_pending(dir.read(file, kMaxPendingBytes, true), dir.file(file));
             return Json::object().set("expires", p.expires).set("expired", p.expires <= std::int64_t(std::time(nullptr)));
         } catch (const Error &) {
             return Json(); // health reports the unreadable file
@@ -58,22 +98,26 @@ StatusFacts gather() {
     };
     f.pair_pending = pending(kPairPendingFile);
     f.rekey_pending = pending(kRekeyPendingFile);
-    auto claims = load_claims(st.dir, config);
-    for (const auto &c : claims.claims)
-        if (c.pubkey == id.pub)
-            f.name = Json::object().set("name", c.name).set("unique", claims.claimants(c.name).size() == 1);
-    if (st.dir.has(kMembersFile)) {
-        try {
-            f.members = Json(long(parse_members(st.dir.read(kMembersFile, kMaxMembersBytes, true), st.dir.file(kMembersFile))
-                                      .members.size()));
-        } catch (const Error &) {
-        }
-    } else {
-        f.members = Json(0);
+    if (pub) {
+        auto claims = load_claims(dir, config);
+        for (const auto &c : claims.claims)
+            if (c.pubkey == *pub)
+                f.name = Json::object().set("name", c.name).set("unique", claims.claimants(c.name).size() == 1);
     }
-    f.health = assess_health(st.dir, config);
+    if (id) {
+        try {
+            f.members = Json(long(members_with_self(dir, *id).members.size()));
+        } catch (const Error &) {
+            // health reports the unreadable members.json
+        }
+    }
+    f.health = found;
+    for (const auto &x : assess_health(dir, config).findings) f.health.add(x.severity, x.reason);
     if (!f.agent) f.health.add(HealthState::warning, "the agent is not reachable: " + f.agent_problem);
-    f.pubkey = id.pub.str();
+    else if (pub && safe) {
+        if (auto why = agent_mismatch(*f.agent, *pub); !why.empty())
+            f.health.add(HealthState::degraded, why + "; fix: " + agent_mismatch_hint());
+    }
     f.hints.push_back("a forgotten passphrase cannot be recovered: unlock on another member envoy that "
                       "still knows it, or start over with a new 'puddle init' (the old key is then orphaned)");
     return f;
@@ -93,7 +137,7 @@ void print_json(const StatusFacts &f) {
     auto j = Json::object()
                  .set("initialized", f.initialized)
                  .set("state_dir", f.state_dir)
-                 .set("pubkey", f.initialized ? Json(f.pubkey) : Json())
+                 .set("pubkey", f.initialized && !f.pubkey.empty() ? Json(f.pubkey) : Json())
                  .set("unlocked", f.agent ? Json(f.agent->unlocked) : Json())
                  .set("lock_deadline", f.agent && f.agent->unlocked ? Json(f.agent->lock_deadline_usec / 1000000) : Json())
                  .set("idle_timeout_s", f.idle_timeout_s)
@@ -103,7 +147,7 @@ void print_json(const StatusFacts &f) {
                  .set("rekey_pending", f.rekey_pending)
                  .set("name", f.name)
                  .set("members", f.members)
-                 .set("health", f.initialized ? health_json(f.health) : Json())
+                 .set("health", f.initialized || !f.health.findings.empty() ? health_json(f.health) : Json())
                  .set("hints", hints);
     std::printf("%s\n", j.dump().c_str());
 }
@@ -111,11 +155,13 @@ void print_json(const StatusFacts &f) {
 void print_human(const StatusFacts &f) {
     const bool c = use_colour();
     auto bold = [&](const char *s) { return c ? std::string("\033[1m") + s + "\033[0m" : std::string(s); };
-    std::printf("%s %s\n", bold("state directory:").c_str(), f.state_dir.c_str());
+    std::printf("%s %s\n", bold("state directory:").c_str(), printable(f.state_dir).c_str());
     if (!f.initialized) {
-        std::printf("%s no (this machine is not a member envoy)\n", bold("initialized:").c_str());
+        std::printf("%s no (%s)\n", bold("initialized:").c_str(),
+                    f.partial ? "an incomplete identity is here: see health" : "this machine is not a member envoy");
     } else {
-        std::printf("%s yes\n%s %s\n", bold("initialized:").c_str(), bold("public key:").c_str(), f.pubkey.c_str());
+        std::printf("%s yes\n%s %s\n", bold("initialized:").c_str(), bold("public key:").c_str(),
+                    f.pubkey.empty() ? "(cannot be read: see health)" : f.pubkey.c_str());
     }
     if (f.initialized && f.agent) {
         if (f.agent->unlocked) {
@@ -128,7 +174,7 @@ void print_human(const StatusFacts &f) {
             std::printf("%s no\n", bold("unlocked:").c_str());
         }
     } else if (f.initialized) {
-        std::printf("%s not reachable (%s)\n", bold("agent:").c_str(), f.agent_problem.c_str());
+        std::printf("%s not reachable (%s)\n", bold("agent:").c_str(), printable(f.agent_problem).c_str());
     }
     std::printf("%s %llu minutes\n", bold("idle timeout:").c_str(),
                 static_cast<unsigned long long>(f.idle_timeout_s / 60));
@@ -139,13 +185,15 @@ void print_human(const StatusFacts &f) {
         if (f.members.as_int()) std::printf("%s %lld recorded\n", bold("members:").c_str(), (long long)*f.members.as_int());
         if (f.pair_pending.get("expires")) std::printf("%s a pairing code is pending\n", bold("pair:").c_str());
         if (f.rekey_pending.get("expires")) std::printf("%s a rekey code is pending\n", bold("rekey:").c_str());
+    }
+    if (f.initialized || !f.health.findings.empty()) {
         const char *colour = !c ? "" : f.health.state == HealthState::healthy ? "\033[32m"
                                      : f.health.state == HealthState::warning ? "\033[33m" : "\033[31m";
         std::printf("%s %s%s%s\n", bold("health:").c_str(), colour, health_state_name(f.health.state), c ? "\033[0m" : "");
         for (const auto &x : f.health.findings)
-            std::printf("  %s: %s\n", health_state_name(x.severity), x.reason.c_str());
+            std::printf("  %s: %s\n", health_state_name(x.severity), printable(x.reason).c_str());
     }
-    for (const auto &h : f.hints) std::printf("hint: %s\n", h.c_str());
+    for (const auto &h : f.hints) std::printf("hint: %s\n", printable(h).c_str());
 }
 
 } // namespace

@@ -35,9 +35,16 @@ const char *type_name(toml::node_type t) {
     }
 }
 
+// Thrown by Ctx::integer when asked only for a key's range (see
+// describe_parse_error).
+struct RangeProbe {
+    std::int64_t lo, hi;
+};
+
 struct Ctx {
     const std::string &source;
     std::vector<std::string> &warnings;
+    bool probe_range = false;
 
     [[noreturn]] void fail(const toml::node &n, const std::string &key, const std::string &why) const {
         throw Error(Exit::failure, "invalid configuration", where(source, n.source()) + ": " + key + ": " + why,
@@ -45,6 +52,7 @@ struct Ctx {
     }
 
     std::int64_t integer(const toml::node &n, const std::string &key, std::int64_t lo, std::int64_t hi) const {
+        if (probe_range) throw RangeProbe{lo, hi};
         if (!n.is_integer()) fail(n, key, std::string("expected an integer, found ") + type_name(n.type()));
         std::int64_t v = *n.value<std::int64_t>();
         if (v < lo || v > hi)
@@ -121,6 +129,69 @@ const std::map<std::string, std::map<std::string, Setter>> &schema() {
     return s;
 }
 
+std::string trim(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\r')) v.remove_suffix(1);
+    return std::string(v);
+}
+
+// "section.key" of a plain `key = value` line, from the last [section]
+// header above it; empty when the line is not of that shape.
+std::string key_at_line(std::string_view text, std::size_t line) {
+    std::string section;
+    std::size_t n = 1, pos = 0;
+    while (pos <= text.size()) {
+        auto end = text.find('\n', pos);
+        if (end == std::string_view::npos) end = text.size();
+        std::string l = trim(text.substr(pos, end - pos));
+        if (n == line) {
+            auto eq = l.find('=');
+            if (eq == std::string::npos || l.starts_with('[')) return {};
+            std::string key = trim(std::string_view(l).substr(0, eq));
+            return section.empty() ? key : section + "." + key;
+        }
+        if (l.starts_with('[') && !l.starts_with("[[")) {
+            auto close = l.find(']');
+            if (close != std::string::npos) section = trim(std::string_view(l).substr(1, close - 1));
+        }
+        pos = end + 1;
+        ++n;
+    }
+    return {};
+}
+
+const std::map<std::string, std::map<std::string, Setter>> &schema();
+
+// toml++ reports a number that does not fit 64 bits (or another bad value)
+// without the key; name it, and for a known integer key its range.
+std::string describe_parse_error(std::string_view text, const std::string &source, const toml::parse_error &e) {
+    const std::size_t line = e.source().begin.line;
+    std::string out = source + ":" + std::to_string(line) + ": ";
+    const std::string key = key_at_line(text, line);
+    if (key.empty()) return out + std::string(e.description());
+    out += key + ": ";
+    if (auto dot = key.find('.'); dot != std::string::npos) {
+        auto sec = schema().find(key.substr(0, dot));
+        if (sec != schema().end()) {
+            auto k = sec->second.find(key.substr(dot + 1));
+            if (k != sec->second.end()) {
+                std::vector<std::string> ignored;
+                Ctx probe{source, ignored, true};
+                Config scratch;
+                try {
+                    k->second(scratch, toml::value<std::int64_t>(0), probe, key);
+                } catch (const RangeProbe &r) {
+                    if (std::string_view(e.description()).find("not representable") != std::string_view::npos)
+                        return out + "the number is too large; the range is " + std::to_string(r.lo) + ".." +
+                               std::to_string(r.hi);
+                } catch (const Error &) {
+                }
+            }
+        }
+    }
+    return out + std::string(e.description());
+}
+
 } // namespace
 
 void apply_config_text(Config &config, std::string_view text, const std::string &source,
@@ -129,9 +200,8 @@ void apply_config_text(Config &config, std::string_view text, const std::string 
     try {
         root = toml::parse(text, source);
     } catch (const toml::parse_error &e) {
-        throw Error(Exit::failure, "invalid configuration",
-                    source + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()),
-                    "fix the TOML syntax of " + source);
+        throw Error(Exit::failure, "invalid configuration", describe_parse_error(text, source, e),
+                    "fix that line of " + source);
     }
     Ctx ctx{source, warnings};
     Config next = config; // all-or-nothing: a bad file changes nothing
@@ -188,7 +258,7 @@ bool sets_agent_polkit(std::string_view text) {
 
 } // namespace
 
-Config load_config(std::vector<std::string> &warnings) {
+Config load_config(std::vector<std::string> &warnings, ConfigErrors errors, std::optional<Error> *problem) {
     Config c;
     // Policy: what the administrator's file says of [agent] polkit is a
     // floor; the user's file may tighten it, never loosen it (a process of
@@ -197,18 +267,27 @@ Config load_config(std::vector<std::string> &warnings) {
     const std::string system_path = system_config_path();
     for (const auto &path : {system_path, user_config_path()}) {
         if (path.empty()) continue;
-        std::ifstream in(path, std::ios::binary);
-        if (!in) {
-            if (errno == ENOENT || errno == ENOTDIR) continue;
-            throw_errno("cannot read configuration " + path, errno);
+        std::string text;
+        try {
+            std::ifstream in(path, std::ios::binary);
+            if (!in) {
+                if (errno == ENOENT || errno == ENOTDIR) continue;
+                throw_errno("cannot read configuration " + path, errno);
+            }
+            std::ostringstream ss;
+            constexpr std::size_t kMaxConfigBytes = 1 << 20;
+            ss << in.rdbuf();
+            text = ss.str();
+            if (text.size() > kMaxConfigBytes)
+                throw Error(Exit::failure, "invalid configuration", path + " is larger than 1 MiB",
+                            "shorten " + path);
+            apply_config_text(c, text, path, warnings);
+        } catch (const Error &e) {
+            if (errors == ConfigErrors::refuse) throw;
+            warnings.push_back(e.why() + " -- the whole file is ignored until that is fixed");
+            if (problem) *problem = e;
+            continue;
         }
-        std::ostringstream ss;
-        constexpr std::size_t kMaxConfigBytes = 1 << 20;
-        ss << in.rdbuf();
-        std::string text = ss.str();
-        if (text.size() > kMaxConfigBytes)
-            throw Error(Exit::failure, "invalid configuration", path + " is larger than 1 MiB");
-        apply_config_text(c, text, path, warnings);
         if (path == system_path && sets_agent_polkit(text)) polkit_floor = c.agent.polkit;
     }
     if (polkit_floor && strictness(c.agent.polkit) < strictness(*polkit_floor)) {

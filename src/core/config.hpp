@@ -6,6 +6,9 @@
 #include "core/wrap.hpp"
 
 #include <cstdint>
+#include "util/error.hpp"
+
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,7 +49,15 @@ void apply_config_text(Config &config, std::string_view text, const std::string 
 std::string system_config_path();
 std::string user_config_path();
 
+// What a file with an error does. `refuse`: the error is thrown (for what
+// acts with the configuration: the agent, the listener, init, unlock...; a
+// policy floor must never be lost to a typo). `skip_file`: that file is
+// ignored as a whole, with a warning, and the error kept in `problem` (for
+// commands that only report, so they still report).
+enum class ConfigErrors { refuse, skip_file };
+
 // Reads both files (absent files are fine).
-Config load_config(std::vector<std::string> &warnings);
+Config load_config(std::vector<std::string> &warnings, ConfigErrors errors = ConfigErrors::refuse,
+                   std::optional<Error> *problem = nullptr);
 
 } // namespace puddle

@@ -7,7 +7,10 @@
 #include "util/json.hpp"
 
 #include <ctime>
+#include <cstdio>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace puddle {
 
@@ -25,21 +28,96 @@ void Health::add(HealthState severity, std::string reason) {
     findings.push_back({severity, std::move(reason)});
 }
 
+namespace {
+
+std::string octal(mode_t m) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", unsigned(m & 07777));
+    return mode;
+}
+
+std::string finding(const Error &e) {
+    return e.what_failed() + ": " + e.why() + (e.hint().empty() ? std::string() : "; fix: " + e.hint());
+}
+
+// session.unlocked names the agent that wrote it; a file whose agent is gone
+// (or whose deadline passed long ago) describes no session.
+void check_session_file(Health &h, const StateDir &dir, const PublicKey &pub) {
+    if (!dir.has(kSessionFileName)) return;
+    try {
+        auto bytes = dir.read(kSessionFileName, 4096, true);
+        auto doc = parse_json(std::string(bytes.begin(), bytes.end()), nullptr);
+        const Json *k = doc ? doc->get("pubkey") : nullptr;
+        if (k && k->as_string() && *k->as_string() != pub.str())
+            h.add(HealthState::degraded, "the unlocked session holds " + *k->as_string() +
+                                             " but identity.pub names " + pub.str());
+        const Json *pid = doc ? doc->get("agent_pid") : nullptr;
+        const Json *deadline = doc ? doc->get("lock_deadline") : nullptr;
+        std::string stale;
+        if (pid && pid->as_int() && *pid->as_int() > 0) {
+            const auto p = *pid->as_int();
+            std::string comm;
+            if (FILE *f = std::fopen(("/proc/" + std::to_string(p) + "/comm").c_str(), "r")) {
+                char buf[32] = {};
+                if (std::fgets(buf, sizeof buf, f)) comm = buf;
+                std::fclose(f);
+            }
+            if (!comm.starts_with("puddle-agent"))
+                stale = "its agent (PID " + std::to_string(p) + ") is not running";
+        }
+        // The agent rewrites the file within a second of each use and
+        // removes it when the session ends; a minute of slack.
+        const std::int64_t now = std::int64_t(std::time(nullptr));
+        if (stale.empty() && deadline && deadline->as_int() && *deadline->as_int() + 60 < now)
+            stale = "its lock deadline passed";
+        if (!stale.empty())
+            h.add(HealthState::warning, dir.file(kSessionFileName) + " is stale (" + stale +
+                                            "): no session is unlocked; fix: rm " + dir.file(kSessionFileName) +
+                                            " (the agent also removes it when it starts)");
+    } catch (const Error &e) {
+        h.add(HealthState::warning, finding(e));
+    }
+}
+
+} // namespace
+
 Health assess_health(const StateDir &dir, const Config &config) {
     Health h;
     IdentityStore store(dir);
+    if (store.is_partial()) {
+        h.add(HealthState::degraded, finding(store.partial_error()));
+        return h;
+    }
     if (!store.is_member()) return h;
 
-    // Secret files readable by others: the wrap is Argon2id-protected, but
-    // it should be no one else's to try.
-    for (const char *f : {kWrappedFile, kSaltFile, kMembersFile, kRotationLogFile, kPairPendingFile, kRekeyPendingFile}) {
+    for (const char *f : {kWrappedFile, kSaltFile, kPubFile, kMembersFile, kRotationLogFile, kPairPendingFile,
+                          kRekeyPendingFile}) {
         struct stat st;
-        if (::stat(dir.file(f).c_str(), &st) != 0) continue;
-        if (st.st_mode & (S_IRGRP | S_IROTH | S_IWGRP | S_IWOTH)) {
-            char mode[8];
-            std::snprintf(mode, sizeof mode, "%04o", unsigned(st.st_mode & 07777));
-            h.add(HealthState::degraded, dir.file(f) + " has mode " + mode + "; fix: chmod 600 " + dir.file(f));
+        const std::string path = dir.file(f);
+        if (::lstat(path.c_str(), &st) != 0) continue;
+        if (S_ISLNK(st.st_mode)) {
+            h.add(HealthState::degraded, path + " is a symbolic link, which puddle does not follow; fix: replace "
+                                                "the link with the file itself");
+            continue;
         }
+        if (st.st_uid != ::geteuid()) {
+            auto name = [](uid_t u) {
+                auto *pw = ::getpwuid(u);
+                return pw ? std::string(pw->pw_name) : std::to_string(u);
+            };
+            h.add(HealthState::degraded, path + " is owned by " + name(st.st_uid) +
+                                             ", not by you; fix: find out who wrote it; to keep it, as root: chown " +
+                                             name(::geteuid()) + " " + path);
+            continue;
+        }
+        // Secret files readable by others: the wrap is Argon2id-protected,
+        // but it should be no one else's to try. identity.pub is public but
+        // must not be replaceable by others (it names the key).
+        const bool is_public = std::string_view(f) == kPubFile;
+        const mode_t bad = is_public ? (S_IWGRP | S_IWOTH) : (S_IRGRP | S_IROTH | S_IWGRP | S_IWOTH);
+        if (st.st_mode & bad)
+            h.add(HealthState::degraded, path + " has mode " + octal(st.st_mode) + "; fix: chmod " +
+                                             (is_public ? "644 " : "600 ") + path);
     }
 
     PublicKey pub;
@@ -49,23 +127,11 @@ Health assess_health(const StateDir &dir, const Config &config) {
         pub = id.pub;
         own_digest = wrapped_digest(id.wrapped.raw);
     } catch (const Error &e) {
-        h.add(HealthState::degraded, "the identity cannot be read: " + e.why());
+        h.add(HealthState::degraded, "the identity cannot be used: " + finding(e));
         return h;
     }
 
-    // The agent wrote session.unlocked for the key it unwrapped.
-    if (dir.has("session.unlocked")) {
-        try {
-            auto bytes = dir.read("session.unlocked", 4096, true);
-            std::string text(bytes.begin(), bytes.end());
-            auto doc = parse_json(text, nullptr);
-            const Json *k = doc ? doc->get("pubkey") : nullptr;
-            if (k && k->as_string() && *k->as_string() != pub.str())
-                h.add(HealthState::degraded, "the unlocked session holds " + *k->as_string() +
-                                                 " but identity.pub names " + pub.str());
-        } catch (const Error &) {
-        }
-    }
+    check_session_file(h, dir, pub);
 
     if (dir.has(kUnlockFailedFile)) {
         std::string why = "(unreadable record)";
@@ -128,6 +194,9 @@ Health assess_health(const StateDir &dir, const Config &config) {
 
     auto claims = load_claims(dir, config);
     for (const auto &p : claims.problems) h.add(HealthState::warning, "ignored claim " + p.source + ": " + p.why);
+    if (auto why = own_claim_problem(dir, pub); !why.empty() && why.find("another key") != std::string::npos)
+        h.add(HealthState::warning, "this envoy's " + dir.file(kNameClaimFile) + " cannot be used: " + why +
+                                        "; fix: 'puddle name set NAME' again, or 'puddle name clear'");
     for (const auto &c : claims.claims) {
         if (!(c.pubkey == pub)) continue;
         auto keys = claims.claimants(c.name);

@@ -17,7 +17,39 @@ constexpr std::size_t kMaxPubFileBytes = 256;
                 "run 'puddle init' to create one, or 'puddle join' to join an existing puddle");
 }
 
+void (*g_repair_notice)(const std::string &) = nullptr;
+
 } // namespace
+
+std::vector<std::string> IdentityStore::missing_files() const {
+    std::vector<std::string> missing;
+    for (const char *f : {kWrappedFile, kSaltFile, kPubFile})
+        if (!dir_.has(f)) missing.emplace_back(f);
+    return missing;
+}
+
+bool IdentityStore::is_partial() const {
+    // Under a journal the files are being replaced (init writes them one by
+    // one): that is an unfinished change that repair() completes.
+    auto n = missing_files().size();
+    return n > 0 && n < 3 && !dir_.has(kJournalFile);
+}
+
+Error IdentityStore::partial_error() const {
+    std::string missing, present;
+    for (const char *f : {kWrappedFile, kSaltFile, kPubFile}) {
+        std::string &list = dir_.has(f) ? present : missing;
+        list += (list.empty() ? "" : ", ") + std::string(f);
+    }
+    return Error(Exit::not_initialized, "incomplete identity in " + dir_.path(),
+                 missing + (missing.find(',') == std::string::npos ? " is" : " are") + " missing (" + present +
+                     (present.find(',') == std::string::npos ? " is" : " are") + " there)",
+                 "restore it from another member envoy: 'puddle pair' there, 'puddle join --from HOST' here "
+                 "(or copy all three files from there); with no member left the key is lost: move " +
+                     dir_.path() + " away and run 'puddle init' for a new puddle");
+}
+
+void set_repair_notice(void (*notice)(const std::string &)) { g_repair_notice = notice; }
 
 PublicKey parse_pub_file(std::span<const std::uint8_t> bytes, const std::string &label) {
     std::string_view text(reinterpret_cast<const char *>(bytes.data()), bytes.size());
@@ -35,15 +67,18 @@ bool IdentityStore::is_member() const {
 }
 
 PublicKey IdentityStore::load_public_key() const {
-    if (!dir_.has(kPubFile)) not_initialized(dir_, std::string(kPubFile) + " does not exist");
-    return parse_pub_file(dir_.read(kPubFile, kMaxPubFileBytes, false, Exit::bad_passphrase), dir_.file(kPubFile));
+    if (!dir_.has(kPubFile)) {
+        if (is_partial()) throw partial_error();
+        not_initialized(dir_, std::string(kPubFile) + " does not exist");
+    }
+    // Checked like a secret (owner, not writable by others): whoever can
+    // replace it chooses the key that pubkey and verify vouch for.
+    return parse_pub_file(dir_.read(kPubFile, kMaxPubFileBytes, true, Exit::bad_passphrase), dir_.file(kPubFile));
 }
 
 StoredIdentity IdentityStore::load() const {
-    std::string missing;
-    for (const char *f : {kWrappedFile, kSaltFile, kPubFile})
-        if (!dir_.has(f)) missing += (missing.empty() ? "" : ", ") + std::string(f);
-    if (!missing.empty()) not_initialized(dir_, "missing " + missing);
+    if (is_partial()) throw partial_error();
+    if (!is_member()) not_initialized(dir_, "none of identity.wrapped, identity.salt, identity.pub is there");
     StoredIdentity id;
     // Read a little more than the format allows, so an over-long file is
     // reported with its real nature rather than silently truncated.
@@ -112,7 +147,16 @@ OpenState open_state(StateDir dir) {
     dir.check_safe();
     StateLock lock(dir);
     IdentityStore store(dir);
+    const bool journal = dir.has(kJournalFile);
     store.repair();
+    if (journal && g_repair_notice) {
+        try {
+            g_repair_notice("finished an interrupted change of the identity in " + dir.path() +
+                            " (identity.journal): this envoy holds puddle " + store.load_public_key().str() +
+                            ", wrapped under the passphrase given to the command that was interrupted");
+        } catch (const Error &) {
+        }
+    }
     return OpenState{std::move(dir), std::move(lock), std::move(store)};
 }
 

@@ -14,6 +14,8 @@
 #include "core/wrap.hpp"
 
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace puddle {
 
@@ -38,6 +40,12 @@ public:
 
     // All three files present (SPEC §3 membership).
     bool is_member() const;
+    // One or two of the three present: not a member, and not a blank slate
+    // either (init must not overwrite it, and "run init" would be a lie).
+    bool is_partial() const;
+    std::vector<std::string> missing_files() const;
+    // What is missing, what is there, and the way out (exit 4).
+    Error partial_error() const;
     // Throws Error(Exit::not_initialized) when not a member.
     StoredIdentity load() const;
     PublicKey load_public_key() const;
@@ -68,5 +76,9 @@ struct OpenState {
 OpenState open_state(bool create);
 // The same for a known directory that must exist: checked, locked, repaired.
 OpenState open_state(StateDir dir);
+// Called once when open_state finishes an interrupted identity change, with
+// a sentence saying so (the command that was interrupted chose the
+// passphrase; the user should hear that once, not find out later).
+void set_repair_notice(void (*notice)(const std::string &));
 
 } // namespace puddle

@@ -62,6 +62,18 @@ std::string user_claims_dir() {
     return std::string(h && *h ? h : "/") + "/.local/share/puddle/names.d";
 }
 
+std::string own_claim_problem(const StateDir &state, const PublicKey &own) {
+    if (!state.has(kNameClaimFile)) return {};
+    try {
+        auto claim = parse_name_claim(state.read(kNameClaimFile, kMaxNameClaimBytes, false), state.file(kNameClaimFile));
+        if (!verify_claim(claim)) return "its signature does not verify";
+        if (!(claim.pubkey == own)) return "it claims \"" + claim.name + "\" for another key, " + claim.pubkey.str();
+        return {};
+    } catch (const Error &e) {
+        return e.why();
+    }
+}
+
 ClaimsView load_claims(const StateDir &state, const Config &config) {
     ClaimsView view;
     if (state.has(kNameClaimFile)) load_file(view, state, kNameClaimFile);

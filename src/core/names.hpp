@@ -31,6 +31,11 @@ std::string user_claims_dir();
 
 ClaimsView load_claims(const StateDir &state, const Config &config);
 
+// What is wrong with this envoy's own name-claim.json (unreadable,
+// malformed, badly signed, or a claim for another key than `own`); empty
+// when it is absent or sound.
+std::string own_claim_problem(const StateDir &state, const PublicKey &own);
+
 // Stores claims received from another envoy (as a JSON array) in the user's
 // claims directory, one file per claim; invalid ones are skipped and
 // returned as problems.

@@ -28,12 +28,14 @@ SecretBuffer read_line(int fd, const std::string &what) {
         }
         if (r == 0 || c == '\n') break;
         if (n == kMaxPassphraseBytes)
-            throw Error(Exit::failure, "cannot read the passphrase from " + what,
-                        "it is longer than " + std::to_string(kMaxPassphraseBytes) + " bytes");
+            throw Error(Exit::usage, "cannot use the passphrase from " + what,
+                        "it is longer than " + std::to_string(kMaxPassphraseBytes) + " bytes",
+                        "use a passphrase of at most " + std::to_string(kMaxPassphraseBytes) + " bytes");
         buf.data()[n++] = c;
         sodium_memzero(&c, 1);
     }
-    // A CRLF terminal or file: the CR is not part of the passphrase.
+    // A CRLF terminal or file: the CR is not part of the passphrase
+    // (documented in puddle(1), PASSPHRASES; a passphrase cannot end in CR).
     if (n > 0 && buf.data()[n - 1] == '\r') --n;
     buf.truncate(n);
     return buf;

@@ -35,6 +35,8 @@ inline constexpr const char *kNameClaimFile = "name-claim.json";
 // (not a wrong passphrase), removed by the next successful unlock:
 // {"time": unix seconds, "reason": text}. Health reads it.
 inline constexpr const char *kUnlockFailedFile = "unlock.failed";
+// Written by the agent while a session is unlocked (SPEC §3).
+inline constexpr const char *kSessionFileName = "session.unlocked";
 inline constexpr std::size_t kMaxUnlockFailedBytes = 4096;
 
 // Largest file each parser accepts (pass to StateDir::read as max_bytes).

@@ -27,12 +27,21 @@ std::string user_name(uid_t uid) {
     return std::to_string(uid);
 }
 
+// Another user's file or directory cannot be chowned back by the user; say
+// what they can do, and what root would.
+std::string not_yours_hint(const std::string &path, bool directory) {
+    return directory ? "use a directory of your own (PUDDLE_HOME, or unset it for ~/.puddle); or, as root: chown " +
+                           user_name(::geteuid()) + " " + path
+                     : "find out who wrote it; to keep it, as root: chown " + user_name(::geteuid()) + " " + path;
+}
+
 void check_owner_and_mode(const std::string &path, const struct stat &st, const char *kind,
                           mode_t fix_mode) {
+    const bool directory = std::string_view(kind) == "directory";
     if (st.st_uid != ::geteuid())
         throw Error(Exit::failure, "refusing to use " + path,
                     std::string(kind) + " is owned by " + user_name(st.st_uid) + ", not by you",
-                    "chown " + user_name(::geteuid()) + " " + path);
+                    not_yours_hint(path, directory));
     if (st.st_mode & (S_IWGRP | S_IWOTH))
         throw Error(Exit::failure, "refusing to use " + path,
                     std::string(kind) + " is writable by " +
@@ -56,7 +65,8 @@ void write_all(int fd, const std::uint8_t *p, std::size_t n, const std::string &
 } // namespace
 
 void check_file_safe(const std::string &path, const struct stat &st) {
-    check_owner_and_mode(path, st, "file", 0600);
+    // A public file (identity.pub, 0644) is fixed with 644, a secret one 600.
+    check_owner_and_mode(path, st, "file", path.ends_with(".pub") ? 0644 : 0600);
 }
 
 StateDir StateDir::locate() {
@@ -94,7 +104,28 @@ void StateDir::check_safe() const {
         throw Error(Exit::failure, "cannot use state directory " + path_, "it is not a directory",
                     "move it away, or set PUDDLE_HOME to another directory");
     check_owner_and_mode(path_, st, "directory", 0700);
+    // SPEC §3: 0700. Without rwx for the owner every command would fail on
+    // some file inside with a message naming that file, not the directory.
+    if ((st.st_mode & S_IRWXU) != S_IRWXU)
+        throw Error(Exit::failure, "refusing to use state directory " + path_,
+                    "its mode " + octal_mode(st.st_mode) + " denies you access", "chmod 700 " + path_);
+    // Readable or searchable by others: the public file names and sizes
+    // leak, and it is not what puddle made; init repairs it (repair_mode).
+    if (st.st_mode & (S_IRWXG | S_IRWXO))
+        throw Error(Exit::failure, "refusing to use state directory " + path_,
+                    "its mode is " + octal_mode(st.st_mode) + ", not 0700",
+                    "chmod 700 " + path_ + " (puddle init does this for you)");
     check_parents();
+}
+
+bool StateDir::repair_mode() const {
+    struct stat st;
+    if (::stat(path_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) return false;
+    // Writable by others is not repaired: someone else may have put files
+    // in it. Only read/search bits are taken away.
+    if ((st.st_mode & 07777) == 0700 || (st.st_mode & (S_IWGRP | S_IWOTH))) return false;
+    if (::chmod(path_.c_str(), 0700) != 0) throw_errno("cannot chmod 700 " + path_, errno);
+    return true;
 }
 
 void StateDir::check_parents() const {
@@ -114,8 +145,8 @@ void StateDir::check_parents() const {
         if (::stat(p.c_str(), &st) != 0) throw_errno("cannot check " + p + ", a parent of " + path_, errno);
         if (st.st_uid != 0 && st.st_uid != ::getuid())
             throw Error(Exit::failure, "refusing to use state directory " + path_,
-                        "its parent " + p + " belongs to uid " + std::to_string(st.st_uid),
-                        "move the state directory under a directory of yours");
+                        "its parent " + p + " belongs to " + user_name(st.st_uid) + ", who could replace it",
+                        "use a state directory under a directory of your own (PUDDLE_HOME)");
         const bool sticky_root = st.st_uid == 0 && (st.st_mode & S_ISVTX);
         if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !sticky_root) {
             char mode[8];
@@ -203,6 +234,20 @@ void StateDir::remove(const std::string &name) const {
 void StateDir::sync_dir() const {
     UniqueFd d(::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!d || ::fsync(d.get()) != 0) throw_errno("cannot sync directory " + path_, errno);
+}
+
+bool StateDir::remove_if_only_lock() const {
+    DIR *d = ::opendir(path_.c_str());
+    if (!d) return false;
+    bool only_lock = true;
+    while (auto *e = ::readdir(d)) {
+        std::string_view n = e->d_name;
+        if (n != "." && n != ".." && n != ".lock") only_lock = false;
+    }
+    ::closedir(d);
+    if (!only_lock) return false;
+    ::unlink(file(".lock").c_str());
+    return ::rmdir(path_.c_str()) == 0;
 }
 
 bool StateDir::remove_stale_temporaries() const {

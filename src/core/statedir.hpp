@@ -28,6 +28,13 @@ public:
     // Refuses a directory owned by another user or writable by group/others
     // (StrictModes), naming the path and the fix. Throws Error(Exit::failure).
     void check_safe() const;
+    // Takes read/search bits for group and others off a directory of the
+    // user's (0755 -> 0700); true if it changed. For init only: every other
+    // command refuses such a directory.
+    bool repair_mode() const;
+    // Removes a directory that holds nothing but .lock (what a command that
+    // created it and then failed leaves); true if removed.
+    bool remove_if_only_lock() const;
     // Part of check_safe: the parents, as OpenSSH's StrictModes does.
     void check_parents() const;
 

@@ -1,5 +1,7 @@
 #include "util/json.hpp"
 
+#include "util/text.hpp"
+
 #include <cstdio>
 #include <stdexcept>
 
@@ -43,7 +45,10 @@ const char *Json::kind() const {
     return std::visit(V{}, v_);
 }
 
-std::string json_quote(const std::string &s) {
+std::string json_quote(const std::string &raw) {
+    // JSON text is UTF-8 (RFC 8259 §8.1): a value that is not (a path from
+    // the environment, say) gets U+FFFD for each stray byte.
+    const std::string s = valid_utf8(raw);
     std::string out = "\"";
     for (unsigned char c : s) {
         switch (c) {

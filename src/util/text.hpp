@@ -1,6 +1,7 @@
-// Values from files and peers, rendered for messages.
+// Values from files, peers and the command line, rendered for messages.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -9,5 +10,19 @@ namespace puddle {
 // Quoted, printable ASCII only (other bytes as \xNN), at most 40 characters
 // then "...": a hostile value can neither flood nor drive a terminal.
 std::string quote_for_message(std::string_view s);
+
+// Length of the well-formed UTF-8 sequence at s[0] (1 to 4), or 0 when the
+// bytes there are not one (overlong forms and surrogates included).
+std::size_t utf8_sequence_length(std::string_view s);
+
+// Text for one line of a terminal: valid UTF-8 kept, control characters and
+// bytes that are not UTF-8 as \xNN (so a newline or an escape code in a path
+// cannot break the line or drive the terminal), cut after `max` bytes with
+// "...".
+std::string printable(std::string_view s, std::size_t max = 1024);
+
+// The same text as valid UTF-8, each byte that is not part of a well-formed
+// sequence replaced by U+FFFD (JSON must be UTF-8; a path need not be).
+std::string valid_utf8(std::string_view s);
 
 } // namespace puddle

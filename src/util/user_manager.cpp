@@ -4,6 +4,8 @@
 #include "util/sd.hpp"
 
 #include <cstdlib>
+#include <pwd.h>
+#include <unistd.h>
 
 namespace puddle {
 namespace {
@@ -21,6 +23,11 @@ SdBus user_bus(const std::string &what) {
     return SdBus(b);
 }
 
+std::string login_name() {
+    auto *pw = ::getpwuid(::getuid());
+    return pw ? pw->pw_name : std::to_string(::getuid());
+}
+
 // One Manager method call; r < 0 and `err` filled on failure.
 int call_on(sd_bus *bus, const char *method, const std::string &unit, BusError &err) {
     sd_bus_message *reply = nullptr;
@@ -32,6 +39,16 @@ int call_on(sd_bus *bus, const char *method, const std::string &unit, BusError &
 }
 
 [[noreturn]] void refused(const std::string &what, const std::string &unit, BusError &err, int r) {
+    // The bus is there but no systemd --user owns its name: the bus daemon
+    // then answers with its own words ("Process org.freedesktop.systemd1
+    // exited with status 1"), which tell the user nothing.
+    const std::string name = err.e.name ? err.e.name : "";
+    if (name == SD_BUS_ERROR_SERVICE_UNKNOWN || name == SD_BUS_ERROR_NAME_HAS_NO_OWNER ||
+        name.starts_with("org.freedesktop.DBus.Error.Spawn"))
+        throw Error(Exit::failure, what, "no systemd user manager runs for you on this bus (" +
+                                             std::string(err.e.message ? err.e.message : name) + ")",
+                    "log in through a session that starts 'systemd --user' (a PAM login with pam_systemd), "
+                    "or as root: loginctl enable-linger " + login_name() + "; then try again");
     throw Error(Exit::failure, what, err.e.message ? err.e.message : errno_text(-r),
                 "check 'systemctl --user status " + unit + "'");
 }
