@@ -23,7 +23,8 @@ const std::vector<Verb> &verbs() {
         {"status", "show identity, session and health",
          "usage: puddle status [--json]\n\n"
          "Shows whether this envoy is initialized, its public key, and recovery hints.\n"
-         "Exits 0 even when not initialized; the output says so.\n\n"
+         "Always exits 0: a state it cannot use (unsafe files, a damaged identity, a bad\n"
+         "configuration) is reported as health 'degraded', with the file and the fix.\n\n"
          "  --json   one line of JSON; see puddle(1) for the fields\n",
          run_status},
         {"pubkey", "print the public key (works while locked)",
@@ -70,7 +71,10 @@ const std::vector<Verb> &verbs() {
          run_join},
         {"members", "this envoy's view of the member envoys",
          "usage: puddle members [--json]\n\n"
-         "Lists the envoys this one has paired with or learned of while pairing.\n", run_members},
+         "Lists this envoy (self) and the envoys it has paired with or learned of while\n"
+         "pairing. --json: {pubkey, members: [{host, since, direction, wrapped_digest,\n"
+         "pubkey, same_wrap}]}; see puddle(1).\n",
+         run_members},
         {"rekey", "rotate to a new keypair, or take a rotated key from another member",
          "usage: puddle rekey [--new-passphrase | --new-passphrase-fd M] [--passphrase-fd N]\n"
          "       puddle rekey --from HOST[:PORT] [--code CODE] [--passphrase-fd N]\n\n"
@@ -80,7 +84,7 @@ const std::vector<Verb> &verbs() {
          "it. Then hand it out with 'puddle rekey-pair'.\n"
          "With --from: claims a rotated key from HOST (code from 'puddle rekey-pair' there) and\n"
          "accepts it only if the rotation log leads to it from the key held here; a fork is refused.\n\n"
-         "  --new-passphrase      ask a new passphrase (twice) for the new wrap\n"
+         "  --new-passphrase      ask a new passphrase (twice) for the new wrap (not with --new-passphrase-fd)\n"
          "  --new-passphrase-fd M read the new passphrase from file descriptor M\n"
          "  --passphrase-fd N     read the current (with --from: the rotated key's) passphrase from N\n"
          "  --from HOST[:PORT]    the member that rotated\n"

@@ -399,6 +399,7 @@ int run_rekey(const std::vector<std::string> &argv) {
         return rekey_from(args, *from);
     }
     if (args.value("code")) usage_error("rekey", "--code goes with --from");
+    (void)load_config_reporting(); // the agent refuses a configuration error; say which here
     // The whole identity, read here with its checks: the agent's refusal
     // would carry no hint.
     auto pub = open_state(false).store.load().pub;

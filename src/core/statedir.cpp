@@ -27,13 +27,9 @@ std::string user_name(uid_t uid) {
     return std::to_string(uid);
 }
 
-// Another user's file or directory cannot be chowned back by the user; say
-// what they can do, and what root would.
-std::string not_yours_hint(const std::string &path, bool directory) {
-    return directory ? "use a directory of your own (PUDDLE_HOME, or unset it for ~/.puddle); or, as root: chown " +
-                           user_name(::geteuid()) + " " + path
-                     : "find out who wrote it; to keep it, as root: chown " + user_name(::geteuid()) + " " + path;
-}
+// Another user's file or directory cannot be chowned back by the user, and a
+// shared directory (/tmp) must not be chmod-ed: say what they can do.
+const char *kOwnDirHint = "use a directory of your own: set PUDDLE_HOME to one, or unset it for ~/.puddle";
 
 void check_owner_and_mode(const std::string &path, const struct stat &st, const char *kind,
                           mode_t fix_mode) {
@@ -41,13 +37,15 @@ void check_owner_and_mode(const std::string &path, const struct stat &st, const 
     if (st.st_uid != ::geteuid())
         throw Error(Exit::failure, "refusing to use " + path,
                     std::string(kind) + " is owned by " + user_name(st.st_uid) + ", not by you",
-                    not_yours_hint(path, directory));
+                    directory ? std::string(kOwnDirHint)
+                              : "find out who wrote it; to keep it, as root: chown " + user_name(::geteuid()) + " " + path);
     if (st.st_mode & (S_IWGRP | S_IWOTH))
         throw Error(Exit::failure, "refusing to use " + path,
                     std::string(kind) + " is writable by " +
                         ((st.st_mode & S_IWOTH) ? "others" : "its group") + " (mode " +
                         octal_mode(st.st_mode) + ")",
-                    "chmod " + octal_mode(fix_mode).substr(1) + " " + path);
+                    directory && (st.st_mode & S_ISVTX) ? std::string(kOwnDirHint)
+                                                        : "chmod " + octal_mode(fix_mode).substr(1) + " " + path);
 }
 
 void write_all(int fd, const std::uint8_t *p, std::size_t n, const std::string &path) {

@@ -17,8 +17,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
 import booted  # noqa: E402
 from agent_fixture import main as unittest_main  # noqa: E402  (meson's exit codes: 77 = skipped)
+from cli_common import strict_json  # noqa: E402
 
 DISTRO = None
 PASSPHRASE = "correct horse battery staple"
@@ -98,7 +100,7 @@ class Booted(unittest.TestCase):
         return int(out.strip() or 0)
 
     def status(self):
-        return json.loads(self.ok("puddle status --json"))
+        return strict_json(self.ok("puddle status --json"))
 
     def journal(self, since_marker=""):
         text = self.m.journal("puddle-agent.service")

@@ -1,5 +1,6 @@
 """Shared fixtures for the CLI tests: a temporary $PUDDLE_HOME and a runner
 for the built puddle binary (the same file `meson install` puts in /usr/bin)."""
+import json
 import os
 import shutil
 import subprocess
@@ -9,6 +10,29 @@ import unittest
 PUDDLE = os.environ.get("PUDDLE_BIN", "")
 # Small KDF parameters keep the suite fast; one test checks the defaults.
 FAST_KDF = "[kdf]\nopslimit = 1\nmemlimit_kib = 8192\n"
+
+
+def strict_json(data):
+    """puddle's --json output as a value: strict UTF-8 (a stray byte or a lone
+    surrogate escape is an error, not a replacement), strict JSON (no NaN,
+    no duplicate keys), exactly one line."""
+    text = data.decode("utf-8", errors="strict") if isinstance(data, bytes) else data
+    if text.count("\n") != 1 or not text.endswith("\n"):
+        raise ValueError("--json output is not exactly one line: %r" % text[:200])
+
+    def no_constants(name):
+        raise ValueError("non-JSON constant " + name)
+
+    def no_duplicates(pairs):
+        keys = [k for k, _ in pairs]
+        if len(keys) != len(set(keys)):
+            raise ValueError("duplicate keys in %r" % keys)
+        return dict(pairs)
+
+    value = json.loads(text, parse_constant=no_constants, object_pairs_hook=no_duplicates)
+    # A lone surrogate escape decodes without error in Python; it is not UTF-8.
+    json.dumps(value, ensure_ascii=False).encode("utf-8", errors="strict")
+    return value
 
 
 class PuddleCase(unittest.TestCase):
@@ -35,7 +59,7 @@ class PuddleCase(unittest.TestCase):
         with open(os.path.join(self.xdg, "puddle", "puddle.toml"), "w") as f:
             f.write(text)
 
-    def run_puddle(self, *args, passphrases=None, input_data=None, timeout=30):
+    def run_puddle(self, *args, passphrases=None, input_data=None, timeout=30, env_extra=None):
         """Runs puddle without a controlling terminal. `passphrases` is a list
         of lines written to a pipe; the argument "FD" is replaced by the
         pipe's descriptor number (e.g. "--passphrase-fd", "FD")."""
@@ -48,7 +72,8 @@ class PuddleCase(unittest.TestCase):
             pass_fds = (r,)
             args = [str(r) if a == "FD" else a for a in args]
         try:
-            return subprocess.run([PUDDLE, *args], env=self.env, input=input_data,
+            env = dict(self.env, **(env_extra or {}))
+            return subprocess.run([PUDDLE, *args], env=env, input=input_data,
                                   capture_output=True, timeout=timeout, pass_fds=pass_fds,
                                   start_new_session=True)
         finally:

@@ -13,7 +13,7 @@ import unittest
 import nacl.signing
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cli_common import PuddleCase  # noqa: E402
+from cli_common import PuddleCase, strict_json  # noqa: E402
 import nacl_unwrap  # noqa: E402
 
 KEY_RE = re.compile(r"^ed25519:[0-9a-f]{64}$")
@@ -92,11 +92,11 @@ class ReadOnlyVerbs(PuddleCase):
     def test_status_json(self):
         p = self.run_puddle("status", "--json")
         self.assertEqual(p.returncode, 0, p.stderr)
-        s = json.loads(p.stdout)
+        s = strict_json(p.stdout)
         self.assertFalse(s["initialized"])
         self.assertIsNone(s["pubkey"])
         self.init()
-        s = json.loads(self.run_puddle("status", "--json").stdout)
+        s = strict_json(self.run_puddle("status", "--json").stdout)
         self.assertTrue(s["initialized"])
         self.assertEqual(s["pubkey"] + "\n", self.read("identity.pub").decode())
         self.assertEqual(s["idle_timeout_s"], 1440 * 60)
@@ -227,11 +227,17 @@ class UnsafeState(PuddleCase):
         self.init()
         os.chmod(self.home, 0o770)
         before = self.snapshot()
-        for verb in (["pubkey"], ["status"], ["rotate-passphrase", "--passphrase-fd", "FD", "--new-passphrase-fd", "FD"]):
+        for verb in (["pubkey"], ["rotate-passphrase", "--passphrase-fd", "FD", "--new-passphrase-fd", "FD"]):
             p = self.run_puddle(*verb, passphrases=["correct horse", "x"])
             self.assertEqual(p.returncode, 1, verb)
             self.assertIn(self.home.encode(), p.stderr)
             self.assertIn(b"hint: chmod 700 " + self.home.encode(), p.stderr)
+        # status always reports: the refusal is its health finding.
+        p = self.run_puddle("status", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        health = strict_json(p.stdout)["health"]
+        self.assertEqual(health["state"], "degraded")
+        self.assertTrue(any("chmod 700 " + self.home in r for r in health["reasons"]), health)
         self.assertEqual(self.snapshot(), before)
 
     def test_world_writable_secret_file_is_refused(self):
@@ -246,7 +252,7 @@ class UnsafeState(PuddleCase):
 class Config(PuddleCase):
     def test_bad_type_names_file_line_and_key(self):
         self.write_config("[agent]\n\nidle_timeout_minutes = \"soon\"\n")
-        p = self.run_puddle("status")
+        p = self.run_puddle("init", "--passphrase-fd", "FD", passphrases=["x"])
         self.assertEqual(p.returncode, 1)
         path = os.path.join(self.xdg, "puddle", "puddle.toml")
         self.assertIn(f"{path}:3: agent.idle_timeout_minutes".encode(), p.stderr)
@@ -262,7 +268,7 @@ class Config(PuddleCase):
         with open(self.env["PUDDLE_SYSTEM_CONFIG"], "w") as f:
             f.write("[agent]\nidle_timeout_minutes = 10\nexit_idle_seconds = 5\n")
         self.write_config("[agent]\nidle_timeout_minutes = 20\n")
-        s = json.loads(self.run_puddle("status", "--json").stdout)
+        s = strict_json(self.run_puddle("status", "--json").stdout)
         self.assertEqual(s["idle_timeout_s"], 20 * 60)
 
 
@@ -283,7 +289,7 @@ class Help(PuddleCase):
         self.assertEqual(self.run_puddle("frobnicate").returncode, 2)
         p = self.run_puddle("status", "--frob")
         self.assertEqual(p.returncode, 2)
-        self.assertIn(b"unknown option '--frob'", p.stderr)
+        self.assertIn(b'unknown option "--frob"', p.stderr)
         self.assertEqual(self.run_puddle().returncode, 2)
 
 

@@ -16,6 +16,7 @@ import nacl.signing
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agent_fixture import CONFIG, PASSPHRASE, PY, SOURCE, AgentTestCase, b64, main, wait_until  # noqa: E402
+from cli_common import strict_json  # noqa: E402
 import nacl_unwrap  # noqa: E402
 
 
@@ -160,7 +161,7 @@ class UnlockAndSign(AgentTestCase):
         self.assertEqual(sess["watch_pid"], 0)
         self.assertAlmostEqual(sess["lock_deadline"], time.time() + 7 * 60, delta=5)
         self.assertEqual(oct(os.stat(self.a.state_file("session.unlocked")).st_mode & 0o777), "0o600")
-        st = json.loads(self.a.puddle("status", "--json").stdout)
+        st = strict_json(self.a.puddle("status", "--json").stdout)
         self.assertTrue(st["unlocked"])
         self.assertTrue(st["agent_reachable"])
         self.assertEqual(st["idle_timeout_s"], 7 * 60)
@@ -177,7 +178,7 @@ class UnlockAndSign(AgentTestCase):
         self.assertAlmostEqual(props["LockDeadlineUSec"] / 1e6, time.time() + 420, delta=5)
         self.a.puddle("lock")
         self.assertFalse(os.path.exists(self.a.state_file("session.unlocked")))
-        self.assertFalse(json.loads(self.a.puddle("status", "--json").stdout)["unlocked"])
+        self.assertFalse(strict_json(self.a.puddle("status", "--json").stdout)["unlocked"])
 
     def test_sign_while_locked(self):
         p = self.a.puddle("sign", input="x")

@@ -12,6 +12,7 @@ import nacl.signing
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agent_fixture import PASSPHRASE, AgentTestCase, main  # noqa: E402
+from cli_common import strict_json  # noqa: E402
 
 
 def claim(sk, name, at=None):
@@ -36,7 +37,7 @@ class NamesAndHealth(AgentTestCase):
     def status(self):
         p = self.a.puddle("status", "--json")
         self.assertEqual(p.returncode, 0, p.stderr)
-        return json.loads(p.stdout)
+        return strict_json(p.stdout)
 
     def test_name_set_writes_a_claim_verifiable_independently(self):
         self.assertEqual(self.a.unlock("--no-watch").returncode, 0)
@@ -116,7 +117,7 @@ class NamesAndHealth(AgentTestCase):
         try:
             p = self.a.puddle("status", "--json", timeout=20)
             self.assertEqual(p.returncode, 0, p.stderr)
-            reasons = json.loads(p.stdout)["health"]["reasons"]
+            reasons = strict_json(p.stdout)["health"]["reasons"]
             self.assertTrue(any("stuck.json" in str(r) and "not a regular file" in str(r) for r in reasons), reasons)
             r = self.a.bus("props")
             self.assertIn("ok", r)  # the agent's properties (Health among them) still answer

@@ -17,6 +17,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agent_fixture import CONFIG, PASSPHRASE, AgentSession, enter_user_session, main, wait_until  # noqa: E402
+from cli_common import strict_json  # noqa: E402
 from netns import NetNs  # noqa: E402
 
 PORT = 15310
@@ -203,7 +204,7 @@ class Pairing(unittest.TestCase):
         wait_until(lambda: not self.socket_active(), 10, what="the listener to stop its socket")
         self.assertFalse(os.path.exists(self.state("pair.pending")))
         import json
-        founder = json.loads(self.a.puddle("members", "--json").stdout)
+        founder = strict_json(self.a.puddle("members", "--json").stdout)
         hosts = {m["host"]: m["direction"] for m in founder["members"]}
         self.assertEqual(hosts.get("joiner-host"), "admitted", founder)
         with open(os.path.join(joiner, "state", "members.json")) as f:
