@@ -2,7 +2,8 @@
 user). Reads requests from stdin, one per line, sends each and reads one
 reply line; prints one JSON list of replies. "<CLOSED>" marks a closed
 connection. With --raw, sends stdin as it is and prints everything read
-until the agent closes or 5 s pass."""
+until the agent closes or 5 s pass. --socket PATH talks to PATH instead (an
+agent started by hand)."""
 import json
 import os
 import socket
@@ -11,6 +12,8 @@ import sys
 
 def main():
     path = os.path.join(os.environ["XDG_RUNTIME_DIR"], "puddle", "agent.sock")
+    if "--socket" in sys.argv:
+        path = sys.argv[sys.argv.index("--socket") + 1]
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     # Longer than the agent's own 10 s limit on a polkit answer, so a slow
     # polkit shows as the agent's reply (a denial), not as a client timeout.

@@ -21,25 +21,6 @@ from cli_common import strict_json  # noqa: E402
 
 CONFIG_FILE = ".config/puddle/puddle.toml"
 
-# A line-protocol client for any socket path (sock_client.py knows only
-# $XDG_RUNTIME_DIR/puddle/agent.sock): argv[1] the socket, stdin the
-# requests, one per line; prints the replies as one JSON list.
-LINE_CLIENT = r"""
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(20)
-s.connect(sys.argv[1])
-f = s.makefile("rb")
-out = []
-for line in sys.stdin.buffer.read().splitlines():
-    s.sendall(line + b"\n")
-    reply = f.readline()
-    if not reply:
-        out.append("<CLOSED>")
-        break
-    out.append(reply.decode().rstrip("\n"))
-print(json.dumps(out))
-"""
 
 # Holds one connection to agent.sock open (so the agent neither exits on idle
 # nor is replaced by a fresh one) until its stdin closes.
@@ -193,7 +174,7 @@ class AgentStartedByHand(CliAgentCase):
         self.assertEqual(st["health"]["state"], "healthy", st)
 
         data = b"signed by a hand-started agent"
-        r = s.run([PY, "-c", LINE_CLIENT, hand_sock], input=b"STATUS\nSIGN " + b64(data).encode() + b"\n")
+        r = s.run([PY, os.path.join(self.a.bindir, "sock_client.py"), "--socket", hand_sock], input=b"STATUS\nSIGN " + b64(data).encode() + b"\n")
         self.assertEqual(r.returncode, 0, r.stderr)
         replies = json.loads(r.stdout)
         self.assertTrue(replies[0].startswith("OK "), replies)
