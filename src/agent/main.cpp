@@ -125,6 +125,7 @@ int main(int argc, char **argv) {
     }
     try {
         harden();
+        set_repair_notice([](const std::string &text) { log_info(text); });
         std::vector<std::string> warnings;
         auto config = load_config(warnings);
         for (const auto &w : warnings) log_warning(w);

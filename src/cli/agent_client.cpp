@@ -190,9 +190,9 @@ std::string agent_mismatch_hint() {
            " && systemctl --user stop puddle-agent.service (it starts again when asked)";
 }
 
-void check_agent_serves(AgentClient &agent, const PublicKey &pub) {
+void check_agent_serves(AgentClient &agent, const PublicKey &pub, const std::string &verb) {
     auto st = agent.state();
-    if (auto why = agent_mismatch(st, pub); !why.empty()) throw Error(Exit::failure, "unlock", why, agent_mismatch_hint());
+    if (auto why = agent_mismatch(st, pub); !why.empty()) throw Error(Exit::failure, verb, why, agent_mismatch_hint());
 }
 
 } // namespace puddle::cli

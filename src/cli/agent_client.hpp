@@ -46,6 +46,6 @@ std::string agent_mismatch(const AgentState &agent, const PublicKey &pub);
 // How to point the agent at this command's state directory.
 std::string agent_mismatch_hint();
 // Throws (exit 1, with that hint) when the agent does not serve `pub`.
-void check_agent_serves(AgentClient &agent, const PublicKey &pub);
+void check_agent_serves(AgentClient &agent, const PublicKey &pub, const std::string &verb);
 
 } // namespace puddle::cli

@@ -404,6 +404,7 @@ int run_rekey(const std::vector<std::string> &argv) {
     // would carry no hint.
     auto pub = open_state(false).store.load().pub;
     AgentClient agent;
+    check_agent_serves(agent, pub, "rekey");
     if (!agent.state().unlocked)
         throw Error(Exit::locked, "rekey", "the session is locked", "run 'puddle unlock' first");
     auto pass = current_passphrase(args, "Current passphrase");

@@ -50,7 +50,7 @@ int run_unlock(const std::vector<std::string> &argv) {
     // carries none), and before a passphrase is asked for nothing.
     auto pub = open_state(false).store.load().pub;
     AgentClient agent;
-    check_agent_serves(agent, pub);
+    check_agent_serves(agent, pub, "unlock");
     auto pass = current_passphrase(args);
     agent.unlock(pass, idle_usec, watch);
     auto st = agent.state();
