@@ -44,6 +44,18 @@ AgentError identity_failure(const Error &e) {
     return AgentError(f, e.what());
 }
 
+// Wipes the scratch buffer when the record read into it goes out of use,
+// however that scope is left.
+class WipeOnExit {
+public:
+    explicit WipeOnExit(SecretBuffer &buffer) noexcept : buffer_(buffer) {}
+    ~WipeOnExit() { sodium_memzero(buffer_.data(), buffer_.size()); }
+    WipeOnExit(const WipeOnExit &) = delete;
+    WipeOnExit &operator=(const WipeOnExit &) = delete;
+
+private:
+    SecretBuffer &buffer_;
+};
 
 } // namespace
 
@@ -404,14 +416,12 @@ std::string Session::claim_name(const std::string &name) {
     if (!valid_name(name, &why)) throw AgentError(Failure::invalid_argument, "invalid name: " + why);
     std::optional<Keypair> kp;
     try {
-        keyring_read_into(*serial_, scratch_, kSessionRecordBytes);
-        kp.emplace(Keypair::from_seed(std::span<const std::uint8_t>(scratch_.data() + 4, kSeedBytes)));
+        const WipeOnExit wipe(scratch_);
+        kp.emplace(Keypair::from_seed(read_session_record().seed()));
     } catch (const KeyGone &) {
-        sodium_memzero(scratch_.data(), scratch_.size());
         lock(LockReason::expired);
         throw AgentError(Failure::locked, "the session key expired; run 'puddle unlock'");
     }
-    sodium_memzero(scratch_.data(), scratch_.size());
     auto claim = make_name_claim(*kp, name, std::int64_t(::time(nullptr)));
     std::string text = serialize_name_claim(claim);
     try {
@@ -437,21 +447,25 @@ Signature Session::sign(std::span<const std::uint8_t> data) {
     check_identity_unchanged();
     try {
         Signature sig;
-        try {
-            keyring_read_into(*serial_, scratch_, kSessionRecordBytes);
-            sig = sign_with_secret_key(
-                session_record_secret_key(std::span<const std::uint8_t>(scratch_.data(), kSessionRecordBytes)), data);
-        } catch (...) {
-            sodium_memzero(scratch_.data(), scratch_.size());
-            throw;
+        {
+            const WipeOnExit wipe(scratch_);
+            sig = sign_with_secret_key(read_session_record().secret_key, data);
         }
-        sodium_memzero(scratch_.data(), scratch_.size());
         renew();
         return sig;
     } catch (const KeyGone &) {
         lock(LockReason::expired);
         throw AgentError(Failure::locked, "the session key expired; run 'puddle unlock'");
     }
+}
+
+SessionRecord Session::read_session_record() {
+    keyring_read_into(*serial_, scratch_, kSessionRecordBytes);
+    auto record = decode_session_record(std::span<const std::uint8_t>(scratch_.data(), kSessionRecordBytes));
+    // Only this agent can write the key (see keyring.hpp): a payload that is
+    // not its record is not its session any more.
+    if (!record) throw KeyGone();
+    return *record;
 }
 
 void Session::renew() {

@@ -84,6 +84,9 @@ private:
     void check_identity_unchanged();
     void remember_identity_stamp();
     void finish_unlock(Keypair kp, const SessionSettings &s);
+    // The record in the keyring, read into scratch_ (which the caller wipes);
+    // throws KeyGone when the key is gone or holds no session record.
+    SessionRecord read_session_record();
     void move_session_to(const Keypair &fresh, const PublicKey &old);
 
     static int on_idle_timer(sd_event_source *, std::uint64_t, void *userdata);

@@ -1,66 +1,13 @@
 #include "agent/ssh_protocol.hpp"
 
+#include "core/wire.hpp"
+
 #include <algorithm>
 #include <cstring>
 
 namespace puddle::agent::ssh {
 
 namespace {
-
-std::uint32_t load_u32(const std::uint8_t *p) {
-    return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 | std::uint32_t(p[3]);
-}
-
-void put_u32(Bytes &out, std::uint32_t v) {
-    out.push_back(std::uint8_t(v >> 24));
-    out.push_back(std::uint8_t(v >> 16));
-    out.push_back(std::uint8_t(v >> 8));
-    out.push_back(std::uint8_t(v));
-}
-
-void put_string(Bytes &out, std::span<const std::uint8_t> s) {
-    put_u32(out, std::uint32_t(s.size()));
-    out.insert(out.end(), s.begin(), s.end());
-}
-
-// A bounded cursor over one message: every read checks the length first and
-// fails (without moving) when the bytes are not there, like sshbuf_get_*.
-class Reader {
-public:
-    explicit Reader(std::span<const std::uint8_t> in) : in_(in) {}
-
-    bool u8(std::uint8_t &v) {
-        if (remaining() < 1) return false;
-        v = in_[pos_++];
-        return true;
-    }
-    bool u32(std::uint32_t &v) {
-        if (remaining() < 4) return false;
-        v = load_u32(in_.data() + pos_);
-        pos_ += 4;
-        return true;
-    }
-    bool string(std::span<const std::uint8_t> &v) {
-        std::uint32_t len;
-        if (remaining() < 4) return false;
-        len = load_u32(in_.data() + pos_);
-        if (len > remaining() - 4) return false;
-        v = in_.subspan(pos_ + 4, len);
-        pos_ += 4 + std::size_t(len);
-        return true;
-    }
-    std::span<const std::uint8_t> rest() {
-        auto r = in_.subspan(pos_);
-        pos_ = in_.size();
-        return r;
-    }
-    bool at_end() const { return pos_ == in_.size(); }
-
-private:
-    std::size_t remaining() const { return in_.size() - pos_; }
-    std::span<const std::uint8_t> in_;
-    std::size_t pos_ = 0;
-};
 
 Bytes to_bytes(std::span<const std::uint8_t> s) { return Bytes(s.begin(), s.end()); }
 
@@ -71,7 +18,7 @@ bool equals(std::span<const std::uint8_t> s, std::string_view text) {
 // string type, string payload(n), nothing after: the layout shared by Ed25519
 // key blobs and signature blobs.
 std::optional<std::span<const std::uint8_t>> ed25519_payload(std::span<const std::uint8_t> blob, std::size_t n) {
-    Reader r(blob);
+    ByteReader r(blob);
     std::span<const std::uint8_t> type, payload;
     if (!r.string(type) || !equals(type, kEd25519KeyType)) return std::nullopt;
     if (!r.string(payload) || payload.size() != n || !r.at_end()) return std::nullopt;
@@ -81,12 +28,11 @@ std::optional<std::span<const std::uint8_t>> ed25519_payload(std::span<const std
 Bytes ed25519_blob(std::span<const std::uint8_t> payload) {
     Bytes out;
     out.reserve(4 + kEd25519KeyType.size() + 4 + payload.size());
-    put_string(out, as_bytes(kEd25519KeyType));
-    put_string(out, payload);
+    ByteWriter(out).string(as_bytes(kEd25519KeyType)).string(payload);
     return out;
 }
 
-Request parse_sign_request(Reader &r) {
+Request parse_sign_request(ByteReader &r) {
     std::span<const std::uint8_t> key_blob, data;
     std::uint32_t flags;
     if (!r.string(key_blob)) return Malformed{"sign request: truncated key blob"};
@@ -96,7 +42,7 @@ Request parse_sign_request(Reader &r) {
     return SignRequest{to_bytes(key_blob), to_bytes(data), flags};
 }
 
-Request parse_extension(Reader &r) {
+Request parse_extension(ByteReader &r) {
     std::span<const std::uint8_t> name;
     if (!r.string(name)) return Malformed{"extension: truncated name"};
     if (std::find(name.begin(), name.end(), std::uint8_t{0}) != name.end())
@@ -115,31 +61,29 @@ Bytes framed_message(std::uint8_t type) {
 
 FrameResult parse_frame(std::span<const std::uint8_t> buffer) {
     FrameResult result; // need_more until shown otherwise
-    if (buffer.size() < kLengthPrefixBytes) return result;
-    result.declared_length = load_u32(buffer.data());
+    ByteReader r(buffer);
+    if (!r.u32(result.declared_length)) return result;
     if (result.declared_length > kMaxMessageBytes) {
         result.status = FrameResult::Status::too_large;
         return result;
     }
-    const std::size_t total = kLengthPrefixBytes + std::size_t(result.declared_length);
-    if (buffer.size() < total) return result;
+    if (!r.bytes(result.declared_length, result.body)) return result;
     result.status = FrameResult::Status::frame;
-    result.consumed = total;
-    result.body = buffer.subspan(kLengthPrefixBytes, result.declared_length);
+    result.consumed = r.consumed();
     return result;
 }
 
 Bytes frame(std::span<const std::uint8_t> body) {
     Bytes out;
     out.reserve(kLengthPrefixBytes + body.size());
-    put_string(out, body);
+    ByteWriter(out).string(body);
     return out;
 }
 
 // --- requests -----------------------------------------------------------------
 
 Request parse_request(std::span<const std::uint8_t> body) {
-    Reader r(body);
+    ByteReader r(body);
     std::uint8_t type;
     if (!r.u8(type)) return Malformed{"empty message"};
     switch (type) {
@@ -189,7 +133,7 @@ const char *message_type_name(std::uint8_t type) {
 }
 
 std::variant<SessionBind, Malformed> parse_session_bind(std::span<const std::uint8_t> contents) {
-    Reader r(contents);
+    ByteReader r(contents);
     std::span<const std::uint8_t> hostkey, session_id, signature;
     std::uint8_t forwarding;
     if (!r.string(hostkey)) return Malformed{"session-bind: truncated host key"};
@@ -255,24 +199,19 @@ std::string openssh_public_key_line(const PublicKey &key, std::string_view comme
 Bytes framed_identities_answer(const PublicKey &key, std::string_view comment) {
     const std::string safe = safe_comment(comment);
     Bytes body;
-    body.push_back(msg::identities_answer);
-    put_u32(body, 1);
-    put_string(body, ed25519_key_blob(key));
-    put_string(body, as_bytes(safe));
+    ByteWriter(body).u8(msg::identities_answer).u32(1).string(ed25519_key_blob(key)).string(as_bytes(safe));
     return frame(body);
 }
 
 Bytes framed_identities_answer_empty() {
     Bytes body;
-    body.push_back(msg::identities_answer);
-    put_u32(body, 0);
+    ByteWriter(body).u8(msg::identities_answer).u32(0);
     return frame(body);
 }
 
 Bytes framed_sign_response(const Signature &signature) {
     Bytes body;
-    body.push_back(msg::sign_response);
-    put_string(body, ed25519_signature_blob(signature));
+    ByteWriter(body).u8(msg::sign_response).string(ed25519_signature_blob(signature));
     return frame(body);
 }
 

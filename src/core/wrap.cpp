@@ -1,5 +1,6 @@
 #include "core/wrap.hpp"
 
+#include "core/wire.hpp"
 #include "util/error.hpp"
 
 #include <cstring>
@@ -10,17 +11,7 @@ namespace {
 
 constexpr char kMagic[8] = {'P', 'U', 'D', 'D', 'L', 'E', 'W', '1'};
 
-std::uint32_t load_be32(const std::uint8_t *p) {
-    return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) |
-           std::uint32_t(p[3]);
-}
-
-void store_be32(std::uint8_t *p, std::uint32_t v) {
-    p[0] = std::uint8_t(v >> 24);
-    p[1] = std::uint8_t(v >> 16);
-    p[2] = std::uint8_t(v >> 8);
-    p[3] = std::uint8_t(v);
-}
+std::span<const std::uint8_t> magic() { return as_bytes(std::string_view(kMagic, sizeof kMagic)); }
 
 [[noreturn]] void damaged(const std::string &label, const std::string &why) {
     throw Error(Exit::bad_passphrase, "cannot read " + label, why,
@@ -70,19 +61,21 @@ WrappedKey parse_wrapped(std::span<const std::uint8_t> bytes, const std::string 
     if (bytes.size() != kWrappedBytes)
         damaged(label, "file is " + std::to_string(bytes.size()) + " bytes; a PUDDLEW1 wrap is exactly " +
                            std::to_string(kWrappedBytes));
-    if (bytes[8] != kKdfArgon2id13)
-        damaged(label, "unknown KDF id 0x" + to_hex(bytes.subspan(8, 1)) + " (only 0x01, Argon2id v1.3, is known)");
-    if (bytes[17] != 0) damaged(label, "reserved header byte is 0x" + to_hex(bytes.subspan(17, 1)) + ", not 0");
-
+    // The magic and the length are checked above: the header cannot run short.
+    ByteReader r(bytes);
     WrappedKey w;
-    w.kdf.opslimit = load_be32(bytes.data() + 9);
-    w.kdf.memlimit_kib = load_be32(bytes.data() + 13);
+    std::uint8_t kdf_id = 0, reserved = 0;
+    if (!r.expect(magic()) || !r.u8(kdf_id) || !r.u32(w.kdf.opslimit) || !r.u32(w.kdf.memlimit_kib) ||
+        !r.u8(reserved) || !r.bytes(w.nonce))
+        damaged(label, "truncated header");
+    if (kdf_id != kKdfArgon2id13)
+        damaged(label, "unknown KDF id 0x" + to_hex(std::span(&kdf_id, 1)) + " (only 0x01, Argon2id v1.3, is known)");
+    if (reserved != 0) damaged(label, "reserved header byte is 0x" + to_hex(std::span(&reserved, 1)) + ", not 0");
     try {
         check_kdf_params(w.kdf, label);
     } catch (const Error &e) {
         damaged(label, e.why());
     }
-    std::memcpy(w.nonce.data(), bytes.data() + kWrapHeaderBytes, kWrapNonceBytes);
     std::memcpy(w.raw.data(), bytes.data(), kWrappedBytes);
     return w;
 }
@@ -120,12 +113,15 @@ SecretBuffer derive_wrapping_key(std::span<const std::uint8_t> passphrase, const
 WrappedBytes wrap_seed(const Keypair &keypair, std::span<const std::uint8_t> passphrase,
                        const Salt &salt, const KdfParams &kdf) {
     WrappedBytes raw{};
-    std::memcpy(raw.data(), kMagic, sizeof kMagic);
-    raw[8] = kKdfArgon2id13;
-    store_be32(raw.data() + 9, kdf.opslimit);
-    store_be32(raw.data() + 13, kdf.memlimit_kib);
-    raw[17] = 0;
-    randombytes_buf(raw.data() + kWrapHeaderBytes, kWrapNonceBytes);
+    std::array<std::uint8_t, kWrapNonceBytes> nonce;
+    randombytes_buf(nonce.data(), nonce.size());
+    ByteWriter(std::span(raw))
+        .bytes(magic())
+        .u8(kKdfArgon2id13)
+        .u32(kdf.opslimit)
+        .u32(kdf.memlimit_kib)
+        .u8(0) // reserved
+        .bytes(nonce);
 
     auto key = derive_wrapping_key(passphrase, salt, kdf);
     auto ad = associated_data(raw, keypair.public_key());

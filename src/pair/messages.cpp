@@ -1,5 +1,6 @@
 #include "pair/messages.hpp"
 
+#include "core/wire.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -7,70 +8,6 @@
 namespace puddle::pair {
 
 namespace {
-
-std::uint32_t be32(const std::uint8_t *p) {
-    return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3];
-}
-
-void put_u32(Bytes &out, std::size_t v) {
-    out.push_back(static_cast<std::uint8_t>(v >> 24));
-    out.push_back(static_cast<std::uint8_t>(v >> 16));
-    out.push_back(static_cast<std::uint8_t>(v >> 8));
-    out.push_back(static_cast<std::uint8_t>(v));
-}
-
-void put_raw(Bytes &out, std::span<const std::uint8_t> bytes) { out.insert(out.end(), bytes.begin(), bytes.end()); }
-
-void put_string(Bytes &out, std::span<const std::uint8_t> bytes) {
-    put_u32(out, bytes.size());
-    put_raw(out, bytes);
-}
-
-// A bounded cursor over one body: every read checks the bytes are there.
-class Reader {
-public:
-    explicit Reader(std::span<const std::uint8_t> body) : body_(body) {}
-
-    bool u8(std::uint8_t &v) {
-        if (left() < 1) return false;
-        v = body_[pos_++];
-        return true;
-    }
-    template <std::size_t N>
-    bool fixed(std::array<std::uint8_t, N> &out) {
-        if (left() < N) return false;
-        std::copy_n(body_.begin() + static_cast<std::ptrdiff_t>(pos_), N, out.begin());
-        pos_ += N;
-        return true;
-    }
-    // u32 length + bytes; the length is checked against what is left before use.
-    bool string(std::span<const std::uint8_t> &out) {
-        if (left() < 4) return false;
-        const std::uint32_t n = be32(body_.data() + pos_);
-        if (n > left() - 4) return false;
-        out = body_.subspan(pos_ + 4, n);
-        pos_ += 4 + std::size_t(n);
-        return true;
-    }
-    bool string(std::string &out) {
-        std::span<const std::uint8_t> s;
-        if (!string(s)) return false;
-        out.assign(reinterpret_cast<const char *>(s.data()), s.size());
-        return true;
-    }
-    bool string(Bytes &out) {
-        std::span<const std::uint8_t> s;
-        if (!string(s)) return false;
-        out.assign(s.begin(), s.end());
-        return true;
-    }
-    bool at_end() const { return pos_ == body_.size(); }
-
-private:
-    std::size_t left() const { return body_.size() - pos_; }
-    std::span<const std::uint8_t> body_;
-    std::size_t pos_ = 0;
-};
 
 bool is_error_code(std::string_view code) {
     if (code.empty() || code.size() > kMaxErrorCodeBytes) return false;
@@ -113,12 +50,12 @@ const char *rule_violation(const Message &message) {
 }
 
 // Reads the fields of `type` from `r`; false when one runs past the body.
-bool read_fields(MsgType type, Reader &r, Message &out) {
+bool read_fields(MsgType type, ByteReader &r, Message &out) {
     switch (type) {
     case MsgType::hello: {
         Hello m;
         std::uint8_t purpose = 0;
-        if (!r.u8(m.version) || !r.u8(purpose) || !r.fixed(m.nj) || !r.string(m.user)) return false;
+        if (!r.u8(m.version) || !r.u8(purpose) || !r.bytes(m.nj) || !r.string(m.user)) return false;
         // An unknown purpose byte is kept as is for rule_violation() to refuse.
         m.purpose = static_cast<Purpose>(purpose);
         out = std::move(m);
@@ -126,37 +63,37 @@ bool read_fields(MsgType type, Reader &r, Message &out) {
     }
     case MsgType::hello_ack: {
         HelloAck m;
-        if (!r.fixed(m.nh)) return false;
+        if (!r.bytes(m.nh)) return false;
         out = m;
         return true;
     }
     case MsgType::cpace_a: {
         CpaceA m;
-        if (!r.fixed(m.ya) || !r.string(m.ada)) return false;
+        if (!r.bytes(m.ya) || !r.string(m.ada)) return false;
         out = std::move(m);
         return true;
     }
     case MsgType::cpace_b: {
         CpaceB m;
-        if (!r.fixed(m.yb) || !r.string(m.adb) || !r.fixed(m.tb)) return false;
+        if (!r.bytes(m.yb) || !r.string(m.adb) || !r.bytes(m.tb)) return false;
         out = std::move(m);
         return true;
     }
     case MsgType::confirm: {
         Confirm m;
-        if (!r.fixed(m.ta)) return false;
+        if (!r.bytes(m.ta)) return false;
         out = m;
         return true;
     }
     case MsgType::payload: {
         PayloadMsg m;
-        if (!r.fixed(m.nonce) || !r.string(m.ciphertext)) return false;
+        if (!r.bytes(m.nonce) || !r.string(m.ciphertext)) return false;
         out = std::move(m);
         return true;
     }
     case MsgType::ack: {
         AckMsg m;
-        if (!r.fixed(m.nonce) || !r.string(m.ciphertext)) return false;
+        if (!r.bytes(m.nonce) || !r.string(m.ciphertext)) return false;
         out = std::move(m);
         return true;
     }
@@ -170,37 +107,23 @@ bool read_fields(MsgType type, Reader &r, Message &out) {
     return false;
 }
 
+// What follows the type byte.
 Bytes encode_body(const Message &message) {
     struct Write {
-        Bytes &out;
+        ByteWriter &w;
         void operator()(const Hello &m) const {
-            out.push_back(m.version);
-            out.push_back(static_cast<std::uint8_t>(m.purpose));
-            put_raw(out, m.nj);
-            put_string(out, as_bytes(m.user));
+            w.u8(m.version).u8(static_cast<std::uint8_t>(m.purpose)).bytes(m.nj).string(as_bytes(m.user));
         }
-        void operator()(const HelloAck &m) const { put_raw(out, m.nh); }
-        void operator()(const CpaceA &m) const {
-            put_raw(out, m.ya);
-            put_string(out, m.ada);
-        }
-        void operator()(const CpaceB &m) const {
-            put_raw(out, m.yb);
-            put_string(out, m.adb);
-            put_raw(out, m.tb);
-        }
-        void operator()(const Confirm &m) const { put_raw(out, m.ta); }
-        void operator()(const SealedMessage &m) const {
-            put_raw(out, m.nonce);
-            put_string(out, m.ciphertext);
-        }
-        void operator()(const ErrorMsg &m) const {
-            put_string(out, as_bytes(m.code));
-            put_string(out, as_bytes(m.text));
-        }
+        void operator()(const HelloAck &m) const { w.bytes(m.nh); }
+        void operator()(const CpaceA &m) const { w.bytes(m.ya).string(m.ada); }
+        void operator()(const CpaceB &m) const { w.bytes(m.yb).string(m.adb).bytes(m.tb); }
+        void operator()(const Confirm &m) const { w.bytes(m.ta); }
+        void operator()(const SealedMessage &m) const { w.bytes(m.nonce).string(m.ciphertext); }
+        void operator()(const ErrorMsg &m) const { w.string(as_bytes(m.code)).string(as_bytes(m.text)); }
     };
     Bytes body;
-    std::visit(Write{body}, message);
+    ByteWriter w(body);
+    std::visit(Write{w}, message);
     return body;
 }
 
@@ -276,7 +199,7 @@ bool decode_body(std::uint8_t type, std::span<const std::uint8_t> body, Message 
         return false;
     }
     const std::string name(message_type_name(type));
-    Reader r(body);
+    ByteReader r(body);
     Message m;
     if (!read_fields(*t, r, m)) {
         error = name + ": truncated field";
@@ -297,8 +220,9 @@ bool decode_body(std::uint8_t type, std::span<const std::uint8_t> body, Message 
 FrameStatus parse_frame(std::span<const std::uint8_t> buffer, std::size_t &consumed, Message &out,
                         std::string &error) {
     consumed = 0;
-    if (buffer.size() < kFrameLengthBytes) return FrameStatus::need_more;
-    const std::size_t length = be32(buffer.data());
+    ByteReader r(buffer);
+    std::uint32_t length = 0;
+    if (!r.u32(length)) return FrameStatus::need_more;
     if (length == 0) {
         error = "empty message (length 0)";
         return FrameStatus::bad;
@@ -307,8 +231,9 @@ FrameStatus parse_frame(std::span<const std::uint8_t> buffer, std::size_t &consu
         error = "message over the 1 MiB limit";
         return FrameStatus::bad;
     }
-    if (buffer.size() < kFrameHeaderBytes) return FrameStatus::need_more;
-    const auto type = message_type_from_byte(buffer[kFrameLengthBytes]);
+    std::uint8_t type_byte = 0;
+    if (!r.u8(type_byte)) return FrameStatus::need_more;
+    const auto type = message_type_from_byte(type_byte);
     if (!type) {
         error = "unknown message type";
         return FrameStatus::bad;
@@ -317,16 +242,18 @@ FrameStatus parse_frame(std::span<const std::uint8_t> buffer, std::size_t &consu
         error = limit_text(*type);
         return FrameStatus::bad;
     }
-    if (buffer.size() - kFrameLengthBytes < length) return FrameStatus::need_more;
-    if (!decode_body(buffer[kFrameLengthBytes], buffer.subspan(kFrameHeaderBytes, length - 1), out, error))
-        return FrameStatus::bad;
-    consumed = kFrameLengthBytes + length;
+    std::span<const std::uint8_t> body;
+    if (!r.bytes(length - 1, body)) return FrameStatus::need_more;
+    if (!decode_body(type_byte, body, out, error)) return FrameStatus::bad;
+    consumed = r.consumed();
     return FrameStatus::ok;
 }
 
 std::size_t frame_size_hint(std::span<const std::uint8_t> buffer) {
-    if (buffer.size() < kFrameLengthBytes) return kFrameHeaderBytes;
-    return std::max(kFrameHeaderBytes, kFrameLengthBytes + std::size_t(be32(buffer.data())));
+    ByteReader r(buffer);
+    std::uint32_t length = 0;
+    if (!r.u32(length)) return kFrameHeaderBytes;
+    return std::max(kFrameHeaderBytes, kFrameLengthBytes + std::size_t(length));
 }
 
 // --- writing ----------------------------------------------------------------------------
@@ -340,9 +267,7 @@ Bytes encode(const Message &message) {
     if (length > max_message_bytes(type)) throw Error(Exit::failure, "cannot encode " + name, limit_text(type));
     Bytes frame;
     frame.reserve(kFrameLengthBytes + length);
-    put_u32(frame, length);
-    frame.push_back(static_cast<std::uint8_t>(type));
-    put_raw(frame, body);
+    ByteWriter(frame).u32(std::uint32_t(length)).u8(static_cast<std::uint8_t>(type)).bytes(body);
     return frame;
 }
 

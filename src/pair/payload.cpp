@@ -1,5 +1,6 @@
 #include "pair/payload.hpp"
 
+#include "core/wire.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -15,36 +16,6 @@ static_assert(crypto_aead_xchacha20poly1305_ietf_ABYTES == kAeadTagBytes);
 static_assert(crypto_aead_xchacha20poly1305_ietf_KEYBYTES == kPayloadKeyBytes);
 
 constexpr std::size_t kMaxTimeDigits = 19; // INT64_MAX has 19
-
-void put_field(Bytes &out, std::span<const std::uint8_t> bytes) {
-    const std::size_t n = bytes.size();
-    out.push_back(static_cast<std::uint8_t>(n >> 24));
-    out.push_back(static_cast<std::uint8_t>(n >> 16));
-    out.push_back(static_cast<std::uint8_t>(n >> 8));
-    out.push_back(static_cast<std::uint8_t>(n));
-    out.insert(out.end(), bytes.begin(), bytes.end());
-}
-
-// Splits a plaintext into u32-length fields; bounded like messages' Reader.
-class Fields {
-public:
-    explicit Fields(std::span<const std::uint8_t> bytes) : bytes_(bytes) {}
-    bool next(std::span<const std::uint8_t> &out) {
-        const std::size_t left = bytes_.size() - pos_;
-        if (left < 4) return false;
-        const std::uint8_t *p = bytes_.data() + pos_;
-        const std::size_t n = (std::size_t(p[0]) << 24) | (std::size_t(p[1]) << 16) | (std::size_t(p[2]) << 8) | p[3];
-        if (n > left - 4) return false;
-        out = bytes_.subspan(pos_ + 4, n);
-        pos_ += 4 + n;
-        return true;
-    }
-    bool at_end() const { return pos_ == bytes_.size(); }
-
-private:
-    std::span<const std::uint8_t> bytes_;
-    std::size_t pos_ = 0;
-};
 
 std::string text_of(std::span<const std::uint8_t> b) { return {reinterpret_cast<const char *>(b.data()), b.size()}; }
 
@@ -91,20 +62,21 @@ Bytes encode_payload_plaintext(const PairPayload &p) {
     Bytes out;
     out.reserve(6 * 4 + p.wrapped.size() + p.salt.size() + p.pub.size() + p.members_json.size() +
                 p.retired_json.size() + p.claims_json.size());
-    put_field(out, p.wrapped);
-    put_field(out, p.salt);
-    put_field(out, as_bytes(p.pub));
-    put_field(out, as_bytes(p.members_json));
-    put_field(out, as_bytes(p.retired_json));
-    put_field(out, as_bytes(p.claims_json));
+    ByteWriter(out)
+        .string(p.wrapped)
+        .string(p.salt)
+        .string(as_bytes(p.pub))
+        .string(as_bytes(p.members_json))
+        .string(as_bytes(p.retired_json))
+        .string(as_bytes(p.claims_json));
     return out;
 }
 
 std::optional<PairPayload> decode_payload_plaintext(std::span<const std::uint8_t> plaintext, std::string &error) {
-    Fields fields(plaintext);
+    ByteReader fields(plaintext);
     std::span<const std::uint8_t> f[6];
     for (auto &field : f) {
-        if (!fields.next(field)) {
+        if (!fields.string(field)) {
             error = "payload: truncated field";
             return std::nullopt;
         }
@@ -134,15 +106,14 @@ Bytes encode_member_record(const MemberRecord &record) {
     if (record.at < 0) throw Error(Exit::failure, "cannot build the member record", "negative time");
     const std::string time = std::to_string(record.at);
     Bytes out;
-    put_field(out, as_bytes(record.host));
-    put_field(out, as_bytes(time));
+    ByteWriter(out).string(as_bytes(record.host)).string(as_bytes(time));
     return out;
 }
 
 std::optional<MemberRecord> decode_member_record(std::span<const std::uint8_t> plaintext, std::string &error) {
-    Fields fields(plaintext);
+    ByteReader fields(plaintext);
     std::span<const std::uint8_t> host, time;
-    if (!fields.next(host) || !fields.next(time)) {
+    if (!fields.string(host) || !fields.string(time)) {
         error = "member record: truncated field";
         return std::nullopt;
     }

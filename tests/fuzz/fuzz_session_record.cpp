@@ -16,17 +16,19 @@ using namespace puddle::agent;
 namespace {
 
 void check(std::span<const std::uint8_t> record) {
-    const auto settings = decode_session_settings(record);
-    if (!settings) return;
+    const auto decoded = decode_session_record(record);
+    if (!decoded) return;
+    const SessionSettings &settings = decoded->settings;
     FUZZ_CHECK(record.size() == kSessionRecordBytes);
     FUZZ_CHECK(std::memcmp(record.data(), "PDS1", 4) == 0);
-    FUZZ_CHECK(settings->idle_usec != 0);
-    FUZZ_CHECK(settings->watch_pid >= 0);
+    FUZZ_CHECK(settings.idle_usec != 0);
+    FUZZ_CHECK(settings.watch_pid >= 0);
 
-    const auto key = session_record_secret_key(record);
+    const auto key = decoded->secret_key;
     FUZZ_CHECK(key.size() == kSecretKeyBytes);
     FUZZ_CHECK(key.data() == record.data() + 4);
-    const SecretBuffer again = encode_session_record(key, *settings);
+    FUZZ_CHECK(decoded->seed().data() == key.data() && decoded->seed().size() == kSeedBytes);
+    const SecretBuffer again = encode_session_record(key, settings);
     FUZZ_CHECK(again.size() == record.size());
     FUZZ_CHECK(std::memcmp(again.data(), record.data(), record.size()) == 0);
 }

@@ -55,11 +55,11 @@ BOOST_AUTO_TEST_CASE(record_is_the_documented_size) {
 BOOST_AUTO_TEST_CASE(round_trip_keeps_the_settings) {
     const auto s = sample_settings();
     auto rec = encode_session_record(sample_key(), s);
-    auto back = decode_session_settings(rec.bytes());
+    auto back = decode_session_record(rec.bytes());
     BOOST_REQUIRE(back);
-    BOOST_TEST(back->idle_usec == s.idle_usec);
-    BOOST_TEST(back->watch_pid == s.watch_pid);
-    BOOST_TEST(back->watch_start_time == s.watch_start_time);
+    BOOST_TEST(back->settings.idle_usec == s.idle_usec);
+    BOOST_TEST(back->settings.watch_pid == s.watch_pid);
+    BOOST_TEST(back->settings.watch_start_time == s.watch_start_time);
 }
 
 BOOST_AUTO_TEST_CASE(round_trip_keeps_extreme_values) {
@@ -68,11 +68,11 @@ BOOST_AUTO_TEST_CASE(round_trip_keeps_extreme_values) {
     s.watch_pid = std::numeric_limits<pid_t>::max();
     s.watch_start_time = std::numeric_limits<std::uint64_t>::max();
     auto rec = encode_session_record(sample_key(), s);
-    auto back = decode_session_settings(rec.bytes());
+    auto back = decode_session_record(rec.bytes());
     BOOST_REQUIRE(back);
-    BOOST_TEST(back->idle_usec == s.idle_usec);
-    BOOST_TEST(back->watch_pid == s.watch_pid);
-    BOOST_TEST(back->watch_start_time == s.watch_start_time);
+    BOOST_TEST(back->settings.idle_usec == s.idle_usec);
+    BOOST_TEST(back->settings.watch_pid == s.watch_pid);
+    BOOST_TEST(back->settings.watch_start_time == s.watch_start_time);
 }
 
 BOOST_AUTO_TEST_CASE(no_watched_process_is_pid_zero) {
@@ -80,10 +80,10 @@ BOOST_AUTO_TEST_CASE(no_watched_process_is_pid_zero) {
     s.watch_pid = 0;
     s.watch_start_time = 0;
     auto rec = encode_session_record(sample_key(), s);
-    auto back = decode_session_settings(rec.bytes());
+    auto back = decode_session_record(rec.bytes());
     BOOST_REQUIRE(back);
-    BOOST_TEST(back->watch_pid == 0);
-    BOOST_TEST(back->watch_start_time == 0u);
+    BOOST_TEST(back->settings.watch_pid == 0);
+    BOOST_TEST(back->settings.watch_start_time == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(layout_is_magic_key_then_big_endian_fields) {
@@ -104,7 +104,9 @@ BOOST_AUTO_TEST_CASE(layout_is_magic_key_then_big_endian_fields) {
 BOOST_AUTO_TEST_CASE(secret_key_span_is_the_64_bytes_given) {
     const auto key = sample_key();
     auto rec = encode_session_record(key, sample_settings());
-    auto sk = session_record_secret_key(rec.bytes());
+    const auto back = decode_session_record(rec.bytes());
+    BOOST_REQUIRE(back);
+    const auto sk = back->secret_key;
     BOOST_TEST(sk.size() == kSecretKeyBytes);
     BOOST_TEST(std::vector<std::uint8_t>(sk.begin(), sk.end()) == std::vector<std::uint8_t>(key.begin(), key.end()),
                boost::test_tools::per_element());
@@ -112,19 +114,28 @@ BOOST_AUTO_TEST_CASE(secret_key_span_is_the_64_bytes_given) {
     BOOST_TEST(sk.data() == rec.data() + 4);
 }
 
+BOOST_AUTO_TEST_CASE(seed_is_the_first_half_of_the_secret_key) {
+    const auto key = sample_key();
+    auto rec = encode_session_record(key, sample_settings());
+    const auto back = decode_session_record(rec.bytes());
+    BOOST_REQUIRE(back);
+    BOOST_TEST(back->seed().size() == kSeedBytes);
+    BOOST_TEST(back->seed().data() == rec.data() + 4);
+}
+
 BOOST_AUTO_TEST_CASE(wrong_size_is_rejected) {
     const Bytes good = copy_of(encode_session_record(sample_key(), sample_settings()));
-    BOOST_REQUIRE(decode_session_settings(good));
+    BOOST_REQUIRE(decode_session_record(good));
     for (std::size_t n : {std::size_t(0), std::size_t(1), std::size_t(4), std::size_t(68), kSessionRecordBytes - 1}) {
         BOOST_TEST_CONTEXT(n << " bytes") {
-            BOOST_TEST(!decode_session_settings(std::span(good.data(), n)).has_value());
+            BOOST_TEST(!decode_session_record(std::span(good.data(), n)).has_value());
         }
     }
     Bytes longer = good;
     longer.push_back(0);
-    BOOST_TEST(!decode_session_settings(longer).has_value());
+    BOOST_TEST(!decode_session_record(longer).has_value());
     longer.resize(2 * kSessionRecordBytes);
-    BOOST_TEST(!decode_session_settings(longer).has_value());
+    BOOST_TEST(!decode_session_record(longer).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(wrong_magic_is_rejected) {
@@ -133,19 +144,19 @@ BOOST_AUTO_TEST_CASE(wrong_magic_is_rejected) {
         BOOST_TEST_CONTEXT("magic byte " << i) {
             Bytes bad = good;
             bad[i] ^= 0x20;
-            BOOST_TEST(!decode_session_settings(bad).has_value());
+            BOOST_TEST(!decode_session_record(bad).has_value());
         }
     }
     Bytes older = good;
     older[3] = '0'; // "PDS0"
-    BOOST_TEST(!decode_session_settings(older).has_value());
+    BOOST_TEST(!decode_session_record(older).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(zero_idle_is_rejected) {
     SessionSettings s = sample_settings();
     s.idle_usec = 0;
     auto rec = encode_session_record(sample_key(), s);
-    BOOST_TEST(!decode_session_settings(rec.bytes()).has_value());
+    BOOST_TEST(!decode_session_record(rec.bytes()).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(negative_pid_is_rejected) {
@@ -154,13 +165,13 @@ BOOST_AUTO_TEST_CASE(negative_pid_is_rejected) {
             SessionSettings s = sample_settings();
             s.watch_pid = pid;
             auto rec = encode_session_record(sample_key(), s);
-            BOOST_TEST(!decode_session_settings(rec.bytes()).has_value());
+            BOOST_TEST(!decode_session_record(rec.bytes()).has_value());
         }
     }
     // The same, written by hand: a pid field with its top bit set.
     Bytes rec = copy_of(encode_session_record(sample_key(), sample_settings()));
     rec[76] = 0x80;
-    BOOST_TEST(!decode_session_settings(rec).has_value());
+    BOOST_TEST(!decode_session_record(rec).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(the_secret_key_bytes_do_not_affect_decoding) {
@@ -168,6 +179,6 @@ BOOST_AUTO_TEST_CASE(the_secret_key_bytes_do_not_affect_decoding) {
     ones.fill(0xff);
     for (const auto &key : {zeros, ones}) {
         auto rec = encode_session_record(key, sample_settings());
-        BOOST_TEST(decode_session_settings(rec.bytes()).has_value());
+        BOOST_TEST(decode_session_record(rec.bytes()).has_value());
     }
 }
