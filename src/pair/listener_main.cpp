@@ -8,6 +8,7 @@
 #include "core/state_files.hpp"
 #include "pair/holder.hpp"
 #include "util/error.hpp"
+#include "util/harden.hpp"
 #include "util/json.hpp"
 #include "util/log.hpp"
 #include "util/user_manager.hpp"
@@ -27,8 +28,6 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pwd.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 #include <thread>
@@ -128,12 +127,11 @@ int main(int argc, char **argv) {
         else return std::fprintf(stderr, "puddle-pair: unknown argument '%s'\n%s", a.c_str(), kUsage), 2;
     }
     try {
-        ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        harden({"the pair listener", "the pairing code"});
         // One malloc arena per connection thread would stay mapped for good
         // (glibc keeps up to 8 per core); two are plenty for 8 connections.
-        ::mallopt(M_ARENA_MAX, 2);
-        struct rlimit none {0, 0};
-        ::setrlimit(RLIMIT_CORE, &none);
+        // A hint only: glibc returns 0 for a value it does not take.
+        if (::mallopt(M_ARENA_MAX, 2) != 1) log_warning("cannot cap the malloc arenas; memory may grow per thread");
         std::signal(SIGPIPE, SIG_IGN);
         std::signal(SIGTERM, [](int) { g_stop = true; });
         std::vector<std::string> warnings;
