@@ -3,15 +3,13 @@
 #include "agent/manager.hpp"
 #include "core/identity_store.hpp"
 #include "util/error.hpp"
+#include "util/harden.hpp"
 #include "util/log.hpp"
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -31,42 +29,6 @@ constexpr const char *kUsage =
     "  --no-bus        do not connect to the user bus\n"
     "  --help          this text\n"
     "  --version       the version\n";
-
-// The pid that traces us, 0 when none; -1 when /proc cannot tell.
-long tracer_pid() {
-    std::FILE *f = std::fopen("/proc/self/status", "re");
-    if (!f) return -1;
-    char line[256];
-    long pid = -1;
-    while (std::fgets(line, sizeof line, f))
-        if (std::sscanf(line, "TracerPid: %ld", &pid) == 1) break;
-    std::fclose(f);
-    return pid;
-}
-
-// Key bytes must never reach a core file or another process of the user.
-// Non-dumpable stops new ptrace attaches by the user's processes, but one
-// that attached in the instant before the prctl stays attached: so check
-// after it, before any key is read, and refuse to run traced.
-void harden() {
-    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) throw_errno("cannot make the agent non-dumpable", errno);
-    struct rlimit none {0, 0};
-    if (::setrlimit(RLIMIT_CORE, &none) != 0) throw_errno("cannot disable core dumps", errno);
-    // Room for every connection the doors allow (1024 each) and more: the
-    // soft limit systemd leaves (1024) is for select(), which the agent does
-    // not use. Where the hard limit is lower, the doors refuse in time.
-    struct rlimit files {};
-    if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < 4096) {
-        files.rlim_cur = std::min<rlim_t>(4096, files.rlim_max);
-        (void)::setrlimit(RLIMIT_NOFILE, &files);
-    }
-    long tracer = tracer_pid();
-    if (tracer != 0)
-        throw Error(Exit::failure, "refusing to run",
-                    tracer > 0 ? "process " + std::to_string(tracer) + " traces the agent (ptrace)"
-                               : std::string("/proc/self/status does not say whether the agent is traced"),
-                    "a debugger of the agent could read the key; start it untraced");
-}
 
 UniqueFd bind_socket(const std::string &path) {
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
@@ -124,7 +86,11 @@ int main(int argc, char **argv) {
         else return std::fprintf(stderr, "puddle-agent: unknown argument '%s'\n%s", a.c_str(), kUsage), 2;
     }
     try {
-        harden();
+        harden({"the agent", "the key"});
+        // Room for every connection the doors allow (1024 each) and more: the
+        // soft limit systemd leaves (1024) is for select(), which the agent
+        // does not use. Where the hard limit is lower, the doors refuse in time.
+        raise_open_files_limit(4096);
         set_repair_notice([](const std::string &text) { log_info(text); });
         std::vector<std::string> warnings;
         auto config = load_config(warnings);

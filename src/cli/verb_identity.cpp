@@ -8,6 +8,7 @@
 #include "core/config.hpp"
 #include "core/identity_store.hpp"
 #include "util/error.hpp"
+#include "util/harden.hpp"
 
 #include <cstdio>
 
@@ -16,6 +17,7 @@ namespace puddle::cli {
 int run_init(const std::vector<std::string> &argv) {
     Args args("init", argv, {{"passphrase-fd", true}}, 0);
     check_fd_options(args, {"passphrase-fd"});
+    harden({"puddle init", "the new key"}); // before the passphrase is asked and the seed made
     auto config = load_config_reporting();
     auto refuse_existing = [](const OpenState &st) {
         if (st.store.is_member()) {
@@ -86,6 +88,7 @@ int run_verify(const std::vector<std::string> &argv) {
 int run_rotate_passphrase(const std::vector<std::string> &argv) {
     Args args("rotate-passphrase", argv, {{"passphrase-fd", true}, {"new-passphrase-fd", true}}, 0);
     check_fd_options(args, {"passphrase-fd", "new-passphrase-fd"});
+    harden({"puddle rotate-passphrase", "the key"}); // before the passphrases are asked and the seed unwrapped
     auto config = load_config_reporting();
     // The state lock is not held across the prompts (the agent and other
     // commands would wait on it): read, ask, then commit under the lock only

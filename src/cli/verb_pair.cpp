@@ -12,6 +12,7 @@
 #include "pair/holder.hpp"
 #include "pair/joiner.hpp"
 #include "util/fd.hpp"
+#include "util/harden.hpp"
 #include "util/json.hpp"
 #include "util/text.hpp"
 #include "util/user_manager.hpp"
@@ -205,6 +206,7 @@ int run_join(const std::vector<std::string> &argv) {
     check_fd_options(args, {"passphrase-fd"});
     auto from = args.value("from");
     if (!from) usage_error("join", "--from HOST[:PORT] is required");
+    harden({"puddle join", "the key"}); // before the passphrase is asked and the seed unwrapped
     auto config = load_config_reporting();
     pair::JoinRequest req;
     req.target = pair::parse_join_target(*from, config.pair.port);
@@ -334,6 +336,7 @@ namespace {
 // rekey --from: take the rotated key from another member, only if the
 // rotation log leads to it from the key this envoy holds.
 int rekey_from(const Args &args, const std::string &from) {
+    harden({"puddle rekey", "the key"}); // before the passphrase is asked and the seed unwrapped
     auto config = load_config_reporting();
     pair::JoinRequest req;
     req.target = pair::parse_join_target(from, config.pair.port);
