@@ -108,7 +108,9 @@ class UnlockAndSign(AgentTestCase):
         """spawn_bus_unlock(), returning once the agent says it is deriving the key."""
         mark = self._session.journal_mark()
         proc = self.spawn_bus_unlock()
-        self._session.wait_journal("checking the passphrase of an unlock request", timeout=30,
+        # Generous: a sanitized agent on a loaded machine takes a while to
+        # start (socket activation) before it logs this.
+        self._session.wait_journal("checking the passphrase of an unlock request", timeout=120,
                                    unit="puddle-agent.service", since=mark)
         return proc
 
