@@ -2,11 +2,13 @@
 
 #include "agent/agent_error.hpp"
 #include "core/identity_store.hpp"
-#include "core/state_files.hpp"
+#include "core/files/name_claim.hpp"
+#include "core/files/session_file.hpp"
+#include "core/files/unlock_failed.hpp"
+#include "core/rotation.hpp"
 #include "core/wrap.hpp"
 #include "util/clock.hpp"
 #include "util/error.hpp"
-#include "util/json.hpp"
 #include "util/log.hpp"
 #include "util/proc.hpp"
 
@@ -24,7 +26,6 @@
 namespace puddle::agent {
 namespace {
 
-constexpr const char *kSessionFile = kSessionFileName;
 constexpr std::uint64_t kUsec = 1000000;
 constexpr std::uint64_t kMinIdleUsec = kUsec;
 constexpr std::uint64_t kMaxIdleUsec = 366ull * 24 * 3600 * kUsec;
@@ -83,7 +84,7 @@ Session::~Session() {
     keyring_remove(*serial_);
     serial_.reset();
     try {
-        dir_.remove(kSessionFile);
+        remove_session_file(dir_);
     } catch (const Error &e) {
         log_warning(e.what());
     }
@@ -115,9 +116,9 @@ void Session::clean_up_earlier_session() {
                         " session key left in the user keyring by an older agent (readable by every process of the "
                         "user); unlock again");
     }
-    if (dir_.has(kSessionFile)) {
-        log_info("the session of an earlier agent ended with it; removing the stale " + dir_.file(kSessionFile));
-        try { dir_.remove(kSessionFile); } catch (const Error &e) { log_warning(e.what()); }
+    if (dir_.has(kSessionFileName)) {
+        log_info("the session of an earlier agent ended with it; removing the stale " + dir_.file(kSessionFileName));
+        try { remove_session_file(dir_); } catch (const Error &e) { log_warning(e.what()); }
     }
 }
 
@@ -203,9 +204,8 @@ void Session::finish_unlock(Keypair kp, const SessionSettings &s) {
 void Session::record_unlock_failure(const std::string &why) {
     // The user sees the error once, at 'puddle unlock'; status keeps saying
     // it (health degraded) until an unlock succeeds.
-    auto j = Json::object().set("time", long(::time(nullptr))).set("reason", why);
     try {
-        dir_.write_atomic(kUnlockFailedFile, as_bytes(j.dump() + "\n"), 0600);
+        save_unlock_failure(dir_, UnlockFailure{std::int64_t(::time(nullptr)), why});
     } catch (const Error &e) {
         log_warning(e.what());
     }
@@ -216,9 +216,7 @@ void Session::start_session(key_serial_t serial, const SessionSettings &s, const
     pub_ = pub;
     settings_ = s;
     remember_identity_stamp();
-    if (dir_.has(kUnlockFailedFile)) {
-        try { dir_.remove(kUnlockFailedFile); } catch (const Error &e) { log_warning(e.what()); }
-    }
+    try { remove_unlock_failure(dir_); } catch (const Error &e) { log_warning(e.what()); }
     deadline_realtime_ = now_usec(CLOCK_REALTIME) + s.idle_usec;
     arm_idle_timer(s.idle_usec);
     watch_process(s);
@@ -290,7 +288,7 @@ void Session::lock(LockReason reason) {
     file_dirty_ = false;
     pidfd_.reset();
     try {
-        dir_.remove(kSessionFile);
+        remove_session_file(dir_);
     } catch (const Error &e) {
         log_warning(e.what());
     }
@@ -346,16 +344,7 @@ void Session::rekey(SecretBuffer passphrase, SecretBuffer new_passphrase, RekeyD
             auto old = unwrap_seed(id.wrapped, work->passphrase.bytes(), id.salt, id.pub);
             if (!(old.public_key() == expected))
                 throw AgentError(Failure::invalid_argument, "the session holds another key than identity.pub");
-            RotationLog log;
-            if (dir_.has(kRotationLogFile))
-                log = parse_rotation_log(dir_.read(kRotationLogFile, kMaxRotationLogBytes, true),
-                                         dir_.file(kRotationLogFile));
-            work->fresh.emplace(Keypair::generate());
-            auto record = make_rotation_record(old, *work->fresh, std::int64_t(::time(nullptr)));
-            append_record(log, record);
-            auto salt = random_salt();
-            auto wrapped = wrap_seed(*work->fresh, work->new_passphrase.bytes(), salt, kdf);
-            st.store.commit(salt, wrapped, work->fresh->public_key(), serialize_rotation_log(log));
+            work->fresh.emplace(rotate(st.store, old, work->new_passphrase.bytes(), kdf, std::int64_t(::time(nullptr))));
         } catch (const AgentError &) {
             work->error = std::current_exception();
         } catch (const Error &e) {
@@ -430,7 +419,7 @@ std::string Session::claim_name(const std::string &name) {
         auto guard = StateLock::try_take(dir_);
         if (!guard)
             throw AgentError(Failure::busy, "another puddle command is changing " + dir_.path() + "; try again");
-        dir_.write_atomic(kNameClaimFile, as_bytes(text), 0644);
+        save_name_claim(dir_, claim);
     } catch (const Error &e) {
         throw AgentError(Failure::internal, e.what());
     }
@@ -495,15 +484,11 @@ void Session::schedule_session_file() {
 
 void Session::write_session_file() {
     file_dirty_ = false;
-    auto j = Json::object()
-                 .set("agent_pid", long(::getpid()))
-                 .set("watch_pid", long(settings_.watch_pid))
-                 .set("lock_deadline", deadline_realtime_ / kUsec)
-                 .set("idle_timeout_s", settings_.idle_usec / kUsec)
-                 .set("pubkey", pub_.str());
-    std::string text = j.dump() + "\n";
+    const SessionFile file{std::int64_t(::getpid()), std::int64_t(settings_.watch_pid),
+                           std::int64_t(deadline_realtime_ / kUsec), std::int64_t(settings_.idle_usec / kUsec),
+                           pub_.str()};
     try {
-        dir_.write_atomic(kSessionFile, as_bytes(text), 0600);
+        save_session_file(dir_, file);
     } catch (const Error &e) {
         log_warning(e.what());
     }

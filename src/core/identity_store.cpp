@@ -1,5 +1,6 @@
 #include "core/identity_store.hpp"
 
+#include "core/files/rotation_log.hpp"
 #include "util/error.hpp"
 
 #include <cstring>
@@ -8,7 +9,6 @@ namespace puddle {
 namespace {
 
 constexpr std::size_t kJournalBytes = kSaltBytes + kWrappedBytes + kPublicKeyBytes;
-constexpr const char *kRotationLog = "retired_puddles.json";
 constexpr std::size_t kMaxJournalLogBytes = 1 << 20;
 constexpr std::size_t kMaxPubFileBytes = 256;
 
@@ -106,7 +106,7 @@ void IdentityStore::commit(const Salt &salt, const WrappedBytes &wrapped, const 
 
 void IdentityStore::apply(const Salt &salt, const WrappedBytes &wrapped, const PublicKey &pub,
                           const std::optional<std::string> &rotation_log) const {
-    if (rotation_log) dir_.write_atomic(kRotationLog, as_bytes(*rotation_log), 0600);
+    if (rotation_log) dir_.write_atomic(kRotationLogFile, as_bytes(*rotation_log), 0600);
     dir_.write_atomic(kSaltFile, salt, 0600);
     dir_.write_atomic(kWrappedFile, wrapped, 0600);
     const std::string line = pub.str() + "\n";

@@ -6,7 +6,11 @@
 // accepted file serializes to one line that parses back equal; merging and
 // the rotation-log walks never crash and keep their promises.
 #include "fuzz_support.hpp"
-#include "core/state_files.hpp"
+#include "core/files/members.hpp"
+#include "core/files/name_claim.hpp"
+#include "core/files/pending.hpp"
+#include "core/files/rotation_log.hpp"
+#include "core/rotation.hpp"
 #include "util/error.hpp"
 
 #include <cstdint>

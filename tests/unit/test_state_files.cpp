@@ -10,7 +10,11 @@
 
 #include "support.hpp"
 
-#include "core/state_files.hpp"
+#include "core/files/members.hpp"
+#include "core/files/name_claim.hpp"
+#include "core/files/pending.hpp"
+#include "core/files/rotation_log.hpp"
+#include "core/rotation.hpp"
 
 #include <algorithm>
 #include <stdexcept>
