@@ -13,20 +13,6 @@
 namespace puddle::agent {
 namespace {
 
-const char *error_name(Failure f) {
-    switch (f) {
-    case Failure::locked: return "org.puddle.Agent1.Error.Locked";
-    case Failure::not_initialized: return "org.puddle.Agent1.Error.NotInitialized";
-    case Failure::bad_passphrase: return "org.puddle.Agent1.Error.BadPassphrase";
-    case Failure::reserved_prefix: return "org.puddle.Agent1.Error.ReservedPrefix";
-    case Failure::invalid_argument: return "org.puddle.Agent1.Error.InvalidArgument";
-    case Failure::denied: return SD_BUS_ERROR_ACCESS_DENIED;
-    case Failure::busy: return SD_BUS_ERROR_LIMITS_EXCEEDED;
-    case Failure::internal: return SD_BUS_ERROR_FAILED;
-    }
-    return SD_BUS_ERROR_FAILED;
-}
-
 // The passphrase arrives as a file descriptor (a pipe or a memfd), never
 // in a message. The caller must have written it completely: the agent
 // does not wait for a slow writer, so a client cannot stall the loop.
@@ -61,26 +47,26 @@ SecretBuffer read_passphrase_from_passed_fd(int fd) {
 
 const sd_bus_vtable BusDoor::vtable[] = {
     SD_BUS_VTABLE_START(0),
-    SD_BUS_METHOD_WITH_NAMES("Sign", "ay", SD_BUS_PARAM(data), "ay", SD_BUS_PARAM(signature), method_sign,
+    SD_BUS_METHOD_WITH_NAMES(member::kSign, "ay", SD_BUS_PARAM(data), "ay", SD_BUS_PARAM(signature), method_sign,
                              SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD_WITH_NAMES("Unlock", "htu", SD_BUS_PARAM(passphrase_fd) SD_BUS_PARAM(idle_timeout_usec)
+    SD_BUS_METHOD_WITH_NAMES(member::kUnlock, "htu", SD_BUS_PARAM(passphrase_fd) SD_BUS_PARAM(idle_timeout_usec)
                              SD_BUS_PARAM(watch_pid), "", , method_unlock, SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD("Lock", "", "", method_lock, SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD_WITH_NAMES("Rekey", "hh", SD_BUS_PARAM(passphrase_fd) SD_BUS_PARAM(new_passphrase_fd), "s",
+    SD_BUS_METHOD(member::kLock, "", "", method_lock, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES(member::kRekey, "hh", SD_BUS_PARAM(passphrase_fd) SD_BUS_PARAM(new_passphrase_fd), "s",
                              SD_BUS_PARAM(public_key), method_rekey, SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD_WITH_NAMES("SetName", "s", SD_BUS_PARAM(name), "s", SD_BUS_PARAM(claim), method_set_name,
+    SD_BUS_METHOD_WITH_NAMES(member::kSetName, "s", SD_BUS_PARAM(name), "s", SD_BUS_PARAM(claim), method_set_name,
                              SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_PROPERTY("Unlocked", "b", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-    SD_BUS_PROPERTY("PublicKey", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-    SD_BUS_PROPERTY("IdleTimeoutUSec", "t", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY(property::kUnlocked, "b", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY(property::kPublicKey, "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY(property::kIdleTimeoutUSec, "t", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     // Moves with every signature; signalling each move would cost more than
     // the signature. Clients read it when they need it.
-    SD_BUS_PROPERTY("LockDeadlineUSec", "t", property_get, 0, 0),
-    SD_BUS_PROPERTY("WatchPID", "u", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY(property::kLockDeadlineUSec, "t", property_get, 0, 0),
+    SD_BUS_PROPERTY(property::kWatchPID, "u", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     // Assessed from the files when read (SPEC §11); not signalled.
-    SD_BUS_PROPERTY("Health", "s", property_get, 0, 0),
-    SD_BUS_PROPERTY("HealthReasons", "as", property_get, 0, 0),
-    SD_BUS_SIGNAL_WITH_NAMES("Locked", "s", SD_BUS_PARAM(reason), 0),
+    SD_BUS_PROPERTY(property::kHealth, "s", property_get, 0, 0),
+    SD_BUS_PROPERTY(property::kHealthReasons, "as", property_get, 0, 0),
+    SD_BUS_SIGNAL_WITH_NAMES(member::kLocked, "s", SD_BUS_PARAM(reason), 0),
     SD_BUS_VTABLE_END,
 };
 
@@ -157,7 +143,7 @@ const BusDoor::Caller &BusDoor::caller_of(sd_bus_message *m) {
 
 void BusDoor::reply_error(sd_bus_message *m, const std::exception &e) {
     if (auto *ae = dynamic_cast<const AgentError *>(&e)) {
-        sd_bus_reply_method_errorf(m, error_name(ae->failure()), "%s", ae->what());
+        sd_bus_reply_method_errorf(m, spelling(ae->failure()).bus_error, "%s", ae->what());
         return;
     }
     log_error(std::string("request failed: ") + e.what());
@@ -277,17 +263,17 @@ int BusDoor::property_get(sd_bus *, const char *, const char *, const char *prop
                           void *userdata, sd_bus_error *) {
     auto &session = static_cast<BusDoor *>(userdata)->service_.session();
     std::string_view p = property;
-    if (p == "Unlocked") return sd_bus_message_append(reply, "b", int(session.unlocked()));
-    if (p == "PublicKey") {
+    if (p == property::kUnlocked) return sd_bus_message_append(reply, "b", int(session.unlocked()));
+    if (p == property::kPublicKey) {
         auto pub = session.public_key();
         return sd_bus_message_append(reply, "s", pub ? pub->str().c_str() : "");
     }
-    if (p == "IdleTimeoutUSec") return sd_bus_message_append(reply, "t", session.idle_usec());
-    if (p == "LockDeadlineUSec") return sd_bus_message_append(reply, "t", session.deadline_realtime_usec());
-    if (p == "WatchPID") return sd_bus_message_append(reply, "u", std::uint32_t(session.watch_pid()));
-    if (p == "Health" || p == "HealthReasons") {
+    if (p == property::kIdleTimeoutUSec) return sd_bus_message_append(reply, "t", session.idle_usec());
+    if (p == property::kLockDeadlineUSec) return sd_bus_message_append(reply, "t", session.deadline_realtime_usec());
+    if (p == property::kWatchPID) return sd_bus_message_append(reply, "u", std::uint32_t(session.watch_pid()));
+    if (p == property::kHealth || p == property::kHealthReasons) {
         auto h = static_cast<BusDoor *>(userdata)->service_.health();
-        if (p == "Health") return sd_bus_message_append(reply, "s", health_state_name(h.state));
+        if (p == property::kHealth) return sd_bus_message_append(reply, "s", health_state_name(h.state));
         int rr = sd_bus_message_open_container(reply, 'a', "s");
         for (const auto &f : h.findings)
             if (rr >= 0) rr = sd_bus_message_append(reply, "s", f.reason.c_str());
@@ -297,12 +283,12 @@ int BusDoor::property_get(sd_bus *, const char *, const char *, const char *prop
 }
 
 void BusDoor::emit_locked(LockReason reason) {
-    sd_bus_emit_signal(bus_.get(), kObjectPath, kInterface, "Locked", "s", lock_reason_name(reason));
+    sd_bus_emit_signal(bus_.get(), kObjectPath, kInterface, member::kLocked, "s", lock_reason_name(reason));
 }
 
 void BusDoor::emit_properties_changed() {
-    sd_bus_emit_properties_changed(bus_.get(), kObjectPath, kInterface, "Unlocked", "PublicKey", "IdleTimeoutUSec",
-                                   "WatchPID", nullptr);
+    sd_bus_emit_properties_changed(bus_.get(), kObjectPath, kInterface, property::kUnlocked, property::kPublicKey,
+                                   property::kIdleTimeoutUSec, property::kWatchPID, nullptr);
 }
 
 } // namespace puddle::agent

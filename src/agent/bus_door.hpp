@@ -1,6 +1,7 @@
 // The D-Bus door: org.puddle.Agent1 at /org/puddle/Agent1 on the user bus.
 #pragma once
 
+#include "agent/api.hpp"
 #include "agent/authorizer.hpp"
 #include "agent/service.hpp"
 #include "util/sd.hpp"
@@ -10,10 +11,6 @@
 #include <memory>
 
 namespace puddle::agent {
-
-inline constexpr const char *kBusName = "org.puddle.Agent1";
-inline constexpr const char *kObjectPath = "/org/puddle/Agent1";
-inline constexpr const char *kInterface = "org.puddle.Agent1";
 
 class BusDoor {
 public:

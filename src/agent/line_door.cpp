@@ -4,24 +4,6 @@
 #include "util/json.hpp"
 
 namespace puddle::agent {
-namespace {
-
-ErrCode to_err(Failure f) {
-    switch (f) {
-    case Failure::locked: return ErrCode::locked;
-    case Failure::not_initialized: return ErrCode::not_initialized;
-    case Failure::reserved_prefix: return ErrCode::reserved_prefix;
-    case Failure::denied: return ErrCode::denied;
-    case Failure::bad_passphrase:
-    case Failure::invalid_argument: return ErrCode::bad_request;
-    case Failure::busy:
-    case Failure::internal: return ErrCode::internal;
-    }
-    return ErrCode::internal;
-}
-
-} // namespace
-
 std::optional<Step> LineDoor::next_request(std::string_view input) {
     auto nl = input.find('\n');
     if (nl == std::string_view::npos) {
@@ -69,7 +51,9 @@ std::optional<Step> LineDoor::next_request(std::string_view input) {
     return s;
 }
 
-std::string LineDoor::failure_reply(const AgentError &e) { return format_err(to_err(e.failure()), e.what()); }
+std::string LineDoor::failure_reply(const AgentError &e) {
+    return format_err(spelling(e.failure()).line_code, e.what());
+}
 
 std::string LineDoor::foreign_uid_reply(const std::string &why) { return format_err(ErrCode::denied, why); }
 
