@@ -150,113 +150,145 @@ void BusDoor::reply_error(sd_bus_message *m, const std::exception &e) {
     sd_bus_reply_method_errorf(m, SD_BUS_ERROR_FAILED, "internal error; see the agent's log");
 }
 
-void BusDoor::run(sd_bus_message *m, const Verdict &v, const Work &work) {
+bool BusDoor::authorized(sd_bus_message *m, Action action) {
+    std::optional<Verdict> verdict;
+    if (auto it = decided_.find(m); it != decided_.end()) {
+        // The second dispatch: polkit has answered for this very message.
+        // Read it from the start again, whatever the first dispatch did.
+        sd_bus_message_rewind(m, true);
+        const bool same_action = it->second.action == action;
+        verdict = std::move(it->second.verdict);
+        decided_.erase(it);
+        if (!same_action) verdict = Verdict{false, "authorization was asked for another action"};
+    } else {
+        if (activity_) activity_();
+        const Caller &caller = caller_of(m);
+        MessageRef ref(sd_bus_message_ref(m), sd_bus_message_unref);
+        verdict = authorizer_.check(caller.peer, action, caller.cache,
+                                    [this, ref, action](Verdict v) { redispatch(ref, action, std::move(v)); });
+        if (!verdict) return false; // the call waits; it comes back through redispatch
+    }
+    if (!verdict->allowed) {
+        reply_error(m, denial(*verdict));
+        return false;
+    }
+    return true;
+}
+
+void BusDoor::redispatch(const MessageRef &ref, Action action, Verdict verdict) {
+    // The reference keeps the message, and so its address, ours: no other
+    // message can find this verdict.
+    decided_.insert_or_assign(ref.get(), Decided{ref, action, std::move(verdict)});
+    int r = sd_bus_enqueue_for_read(bus_.get(), ref.get());
+    if (r < 0) {
+        decided_.erase(ref.get());
+        log_error("cannot dispatch an authorized call again: " + errno_text(-r));
+        reply_error(ref.get(), AgentError(Failure::internal, "internal error; see the agent's log"));
+    }
+}
+
+void BusDoor::reply_failed(sd_bus_message *m, std::exception_ptr error) {
     try {
-        if (!v.allowed) throw denial(v);
-        work(m);
+        std::rethrow_exception(error);
     } catch (const std::exception &e) {
         reply_error(m, e);
     }
 }
 
-int BusDoor::authorize_then(sd_bus_message *m, Action action, Work work) {
-    if (activity_) activity_();
-    MessageRef ref(sd_bus_message_ref(m), sd_bus_message_unref);
-    const Caller &caller = caller_of(m);
-    auto decided = authorizer_.check(caller.peer, action, caller.cache,
-                                     [ref, work](Verdict v) { run(ref.get(), v, work); });
-    if (decided) run(m, *decided, work);
-    return 1; // the reply was or will be sent explicitly
-}
+// Each method below asks first and acts only when allowed: while polkit
+// decides it returns at once and sd-bus runs it again with the answer.
 
 int BusDoor::method_sign(sd_bus_message *m, void *userdata, sd_bus_error *) {
     auto *self = static_cast<BusDoor *>(userdata);
-    const void *data = nullptr;
-    size_t size = 0;
-    int r = sd_bus_message_read_array(m, 'y', &data, &size);
-    if (r < 0) return r;
-    // Points into the message, which the pending call keeps alive.
-    std::span<const std::uint8_t> bytes(static_cast<const std::uint8_t *>(data), size);
-    return self->authorize_then(m, Action::sign, [self, bytes](sd_bus_message *msg) {
-        auto sig = self->service_.sign(bytes);
+    if (!self->authorized(m, Action::sign)) return 1;
+    try {
+        const void *data = nullptr;
+        size_t size = 0;
+        int r = sd_bus_message_read_array(m, 'y', &data, &size);
+        if (r < 0) return r;
+        auto sig = self->service_.sign(std::span(static_cast<const std::uint8_t *>(data), size));
         sd_bus_message *reply = nullptr;
-        int rr = sd_bus_message_new_method_return(msg, &reply);
-        if (rr < 0) throw_errno("cannot build the reply", -rr);
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0) throw_errno("cannot build the reply", -r);
         SdBusMessage owned(reply);
-        rr = sd_bus_message_append_array(reply, 'y', sig.data(), sig.size());
-        if (rr < 0) throw_errno("cannot build the reply", -rr);
+        r = sd_bus_message_append_array(reply, 'y', sig.data(), sig.size());
+        if (r < 0) throw_errno("cannot build the reply", -r);
         sd_bus_send(nullptr, reply, nullptr);
-    });
+    } catch (const std::exception &e) {
+        reply_error(m, e);
+    }
+    return 1;
 }
 
 int BusDoor::method_unlock(sd_bus_message *m, void *userdata, sd_bus_error *) {
     auto *self = static_cast<BusDoor *>(userdata);
-    int fd = -1;
-    std::uint64_t idle = 0;
-    std::uint32_t watch = 0;
-    int r = sd_bus_message_read(m, "htu", &fd, &idle, &watch);
-    if (r < 0) return r;
-    // The descriptor belongs to the message, which the pending call keeps alive.
-    return self->authorize_then(m, Action::unlock, [self, fd, idle, watch](sd_bus_message *msg) {
+    if (!self->authorized(m, Action::unlock)) return 1;
+    try {
+        int fd = -1;
+        std::uint64_t idle = 0;
+        std::uint32_t watch = 0;
+        int r = sd_bus_message_read(m, "htu", &fd, &idle, &watch);
+        if (r < 0) return r;
         auto pass = read_passphrase_from_passed_fd(fd);
         if (watch > std::uint32_t(INT32_MAX)) throw AgentError(Failure::invalid_argument, "watch PID out of range");
         // Argon2id runs on the worker thread; the reply follows from there.
-        MessageRef ref(sd_bus_message_ref(msg), sd_bus_message_unref);
+        MessageRef ref(sd_bus_message_ref(m), sd_bus_message_unref);
         self->service_.unlock(std::move(pass), idle, pid_t(watch), [ref](std::exception_ptr error) {
-            if (!error) {
-                sd_bus_reply_method_return(ref.get(), "");
-                return;
-            }
-            try {
-                std::rethrow_exception(error);
-            } catch (const std::exception &e) {
-                reply_error(ref.get(), e);
-            }
+            if (error) reply_failed(ref.get(), error);
+            else sd_bus_reply_method_return(ref.get(), "");
         });
-    });
+    } catch (const std::exception &e) {
+        reply_error(m, e);
+    }
+    return 1;
 }
 
 int BusDoor::method_rekey(sd_bus_message *m, void *userdata, sd_bus_error *) {
     auto *self = static_cast<BusDoor *>(userdata);
-    int fd = -1, new_fd = -1;
-    int r = sd_bus_message_read(m, "hh", &fd, &new_fd);
-    if (r < 0) return r;
-    return self->authorize_then(m, Action::manage, [self, fd, new_fd](sd_bus_message *msg) {
+    if (!self->authorized(m, Action::manage)) return 1;
+    try {
+        int fd = -1, new_fd = -1;
+        int r = sd_bus_message_read(m, "hh", &fd, &new_fd);
+        if (r < 0) return r;
         auto pass = read_passphrase_from_passed_fd(fd);
         auto new_pass = read_passphrase_from_passed_fd(new_fd);
         // Both Argon2id derivations run on the worker; the reply follows.
-        MessageRef ref(sd_bus_message_ref(msg), sd_bus_message_unref);
+        MessageRef ref(sd_bus_message_ref(m), sd_bus_message_unref);
         self->service_.rekey(std::move(pass), std::move(new_pass), [ref](std::exception_ptr error, PublicKey pub) {
-            if (!error) {
-                sd_bus_reply_method_return(ref.get(), "s", pub.str().c_str());
-                return;
-            }
-            try {
-                std::rethrow_exception(error);
-            } catch (const std::exception &e) {
-                reply_error(ref.get(), e);
-            }
+            if (error) reply_failed(ref.get(), error);
+            else sd_bus_reply_method_return(ref.get(), "s", pub.str().c_str());
         });
-    });
+    } catch (const std::exception &e) {
+        reply_error(m, e);
+    }
+    return 1;
 }
 
 int BusDoor::method_set_name(sd_bus_message *m, void *userdata, sd_bus_error *) {
     auto *self = static_cast<BusDoor *>(userdata);
-    const char *name = nullptr;
-    int r = sd_bus_message_read(m, "s", &name);
-    if (r < 0) return r;
-    return self->authorize_then(m, Action::manage, [self, n = std::string(name)](sd_bus_message *msg) {
-        auto claim = self->service_.claim_name(n);
-        sd_bus_reply_method_return(msg, "s", claim.c_str());
-    });
+    if (!self->authorized(m, Action::manage)) return 1;
+    try {
+        const char *name = nullptr;
+        int r = sd_bus_message_read(m, "s", &name);
+        if (r < 0) return r;
+        auto claim = self->service_.claim_name(name);
+        sd_bus_reply_method_return(m, "s", claim.c_str());
+    } catch (const std::exception &e) {
+        reply_error(m, e);
+    }
+    return 1;
 }
 
 int BusDoor::method_lock(sd_bus_message *m, void *userdata, sd_bus_error *) {
     auto *self = static_cast<BusDoor *>(userdata);
-    return self->authorize_then(m, Action::lock, [self](sd_bus_message *msg) {
+    if (!self->authorized(m, Action::lock)) return 1;
+    try {
         self->service_.lock();
-        sd_bus_reply_method_return(msg, "");
-    });
+        sd_bus_reply_method_return(m, "");
+    } catch (const std::exception &e) {
+        reply_error(m, e);
+    }
+    return 1;
 }
 
 int BusDoor::property_get(sd_bus *, const char *, const char *, const char *property, sd_bus_message *reply,
