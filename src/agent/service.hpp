@@ -3,7 +3,7 @@
 // same checks and the same behaviour whichever way it arrives.
 #pragma once
 
-#include "agent/agent_error.hpp"
+#include "agent/api.hpp"
 #include "agent/authorizer.hpp"
 #include "agent/session.hpp"
 #include "core/health.hpp"

@@ -1,6 +1,6 @@
 #include "agent/session.hpp"
 
-#include "agent/agent_error.hpp"
+#include "agent/api.hpp"
 #include "core/identity_store.hpp"
 #include "core/files/name_claim.hpp"
 #include "core/files/session_file.hpp"
@@ -39,10 +39,7 @@ unsigned kernel_timeout_seconds(std::uint64_t usec) { return unsigned((usec + kU
 
 // A failure reading or unwrapping the identity, as the doors report it.
 AgentError identity_failure(const Error &e) {
-    const Failure f = e.code() == Exit::not_initialized  ? Failure::not_initialized
-                      : e.code() == Exit::bad_passphrase ? Failure::bad_passphrase
-                                                         : Failure::internal;
-    return AgentError(f, e.what());
+    return AgentError(identity_failure_kind(e), e.what());
 }
 
 // Wipes the scratch buffer when the record read into it goes out of use,
