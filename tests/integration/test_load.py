@@ -28,7 +28,8 @@ COUNT = int(os.environ.get("PUDDLE_LOAD_COUNT", "3000"))
 CONNECTIONS = int(os.environ.get("PUDDLE_FUZZ_CONNECTIONS", "300"))
 SEED = int(os.environ.get("PUDDLE_LOAD_SEED", "0")) or random.randrange(1, 1 << 30)
 # The agent hands freed memory back to the system after a quiet second
-# (malloc_trim, see Manager::on_trim_timer): read its RSS after that.
+# (malloc_trim, see Manager::on_trim_timer; large buffers are mmapped, see
+# agent/main.cpp): read its RSS after that.
 QUIET = 1.6
 # ...but on a busy machine the timer can fire late: a reading over the bound
 # is retaken for up to this long. A leak stays up however long one waits.
