@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <malloc.h>
 #include <string>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -91,6 +92,13 @@ int main(int argc, char **argv) {
         // soft limit systemd leaves (1024) is for select(), which the agent
         // does not use. Where the hard limit is lower, the doors refuse in time.
         raise_open_files_limit(4096);
+        // Pipelined clients grow a connection's buffers past 128 KiB. glibc
+        // would raise its mmap threshold after the first such buffer is freed
+        // and serve every later one from the heap, where a burst leaves
+        // fragments malloc_trim cannot return. A fixed threshold keeps large
+        // buffers in their own mappings, handed back the moment they are freed.
+        if (::mallopt(M_MMAP_THRESHOLD, 128 * 1024) != 1)
+            log_warning("cannot fix the malloc mmap threshold; memory may stay at its peak after a burst");
         set_repair_notice([](const std::string &text) { log_info(text); });
         std::vector<std::string> warnings;
         auto config = load_config(warnings);

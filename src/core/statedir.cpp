@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <dirent.h>
 #include <fcntl.h>
+#include <functional>
 #include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -235,30 +236,32 @@ void StateDir::sync_dir() const {
 }
 
 bool StateDir::remove_if_only_lock() const {
-    DIR *d = ::opendir(path_.c_str());
-    if (!d) return false;
     bool only_lock = true;
-    while (auto *e = ::readdir(d)) {
-        std::string_view n = e->d_name;
-        if (n != "." && n != ".." && n != ".lock") only_lock = false;
-    }
-    ::closedir(d);
+    if (!for_each_entry([&](int, const char *name) {
+            std::string_view n = name;
+            if (n != "." && n != ".." && n != ".lock") only_lock = false;
+        }))
+        return false;
     if (!only_lock) return false;
     ::unlink(file(".lock").c_str());
     return ::rmdir(path_.c_str()) == 0;
 }
 
 bool StateDir::remove_stale_temporaries() const {
-    DIR *d = ::opendir(path_.c_str());
-    if (!d) return false;
     bool removed = false;
-    while (auto *e = ::readdir(d)) {
-        std::string_view n = e->d_name;
-        if (n.starts_with(kTempPrefix)) removed |= ::unlinkat(::dirfd(d), e->d_name, 0) == 0;
-    }
-    ::closedir(d);
+    for_each_entry([&](int dir_fd, const char *name) {
+        if (std::string_view(name).starts_with(kTempPrefix)) removed |= ::unlinkat(dir_fd, name, 0) == 0;
+    });
     if (removed) sync_dir();
     return removed;
+}
+
+bool StateDir::for_each_entry(const std::function<void(int dir_fd, const char *name)> &visit) const {
+    DIR *d = ::opendir(path_.c_str());
+    if (!d) return false;
+    while (auto *e = ::readdir(d)) visit(::dirfd(d), e->d_name);
+    ::closedir(d);
+    return true;
 }
 
 std::optional<StateLock> StateLock::try_take(const StateDir &dir) {

@@ -6,6 +6,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <sys/stat.h>
@@ -54,6 +55,9 @@ public:
     bool remove_stale_temporaries() const;
 
 private:
+    // Calls `visit` for each directory entry (with the directory's fd, for
+    // *at calls); false when the directory cannot be opened.
+    bool for_each_entry(const std::function<void(int dir_fd, const char *name)> &visit) const;
     std::string path_;
 };
 

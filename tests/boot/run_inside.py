@@ -31,7 +31,8 @@ def main():
         env = ["env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
                "PUDDLE_BOOTED=" + distro, "PUDDLE_BUILD_ROOT=" + m.builddir, "PUDDLE_SOURCE_ROOT=" + booted.SOURCE,
                "PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1"]
-        for k in ("PUDDLE_SANITIZED", "PUDDLE_FAULT_RUNS", "PUDDLE_LOAD_SCALE", "PUDDLE_HARNESS_KEEP_LOGS"):
+        for k in ("PUDDLE_SANITIZED", "PUDDLE_FAULT_RUNS", "PUDDLE_LOAD_SCALE", "PUDDLE_LOAD_SEED",
+                  "PUDDLE_LOAD_CLIENTS", "PUDDLE_LOAD_COUNT", "PUDDLE_HARNESS_KEEP_LOGS"):
             if k in os.environ:
                 env.append("%s=%s" % (k, os.environ[k]))
         r = subprocess.run(m._nsenter() + ["--wd=" + os.path.dirname(script)] + env +

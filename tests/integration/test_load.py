@@ -28,8 +28,12 @@ COUNT = int(os.environ.get("PUDDLE_LOAD_COUNT", "3000"))
 CONNECTIONS = int(os.environ.get("PUDDLE_FUZZ_CONNECTIONS", "300"))
 SEED = int(os.environ.get("PUDDLE_LOAD_SEED", "0")) or random.randrange(1, 1 << 30)
 # The agent hands freed memory back to the system after a quiet second
-# (malloc_trim, see Manager::on_trim_timer): read its RSS after that.
+# (malloc_trim, see Manager::on_trim_timer; large buffers are mmapped, see
+# agent/main.cpp): read its RSS after that.
 QUIET = 1.6
+# ...but on a busy machine the timer can fire late: a reading over the bound
+# is retaken for up to this long. A leak stays up however long one waits.
+SETTLE = 6.0
 HELPERS = ("load_client.py", "fuzz_client.py", "ssh_probe.py")
 
 
@@ -74,6 +78,17 @@ class LoadCase(AgentTestCase):
                     total += int(fields[1])
         return total
 
+    def settled_kib(self, pid, before, bound):
+        """(RSS, [heap]) once the agent has had its quiet second to trim: the
+        lowest reading within SETTLE seconds, or the first one under the bound."""
+        time.sleep(QUIET)
+        best = (self.rss_kib(pid), self.heap_kib(pid))
+        deadline = time.monotonic() + SETTLE
+        while best[0] - before >= bound and time.monotonic() < deadline:
+            time.sleep(0.25)
+            best = min(best, (self.rss_kib(pid), self.heap_kib(pid)))
+        return best
+
     def good_requests_on_both_doors(self, tag):
         data = b"after " + tag.encode()
         reply = self.a.sock("SIGN " + b64(data))[0]
@@ -108,9 +123,9 @@ class Load(LoadCase):
             self.assertEqual(warm["errors"], 0, warm["first_errors"])
         time.sleep(QUIET)
         before, heap_before = self.rss_kib(pid), self.heap_kib(pid)
+        bound = 1024
         r, elapsed = self.load_round(SEED)
-        time.sleep(QUIET)
-        samples = [(self.rss_kib(pid), self.heap_kib(pid))]
+        samples = [self.settled_kib(pid, before, bound)]
         total = CLIENTS * COUNT
         print(f"\n{CLIENTS} clients x {COUNT} signatures: {r['ok']} OK, {r['verified']} verified, "
               f"{r['errors']} errors in {r['seconds']:.1f} s ({total / r['seconds']:.0f}/s, {elapsed:.1f} s "
@@ -124,11 +139,10 @@ class Load(LoadCase):
         # later reading; noise does not. So a reading over the bound is
         # confirmed over up to 3 more rounds before it fails.
         for k in range(3):
-            if min(x[0] for x in samples) - before < 1024:
+            if min(x[0] for x in samples) - before < bound:
                 break
             self.load_round(SEED + 100 + k)
-            time.sleep(QUIET)
-            samples.append((self.rss_kib(pid), self.heap_kib(pid)))
+            samples.append(self.settled_kib(pid, before, bound))
             print(f"  confirming round {k + 1}: RSS {samples[-1][0]} KiB, [heap] {samples[-1][1]} KiB",
                   file=sys.stderr)
         self.assertEqual(self.a.agent_pid(), pid, "the agent restarted under load")
@@ -137,7 +151,7 @@ class Load(LoadCase):
             # RSS says nothing there. LeakSanitizer checks leaks instead.
             self.good_requests_on_both_doors("load")
             return
-        self.assertLess(min(x[0] for x in samples) - before, 1024,
+        self.assertLess(min(x[0] for x in samples) - before, bound,
                         f"agent RSS grew from {before} KiB to {[x[0] for x in samples]} KiB "
                         f"([heap] {heap_before} -> {[x[1] for x in samples]} KiB)")
         self.good_requests_on_both_doors("load")
