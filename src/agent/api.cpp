@@ -1,44 +1,9 @@
 #include "agent/api.hpp"
 
-#include <systemd/sd-bus-protocol.h>
-
 namespace puddle::agent {
-namespace {
-
-// Failures that need no user action of their own (busy, internal) keep the
-// bus's generic names, which every D-Bus client already understands.
-constexpr FailureSpelling kTable[] = {
-    {Failure::locked, "org.puddle.Agent1.Error.Locked", ErrCode::locked, Exit::locked, "",
-     "run 'puddle unlock' first"},
-    {Failure::not_initialized, "org.puddle.Agent1.Error.NotInitialized", ErrCode::not_initialized,
-     Exit::not_initialized, "", "run 'puddle init', or 'puddle join'"},
-    {Failure::bad_passphrase, "org.puddle.Agent1.Error.BadPassphrase", ErrCode::bad_request, Exit::bad_passphrase, "",
-     "try again (a forgotten passphrase cannot be recovered: see RECOVERY in puddle(1))"},
-    {Failure::reserved_prefix, "org.puddle.Agent1.Error.ReservedPrefix", ErrCode::reserved_prefix, Exit::failure, "",
-     ""},
-    {Failure::invalid_argument, "org.puddle.Agent1.Error.InvalidArgument", ErrCode::bad_request, Exit::usage, "", ""},
-    {Failure::denied, SD_BUS_ERROR_ACCESS_DENIED, ErrCode::denied, Exit::denied, "permission denied: ", ""},
-    {Failure::busy, SD_BUS_ERROR_LIMITS_EXCEEDED, ErrCode::internal, Exit::failure, "", ""},
-    {Failure::internal, SD_BUS_ERROR_FAILED, ErrCode::internal, Exit::failure, "", ""},
-};
-
-} // namespace
-
-const FailureSpelling &spelling(Failure f) {
-    for (const auto &row : kTable)
-        if (row.failure == f) return row;
-    return kTable[std::size(kTable) - 1];
-}
-
-std::optional<Failure> failure_from_bus_error(std::string_view name) {
-    for (const auto &row : kTable)
-        if (name == row.bus_error) return row.failure;
-    return std::nullopt;
-}
 
 Failure identity_failure_kind(const Error &e) {
-    if (e.code() == Exit::not_initialized) return Failure::not_initialized;
-    if (e.code() == Exit::bad_passphrase) return Failure::bad_passphrase;
+    if (e.kind() == Failure::not_initialized || e.kind() == Failure::bad_passphrase) return e.kind();
     return Failure::internal;
 }
 

@@ -293,16 +293,15 @@ int BusDoor::method_lock(sd_bus_message *m, void *userdata, sd_bus_error *) {
 
 int BusDoor::property_get(sd_bus *, const char *, const char *, const char *property, sd_bus_message *reply,
                           void *userdata, sd_bus_error *) {
-    auto &session = static_cast<BusDoor *>(userdata)->service_.session();
+    // Properties are not authorized by polkit: like STATUS, reading them
+    // renews nothing (Service::status).
+    const StatusSnapshot st = static_cast<BusDoor *>(userdata)->service_.status();
     std::string_view p = property;
-    if (p == property::kUnlocked) return sd_bus_message_append(reply, "b", int(session.unlocked()));
-    if (p == property::kPublicKey) {
-        auto pub = session.public_key();
-        return sd_bus_message_append(reply, "s", pub ? pub->str().c_str() : "");
-    }
-    if (p == property::kIdleTimeoutUSec) return sd_bus_message_append(reply, "t", session.idle_usec());
-    if (p == property::kLockDeadlineUSec) return sd_bus_message_append(reply, "t", session.deadline_realtime_usec());
-    if (p == property::kWatchPID) return sd_bus_message_append(reply, "u", std::uint32_t(session.watch_pid()));
+    if (p == property::kUnlocked) return sd_bus_message_append(reply, "b", int(st.unlocked));
+    if (p == property::kPublicKey) return sd_bus_message_append(reply, "s", st.pubkey.c_str());
+    if (p == property::kIdleTimeoutUSec) return sd_bus_message_append(reply, "t", st.idle_timeout_usec);
+    if (p == property::kLockDeadlineUSec) return sd_bus_message_append(reply, "t", st.lock_deadline_usec);
+    if (p == property::kWatchPID) return sd_bus_message_append(reply, "u", std::uint32_t(st.watch_pid));
     if (p == property::kHealth || p == property::kHealthReasons) {
         auto h = static_cast<BusDoor *>(userdata)->service_.health();
         if (p == property::kHealth) return sd_bus_message_append(reply, "s", health_state_name(h.state));

@@ -40,7 +40,6 @@ public:
     StatusSnapshot status();
     std::string pubkey();
 
-    Session &session() { return session_; }
     Health health() const;
     // The friendly name this envoy claims for `key`, else "puddle:<short key>".
     std::string key_comment(const PublicKey &key) const;

@@ -28,15 +28,15 @@ constexpr const char *kAgentHint =
 [[noreturn]] void throw_bus_error(const std::string &what, const sd_bus_error *e, int r) {
     std::string name = e && e->name ? e->name : "";
     std::string msg = e && e->message ? e->message : errno_text(-r);
-    if (auto failure = agent::failure_from_bus_error(name)) {
-        const auto &s = agent::spelling(*failure);
-        throw Error(s.exit, what, s.why_prefix + msg, s.hint);
+    if (auto failure = failure_from_bus_error(name)) {
+        const auto &s = spelling(*failure);
+        throw Error(*failure, what, s.why_prefix + msg, s.hint);
     }
     if (name == SD_BUS_ERROR_SERVICE_UNKNOWN || name == SD_BUS_ERROR_NAME_HAS_NO_OWNER ||
         name.starts_with("org.freedesktop.DBus.Error.Spawn") || name == "org.freedesktop.systemd1.NoSuchUnit" ||
         name == SD_BUS_ERROR_NO_REPLY || name == SD_BUS_ERROR_TIMEOUT)
-        throw Error(Exit::failure, what, "the agent is not reachable: " + msg, kAgentHint);
-    throw Error(Exit::failure, what, msg);
+        throw Error(Failure::failed, what, "the agent is not reachable: " + msg, kAgentHint);
+    throw Error(Failure::failed, what, msg);
 }
 
 // The passphrase travels to the agent in a sealed memfd, never in a message.
@@ -57,7 +57,7 @@ AgentClient::AgentClient() {
     sd_bus *bus = nullptr;
     int r = sd_bus_open_user(&bus);
     if (r < 0)
-        throw Error(Exit::failure, "cannot reach the agent", "no user bus: " + errno_text(-r),
+        throw Error(Failure::failed, "cannot reach the agent", "no user bus: " + errno_text(-r),
                     "run puddle inside your login session (XDG_RUNTIME_DIR and the user bus must exist)");
     bus_.reset(bus);
 }
@@ -83,7 +83,7 @@ std::string AgentClient::rekey(const SecretBuffer &passphrase, const SecretBuffe
     if (r < 0) throw_bus_error("rekey", &err.e, r);
     const char *pub = nullptr;
     if (sd_bus_message_read(reply, "s", &pub) < 0 || !pub)
-        throw Error(Exit::failure, "rekey", "the agent returned no key");
+        throw Error(Failure::failed, "rekey", "the agent returned no key");
     return pub;
 }
 
@@ -95,7 +95,7 @@ std::string AgentClient::set_name(const std::string &name) {
     if (r < 0) throw_bus_error("name set", &err.e, r);
     const char *claim = nullptr;
     if (sd_bus_message_read(reply, "s", &claim) < 0 || !claim)
-        throw Error(Exit::failure, "name set", "the agent returned no claim");
+        throw Error(Failure::failed, "name set", "the agent returned no claim");
     return claim;
 }
 
@@ -123,7 +123,7 @@ Signature AgentClient::sign(std::span<const std::uint8_t> data) {
     size_t size = 0;
     r = sd_bus_message_read_array(reply, 'y', &sig, &size);
     if (r < 0 || size != kSignatureBytes)
-        throw Error(Exit::failure, "sign", "the agent returned a malformed signature");
+        throw Error(Failure::failed, "sign", "the agent returned a malformed signature");
     Signature s;
     std::memcpy(s.data(), sig, size);
     return s;
@@ -190,7 +190,7 @@ std::string agent_mismatch_hint() {
 
 void check_agent_serves(AgentClient &agent, const PublicKey &pub, const std::string &verb) {
     auto st = agent.state();
-    if (auto why = agent_mismatch(st, pub); !why.empty()) throw Error(Exit::failure, verb, why, agent_mismatch_hint());
+    if (auto why = agent_mismatch(st, pub); !why.empty()) throw Error(Failure::failed, verb, why, agent_mismatch_hint());
 }
 
 } // namespace puddle::cli

@@ -39,7 +39,7 @@ constexpr const char *kPairSocket = "puddle-pair.socket";
 
 std::string user_name() {
     auto *pw = ::getpwuid(::getuid());
-    if (!pw) throw Error(Exit::failure, "pair", "cannot find your user name");
+    if (!pw) throw Error(Failure::failed, "pair", "cannot find your user name");
     return pw->pw_name;
 }
 
@@ -73,7 +73,7 @@ void configure_port(std::uint16_t port) {
 
 std::string ask_code() {
     UniqueFd tty(::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY));
-    if (!tty) throw Error(Exit::usage, "join", "no --code given and no terminal to ask it on", "pass --code NNNN-NNNN");
+    if (!tty) throw Error(Failure::invalid_argument, "join", "no --code given and no terminal to ask it on", "pass --code NNNN-NNNN");
     const char prompt[] = "Pairing code (NNNN-NNNN): ";
     (void)!::write(tty.get(), prompt, sizeof prompt - 1);
     std::string code;
@@ -101,7 +101,7 @@ int hand_out(const std::string &verb, std::string_view purpose, const char *pend
             const auto old = load_pending(st.dir, f);
             if (!old) continue;
             if (old->expires > now)
-                throw Error(Exit::failure, verb, "a " + old->purpose + " code is already pending until " + clock_time(old->expires),
+                throw Error(Failure::failed, verb, "a " + old->purpose + " code is already pending until " + clock_time(old->expires),
                             "claim it, or wait until it expires");
             st.dir.remove(f); // expired leftovers
         }
@@ -139,14 +139,14 @@ int hand_out(const std::string &verb, std::string_view purpose, const char *pend
                     return 0;
                 }
                 if (result == "unacknowledged")
-                    throw Error(Exit::pairing_failed, verb,
+                    throw Error(Failure::pairing_failed, verb,
                                 "the key went to " + peer + " but it never acknowledged; it may have joined "
                                 "without being recorded in this envoy's members view",
                                 "run 'puddle members' on the new machine: if it lists this puddle, it joined");
                 if (result == "burned")
-                    throw Error(Exit::pairing_failed, verb, "the code was burned by a failed claim from " + peer,
+                    throw Error(Failure::pairing_failed, verb, "the code was burned by a failed claim from " + peer,
                                 "run 'puddle " + verb + "' again for a new code");
-                throw Error(Exit::pairing_failed, verb, "the code " + result + " unclaimed",
+                throw Error(Failure::pairing_failed, verb, "the code " + result + " unclaimed",
                             "run 'puddle " + verb + "' again for a new code");
             }
         }
@@ -160,13 +160,13 @@ int hand_out(const std::string &verb, std::string_view purpose, const char *pend
                         stop_user_unit(kPairSocket);
                     } catch (const Error &) {
                     }
-                    throw Error(Exit::pairing_failed, verb, "the code expired unclaimed",
+                    throw Error(Failure::pairing_failed, verb, "the code expired unclaimed",
                                 "run 'puddle " + verb + "' again for a new code");
                 }
             }
         }
         if (std::time(nullptr) > pending.expires + 15)
-            throw Error(Exit::pairing_failed, verb, "the listener did not report an outcome",
+            throw Error(Failure::pairing_failed, verb, "the listener did not report an outcome",
                         "see 'systemctl --user status puddle-pair.service'");
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
@@ -184,7 +184,7 @@ int run_rekey_pair(const std::vector<std::string> &argv) {
     {
         auto st = open_state(false);
         if (!st.dir.has(kRotationLogFile))
-            throw Error(Exit::failure, "rekey-pair", "this envoy has no rotation to hand out",
+            throw Error(Failure::failed, "rekey-pair", "this envoy has no rotation to hand out",
                         "run 'puddle rekey' first");
     }
     return hand_out("rekey-pair", kPurposeRekey, kRekeyPendingFile, args.flag("wait"));
@@ -221,9 +221,9 @@ int run_join(const std::vector<std::string> &argv) {
     pair::run_join(req, config.tls, [&](const pair::PairPayload &p, const pair::HolderAd &holder) {
         joined = parse_pub_file(as_bytes(p.pub), "the holder's identity.pub");
         if (joined.str() != holder.pubkey)
-            throw Error(Exit::pairing_failed, "join", "the payload's key is not the key the holder proved");
+            throw Error(Failure::pairing_failed, "join", "the payload's key is not the key the holder proved");
         if (current && !(*current == joined))
-            throw Error(Exit::failure, "join",
+            throw Error(Failure::failed, "join",
                         "this envoy already belongs to a different puddle (" + current->str() + ")",
                         "move " + StateDir::locate().path() + " away first if you really want to switch");
         // Verify the unwrap before writing anything.
@@ -302,7 +302,7 @@ int rekey_from(const Args &args, const std::string &from) {
     pair::run_join(req, config.tls, [&](const pair::PairPayload &p, const pair::HolderAd &holder) {
         rotated = parse_pub_file(as_bytes(p.pub), "the holder's identity.pub");
         if (rotated.str() != holder.pubkey)
-            throw Error(Exit::pairing_failed, "rekey", "the payload's key is not the key the holder proved");
+            throw Error(Failure::pairing_failed, "rekey", "the payload's key is not the key the holder proved");
         if (rotated == current) {
             already = true;
             return;
@@ -343,7 +343,7 @@ int run_rekey(const std::vector<std::string> &argv) {
     AgentClient agent;
     check_agent_serves(agent, pub, "rekey");
     if (!agent.state().unlocked)
-        throw Error(Exit::locked, "rekey", "the session is locked", "run 'puddle unlock' first");
+        throw Error(Failure::locked, "rekey", "the session is locked", "run 'puddle unlock' first");
     auto pass = current_passphrase(args, "Current passphrase");
     SecretBuffer new_pass;
     if (args.flag("new-passphrase") || args.value("new-passphrase-fd"))

@@ -31,7 +31,7 @@ JoinOffer read_join_offer(const Salt &salt, const WrappedBytes &wrapped, const P
 }
 
 void accept_join(const IdentityStore &store, const JoinOffer &offer, const std::string &own_host, std::int64_t now) {
-    if (store.is_member()) throw Error(Exit::failure, "join", "another command initialized this envoy meanwhile");
+    if (store.is_member()) throw Error(Failure::failed, "join", "another command initialized this envoy meanwhile");
     const MemberRecord self{own_host, now, MemberDirection::self, wrapped_digest(offer.wrapped), offer.pub};
     store.commit(offer.salt, offer.wrapped, offer.pub,
                  offer.log.empty() ? std::nullopt : std::optional<std::string>(serialize_rotation_log(offer.log)));

@@ -79,13 +79,13 @@ std::vector<RotationRecord> path_from(const RotationLog &log, const PublicKey &c
 
 bool append_record(RotationLog &log, const RotationRecord &record) {
     if (auto problem = rotation_record_problem(record); !problem.empty())
-        throw Error(Exit::failure, "cannot add a rotation record", problem);
+        throw Error(Failure::failed, "cannot add a rotation record", problem);
     if (!verify_rotation(record))
-        throw Error(Exit::failure, "cannot add a rotation record",
+        throw Error(Failure::failed, "cannot add a rotation record",
                     "its signatures do not verify under the old and new keys it names");
     if (std::find(log.begin(), log.end(), record) != log.end()) return false;
     if (log.size() >= kMaxRotationRecords)
-        throw Error(Exit::failure, "cannot add a rotation record",
+        throw Error(Failure::failed, "cannot add a rotation record",
                     "the rotation log already holds " + std::to_string(kMaxRotationRecords) + " records");
     log.push_back(record);
     return true;
@@ -107,11 +107,11 @@ std::vector<RotationRecord> check_rotation_offer(std::string_view retired_json, 
     RotationLog theirs;
     if (!retired_json.empty()) theirs = parse_rotation_log(as_bytes(retired_json), "the holder's rotation log");
     if (auto fork = find_fork(theirs))
-        throw Error(Exit::failure, "rekey", "the holder's rotation log forks: two rotations from " + fork->first.old_key.str(),
+        throw Error(Failure::failed, "rekey", "the holder's rotation log forks: two rotations from " + fork->first.old_key.str(),
                     "check which envoy rotated without you; accept neither until you know");
     auto path = path_from(theirs, current);
     if (path.empty() || !(path.back().new_key == rotated))
-        throw Error(Exit::failure, "rekey",
+        throw Error(Failure::failed, "rekey",
                     "the rotated key " + rotated.str() + " does not descend from this envoy's key " + current.str(),
                     "this envoy belongs to a different puddle, or misses a rotation");
     return path;
@@ -120,7 +120,7 @@ std::vector<RotationRecord> check_rotation_offer(std::string_view retired_json, 
 void adopt_rotation(const IdentityStore &store, const PublicKey &current, const std::vector<RotationRecord> &path,
                     const Salt &salt, const WrappedBytes &wrapped, const PublicKey &rotated) {
     if (!(store.load_public_key() == current))
-        throw Error(Exit::failure, "rekey", "the identity changed meanwhile; run the command again");
+        throw Error(Failure::failed, "rekey", "the identity changed meanwhile; run the command again");
     RotationLog mine = load_rotation_log(store.dir()).value_or(RotationLog{});
     for (const auto &rec : path) append_record(mine, rec);
     store.commit(salt, wrapped, rotated, serialize_rotation_log(mine));

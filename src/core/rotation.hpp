@@ -40,7 +40,7 @@ std::optional<std::pair<RotationRecord, RotationRecord>> find_fork(const Rotatio
 std::vector<RotationRecord> path_from(const RotationLog &log, const PublicKey &current);
 
 // Appends a record that verifies; returns false (and leaves the log alone)
-// when an equal record is already there. Throws Error(Exit::failure) for a
+// when an equal record is already there. Throws Error(Failure::failed) for a
 // record whose signatures do not verify, or when the log is full.
 bool append_record(RotationLog &log, const RotationRecord &record);
 
@@ -57,7 +57,7 @@ Keypair rotate(const IdentityStore &store, const Keypair &old, std::span<const s
 
 // The holder's rotation log (its retired_puddles.json, "" for none) must
 // lead, without a fork, from `current` to `rotated`; returns that path.
-// Throws Error(Exit::failure, "rekey", …) naming the fork or the gap.
+// Throws Error(Failure::failed, "rekey", …) naming the fork or the gap.
 std::vector<RotationRecord> check_rotation_offer(std::string_view retired_json, const PublicKey &current,
                                                  const PublicKey &rotated);
 

@@ -101,7 +101,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
         }
     } catch (const Error &e) {
         // An expected refusal: it must say which file and why, printably.
-        FUZZ_CHECK(e.code() == Exit::failure);
+        FUZZ_CHECK(e.kind() == Failure::failed);
         FUZZ_CHECK(e.what_failed() == "cannot read " + kLabel);
         FUZZ_CHECK(!e.why().empty());
         FUZZ_CHECK(fuzz::printable(e.what()));

@@ -1,4 +1,4 @@
-// The agent's failure table (SPEC §5, §6): each kind of failure has the bus
+// The one failure table (util/failure.hpp, SPEC §5, §6): each kind of failure has the bus
 // error name, ERR code and exit code the SPEC gives it, and a bus name the
 // agent sends decodes back to the same kind in the CLI.
 #define BOOST_TEST_MODULE agent_api
@@ -11,6 +11,7 @@
 #include "agent/line_protocol.hpp"
 
 #include <string>
+#include <utility>
 
 using namespace puddle;
 using namespace puddle::agent;
@@ -63,10 +64,27 @@ BOOST_AUTO_TEST_CASE(bus_errors_of_the_bus_itself_are_no_agent_failure) {
 }
 
 BOOST_AUTO_TEST_CASE(only_a_missing_identity_or_a_wrong_passphrase_cross_from_core) {
-    BOOST_TEST(int(identity_failure_kind(Error(Exit::bad_passphrase, "unlock", "wrong"))) ==
+    BOOST_TEST(int(identity_failure_kind(Error(Failure::bad_passphrase, "unlock", "wrong"))) ==
                int(Failure::bad_passphrase));
-    BOOST_TEST(int(identity_failure_kind(Error(Exit::not_initialized, "unlock", "none"))) ==
+    BOOST_TEST(int(identity_failure_kind(Error(Failure::not_initialized, "unlock", "none"))) ==
                int(Failure::not_initialized));
-    BOOST_TEST(int(identity_failure_kind(Error(Exit::failure, "unlock", "io"))) == int(Failure::internal));
-    BOOST_TEST(int(identity_failure_kind(Error(Exit::locked, "unlock", "x"))) == int(Failure::internal));
+    BOOST_TEST(int(identity_failure_kind(Error(Failure::failed, "unlock", "io"))) == int(Failure::internal));
+    BOOST_TEST(int(identity_failure_kind(Error(Failure::locked, "unlock", "x"))) == int(Failure::internal));
+}
+
+BOOST_AUTO_TEST_CASE(every_kind_exits_with_its_spec_code) {
+    // SPEC §5: the exit codes of the puddle command, whichever layer raised it.
+    const std::pair<Failure, int> expected[] = {
+        {Failure::failed, 1},         {Failure::invalid_argument, 2}, {Failure::locked, 3},
+        {Failure::not_initialized, 4}, {Failure::bad_passphrase, 5},  {Failure::pairing_failed, 6},
+        {Failure::denied, 7},          {Failure::ambiguous, 8},       {Failure::reserved_prefix, 1},
+        {Failure::busy, 1},            {Failure::internal, 1},
+    };
+    for (const auto &[f, code] : expected) {
+        BOOST_TEST(int(spelling(f).failure) == int(f));
+        BOOST_TEST(int(exit_code(f)) == code);
+    }
+    // The generic bus name the agent uses for internal failures decodes to
+    // internal, not to a kind the agent never sends.
+    BOOST_TEST(int(*failure_from_bus_error("org.freedesktop.DBus.Error.Failed")) == int(Failure::internal));
 }

@@ -75,7 +75,7 @@ BOOST_FIXTURE_TEST_CASE(a_rotation_offer_must_lead_from_our_key, Envoy) {
 
     auto err = catch_error([&] { check_rotation_offer(log, kp.public_key(), b.public_key()); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::failure);
+    BOOST_TEST(err->kind() == Failure::failed);
     BOOST_TEST(err->why() == "the rotated key " + b.public_key().str() + " does not descend from this envoy's key " +
                                  kp.public_key().str());
     BOOST_TEST(err->hint() == "this envoy belongs to a different puddle, or misses a rotation");

@@ -33,7 +33,7 @@ struct Source {
 
     [[noreturn]] void fail(const std::string &why) const { fail(why, hint); }
     [[noreturn]] void fail(const std::string &why, const std::string &with_hint) const {
-        throw Error(Exit::failure, "cannot read " + label, why, with_hint);
+        throw Error(Failure::failed, "cannot read " + label, why, with_hint);
     }
 };
 

@@ -1,7 +1,7 @@
 // name-claim.json (names design): this envoy's signed claim of a short name
 // for its key, and the statement the claim signs.
 // parse_* is a pure function from the file's bytes to a typed value; it throws
-// Error(Exit::failure, "cannot read <label>", <precise reason>, <hint>) on
+// Error(Failure::failed, "cannot read <label>", <precise reason>, <hint>) on
 // anything but a well-formed file. serialize_* writes the canonical text (one
 // line of compact JSON and "\n") and refuses (std::invalid_argument) what the
 // parser would refuse. load_* and save_* do the same on the state directory,

@@ -1,7 +1,7 @@
 // pair.pending and rekey.pending (SPEC §7): the code a `pair` or `rekey-pair`
 // hands out, waiting for the listener to serve it.
 // parse_* is a pure function from the file's bytes to a typed value; it throws
-// Error(Exit::failure, "cannot read <label>", <precise reason>, <hint>) on
+// Error(Failure::failed, "cannot read <label>", <precise reason>, <hint>) on
 // anything but a well-formed file. serialize_* writes the canonical text (one
 // line of compact JSON and "\n") and refuses (std::invalid_argument) what the
 // parser would refuse. load_* and save_* do the same on the state directory,

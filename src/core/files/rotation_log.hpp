@@ -2,7 +2,7 @@
 // oldest first. What the records mean (statements, signatures, forks) lives in
 // core/rotation.hpp; this is only the file.
 // parse_* is a pure function from the file's bytes to a typed value; it throws
-// Error(Exit::failure, "cannot read <label>", <precise reason>, <hint>) on
+// Error(Failure::failed, "cannot read <label>", <precise reason>, <hint>) on
 // anything but a well-formed file. serialize_* writes the canonical text (one
 // line of compact JSON and "\n") and refuses (std::invalid_argument) what the
 // parser would refuse. load_* and save_* do the same on the state directory,
