@@ -13,6 +13,7 @@
 #include <array>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -38,6 +39,25 @@ struct Source {
 };
 
 Json parse_document(const Source &src, std::span<const std::uint8_t> bytes, std::size_t max_bytes);
+
+// An advisory file (puddle writes it for itself and reads it only to report:
+// session.unlocked, unlock-failed, <purpose>.result): a damaged one reads as
+// absent fields, never as an error, so a report is never lost to it.
+class LooseReader {
+public:
+    explicit LooseReader(std::span<const std::uint8_t> bytes)
+        : doc_(parse_json(std::string_view(reinterpret_cast<const char *>(bytes.data()), bytes.size()), nullptr)) {}
+    bool parsed() const noexcept { return doc_.has_value(); }
+    template <class T> void integer(const char *name, T &into) const {
+        if (const Json *v = doc_ ? doc_->get(name) : nullptr; v && v->as_int()) into = T(*v->as_int());
+    }
+    template <class T> void string(const char *name, T &into) const {
+        if (const Json *v = doc_ ? doc_->get(name) : nullptr; v && v->as_string()) into = *v->as_string();
+    }
+
+private:
+    std::optional<Json> doc_;
+};
 
 // One JSON object of a file, read strictly: known names, exact types.
 // `where` names the object in messages ("" for the top level, "members[2]").

@@ -1,5 +1,6 @@
 #include "core/files/pair_result.hpp"
 
+#include "core/files/json_reader.hpp"
 #include "util/json.hpp"
 
 namespace puddle {
@@ -20,18 +21,13 @@ std::string serialize_pair_result(const PairResult &r) {
 }
 
 std::optional<PairResultView> parse_pair_result(std::span<const std::uint8_t> bytes) {
-    std::string error;
-    auto doc = parse_json(std::string_view(reinterpret_cast<const char *>(bytes.data()), bytes.size()), &error);
-    if (!doc) return std::nullopt;
+    const files_detail::LooseReader r(bytes);
+    if (!r.parsed()) return std::nullopt;
     PairResultView view;
-    if (const Json *v = doc->get("created"); v && v->as_int()) view.created = *v->as_int();
-    auto text = [&](const char *name) {
-        const Json *v = doc->get(name);
-        return v && v->as_string() ? *v->as_string() : std::string();
-    };
-    view.result = text("result");
-    view.host = text("host");
-    view.peer = text("peer");
+    r.integer("created", view.created);
+    r.string("result", view.result);
+    r.string("host", view.host);
+    r.string("peer", view.peer);
     return view;
 }
 

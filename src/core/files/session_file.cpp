@@ -1,8 +1,7 @@
 #include "core/files/session_file.hpp"
 
+#include "core/files/json_reader.hpp"
 #include "util/json.hpp"
-
-#include <string_view>
 
 namespace puddle {
 
@@ -19,11 +18,10 @@ std::string serialize_session_file(const SessionFile &f) {
 
 SessionFileView parse_session_file(std::span<const std::uint8_t> bytes) {
     SessionFileView view;
-    auto doc = parse_json(std::string_view(reinterpret_cast<const char *>(bytes.data()), bytes.size()), nullptr);
-    if (!doc) return view;
-    if (const Json *v = doc->get("agent_pid"); v && v->as_int()) view.agent_pid = *v->as_int();
-    if (const Json *v = doc->get("lock_deadline"); v && v->as_int()) view.lock_deadline = *v->as_int();
-    if (const Json *v = doc->get("pubkey"); v && v->as_string()) view.pubkey = *v->as_string();
+    const files_detail::LooseReader r(bytes);
+    r.integer("agent_pid", view.agent_pid);
+    r.integer("lock_deadline", view.lock_deadline);
+    r.string("pubkey", view.pubkey);
     return view;
 }
 

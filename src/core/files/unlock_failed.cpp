@@ -1,8 +1,7 @@
 #include "core/files/unlock_failed.hpp"
 
+#include "core/files/json_reader.hpp"
 #include "util/json.hpp"
-
-#include <string_view>
 
 namespace puddle {
 
@@ -12,10 +11,9 @@ std::string serialize_unlock_failure(const UnlockFailure &f) {
 
 UnlockFailureView parse_unlock_failure(std::span<const std::uint8_t> bytes) {
     UnlockFailureView view;
-    auto doc = parse_json(std::string_view(reinterpret_cast<const char *>(bytes.data()), bytes.size()), nullptr);
-    if (!doc) return view;
-    if (const Json *r = doc->get("reason"); r && r->as_string()) view.reason = *r->as_string();
-    if (const Json *t = doc->get("time"); t && t->as_int()) view.time = *t->as_int();
+    const files_detail::LooseReader r(bytes);
+    r.string("reason", view.reason);
+    r.integer("time", view.time);
     return view;
 }
 
