@@ -13,20 +13,6 @@
 namespace puddle::agent {
 namespace {
 
-const char *error_name(Failure f) {
-    switch (f) {
-    case Failure::locked: return "org.puddle.Agent1.Error.Locked";
-    case Failure::not_initialized: return "org.puddle.Agent1.Error.NotInitialized";
-    case Failure::bad_passphrase: return "org.puddle.Agent1.Error.BadPassphrase";
-    case Failure::reserved_prefix: return "org.puddle.Agent1.Error.ReservedPrefix";
-    case Failure::invalid_argument: return "org.puddle.Agent1.Error.InvalidArgument";
-    case Failure::denied: return SD_BUS_ERROR_ACCESS_DENIED;
-    case Failure::busy: return SD_BUS_ERROR_LIMITS_EXCEEDED;
-    case Failure::internal: return SD_BUS_ERROR_FAILED;
-    }
-    return SD_BUS_ERROR_FAILED;
-}
-
 // The passphrase arrives as a file descriptor (a pipe or a memfd), never
 // in a message. The caller must have written it completely: the agent
 // does not wait for a slow writer, so a client cannot stall the loop.
@@ -61,26 +47,26 @@ SecretBuffer read_passphrase_from_passed_fd(int fd) {
 
 const sd_bus_vtable BusDoor::vtable[] = {
     SD_BUS_VTABLE_START(0),
-    SD_BUS_METHOD_WITH_NAMES("Sign", "ay", SD_BUS_PARAM(data), "ay", SD_BUS_PARAM(signature), method_sign,
+    SD_BUS_METHOD_WITH_NAMES(member::kSign, "ay", SD_BUS_PARAM(data), "ay", SD_BUS_PARAM(signature), method_sign,
                              SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD_WITH_NAMES("Unlock", "htu", SD_BUS_PARAM(passphrase_fd) SD_BUS_PARAM(idle_timeout_usec)
+    SD_BUS_METHOD_WITH_NAMES(member::kUnlock, "htu", SD_BUS_PARAM(passphrase_fd) SD_BUS_PARAM(idle_timeout_usec)
                              SD_BUS_PARAM(watch_pid), "", , method_unlock, SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD("Lock", "", "", method_lock, SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD_WITH_NAMES("Rekey", "hh", SD_BUS_PARAM(passphrase_fd) SD_BUS_PARAM(new_passphrase_fd), "s",
+    SD_BUS_METHOD(member::kLock, "", "", method_lock, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES(member::kRekey, "hh", SD_BUS_PARAM(passphrase_fd) SD_BUS_PARAM(new_passphrase_fd), "s",
                              SD_BUS_PARAM(public_key), method_rekey, SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD_WITH_NAMES("SetName", "s", SD_BUS_PARAM(name), "s", SD_BUS_PARAM(claim), method_set_name,
+    SD_BUS_METHOD_WITH_NAMES(member::kSetName, "s", SD_BUS_PARAM(name), "s", SD_BUS_PARAM(claim), method_set_name,
                              SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_PROPERTY("Unlocked", "b", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-    SD_BUS_PROPERTY("PublicKey", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-    SD_BUS_PROPERTY("IdleTimeoutUSec", "t", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY(property::kUnlocked, "b", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY(property::kPublicKey, "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY(property::kIdleTimeoutUSec, "t", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     // Moves with every signature; signalling each move would cost more than
     // the signature. Clients read it when they need it.
-    SD_BUS_PROPERTY("LockDeadlineUSec", "t", property_get, 0, 0),
-    SD_BUS_PROPERTY("WatchPID", "u", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY(property::kLockDeadlineUSec, "t", property_get, 0, 0),
+    SD_BUS_PROPERTY(property::kWatchPID, "u", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     // Assessed from the files when read (SPEC §11); not signalled.
-    SD_BUS_PROPERTY("Health", "s", property_get, 0, 0),
-    SD_BUS_PROPERTY("HealthReasons", "as", property_get, 0, 0),
-    SD_BUS_SIGNAL_WITH_NAMES("Locked", "s", SD_BUS_PARAM(reason), 0),
+    SD_BUS_PROPERTY(property::kHealth, "s", property_get, 0, 0),
+    SD_BUS_PROPERTY(property::kHealthReasons, "as", property_get, 0, 0),
+    SD_BUS_SIGNAL_WITH_NAMES(member::kLocked, "s", SD_BUS_PARAM(reason), 0),
     SD_BUS_VTABLE_END,
 };
 
@@ -157,137 +143,168 @@ const BusDoor::Caller &BusDoor::caller_of(sd_bus_message *m) {
 
 void BusDoor::reply_error(sd_bus_message *m, const std::exception &e) {
     if (auto *ae = dynamic_cast<const AgentError *>(&e)) {
-        sd_bus_reply_method_errorf(m, error_name(ae->failure()), "%s", ae->what());
+        sd_bus_reply_method_errorf(m, spelling(ae->failure()).bus_error, "%s", ae->what());
         return;
     }
     log_error(std::string("request failed: ") + e.what());
     sd_bus_reply_method_errorf(m, SD_BUS_ERROR_FAILED, "internal error; see the agent's log");
 }
 
-void BusDoor::run(sd_bus_message *m, const Verdict &v, const Work &work) {
+bool BusDoor::authorized(sd_bus_message *m, Action action) {
+    std::optional<Verdict> verdict;
+    if (auto it = decided_.find(m); it != decided_.end()) {
+        // The second dispatch: polkit has answered for this very message.
+        // Read it from the start again, whatever the first dispatch did.
+        sd_bus_message_rewind(m, true);
+        const bool same_action = it->second.action == action;
+        verdict = std::move(it->second.verdict);
+        decided_.erase(it);
+        if (!same_action) verdict = Verdict{false, "authorization was asked for another action"};
+    } else {
+        if (activity_) activity_();
+        const Caller &caller = caller_of(m);
+        MessageRef ref(sd_bus_message_ref(m), sd_bus_message_unref);
+        verdict = authorizer_.check(caller.peer, action, caller.cache,
+                                    [this, ref, action](Verdict v) { redispatch(ref, action, std::move(v)); });
+        if (!verdict) return false; // the call waits; it comes back through redispatch
+    }
+    if (!verdict->allowed) {
+        reply_error(m, denial(*verdict));
+        return false;
+    }
+    return true;
+}
+
+void BusDoor::redispatch(const MessageRef &ref, Action action, Verdict verdict) {
+    // The reference keeps the message, and so its address, ours: no other
+    // message can find this verdict.
+    decided_.insert_or_assign(ref.get(), Decided{ref, action, std::move(verdict)});
+    int r = sd_bus_enqueue_for_read(bus_.get(), ref.get());
+    if (r < 0) {
+        decided_.erase(ref.get());
+        log_error("cannot dispatch an authorized call again: " + errno_text(-r));
+        reply_error(ref.get(), AgentError(Failure::internal, "internal error; see the agent's log"));
+    }
+}
+
+void BusDoor::reply_failed(sd_bus_message *m, std::exception_ptr error) {
     try {
-        if (!v.allowed) throw denial(v);
-        work(m);
+        std::rethrow_exception(error);
     } catch (const std::exception &e) {
         reply_error(m, e);
     }
 }
 
-int BusDoor::authorize_then(sd_bus_message *m, Action action, Work work) {
-    if (activity_) activity_();
-    MessageRef ref(sd_bus_message_ref(m), sd_bus_message_unref);
-    const Caller &caller = caller_of(m);
-    auto decided = authorizer_.check(caller.peer, action, caller.cache,
-                                     [ref, work](Verdict v) { run(ref.get(), v, work); });
-    if (decided) run(m, *decided, work);
-    return 1; // the reply was or will be sent explicitly
-}
+// Each method below asks first and acts only when allowed: while polkit
+// decides it returns at once and sd-bus runs it again with the answer.
 
 int BusDoor::method_sign(sd_bus_message *m, void *userdata, sd_bus_error *) {
     auto *self = static_cast<BusDoor *>(userdata);
-    const void *data = nullptr;
-    size_t size = 0;
-    int r = sd_bus_message_read_array(m, 'y', &data, &size);
-    if (r < 0) return r;
-    // Points into the message, which the pending call keeps alive.
-    std::span<const std::uint8_t> bytes(static_cast<const std::uint8_t *>(data), size);
-    return self->authorize_then(m, Action::sign, [self, bytes](sd_bus_message *msg) {
-        auto sig = self->service_.sign(bytes);
+    if (!self->authorized(m, Action::sign)) return 1;
+    try {
+        const void *data = nullptr;
+        size_t size = 0;
+        int r = sd_bus_message_read_array(m, 'y', &data, &size);
+        if (r < 0) return r;
+        auto sig = self->service_.sign(std::span(static_cast<const std::uint8_t *>(data), size));
         sd_bus_message *reply = nullptr;
-        int rr = sd_bus_message_new_method_return(msg, &reply);
-        if (rr < 0) throw_errno("cannot build the reply", -rr);
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0) throw_errno("cannot build the reply", -r);
         SdBusMessage owned(reply);
-        rr = sd_bus_message_append_array(reply, 'y', sig.data(), sig.size());
-        if (rr < 0) throw_errno("cannot build the reply", -rr);
+        r = sd_bus_message_append_array(reply, 'y', sig.data(), sig.size());
+        if (r < 0) throw_errno("cannot build the reply", -r);
         sd_bus_send(nullptr, reply, nullptr);
-    });
+    } catch (const std::exception &e) {
+        reply_error(m, e);
+    }
+    return 1;
 }
 
 int BusDoor::method_unlock(sd_bus_message *m, void *userdata, sd_bus_error *) {
     auto *self = static_cast<BusDoor *>(userdata);
-    int fd = -1;
-    std::uint64_t idle = 0;
-    std::uint32_t watch = 0;
-    int r = sd_bus_message_read(m, "htu", &fd, &idle, &watch);
-    if (r < 0) return r;
-    // The descriptor belongs to the message, which the pending call keeps alive.
-    return self->authorize_then(m, Action::unlock, [self, fd, idle, watch](sd_bus_message *msg) {
+    if (!self->authorized(m, Action::unlock)) return 1;
+    try {
+        int fd = -1;
+        std::uint64_t idle = 0;
+        std::uint32_t watch = 0;
+        int r = sd_bus_message_read(m, "htu", &fd, &idle, &watch);
+        if (r < 0) return r;
         auto pass = read_passphrase_from_passed_fd(fd);
         if (watch > std::uint32_t(INT32_MAX)) throw AgentError(Failure::invalid_argument, "watch PID out of range");
         // Argon2id runs on the worker thread; the reply follows from there.
-        MessageRef ref(sd_bus_message_ref(msg), sd_bus_message_unref);
+        MessageRef ref(sd_bus_message_ref(m), sd_bus_message_unref);
         self->service_.unlock(std::move(pass), idle, pid_t(watch), [ref](std::exception_ptr error) {
-            if (!error) {
-                sd_bus_reply_method_return(ref.get(), "");
-                return;
-            }
-            try {
-                std::rethrow_exception(error);
-            } catch (const std::exception &e) {
-                reply_error(ref.get(), e);
-            }
+            if (error) reply_failed(ref.get(), error);
+            else sd_bus_reply_method_return(ref.get(), "");
         });
-    });
+    } catch (const std::exception &e) {
+        reply_error(m, e);
+    }
+    return 1;
 }
 
 int BusDoor::method_rekey(sd_bus_message *m, void *userdata, sd_bus_error *) {
     auto *self = static_cast<BusDoor *>(userdata);
-    int fd = -1, new_fd = -1;
-    int r = sd_bus_message_read(m, "hh", &fd, &new_fd);
-    if (r < 0) return r;
-    return self->authorize_then(m, Action::manage, [self, fd, new_fd](sd_bus_message *msg) {
+    if (!self->authorized(m, Action::manage)) return 1;
+    try {
+        int fd = -1, new_fd = -1;
+        int r = sd_bus_message_read(m, "hh", &fd, &new_fd);
+        if (r < 0) return r;
         auto pass = read_passphrase_from_passed_fd(fd);
         auto new_pass = read_passphrase_from_passed_fd(new_fd);
         // Both Argon2id derivations run on the worker; the reply follows.
-        MessageRef ref(sd_bus_message_ref(msg), sd_bus_message_unref);
+        MessageRef ref(sd_bus_message_ref(m), sd_bus_message_unref);
         self->service_.rekey(std::move(pass), std::move(new_pass), [ref](std::exception_ptr error, PublicKey pub) {
-            if (!error) {
-                sd_bus_reply_method_return(ref.get(), "s", pub.str().c_str());
-                return;
-            }
-            try {
-                std::rethrow_exception(error);
-            } catch (const std::exception &e) {
-                reply_error(ref.get(), e);
-            }
+            if (error) reply_failed(ref.get(), error);
+            else sd_bus_reply_method_return(ref.get(), "s", pub.str().c_str());
         });
-    });
+    } catch (const std::exception &e) {
+        reply_error(m, e);
+    }
+    return 1;
 }
 
 int BusDoor::method_set_name(sd_bus_message *m, void *userdata, sd_bus_error *) {
     auto *self = static_cast<BusDoor *>(userdata);
-    const char *name = nullptr;
-    int r = sd_bus_message_read(m, "s", &name);
-    if (r < 0) return r;
-    return self->authorize_then(m, Action::manage, [self, n = std::string(name)](sd_bus_message *msg) {
-        auto claim = self->service_.claim_name(n);
-        sd_bus_reply_method_return(msg, "s", claim.c_str());
-    });
+    if (!self->authorized(m, Action::manage)) return 1;
+    try {
+        const char *name = nullptr;
+        int r = sd_bus_message_read(m, "s", &name);
+        if (r < 0) return r;
+        auto claim = self->service_.claim_name(name);
+        sd_bus_reply_method_return(m, "s", claim.c_str());
+    } catch (const std::exception &e) {
+        reply_error(m, e);
+    }
+    return 1;
 }
 
 int BusDoor::method_lock(sd_bus_message *m, void *userdata, sd_bus_error *) {
     auto *self = static_cast<BusDoor *>(userdata);
-    return self->authorize_then(m, Action::lock, [self](sd_bus_message *msg) {
+    if (!self->authorized(m, Action::lock)) return 1;
+    try {
         self->service_.lock();
-        sd_bus_reply_method_return(msg, "");
-    });
+        sd_bus_reply_method_return(m, "");
+    } catch (const std::exception &e) {
+        reply_error(m, e);
+    }
+    return 1;
 }
 
 int BusDoor::property_get(sd_bus *, const char *, const char *, const char *property, sd_bus_message *reply,
                           void *userdata, sd_bus_error *) {
-    auto &session = static_cast<BusDoor *>(userdata)->service_.session();
+    // Properties are not authorized by polkit: like STATUS, reading them
+    // renews nothing (Service::status).
+    const StatusSnapshot st = static_cast<BusDoor *>(userdata)->service_.status();
     std::string_view p = property;
-    if (p == "Unlocked") return sd_bus_message_append(reply, "b", int(session.unlocked()));
-    if (p == "PublicKey") {
-        auto pub = session.public_key();
-        return sd_bus_message_append(reply, "s", pub ? pub->str().c_str() : "");
-    }
-    if (p == "IdleTimeoutUSec") return sd_bus_message_append(reply, "t", session.idle_usec());
-    if (p == "LockDeadlineUSec") return sd_bus_message_append(reply, "t", session.deadline_realtime_usec());
-    if (p == "WatchPID") return sd_bus_message_append(reply, "u", std::uint32_t(session.watch_pid()));
-    if (p == "Health" || p == "HealthReasons") {
+    if (p == property::kUnlocked) return sd_bus_message_append(reply, "b", int(st.unlocked));
+    if (p == property::kPublicKey) return sd_bus_message_append(reply, "s", st.pubkey.c_str());
+    if (p == property::kIdleTimeoutUSec) return sd_bus_message_append(reply, "t", st.idle_timeout_usec);
+    if (p == property::kLockDeadlineUSec) return sd_bus_message_append(reply, "t", st.lock_deadline_usec);
+    if (p == property::kWatchPID) return sd_bus_message_append(reply, "u", std::uint32_t(st.watch_pid));
+    if (p == property::kHealth || p == property::kHealthReasons) {
         auto h = static_cast<BusDoor *>(userdata)->service_.health();
-        if (p == "Health") return sd_bus_message_append(reply, "s", health_state_name(h.state));
+        if (p == property::kHealth) return sd_bus_message_append(reply, "s", health_state_name(h.state));
         int rr = sd_bus_message_open_container(reply, 'a', "s");
         for (const auto &f : h.findings)
             if (rr >= 0) rr = sd_bus_message_append(reply, "s", f.reason.c_str());
@@ -297,12 +314,12 @@ int BusDoor::property_get(sd_bus *, const char *, const char *, const char *prop
 }
 
 void BusDoor::emit_locked(LockReason reason) {
-    sd_bus_emit_signal(bus_.get(), kObjectPath, kInterface, "Locked", "s", lock_reason_name(reason));
+    sd_bus_emit_signal(bus_.get(), kObjectPath, kInterface, member::kLocked, "s", lock_reason_name(reason));
 }
 
 void BusDoor::emit_properties_changed() {
-    sd_bus_emit_properties_changed(bus_.get(), kObjectPath, kInterface, "Unlocked", "PublicKey", "IdleTimeoutUSec",
-                                   "WatchPID", nullptr);
+    sd_bus_emit_properties_changed(bus_.get(), kObjectPath, kInterface, property::kUnlocked, property::kPublicKey,
+                                   property::kIdleTimeoutUSec, property::kWatchPID, nullptr);
 }
 
 } // namespace puddle::agent

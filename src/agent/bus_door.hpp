@@ -1,6 +1,7 @@
 // The D-Bus door: org.puddle.Agent1 at /org/puddle/Agent1 on the user bus.
 #pragma once
 
+#include "agent/api.hpp"
 #include "agent/authorizer.hpp"
 #include "agent/service.hpp"
 #include "util/sd.hpp"
@@ -10,10 +11,6 @@
 #include <memory>
 
 namespace puddle::agent {
-
-inline constexpr const char *kBusName = "org.puddle.Agent1";
-inline constexpr const char *kObjectPath = "/org/puddle/Agent1";
-inline constexpr const char *kInterface = "org.puddle.Agent1";
 
 class BusDoor {
 public:
@@ -40,7 +37,6 @@ private:
                             void *userdata, sd_bus_error *error);
 
     using MessageRef = std::shared_ptr<sd_bus_message>;
-    using Work = std::function<void(sd_bus_message *)>; // acts and sends the reply; may throw
 
     // A bus connection's credentials are fixed when it connects, so they
     // are asked of the bus once per unique name, not once per call.
@@ -50,10 +46,14 @@ private:
     };
     static Peer query_peer(sd_bus_message *m);
     const Caller &caller_of(sd_bus_message *m);
-    // Authorizes the call, then runs `work` (now, or when polkit answers).
-    int authorize_then(sd_bus_message *m, Action action, Work work);
-    static void run(sd_bus_message *m, const Verdict &v, const Work &work);
+    // As systemd's bus_verify_polkit_async: true when the call may go on;
+    // false when it was refused (and answered) or when polkit is still
+    // deciding, in which case the answer is kept for this message and the
+    // message is dispatched again, so each method reads top to bottom.
+    bool authorized(sd_bus_message *m, Action action);
+    void redispatch(const MessageRef &ref, Action action, Verdict verdict);
     static void reply_error(sd_bus_message *m, const std::exception &e);
+    static void reply_failed(sd_bus_message *m, std::exception_ptr error);
 
     Service &service_;
     Authorizer &authorizer_;
@@ -65,6 +65,15 @@ private:
     SdBus bus_;
     SdBusSlot slot_;
     SdBusSlot name_slot_; // the pending RequestName
+    // Verdicts polkit gave while their call waited, until it is dispatched
+    // again; at most one per check the Authorizer admitted, so bounded.
+    // Last, so its message references go before the bus.
+    struct Decided {
+        MessageRef message;
+        Action action;
+        Verdict verdict;
+    };
+    std::map<sd_bus_message *, Decided> decided_;
 };
 
 } // namespace puddle::agent

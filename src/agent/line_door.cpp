@@ -3,24 +3,9 @@
 #include "agent/line_protocol.hpp"
 #include "util/json.hpp"
 
+#include <type_traits>
+
 namespace puddle::agent {
-namespace {
-
-ErrCode to_err(Failure f) {
-    switch (f) {
-    case Failure::locked: return ErrCode::locked;
-    case Failure::not_initialized: return ErrCode::not_initialized;
-    case Failure::reserved_prefix: return ErrCode::reserved_prefix;
-    case Failure::denied: return ErrCode::denied;
-    case Failure::bad_passphrase:
-    case Failure::invalid_argument: return ErrCode::bad_request;
-    case Failure::busy:
-    case Failure::internal: return ErrCode::internal;
-    }
-    return ErrCode::internal;
-}
-
-} // namespace
 
 std::optional<Step> LineDoor::next_request(std::string_view input) {
     auto nl = input.find('\n');
@@ -41,35 +26,51 @@ std::optional<Step> LineDoor::next_request(std::string_view input) {
         s.close = err->code == ErrCode::too_large;
         return s;
     }
-    if (auto *sign = std::get_if<SignRequest>(&request)) {
-        s.action = Action::sign;
-        s.act = [this, data = std::move(sign->data)] { return format_ok(to_base64(service_.sign(data))); };
-    } else if (std::holds_alternative<StatusRequest>(request)) {
-        s.action = Action::status;
-        s.act = [this] {
-            auto st = service_.status();
-            auto j = Json::object()
-                         .set("unlocked", st.unlocked)
-                         .set("pubkey", st.pubkey)
-                         .set("lock_deadline", st.lock_deadline_usec / 1000000)
-                         .set("idle_timeout_s", st.idle_timeout_usec / 1000000)
-                         .set("watch_pid", long(st.watch_pid));
-            return format_ok(j.dump());
-        };
-    } else if (std::holds_alternative<PubkeyRequest>(request)) {
-        s.action = Action::status;
-        s.act = [this] { return format_ok(service_.pubkey()); };
-    } else {
-        s.action = Action::lock;
-        s.act = [this] {
-            service_.lock();
-            return format_ok();
-        };
-    }
+    std::visit(
+        [&s](auto &&r) {
+            if constexpr (!std::is_same_v<std::decay_t<decltype(r)>, LineError>) s.request = std::move(r);
+        },
+        std::move(request));
     return s;
 }
 
-std::string LineDoor::failure_reply(const AgentError &e) { return format_err(to_err(e.failure()), e.what()); }
+std::string LineDoor::handle(const Request &request) {
+    return std::visit(Overloaded{
+                          [this](const SignRequest &r) { return handle_sign(r); },
+                          [this](const StatusRequest &) { return handle_status(); },
+                          [this](const PubkeyRequest &) { return handle_pubkey(); },
+                          [this](const LockRequest &) { return handle_lock(); },
+                          // The SSH door's requests never reach this door.
+                          [](const auto &) -> std::string {
+                              throw AgentError(Failure::internal, "not a line request");
+                          },
+                      },
+                      request);
+}
+
+std::string LineDoor::handle_sign(const SignRequest &r) { return format_ok(to_base64(service_.sign(r.data))); }
+
+std::string LineDoor::handle_status() {
+    auto st = service_.status();
+    auto j = Json::object()
+                 .set("unlocked", st.unlocked)
+                 .set("pubkey", st.pubkey)
+                 .set("lock_deadline", st.lock_deadline_usec / 1000000)
+                 .set("idle_timeout_s", st.idle_timeout_usec / 1000000)
+                 .set("watch_pid", long(st.watch_pid));
+    return format_ok(j.dump());
+}
+
+std::string LineDoor::handle_pubkey() { return format_ok(service_.pubkey()); }
+
+std::string LineDoor::handle_lock() {
+    service_.lock();
+    return format_ok();
+}
+
+std::string LineDoor::failure_reply(const AgentError &e) {
+    return format_err(spelling(e.failure()).line_code, e.what());
+}
 
 std::string LineDoor::foreign_uid_reply(const std::string &why) { return format_err(ErrCode::denied, why); }
 

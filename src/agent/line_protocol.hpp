@@ -3,6 +3,7 @@
 // target and unit tests call these directly.
 #pragma once
 
+#include "agent/api.hpp"
 #include "core/encoding.hpp"
 
 #include <string>
@@ -13,7 +14,6 @@ namespace puddle::agent {
 
 inline constexpr std::size_t kMaxLineBytes = 65536; // without the LF
 
-enum class ErrCode { locked, denied, not_initialized, bad_request, too_large, reserved_prefix, internal };
 const char *err_code_name(ErrCode c);
 
 struct SignRequest { Bytes data; };

@@ -3,6 +3,7 @@
 #include "agent/manager.hpp"
 #include "core/identity_store.hpp"
 #include "util/error.hpp"
+#include "util/failure.hpp"
 #include "util/harden.hpp"
 #include "util/log.hpp"
 
@@ -36,7 +37,7 @@ UniqueFd bind_socket(const std::string &path) {
     if (!fd) throw_errno("cannot create a socket", errno);
     struct sockaddr_un addr {};
     addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof addr.sun_path) throw Error(Exit::usage, "--socket " + path, "path too long");
+    if (path.size() >= sizeof addr.sun_path) throw Error(Failure::invalid_argument, "--socket " + path, "path too long");
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
     struct stat st;
     if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
@@ -111,13 +112,13 @@ int main(int argc, char **argv) {
             sockets = sockets_from_systemd();
         }
         if (sockets.agent.empty() && sockets.ssh.empty() && !want_bus)
-            throw Error(Exit::usage, "nothing to serve", "no socket was passed and --no-bus was given",
+            throw Error(Failure::invalid_argument, "nothing to serve", "no socket was passed and --no-bus was given",
                         "start it through puddle-agent.socket, or pass --socket PATH");
         agent::Manager manager(config, StateDir::locate(), std::move(sockets), want_bus);
         return manager.run();
     } catch (const Error &e) {
         log_error(e.what() + (e.hint().empty() ? std::string() : " (" + e.hint() + ")"));
-        return int(e.code());
+        return int(exit_code(e.kind()));
     } catch (const std::exception &e) {
         log_error(std::string("fatal: ") + e.what());
         return 1;

@@ -1,6 +1,6 @@
 #include "agent/service.hpp"
 
-#include "core/state_files.hpp"
+#include "core/files/name_claim.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -48,10 +48,8 @@ Health Service::health() const { return assess_health(session_.state_dir(), conf
 std::string Service::key_comment(const PublicKey &key) const {
     const StateDir &dir = session_.state_dir();
     try {
-        if (dir.has(kNameClaimFile)) {
-            auto claim = parse_name_claim(dir.read(kNameClaimFile, kMaxNameClaimBytes, false), dir.file(kNameClaimFile));
-            if (claim.pubkey == key && verify_claim(claim)) return claim.name;
-        }
+        if (auto claim = load_name_claim(dir); claim && claim->pubkey == key && verify_claim(*claim))
+            return claim->name;
     } catch (const Error &) {
         // an unreadable claim is a health finding, not a reason to fail here
     }

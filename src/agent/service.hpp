@@ -3,7 +3,7 @@
 // same checks and the same behaviour whichever way it arrives.
 #pragma once
 
-#include "agent/agent_error.hpp"
+#include "agent/api.hpp"
 #include "agent/authorizer.hpp"
 #include "agent/session.hpp"
 #include "core/health.hpp"
@@ -40,7 +40,6 @@ public:
     StatusSnapshot status();
     std::string pubkey();
 
-    Session &session() { return session_; }
     Health health() const;
     // The friendly name this envoy claims for `key`, else "puddle:<short key>".
     std::string key_comment(const PublicKey &key) const;

@@ -1,12 +1,13 @@
 #include "agent/session.hpp"
+#include "agent/session_detail.hpp"
 
-#include "agent/agent_error.hpp"
+#include "agent/api.hpp"
 #include "core/identity_store.hpp"
-#include "core/state_files.hpp"
+#include "core/files/session_file.hpp"
+#include "core/files/unlock_failed.hpp"
 #include "core/wrap.hpp"
 #include "util/clock.hpp"
 #include "util/error.hpp"
-#include "util/json.hpp"
 #include "util/log.hpp"
 #include "util/proc.hpp"
 
@@ -22,42 +23,8 @@
 #include <unistd.h>
 
 namespace puddle::agent {
-namespace {
 
-constexpr const char *kSessionFile = kSessionFileName;
-constexpr std::uint64_t kUsec = 1000000;
-constexpr std::uint64_t kMinIdleUsec = kUsec;
-constexpr std::uint64_t kMaxIdleUsec = 366ull * 24 * 3600 * kUsec;
-constexpr std::uint64_t kExpiryProbeUsec = 2 * kUsec;
-constexpr std::uint64_t kFileFlushUsec = kUsec;
-// Unlocks derived or waiting at once: each holds an Argon2id arena (64 MiB by
-// default) while it runs, and a burst should not queue for minutes.
-constexpr std::size_t kMaxPendingUnlocks = 4;
-
-unsigned kernel_timeout_seconds(std::uint64_t usec) { return unsigned((usec + kUsec - 1) / kUsec); }
-
-// A failure reading or unwrapping the identity, as the doors report it.
-AgentError identity_failure(const Error &e) {
-    const Failure f = e.code() == Exit::not_initialized  ? Failure::not_initialized
-                      : e.code() == Exit::bad_passphrase ? Failure::bad_passphrase
-                                                         : Failure::internal;
-    return AgentError(f, e.what());
-}
-
-// Wipes the scratch buffer when the record read into it goes out of use,
-// however that scope is left.
-class WipeOnExit {
-public:
-    explicit WipeOnExit(SecretBuffer &buffer) noexcept : buffer_(buffer) {}
-    ~WipeOnExit() { sodium_memzero(buffer_.data(), buffer_.size()); }
-    WipeOnExit(const WipeOnExit &) = delete;
-    WipeOnExit &operator=(const WipeOnExit &) = delete;
-
-private:
-    SecretBuffer &buffer_;
-};
-
-} // namespace
+using namespace session_detail;
 
 const char *lock_reason_name(LockReason r) {
     switch (r) {
@@ -83,7 +50,7 @@ Session::~Session() {
     keyring_remove(*serial_);
     serial_.reset();
     try {
-        dir_.remove(kSessionFile);
+        remove_session_file(dir_);
     } catch (const Error &e) {
         log_warning(e.what());
     }
@@ -115,9 +82,9 @@ void Session::clean_up_earlier_session() {
                         " session key left in the user keyring by an older agent (readable by every process of the "
                         "user); unlock again");
     }
-    if (dir_.has(kSessionFile)) {
-        log_info("the session of an earlier agent ended with it; removing the stale " + dir_.file(kSessionFile));
-        try { dir_.remove(kSessionFile); } catch (const Error &e) { log_warning(e.what()); }
+    if (dir_.has(kSessionFileName)) {
+        log_info("the session of an earlier agent ended with it; removing the stale " + dir_.file(kSessionFileName));
+        try { remove_session_file(dir_); } catch (const Error &e) { log_warning(e.what()); }
     }
 }
 
@@ -203,9 +170,8 @@ void Session::finish_unlock(Keypair kp, const SessionSettings &s) {
 void Session::record_unlock_failure(const std::string &why) {
     // The user sees the error once, at 'puddle unlock'; status keeps saying
     // it (health degraded) until an unlock succeeds.
-    auto j = Json::object().set("time", long(::time(nullptr))).set("reason", why);
     try {
-        dir_.write_atomic(kUnlockFailedFile, as_bytes(j.dump() + "\n"), 0600);
+        save_unlock_failure(dir_, UnlockFailure{std::int64_t(::time(nullptr)), why});
     } catch (const Error &e) {
         log_warning(e.what());
     }
@@ -216,9 +182,7 @@ void Session::start_session(key_serial_t serial, const SessionSettings &s, const
     pub_ = pub;
     settings_ = s;
     remember_identity_stamp();
-    if (dir_.has(kUnlockFailedFile)) {
-        try { dir_.remove(kUnlockFailedFile); } catch (const Error &e) { log_warning(e.what()); }
-    }
+    try { remove_unlock_failure(dir_); } catch (const Error &e) { log_warning(e.what()); }
     deadline_realtime_ = now_usec(CLOCK_REALTIME) + s.idle_usec;
     arm_idle_timer(s.idle_usec);
     watch_process(s);
@@ -290,7 +254,7 @@ void Session::lock(LockReason reason) {
     file_dirty_ = false;
     pidfd_.reset();
     try {
-        dir_.remove(kSessionFile);
+        remove_session_file(dir_);
     } catch (const Error &e) {
         log_warning(e.what());
     }
@@ -316,127 +280,6 @@ void Session::check_identity_unchanged() {
     }
     lock(LockReason::rekeyed);
     throw AgentError(Failure::locked, "the identity was rotated; run 'puddle unlock' again");
-}
-
-void Session::rekey(SecretBuffer passphrase, SecretBuffer new_passphrase, RekeyDone done) {
-    if (!serial_) throw AgentError(Failure::locked, "rekey needs an unlocked session; run 'puddle unlock'");
-    check_identity_unchanged();
-    if (rekeying_) throw AgentError(Failure::busy, "a rotation is already in progress");
-    if (offload_.pending() >= kMaxPendingUnlocks)
-        throw AgentError(Failure::busy, std::to_string(kMaxPendingUnlocks) +
-                                            " passphrase checks are already running; try again when they are done");
-    struct Work {
-        SecretBuffer passphrase, new_passphrase;
-        std::optional<Keypair> fresh;
-        std::exception_ptr error;
-    };
-    auto work = std::make_shared<Work>();
-    work->passphrase = std::move(passphrase);
-    work->new_passphrase = std::move(new_passphrase);
-    const PublicKey expected = pub_;
-    const KdfParams kdf = kdf_;
-    rekeying_ = true;
-    log_info("rotating the identity (in the background; other requests go on)");
-    offload_.submit([this, work, expected, kdf, done = std::move(done)]() -> Offload::Continuation {
-        // Worker thread: the state lock, two Argon2id derivations and the
-        // commit; no session state.
-        try {
-            auto st = open_state(dir_);
-            auto id = st.store.load();
-            auto old = unwrap_seed(id.wrapped, work->passphrase.bytes(), id.salt, id.pub);
-            if (!(old.public_key() == expected))
-                throw AgentError(Failure::invalid_argument, "the session holds another key than identity.pub");
-            RotationLog log;
-            if (dir_.has(kRotationLogFile))
-                log = parse_rotation_log(dir_.read(kRotationLogFile, kMaxRotationLogBytes, true),
-                                         dir_.file(kRotationLogFile));
-            work->fresh.emplace(Keypair::generate());
-            auto record = make_rotation_record(old, *work->fresh, std::int64_t(::time(nullptr)));
-            append_record(log, record);
-            auto salt = random_salt();
-            auto wrapped = wrap_seed(*work->fresh, work->new_passphrase.bytes(), salt, kdf);
-            st.store.commit(salt, wrapped, work->fresh->public_key(), serialize_rotation_log(log));
-        } catch (const AgentError &) {
-            work->error = std::current_exception();
-        } catch (const Error &e) {
-            work->error = std::make_exception_ptr(identity_failure(e));
-        } catch (const std::exception &e) {
-            work->error = std::make_exception_ptr(AgentError(Failure::internal, e.what()));
-        }
-        work->passphrase = SecretBuffer();
-        work->new_passphrase = SecretBuffer();
-        if (work->error) work->fresh.reset();
-        return [this, work, expected, done] {
-            // Loop thread.
-            rekeying_ = false;
-            if (work->error) {
-                done(work->error, PublicKey{});
-                return;
-            }
-            const PublicKey fresh_pub = work->fresh->public_key();
-            std::exception_ptr error;
-            try {
-                move_session_to(*work->fresh, expected);
-            } catch (...) {
-                error = std::current_exception();
-            }
-            work->fresh.reset();
-            log_info("rotated the identity to " + fresh_pub.str());
-            done(error, fresh_pub);
-        };
-    });
-}
-
-void Session::move_session_to(const Keypair &fresh, const PublicKey &old) {
-    // The session may have ended while the worker rotated: then there is
-    // nothing to move (the rotation on disk stands).
-    if (!serial_ || !(pub_ == old)) return;
-    auto record = encode_session_record(fresh.secret_key().bytes(), settings_);
-    const std::uint64_t now = now_usec(CLOCK_REALTIME);
-    const std::uint64_t remaining = deadline_realtime_ > now ? deadline_realtime_ - now : kUsec;
-    key_serial_t serial;
-    try {
-        serial = keyring_store(key_description(fresh.public_key()), record.bytes(), kernel_timeout_seconds(remaining));
-    } catch (const Error &e) {
-        lock(LockReason::rekeyed);
-        throw AgentError(Failure::internal, std::string("rotated, but the session could not follow: ") + e.what());
-    }
-    keyring_remove(*serial_);
-    serial_ = serial;
-    pub_ = fresh.public_key();
-    remember_identity_stamp();
-    write_session_file();
-    if (hooks_.changed) hooks_.changed();
-}
-
-std::string Session::claim_name(const std::string &name) {
-    if (!serial_) throw AgentError(Failure::locked, "setting a name needs an unlocked session; run 'puddle unlock'");
-    check_identity_unchanged();
-    std::string why;
-    if (!valid_name(name, &why)) throw AgentError(Failure::invalid_argument, "invalid name: " + why);
-    std::optional<Keypair> kp;
-    try {
-        const WipeOnExit wipe(scratch_);
-        kp.emplace(Keypair::from_seed(read_session_record().seed()));
-    } catch (const KeyGone &) {
-        lock(LockReason::expired);
-        throw AgentError(Failure::locked, "the session key expired; run 'puddle unlock'");
-    }
-    auto claim = make_name_claim(*kp, name, std::int64_t(::time(nullptr)));
-    std::string text = serialize_name_claim(claim);
-    try {
-        // Never wait for the lock on the loop: a puddle command may hold it
-        // across a passphrase prompt.
-        auto guard = StateLock::try_take(dir_);
-        if (!guard)
-            throw AgentError(Failure::busy, "another puddle command is changing " + dir_.path() + "; try again");
-        dir_.write_atomic(kNameClaimFile, as_bytes(text), 0644);
-    } catch (const Error &e) {
-        throw AgentError(Failure::internal, e.what());
-    }
-    log_info("claimed the name \"" + name + "\" for " + pub_.str());
-    renew();
-    return text;
 }
 
 Signature Session::sign(std::span<const std::uint8_t> data) {
@@ -495,15 +338,11 @@ void Session::schedule_session_file() {
 
 void Session::write_session_file() {
     file_dirty_ = false;
-    auto j = Json::object()
-                 .set("agent_pid", long(::getpid()))
-                 .set("watch_pid", long(settings_.watch_pid))
-                 .set("lock_deadline", deadline_realtime_ / kUsec)
-                 .set("idle_timeout_s", settings_.idle_usec / kUsec)
-                 .set("pubkey", pub_.str());
-    std::string text = j.dump() + "\n";
+    const SessionFile file{std::int64_t(::getpid()), std::int64_t(settings_.watch_pid),
+                           std::int64_t(deadline_realtime_ / kUsec), std::int64_t(settings_.idle_usec / kUsec),
+                           pub_.str()};
     try {
-        dir_.write_atomic(kSessionFile, as_bytes(text), 0600);
+        save_session_file(dir_, file);
     } catch (const Error &e) {
         log_warning(e.what());
     }

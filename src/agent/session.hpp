@@ -48,7 +48,7 @@ public:
     // An unlock is being derived: the agent must not exit on idle.
     bool busy() const noexcept { return offload_.pending() > 0; }
     void lock(LockReason reason);
-    // Throws Error(Exit::locked) when locked (also when the kernel expired the key).
+    // Throws Error(Failure::locked) when locked (also when the kernel expired the key).
     Signature sign(std::span<const std::uint8_t> data);
     // Rotates the identity (SPEC §8): checks the passphrase against the
     // wrap, makes a new keypair, records old -> new signed by both (an

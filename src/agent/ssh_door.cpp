@@ -23,24 +23,10 @@ std::optional<Step> SshDoor::next_request(std::string_view input) {
     }
     s.consumed = frame.consumed;
     auto request = ssh::parse_request(frame.body);
-    if (std::holds_alternative<ssh::RequestIdentities>(request)) {
-        s.action = Action::status;
-        s.act = [this] {
-            auto st = service_.status();
-            if (!st.unlocked || st.pubkey.empty()) return as_string(ssh::framed_identities_answer_empty());
-            auto key = parse_public_key(st.pubkey);
-            return as_string(ssh::framed_identities_answer(*key, service_.key_comment(*key)));
-        };
+    if (auto *list = std::get_if<ssh::RequestIdentities>(&request)) {
+        s.request = *list;
     } else if (auto *sign = std::get_if<ssh::SignRequest>(&request)) {
-        s.action = Action::sign;
-        s.act = [this, key_blob = std::move(sign->key_blob), data = std::move(sign->data)] {
-            auto st = service_.status();
-            auto key = parse_public_key(st.pubkey);
-            // Only the puddle key is here; any other key is not ours to use.
-            if (!key || !ssh::key_blob_matches(key_blob, *key))
-                throw AgentError(Failure::invalid_argument, "not the puddle key");
-            return as_string(ssh::framed_sign_response(service_.sign(data)));
-        };
+        s.request = std::move(*sign);
     } else {
         // Adding, removing, agent locking, extensions (session-bind included,
         // see ssh_protocol.hpp) and malformed messages: SSH_AGENT_FAILURE,
@@ -48,6 +34,34 @@ std::optional<Step> SshDoor::next_request(std::string_view input) {
         s.reply = as_string(ssh::framed_failure());
     }
     return s;
+}
+
+std::string SshDoor::handle(const Request &request) {
+    return std::visit(Overloaded{
+                          [this](const ssh::RequestIdentities &) { return handle_request_identities(); },
+                          [this](const ssh::SignRequest &r) { return handle_sign(r); },
+                          // The line door's requests never reach this door.
+                          [](const auto &) -> std::string {
+                              throw AgentError(Failure::internal, "not an SSH agent request");
+                          },
+                      },
+                      request);
+}
+
+std::string SshDoor::handle_request_identities() {
+    auto st = service_.status();
+    if (!st.unlocked || st.pubkey.empty()) return as_string(ssh::framed_identities_answer_empty());
+    auto key = parse_public_key(st.pubkey);
+    return as_string(ssh::framed_identities_answer(*key, service_.key_comment(*key)));
+}
+
+std::string SshDoor::handle_sign(const ssh::SignRequest &r) {
+    auto st = service_.status();
+    auto key = parse_public_key(st.pubkey);
+    // Only the puddle key is here; any other key is not ours to use.
+    if (!key || !ssh::key_blob_matches(r.key_blob, *key))
+        throw AgentError(Failure::invalid_argument, "not the puddle key");
+    return as_string(ssh::framed_sign_response(service_.sign(r.data)));
 }
 
 std::string SshDoor::failure_reply(const AgentError &) { return as_string(ssh::framed_failure()); }

@@ -15,8 +15,14 @@ public:
 
 protected:
     std::optional<Step> next_request(std::string_view input) override;
+    std::string handle(const Request &request) override;
     std::string failure_reply(const AgentError &e) override;
     std::string foreign_uid_reply(const std::string &why) override;
+
+private:
+    // As ssh-agent.c's process_request_identities and process_sign_request2.
+    std::string handle_request_identities();
+    std::string handle_sign(const ssh::SignRequest &r);
 };
 
 } // namespace puddle::agent

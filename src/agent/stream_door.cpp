@@ -191,9 +191,10 @@ void StreamDoor::process(const ConnPtr &c) {
         c->consumed += step->consumed;
         c->out += step->reply;
         if (step->close) c->close_after_flush = true;
-        if (!step->action) continue;
+        if (!step->request) continue;
         std::weak_ptr<Conn> weak = c;
-        auto decided = authorizer_.check(c->peer, *step->action, c->cache, [this, weak, step = *step](Verdict v) {
+        auto decided = authorizer_.check(c->peer, action_of(*step->request), c->cache,
+                                         [this, weak, step = *step](Verdict v) {
             auto conn = weak.lock();
             if (!conn) return;
             conn->waiting = false;
@@ -213,10 +214,22 @@ void StreamDoor::process(const ConnPtr &c) {
     }
 }
 
+Action action_of(const Request &request) {
+    struct Of {
+        Action operator()(const SignRequest &) const { return Action::sign; }
+        Action operator()(const ssh::SignRequest &) const { return Action::sign; }
+        Action operator()(const LockRequest &) const { return Action::lock; }
+        Action operator()(const StatusRequest &) const { return Action::status; }
+        Action operator()(const PubkeyRequest &) const { return Action::status; }
+        Action operator()(const ssh::RequestIdentities &) const { return Action::status; }
+    };
+    return std::visit(Of{}, request);
+}
+
 void StreamDoor::execute(Conn &c, const Step &step, const Verdict &verdict) {
     try {
         if (!verdict.allowed) throw denial(verdict);
-        c.out += step.act();
+        c.out += handle(*step.request);
     } catch (const AgentError &e) {
         c.out += failure_reply(e);
     } catch (const std::exception &e) {

@@ -6,7 +6,9 @@
 #pragma once
 
 #include "agent/authorizer.hpp"
+#include "agent/line_protocol.hpp"
 #include "agent/service.hpp"
+#include "agent/ssh_protocol.hpp"
 #include "util/fd.hpp"
 #include "util/sd.hpp"
 
@@ -15,16 +17,29 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <variant>
 
 namespace puddle::agent {
 
+// A request a door acts on once it is authorized: the parsed request
+// itself, kept until polkit answers, so each kind reaches its own named
+// handler through one visit.
+using Request = std::variant<SignRequest, StatusRequest, PubkeyRequest, LockRequest, ssh::RequestIdentities,
+                             ssh::SignRequest>;
+// Lambdas as one visitor: std::visit(Overloaded{...}, request).
+template <class... F> struct Overloaded : F... {
+    using F::operator()...;
+};
+
+// What polkit is asked before a request of this kind runs.
+Action action_of(const Request &request);
+
 // One framed request, as the protocol understood it.
 struct Step {
-    std::size_t consumed = 0;          // bytes of input it used
-    std::string reply;                 // an immediate reply (e.g. a parse error)
-    bool close = false;                // close after the reply
-    std::optional<Action> action;      // if set: authorize, then run `act`
-    std::function<std::string()> act;  // performs the request; may throw AgentError
+    std::size_t consumed = 0;       // bytes of input it used
+    std::string reply;              // an immediate reply (e.g. a parse error)
+    bool close = false;             // close after the reply
+    std::optional<Request> request; // if set: authorize, then handle it
 };
 
 class StreamDoor {
@@ -38,6 +53,8 @@ protected:
     // The next complete request in `input`, or nullopt if more bytes are
     // needed. Also answers a request that can never complete (too large).
     virtual std::optional<Step> next_request(std::string_view input) = 0;
+    // Performs an authorized request and returns its reply; throws AgentError.
+    virtual std::string handle(const Request &request) = 0;
     // The reply to a refused or failed request.
     virtual std::string failure_reply(const AgentError &e) = 0;
     // What a peer of another uid gets before the connection closes.

@@ -1,5 +1,7 @@
 #include "cli/agent_client.hpp"
 
+#include "agent/api.hpp"
+
 #include "core/statedir.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -15,30 +17,26 @@
 namespace puddle::cli {
 namespace {
 
-constexpr const char *kBusName = "org.puddle.Agent1";
-constexpr const char *kPath = "/org/puddle/Agent1";
-constexpr const char *kIface = "org.puddle.Agent1";
+using agent::kBusName;
+constexpr const char *kPath = agent::kObjectPath;
+constexpr const char *kIface = agent::kInterface;
+namespace member = agent::member;
+namespace property = agent::property;
 constexpr const char *kAgentHint =
     "check that the agent is installed and its socket enabled: systemctl --user enable --now puddle-agent.socket";
 
 [[noreturn]] void throw_bus_error(const std::string &what, const sd_bus_error *e, int r) {
     std::string name = e && e->name ? e->name : "";
     std::string msg = e && e->message ? e->message : errno_text(-r);
-    if (name == "org.puddle.Agent1.Error.Locked")
-        throw Error(Exit::locked, what, msg, "run 'puddle unlock' first");
-    if (name == "org.puddle.Agent1.Error.NotInitialized")
-        throw Error(Exit::not_initialized, what, msg, "run 'puddle init', or 'puddle join'");
-    if (name == "org.puddle.Agent1.Error.BadPassphrase")
-        throw Error(Exit::bad_passphrase, what, msg,
-                    "try again (a forgotten passphrase cannot be recovered: see RECOVERY in puddle(1))");
-    if (name == "org.puddle.Agent1.Error.ReservedPrefix") throw Error(Exit::failure, what, msg);
-    if (name == "org.puddle.Agent1.Error.InvalidArgument") throw Error(Exit::usage, what, msg);
-    if (name == SD_BUS_ERROR_ACCESS_DENIED) throw Error(Exit::denied, what, "permission denied: " + msg);
+    if (auto failure = failure_from_bus_error(name)) {
+        const auto &s = spelling(*failure);
+        throw Error(*failure, what, s.why_prefix + msg, s.hint);
+    }
     if (name == SD_BUS_ERROR_SERVICE_UNKNOWN || name == SD_BUS_ERROR_NAME_HAS_NO_OWNER ||
         name.starts_with("org.freedesktop.DBus.Error.Spawn") || name == "org.freedesktop.systemd1.NoSuchUnit" ||
         name == SD_BUS_ERROR_NO_REPLY || name == SD_BUS_ERROR_TIMEOUT)
-        throw Error(Exit::failure, what, "the agent is not reachable: " + msg, kAgentHint);
-    throw Error(Exit::failure, what, msg);
+        throw Error(Failure::failed, what, "the agent is not reachable: " + msg, kAgentHint);
+    throw Error(Failure::failed, what, msg);
 }
 
 // The passphrase travels to the agent in a sealed memfd, never in a message.
@@ -59,7 +57,7 @@ AgentClient::AgentClient() {
     sd_bus *bus = nullptr;
     int r = sd_bus_open_user(&bus);
     if (r < 0)
-        throw Error(Exit::failure, "cannot reach the agent", "no user bus: " + errno_text(-r),
+        throw Error(Failure::failed, "cannot reach the agent", "no user bus: " + errno_text(-r),
                     "run puddle inside your login session (XDG_RUNTIME_DIR and the user bus must exist)");
     bus_.reset(bus);
 }
@@ -68,7 +66,7 @@ void AgentClient::unlock(const SecretBuffer &passphrase, std::uint64_t idle_usec
     auto fd = passphrase_memfd(passphrase);
     BusError err;
     sd_bus_message *reply = nullptr;
-    int r = sd_bus_call_method(bus_.get(), kBusName, kPath, kIface, "Unlock", &err, &reply, "htu", fd.get(),
+    int r = sd_bus_call_method(bus_.get(), kBusName, kPath, kIface, member::kUnlock, &err, &reply, "htu", fd.get(),
                                idle_usec, watch_pid);
     SdBusMessage owned(reply);
     if (r < 0) throw_bus_error("unlock", &err.e, r);
@@ -79,39 +77,39 @@ std::string AgentClient::rekey(const SecretBuffer &passphrase, const SecretBuffe
     auto new_fd = passphrase_memfd(new_passphrase);
     BusError err;
     sd_bus_message *reply = nullptr;
-    int r = sd_bus_call_method(bus_.get(), kBusName, kPath, kIface, "Rekey", &err, &reply, "hh", fd.get(),
+    int r = sd_bus_call_method(bus_.get(), kBusName, kPath, kIface, member::kRekey, &err, &reply, "hh", fd.get(),
                                new_fd.get());
     SdBusMessage owned(reply);
     if (r < 0) throw_bus_error("rekey", &err.e, r);
     const char *pub = nullptr;
     if (sd_bus_message_read(reply, "s", &pub) < 0 || !pub)
-        throw Error(Exit::failure, "rekey", "the agent returned no key");
+        throw Error(Failure::failed, "rekey", "the agent returned no key");
     return pub;
 }
 
 std::string AgentClient::set_name(const std::string &name) {
     BusError err;
     sd_bus_message *reply = nullptr;
-    int r = sd_bus_call_method(bus_.get(), kBusName, kPath, kIface, "SetName", &err, &reply, "s", name.c_str());
+    int r = sd_bus_call_method(bus_.get(), kBusName, kPath, kIface, member::kSetName, &err, &reply, "s", name.c_str());
     SdBusMessage owned(reply);
     if (r < 0) throw_bus_error("name set", &err.e, r);
     const char *claim = nullptr;
     if (sd_bus_message_read(reply, "s", &claim) < 0 || !claim)
-        throw Error(Exit::failure, "name set", "the agent returned no claim");
+        throw Error(Failure::failed, "name set", "the agent returned no claim");
     return claim;
 }
 
 void AgentClient::lock() {
     BusError err;
     sd_bus_message *reply = nullptr;
-    int r = sd_bus_call_method(bus_.get(), kBusName, kPath, kIface, "Lock", &err, &reply, "");
+    int r = sd_bus_call_method(bus_.get(), kBusName, kPath, kIface, member::kLock, &err, &reply, "");
     SdBusMessage owned(reply);
     if (r < 0) throw_bus_error("lock", &err.e, r);
 }
 
 Signature AgentClient::sign(std::span<const std::uint8_t> data) {
     sd_bus_message *call = nullptr;
-    int r = sd_bus_message_new_method_call(bus_.get(), &call, kBusName, kPath, kIface, "Sign");
+    int r = sd_bus_message_new_method_call(bus_.get(), &call, kBusName, kPath, kIface, member::kSign);
     if (r < 0) throw_errno("cannot build the Sign call", -r);
     SdBusMessage owned_call(call);
     r = sd_bus_message_append_array(call, 'y', data.data(), data.size());
@@ -125,7 +123,7 @@ Signature AgentClient::sign(std::span<const std::uint8_t> data) {
     size_t size = 0;
     r = sd_bus_message_read_array(reply, 'y', &sig, &size);
     if (r < 0 || size != kSignatureBytes)
-        throw Error(Exit::failure, "sign", "the agent returned a malformed signature");
+        throw Error(Failure::failed, "sign", "the agent returned a malformed signature");
     Signature s;
     std::memcpy(s.data(), sig, size);
     return s;
@@ -144,19 +142,19 @@ AgentState AgentClient::state() {
         const char *name = nullptr;
         sd_bus_message_read(reply, "s", &name);
         std::string_view n = name ? name : "";
-        if (n == "Unlocked") {
+        if (n == property::kUnlocked) {
             int b = 0;
             sd_bus_message_read(reply, "v", "b", &b);
             s.unlocked = b;
-        } else if (n == "PublicKey") {
+        } else if (n == property::kPublicKey) {
             const char *k = nullptr;
             sd_bus_message_read(reply, "v", "s", &k);
             s.pubkey = k ? k : "";
-        } else if (n == "IdleTimeoutUSec") {
+        } else if (n == property::kIdleTimeoutUSec) {
             sd_bus_message_read(reply, "v", "t", &s.idle_timeout_usec);
-        } else if (n == "LockDeadlineUSec") {
+        } else if (n == property::kLockDeadlineUSec) {
             sd_bus_message_read(reply, "v", "t", &s.lock_deadline_usec);
-        } else if (n == "WatchPID") {
+        } else if (n == property::kWatchPID) {
             sd_bus_message_read(reply, "v", "u", &s.watch_pid);
         } else {
             sd_bus_message_skip(reply, "v");
@@ -192,7 +190,7 @@ std::string agent_mismatch_hint() {
 
 void check_agent_serves(AgentClient &agent, const PublicKey &pub, const std::string &verb) {
     auto st = agent.state();
-    if (auto why = agent_mismatch(st, pub); !why.empty()) throw Error(Exit::failure, verb, why, agent_mismatch_hint());
+    if (auto why = agent_mismatch(st, pub); !why.empty()) throw Error(Failure::failed, verb, why, agent_mismatch_hint());
 }
 
 } // namespace puddle::cli

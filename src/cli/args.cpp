@@ -9,7 +9,7 @@
 namespace puddle::cli {
 
 void usage_error(const std::string &verb, const std::string &why) {
-    throw Error(Exit::usage, verb.empty() ? "usage" : verb, why,
+    throw Error(Failure::invalid_argument, verb.empty() ? "usage" : verb, why,
                 "see 'puddle " + (verb.empty() ? std::string("--help") : verb + " --help") + "'");
 }
 

@@ -3,6 +3,7 @@
 #include "cli/verbs.hpp"
 #include "core/identity_store.hpp"
 #include "util/error.hpp"
+#include "util/failure.hpp"
 #include "util/text.hpp"
 
 #include <cstdio>
@@ -167,7 +168,7 @@ int dispatch(int argc, char **argv) {
         }
         return v.run(rest);
     }
-    throw Error(Exit::usage, "usage", "unknown verb " + quote_for_message(first), "see 'puddle --help'");
+    throw Error(Failure::invalid_argument, "usage", "unknown verb " + quote_for_message(first), "see 'puddle --help'");
 }
 
 } // namespace
@@ -180,7 +181,7 @@ int main(int argc, char **argv) {
         return puddle::cli::dispatch(argc, argv);
     } catch (const puddle::Error &e) {
         puddle::cli::print_error(e);
-        return int(e.code());
+        return int(exit_code(e.kind()));
     } catch (const std::bad_alloc &) {
         std::fprintf(stderr, "puddle: out of memory (locked memory for secrets may be limited: see ulimit -l)\n");
         return 1;

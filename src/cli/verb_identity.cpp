@@ -22,12 +22,12 @@ int run_init(const std::vector<std::string> &argv) {
     auto refuse_existing = [](const OpenState &st) {
         if (st.store.is_member()) {
             auto existing = st.store.load_public_key();
-            throw Error(Exit::failure, "init", "this envoy is already a member of puddle " + existing.str(),
+            throw Error(Failure::failed, "init", "this envoy is already a member of puddle " + existing.str(),
                         "use 'puddle rotate-passphrase' to change the passphrase");
         }
         if (st.store.is_partial()) {
             auto e = st.store.partial_error();
-            throw Error(Exit::failure, "init: refusing to overwrite an " + e.what_failed(), e.why(), e.hint());
+            throw Error(Failure::failed, "init: refusing to overwrite an " + e.what_failed(), e.why(), e.hint());
         }
     };
     StateDir dir = StateDir::locate();
@@ -80,7 +80,7 @@ int run_verify(const std::vector<std::string> &argv) {
 
     auto data = read_input(args.positionals().empty() ? "-" : args.positionals()[0]);
     if (!verify_signature(key, data, sig))
-        throw Error(Exit::failure, "verify", "bad signature: it was not made by " + key.str() + " over this data");
+        throw Error(Failure::failed, "verify", "bad signature: it was not made by " + key.str() + " over this data");
     std::printf("good signature by %s\n", key.str().c_str());
     return 0;
 }
@@ -102,7 +102,7 @@ int run_rotate_passphrase(const std::vector<std::string> &argv) {
     auto st = open_state(false);
     auto now = st.store.load();
     if (!(now.pub == id.pub) || now.wrapped.raw != id.wrapped.raw)
-        throw Error(Exit::failure, "rotate-passphrase", "the identity changed while the passphrases were read",
+        throw Error(Failure::failed, "rotate-passphrase", "the identity changed while the passphrases were read",
                     "run 'puddle rotate-passphrase' again");
     st.store.commit(salt, wrapped, id.pub);
     std::printf("passphrase changed for %s\n", id.pub.str().c_str());

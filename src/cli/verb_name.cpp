@@ -35,7 +35,7 @@ int name_set(const Args &args) {
         auto view = load_claims(st.dir, config);
         for (const auto &k : view.claimants(name))
             if (!(k == pub))
-                throw Error(Exit::ambiguous, "name set", "\"" + name + "\" is already claimed by " + k.str(),
+                throw Error(Failure::ambiguous, "name set", "\"" + name + "\" is already claimed by " + k.str(),
                             "choose another name; a name is first come, and never arbitrated");
     }
     AgentClient agent;
@@ -64,7 +64,7 @@ int name_show(const Args &args) {
     auto pub = st.store.load_public_key();
     // "No name claimed" would hide a claim that is there but broken.
     if (auto why = own_claim_problem(st.dir, pub); !why.empty())
-        throw Error(Exit::failure, "name show", st.dir.file(kNameClaimFile) + " cannot be used: " + why,
+        throw Error(Failure::failed, "name show", st.dir.file(kNameClaimFile) + " cannot be used: " + why,
                     "claim the name again with 'puddle name set NAME' (unlocked), or remove it with 'puddle name clear'");
     auto view = load_claims(st.dir, config);
     bool any = false;
@@ -90,9 +90,9 @@ int name_resolve(const Args &args) {
     ClaimsView view = dir.exists() ? load_claims(open_state(false).dir, config) : ClaimsView{};
     for (const auto &p : view.problems) print_warning("ignored claim " + p.source + ": " + p.why);
     auto keys = view.claimants(name);
-    if (keys.empty()) throw Error(Exit::failure, "name resolve", "no key claims \"" + name + "\" in this envoy's view");
+    if (keys.empty()) throw Error(Failure::failed, "name resolve", "no key claims \"" + name + "\" in this envoy's view");
     if (keys.size() > 1)
-        throw Error(Exit::ambiguous, "name resolve",
+        throw Error(Failure::ambiguous, "name resolve",
                     "\"" + name + "\" is ambiguous, use the hex form; claimed by:" + keys_list(keys));
     std::printf("%s\n", keys[0].str().c_str());
     return 0;

@@ -8,7 +8,10 @@
 #include "core/identity_store.hpp"
 #include "core/names.hpp"
 #include "core/passphrase.hpp"
-#include "core/state_files.hpp"
+#include "core/files/pair_result.hpp"
+#include "core/files/pending.hpp"
+#include "core/membership.hpp"
+#include "core/rotation.hpp"
 #include "pair/holder.hpp"
 #include "pair/joiner.hpp"
 #include "util/fd.hpp"
@@ -36,7 +39,7 @@ constexpr const char *kPairSocket = "puddle-pair.socket";
 
 std::string user_name() {
     auto *pw = ::getpwuid(::getuid());
-    if (!pw) throw Error(Exit::failure, "pair", "cannot find your user name");
+    if (!pw) throw Error(Failure::failed, "pair", "cannot find your user name");
     return pw->pw_name;
 }
 
@@ -68,17 +71,9 @@ void configure_port(std::uint16_t port) {
     reload_user_manager();
 }
 
-std::optional<Json> read_result(const StateDir &dir, const std::string &purpose) {
-    const std::string name = purpose + ".result";
-    if (!dir.has(name)) return std::nullopt;
-    auto bytes = dir.read(name, 4096, true);
-    std::string error;
-    return parse_json(std::string_view(reinterpret_cast<const char *>(bytes.data()), bytes.size()), &error);
-}
-
 std::string ask_code() {
     UniqueFd tty(::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY));
-    if (!tty) throw Error(Exit::usage, "join", "no --code given and no terminal to ask it on", "pass --code NNNN-NNNN");
+    if (!tty) throw Error(Failure::invalid_argument, "join", "no --code given and no terminal to ask it on", "pass --code NNNN-NNNN");
     const char prompt[] = "Pairing code (NNNN-NNNN): ";
     (void)!::write(tty.get(), prompt, sizeof prompt - 1);
     std::string code;
@@ -103,10 +98,10 @@ int hand_out(const std::string &verb, std::string_view purpose, const char *pend
         if (!st.store.is_member()) st.store.load();
         const std::int64_t now = std::int64_t(std::time(nullptr));
         for (const char *f : {kPairPendingFile, kRekeyPendingFile}) {
-            if (!st.dir.has(f)) continue;
-            auto old = parse_pair_pending(st.dir.read(f, kMaxPendingBytes, true), st.dir.file(f));
-            if (old.expires > now)
-                throw Error(Exit::failure, verb, "a " + old.purpose + " code is already pending until " + clock_time(old.expires),
+            const auto old = load_pending(st.dir, f);
+            if (!old) continue;
+            if (old->expires > now)
+                throw Error(Failure::failed, verb, "a " + old->purpose + " code is already pending until " + clock_time(old->expires),
                             "claim it, or wait until it expires");
             st.dir.remove(f); // expired leftovers
         }
@@ -114,9 +109,8 @@ int hand_out(const std::string &verb, std::string_view purpose, const char *pend
         std::snprintf(digits, sizeof digits, "%08u", randombytes_uniform(100000000));
         pending = PairPending{std::string(purpose), digits, now, now + config.pair.code_ttl_seconds};
         sodium_memzero(digits, sizeof digits);
-        st.dir.remove(std::string(purpose) + ".result");
-        std::string text = serialize_pair_pending(pending);
-        st.dir.write_atomic(pending_file, as_bytes(text), 0600);
+        remove_pair_result(st.dir, purpose);
+        save_pending(st.dir, pending_file, pending);
         try {
             configure_port(config.pair.port);
             start_user_unit(kPairSocket);
@@ -137,47 +131,42 @@ int hand_out(const std::string &verb, std::string_view purpose, const char *pend
 
     StateDir dir = StateDir::locate();
     for (;;) {
-        if (auto r = read_result(dir, std::string(purpose))) {
-            const Json *created = r->get("created");
-            if (created && created->as_int() && *created->as_int() == pending.created) {
-                std::string result = r->get("result") && r->get("result")->as_string() ? *r->get("result")->as_string() : "";
-                std::string host = r->get("host") && r->get("host")->as_string() ? *r->get("host")->as_string() : "";
-                std::string peer = r->get("peer") && r->get("peer")->as_string() ? *r->get("peer")->as_string() : "";
+        if (auto r = load_pair_result(dir, purpose)) {
+            if (r->created == pending.created) {
+                const std::string &result = r->result, &host = r->host, &peer = r->peer;
                 if (result == "claimed") {
                     std::printf("claimed: %s (%s) joined\n", host.c_str(), peer.c_str());
                     return 0;
                 }
                 if (result == "unacknowledged")
-                    throw Error(Exit::pairing_failed, verb,
+                    throw Error(Failure::pairing_failed, verb,
                                 "the key went to " + peer + " but it never acknowledged; it may have joined "
                                 "without being recorded in this envoy's members view",
                                 "run 'puddle members' on the new machine: if it lists this puddle, it joined");
                 if (result == "burned")
-                    throw Error(Exit::pairing_failed, verb, "the code was burned by a failed claim from " + peer,
+                    throw Error(Failure::pairing_failed, verb, "the code was burned by a failed claim from " + peer,
                                 "run 'puddle " + verb + "' again for a new code");
-                throw Error(Exit::pairing_failed, verb, "the code " + result + " unclaimed",
+                throw Error(Failure::pairing_failed, verb, "the code " + result + " unclaimed",
                             "run 'puddle " + verb + "' again for a new code");
             }
         }
         if (std::time(nullptr) > pending.expires + 2) {
             // Nobody came, so no listener ran to notice the expiry: end it here.
             StateLock guard(dir);
-            if (dir.has(pending_file)) {
-                auto now_pending = parse_pair_pending(dir.read(pending_file, kMaxPendingBytes, true),
-                                                      dir.file(pending_file));
-                if (now_pending.created == pending.created) {
+            if (const auto now_pending = load_pending(dir, pending_file)) {
+                if (now_pending->created == pending.created) {
                     dir.remove(pending_file);
                     try {
                         stop_user_unit(kPairSocket);
                     } catch (const Error &) {
                     }
-                    throw Error(Exit::pairing_failed, verb, "the code expired unclaimed",
+                    throw Error(Failure::pairing_failed, verb, "the code expired unclaimed",
                                 "run 'puddle " + verb + "' again for a new code");
                 }
             }
         }
         if (std::time(nullptr) > pending.expires + 15)
-            throw Error(Exit::pairing_failed, verb, "the listener did not report an outcome",
+            throw Error(Failure::pairing_failed, verb, "the listener did not report an outcome",
                         "see 'systemctl --user status puddle-pair.service'");
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
@@ -195,7 +184,7 @@ int run_rekey_pair(const std::vector<std::string> &argv) {
     {
         auto st = open_state(false);
         if (!st.dir.has(kRotationLogFile))
-            throw Error(Exit::failure, "rekey-pair", "this envoy has no rotation to hand out",
+            throw Error(Failure::failed, "rekey-pair", "this envoy has no rotation to hand out",
                         "run 'puddle rekey' first");
     }
     return hand_out("rekey-pair", kPurposeRekey, kRekeyPendingFile, args.flag("wait"));
@@ -232,9 +221,9 @@ int run_join(const std::vector<std::string> &argv) {
     pair::run_join(req, config.tls, [&](const pair::PairPayload &p, const pair::HolderAd &holder) {
         joined = parse_pub_file(as_bytes(p.pub), "the holder's identity.pub");
         if (joined.str() != holder.pubkey)
-            throw Error(Exit::pairing_failed, "join", "the payload's key is not the key the holder proved");
+            throw Error(Failure::pairing_failed, "join", "the payload's key is not the key the holder proved");
         if (current && !(*current == joined))
-            throw Error(Exit::failure, "join",
+            throw Error(Failure::failed, "join",
                         "this envoy already belongs to a different puddle (" + current->str() + ")",
                         "move " + StateDir::locate().path() + " away first if you really want to switch");
         // Verify the unwrap before writing anything.
@@ -245,26 +234,9 @@ int run_join(const std::vector<std::string> &argv) {
             already = true;
             return;
         }
-        MembersView theirs;
-        if (!p.members_json.empty()) theirs = parse_members(as_bytes(p.members_json), "the holder's members.json");
-        // The holder's own record is, from here, the envoy we joined from;
-        // its records about this host are superseded by our own.
-        std::erase_if(theirs.members, [&](const puddle::MemberRecord &m) { return m.host == req.own_host && m.pubkey == joined; });
-        for (auto &m : theirs.members)
-            if (m.direction == MemberDirection::self) m.direction = MemberDirection::joined;
-        RotationLog log;
-        if (!p.retired_json.empty()) log = parse_rotation_log(as_bytes(p.retired_json), "the holder's rotation log");
+        const auto offer = read_join_offer(p.salt, p.wrapped, joined, p.members_json, p.retired_json, req.own_host);
         auto st = open_state(true);
-        if (st.store.is_member()) throw Error(Exit::failure, "join", "another command initialized this envoy meanwhile");
-        puddle::MemberRecord self{req.own_host, std::int64_t(std::time(nullptr)), MemberDirection::self,
-                                  wrapped_digest(p.wrapped), joined};
-        // The identity and its rotation log in one journaled decision; the
-        // members view after it (a view without an identity means nothing).
-        st.store.commit(p.salt, p.wrapped, joined,
-                        log.empty() ? std::nullopt : std::optional<std::string>(serialize_rotation_log(log)));
-        auto view = merge_members(theirs, MembersView{{self}});
-        std::string members = serialize_members(view);
-        st.dir.write_atomic(kMembersFile, as_bytes(members), 0600);
+        accept_join(st.store, offer, req.own_host, std::int64_t(std::time(nullptr)));
         cleanup.keep();
         for (const auto &prob : store_learned_claims(p.claims_json))
             std::fprintf(stderr, "puddle: warning: ignored a claim from the holder: %s\n", prob.why.c_str());
@@ -274,33 +246,11 @@ int run_join(const std::vector<std::string> &argv) {
     return 0;
 }
 
-MembersView members_with_self(const StateDir &dir, const StoredIdentity &id) {
-    MembersView view;
-    if (dir.has(kMembersFile))
-        view = parse_members(dir.read(kMembersFile, kMaxMembersBytes, true), dir.file(kMembersFile));
-    const std::string mine = wrapped_digest(id.wrapped.raw);
-    bool have_self = false;
-    for (auto &m : view.members)
-        if (m.direction == MemberDirection::self && m.pubkey == id.pub) {
-            m.wrapped_digest = mine; // this envoy's wrap is, by definition, the one here
-            have_self = true;
-        }
-    if (!have_self) {
-        // An envoy made by init has recorded nobody; it is its own first
-        // member, since its identity was written.
-        struct stat st {};
-        std::int64_t since = ::lstat(dir.file(kPubFile).c_str(), &st) == 0 ? std::int64_t(st.st_mtime) : 0;
-        view.members.insert(view.members.begin(),
-                            puddle::MemberRecord{pair::local_host_name(), since, MemberDirection::self, mine, id.pub});
-    }
-    return view;
-}
-
 int run_members(const std::vector<std::string> &argv) {
     Args args("members", argv, {{"json", false}}, 0);
     auto st = open_state(false);
     auto id = st.store.load();
-    MembersView view = members_with_self(st.dir, id);
+    MembersView view = members_with_self(st.dir, id, pair::local_host_name());
     const std::string mine = wrapped_digest(id.wrapped.raw);
     if (args.flag("json")) {
         auto arr = Json::array();
@@ -352,32 +302,16 @@ int rekey_from(const Args &args, const std::string &from) {
     pair::run_join(req, config.tls, [&](const pair::PairPayload &p, const pair::HolderAd &holder) {
         rotated = parse_pub_file(as_bytes(p.pub), "the holder's identity.pub");
         if (rotated.str() != holder.pubkey)
-            throw Error(Exit::pairing_failed, "rekey", "the payload's key is not the key the holder proved");
+            throw Error(Failure::pairing_failed, "rekey", "the payload's key is not the key the holder proved");
         if (rotated == current) {
             already = true;
             return;
         }
-        RotationLog theirs;
-        if (!p.retired_json.empty()) theirs = parse_rotation_log(as_bytes(p.retired_json), "the holder's rotation log");
-        if (auto fork = find_fork(theirs))
-            throw Error(Exit::failure, "rekey",
-                        "the holder's rotation log forks: two rotations from " + fork->first.old_key.str(),
-                        "check which envoy rotated without you; accept neither until you know");
-        auto path = path_from(theirs, current);
-        if (path.empty() || !(path.back().new_key == rotated))
-            throw Error(Exit::failure, "rekey",
-                        "the rotated key " + rotated.str() + " does not descend from this envoy's key " + current.str(),
-                        "this envoy belongs to a different puddle, or misses a rotation");
+        const auto path = check_rotation_offer(p.retired_json, current, rotated);
         auto wrapped = parse_wrapped(p.wrapped, "the holder's identity.wrapped");
         (void)unwrap_seed(wrapped, pass.bytes(), p.salt, rotated);
         auto st = open_state(false);
-        if (!(st.store.load_public_key() == current))
-            throw Error(Exit::failure, "rekey", "the identity changed meanwhile; run the command again");
-        RotationLog mine;
-        if (st.dir.has(kRotationLogFile))
-            mine = parse_rotation_log(st.dir.read(kRotationLogFile, kMaxRotationLogBytes, true), st.dir.file(kRotationLogFile));
-        for (const auto &rec : path) append_record(mine, rec);
-        st.store.commit(p.salt, p.wrapped, rotated, serialize_rotation_log(mine));
+        adopt_rotation(st.store, current, path, p.salt, p.wrapped, rotated);
         for (const auto &prob : store_learned_claims(p.claims_json))
             std::fprintf(stderr, "puddle: warning: ignored a claim from the holder: %s\n", prob.why.c_str());
     });
@@ -409,7 +343,7 @@ int run_rekey(const std::vector<std::string> &argv) {
     AgentClient agent;
     check_agent_serves(agent, pub, "rekey");
     if (!agent.state().unlocked)
-        throw Error(Exit::locked, "rekey", "the session is locked", "run 'puddle unlock' first");
+        throw Error(Failure::locked, "rekey", "the session is locked", "run 'puddle unlock' first");
     auto pass = current_passphrase(args, "Current passphrase");
     SecretBuffer new_pass;
     if (args.flag("new-passphrase") || args.value("new-passphrase-fd"))

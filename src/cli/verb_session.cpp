@@ -72,7 +72,7 @@ int run_sign(const std::vector<std::string> &argv) {
     Args args("sign", argv, {{"hex", false}}, 1);
     auto data = read_input(args.positionals().empty() ? "-" : args.positionals()[0]);
     if (data.size() > kMaxSignBytes)
-        throw Error(Exit::failure, "sign", "the input is larger than 16 MiB",
+        throw Error(Failure::failed, "sign", "the input is larger than 16 MiB",
                     "sign a digest of it instead, e.g. sha256sum FILE | puddle sign");
     auto sig = AgentClient().sign(data);
     std::printf("%s\n", args.flag("hex") ? to_hex(sig).c_str() : to_base64(sig).c_str());

@@ -6,7 +6,9 @@
 #include "core/health.hpp"
 #include "core/identity_store.hpp"
 #include "core/names.hpp"
-#include "core/state_files.hpp"
+#include "core/files/pending.hpp"
+#include "core/membership.hpp"
+#include "pair/holder.hpp"
 #include "util/json.hpp"
 #include "util/text.hpp"
 
@@ -88,10 +90,10 @@ StatusFacts gather() {
     f.agent = try_agent_state(&f.agent_problem);
     if (f.agent) f.idle_timeout_s = f.agent->idle_timeout_usec / 1000000;
     auto pending = [&](const char *file) -> Json {
-        if (!dir.has(file)) return Json();
         try {
-            auto p = parse_pair_pending(dir.read(file, kMaxPendingBytes, true), dir.file(file));
-            return Json::object().set("expires", p.expires).set("expired", p.expires <= std::int64_t(std::time(nullptr)));
+            const auto p = load_pending(dir, file);
+            if (!p) return Json();
+            return Json::object().set("expires", p->expires).set("expired", p->expires <= std::int64_t(std::time(nullptr)));
         } catch (const Error &) {
             return Json(); // health reports the unreadable file
         }
@@ -106,7 +108,7 @@ StatusFacts gather() {
     }
     if (id) {
         try {
-            f.members = Json(long(members_with_self(dir, *id).members.size()));
+            f.members = Json(long(members_with_self(dir, *id, pair::local_host_name()).members.size()));
         } catch (const Error &) {
             // health reports the unreadable members.json
         }

@@ -3,7 +3,6 @@
 #pragma once
 
 #include "core/identity_store.hpp"
-#include "core/state_files.hpp"
 
 #include <string>
 #include <vector>
@@ -33,9 +32,5 @@ int run_members(const std::vector<std::string> &args);
 int run_rekey(const std::vector<std::string> &args);
 int run_rekey_pair(const std::vector<std::string> &args);
 int run_name(const std::vector<std::string> &args);
-
-// members.json, with this envoy itself in it (an envoy made by init has no
-// file, but is a member); members and status show the same view.
-MembersView members_with_self(const StateDir &dir, const StoredIdentity &id);
 
 } // namespace puddle::cli

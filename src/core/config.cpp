@@ -47,7 +47,7 @@ struct Ctx {
     bool probe_range = false;
 
     [[noreturn]] void fail(const toml::node &n, const std::string &key, const std::string &why) const {
-        throw Error(Exit::failure, "invalid configuration", where(source, n.source()) + ": " + key + ": " + why,
+        throw Error(Failure::failed, "invalid configuration", where(source, n.source()) + ": " + key + ": " + why,
                     "fix or remove that line of " + source);
     }
 
@@ -200,7 +200,7 @@ void apply_config_text(Config &config, std::string_view text, const std::string 
     try {
         root = toml::parse(text, source);
     } catch (const toml::parse_error &e) {
-        throw Error(Exit::failure, "invalid configuration", describe_parse_error(text, source, e),
+        throw Error(Failure::failed, "invalid configuration", describe_parse_error(text, source, e),
                     "fix that line of " + source);
     }
     Ctx ctx{source, warnings};
@@ -279,7 +279,7 @@ Config load_config(std::vector<std::string> &warnings, ConfigErrors errors, std:
             ss << in.rdbuf();
             text = ss.str();
             if (text.size() > kMaxConfigBytes)
-                throw Error(Exit::failure, "invalid configuration", path + " is larger than 1 MiB",
+                throw Error(Failure::failed, "invalid configuration", path + " is larger than 1 MiB",
                             "shorten " + path);
             apply_config_text(c, text, path, warnings);
         } catch (const Error &e) {

@@ -39,7 +39,7 @@ struct Config {
 };
 
 // Pure: applies one file's text on top of `config`. `source` names the file
-// in messages. Throws Error(Exit::failure) on a syntax or type error; appends
+// in messages. Throws Error(Failure::failed) on a syntax or type error; appends
 // "<file>:<line>: unknown key <key>" lines to warnings.
 void apply_config_text(Config &config, std::string_view text, const std::string &source,
                        std::vector<std::string> &warnings);

@@ -2,9 +2,14 @@
 
 #include "core/identity_store.hpp"
 #include "core/names.hpp"
-#include "core/state_files.hpp"
+#include "core/files/members.hpp"
+#include "core/files/name_claim.hpp"
+#include "core/files/pending.hpp"
+#include "core/files/rotation_log.hpp"
+#include "core/files/session_file.hpp"
+#include "core/files/unlock_failed.hpp"
+#include "core/rotation.hpp"
 #include "util/error.hpp"
-#include "util/json.hpp"
 
 #include <ctime>
 #include <cstdio>
@@ -43,19 +48,15 @@ std::string finding(const Error &e) {
 // session.unlocked names the agent that wrote it; a file whose agent is gone
 // (or whose deadline passed long ago) describes no session.
 void check_session_file(Health &h, const StateDir &dir, const PublicKey &pub) {
-    if (!dir.has(kSessionFileName)) return;
     try {
-        auto bytes = dir.read(kSessionFileName, 4096, true);
-        auto doc = parse_json(std::string(bytes.begin(), bytes.end()), nullptr);
-        const Json *k = doc ? doc->get("pubkey") : nullptr;
-        if (k && k->as_string() && *k->as_string() != pub.str())
-            h.add(HealthState::degraded, "the unlocked session holds " + *k->as_string() +
+        const auto file = load_session_file(dir);
+        if (!file) return;
+        if (file->pubkey && *file->pubkey != pub.str())
+            h.add(HealthState::degraded, "the unlocked session holds " + *file->pubkey +
                                              " but identity.pub names " + pub.str());
-        const Json *pid = doc ? doc->get("agent_pid") : nullptr;
-        const Json *deadline = doc ? doc->get("lock_deadline") : nullptr;
         std::string stale;
-        if (pid && pid->as_int() && *pid->as_int() > 0) {
-            const auto p = *pid->as_int();
+        if (file->agent_pid && *file->agent_pid > 0) {
+            const auto p = *file->agent_pid;
             std::string comm;
             if (FILE *f = std::fopen(("/proc/" + std::to_string(p) + "/comm").c_str(), "r")) {
                 char buf[32] = {};
@@ -68,7 +69,7 @@ void check_session_file(Health &h, const StateDir &dir, const PublicKey &pub) {
         // The agent rewrites the file within a second of each use and
         // removes it when the session ends; a minute of slack.
         const std::int64_t now = std::int64_t(std::time(nullptr));
-        if (stale.empty() && deadline && deadline->as_int() && *deadline->as_int() + 60 < now)
+        if (stale.empty() && file->lock_deadline && *file->lock_deadline + 60 < now)
             stale = "its lock deadline passed";
         if (!stale.empty())
             h.add(HealthState::warning, dir.file(kSessionFileName) + " is stale (" + stale +
@@ -137,11 +138,10 @@ Health assess_health(const StateDir &dir, const Config &config) {
         std::string why = "(unreadable record)";
         std::string when;
         try {
-            auto bytes = dir.read(kUnlockFailedFile, kMaxUnlockFailedBytes, true);
-            auto doc = parse_json(std::string(bytes.begin(), bytes.end()), nullptr);
-            if (const Json *r = doc ? doc->get("reason") : nullptr; r && r->as_string()) why = *r->as_string();
-            if (const Json *t = doc ? doc->get("time") : nullptr; t && t->as_int()) {
-                std::time_t tt = std::time_t(*t->as_int());
+            const auto record = load_unlock_failure(dir).value_or(UnlockFailureView{});
+            if (record.reason) why = *record.reason;
+            if (record.time) {
+                std::time_t tt = std::time_t(*record.time);
                 char buf[32];
                 if (std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", std::localtime(&tt))) when = buf;
             }
@@ -155,7 +155,7 @@ Health assess_health(const StateDir &dir, const Config &config) {
 
     if (dir.has(kRotationLogFile)) {
         try {
-            auto log = parse_rotation_log(dir.read(kRotationLogFile, kMaxRotationLogBytes, true), dir.file(kRotationLogFile));
+            const auto log = load_rotation_log(dir).value_or(RotationLog{});
             if (auto fork = find_fork(log))
                 h.add(HealthState::degraded, "the rotation log forks: two different rotations from " +
                                                  fork->first.old_key.str() + "; accept neither until you know which is yours");
@@ -169,10 +169,9 @@ Health assess_health(const StateDir &dir, const Config &config) {
 
     const std::int64_t now = std::int64_t(std::time(nullptr));
     for (const char *f : {kPairPendingFile, kRekeyPendingFile}) {
-        if (!dir.has(f)) continue;
         try {
-            auto p = parse_pair_pending(dir.read(f, kMaxPendingBytes, true), dir.file(f));
-            if (p.expires <= now)
+            const auto p = load_pending(dir, f);
+            if (p && p->expires <= now)
                 h.add(HealthState::warning, std::string("an expired ") + f + " was left behind; remove " + dir.file(f));
         } catch (const Error &e) {
             h.add(HealthState::warning, dir.file(f) + " cannot be read: " + e.why());
@@ -181,7 +180,7 @@ Health assess_health(const StateDir &dir, const Config &config) {
 
     if (dir.has(kMembersFile)) {
         try {
-            auto view = parse_members(dir.read(kMembersFile, kMaxMembersBytes, true), dir.file(kMembersFile));
+            const auto view = load_members(dir).value_or(MembersView{});
             for (const auto &m : view.members)
                 if (m.pubkey == pub && m.wrapped_digest != own_digest && m.direction != MemberDirection::self)
                     h.add(HealthState::warning,

@@ -1,5 +1,6 @@
 #include "core/identity_store.hpp"
 
+#include "core/files/rotation_log.hpp"
 #include "util/error.hpp"
 
 #include <cstring>
@@ -8,12 +9,11 @@ namespace puddle {
 namespace {
 
 constexpr std::size_t kJournalBytes = kSaltBytes + kWrappedBytes + kPublicKeyBytes;
-constexpr const char *kRotationLog = "retired_puddles.json";
 constexpr std::size_t kMaxJournalLogBytes = 1 << 20;
 constexpr std::size_t kMaxPubFileBytes = 256;
 
 [[noreturn]] void not_initialized(const StateDir &dir, const std::string &why) {
-    throw Error(Exit::not_initialized, "no puddle identity in " + dir.path(), why,
+    throw Error(Failure::not_initialized, "no puddle identity in " + dir.path(), why,
                 "run 'puddle init' to create one, or 'puddle join' to join an existing puddle");
 }
 
@@ -41,7 +41,7 @@ Error IdentityStore::partial_error() const {
         std::string &list = dir_.has(f) ? present : missing;
         list += (list.empty() ? "" : ", ") + std::string(f);
     }
-    return Error(Exit::not_initialized, "incomplete identity in " + dir_.path(),
+    return Error(Failure::not_initialized, "incomplete identity in " + dir_.path(),
                  missing + (missing.find(',') == std::string::npos ? " is" : " are") + " missing (" + present +
                      (present.find(',') == std::string::npos ? " is" : " are") + " there)",
                  "restore it from another member envoy: 'puddle pair' there, 'puddle join --from HOST' here "
@@ -57,7 +57,7 @@ PublicKey parse_pub_file(std::span<const std::uint8_t> bytes, const std::string 
     std::string why;
     auto key = parse_public_key(text, &why);
     if (!key)
-        throw Error(Exit::bad_passphrase, "cannot read " + label, why,
+        throw Error(Failure::bad_passphrase, "cannot read " + label, why,
                     "restore identity.pub from another member envoy (it holds one line, ed25519:<hex>)");
     return *key;
 }
@@ -73,7 +73,7 @@ PublicKey IdentityStore::load_public_key() const {
     }
     // Checked like a secret (owner, not writable by others): whoever can
     // replace it chooses the key that pubkey and verify vouch for.
-    return parse_pub_file(dir_.read(kPubFile, kMaxPubFileBytes, true, Exit::bad_passphrase), dir_.file(kPubFile));
+    return parse_pub_file(dir_.read(kPubFile, kMaxPubFileBytes, true, Failure::bad_passphrase), dir_.file(kPubFile));
 }
 
 StoredIdentity IdentityStore::load() const {
@@ -83,8 +83,8 @@ StoredIdentity IdentityStore::load() const {
     // Read a little more than the format allows, so an over-long file is
     // reported with its real nature rather than silently truncated.
     // A damaged identity file is exit 5 (SPEC §5), an oversized one too.
-    id.wrapped = parse_wrapped(dir_.read(kWrappedFile, 4096, true, Exit::bad_passphrase), dir_.file(kWrappedFile));
-    id.salt = parse_salt(dir_.read(kSaltFile, 4096, true, Exit::bad_passphrase), dir_.file(kSaltFile));
+    id.wrapped = parse_wrapped(dir_.read(kWrappedFile, 4096, true, Failure::bad_passphrase), dir_.file(kWrappedFile));
+    id.salt = parse_salt(dir_.read(kSaltFile, 4096, true, Failure::bad_passphrase), dir_.file(kSaltFile));
     id.pub = load_public_key();
     return id;
 }
@@ -92,7 +92,7 @@ StoredIdentity IdentityStore::load() const {
 void IdentityStore::commit(const Salt &salt, const WrappedBytes &wrapped, const PublicKey &pub,
                            const std::optional<std::string> &rotation_log) const {
     if (rotation_log && rotation_log->size() > kMaxJournalLogBytes)
-        throw Error(Exit::failure, "cannot record the rotation", "the rotation log exceeds 1 MiB");
+        throw Error(Failure::failed, "cannot record the rotation", "the rotation log exceeds 1 MiB");
     Bytes journal;
     journal.reserve(kJournalBytes + (rotation_log ? rotation_log->size() : 0));
     journal.insert(journal.end(), salt.begin(), salt.end());
@@ -106,7 +106,7 @@ void IdentityStore::commit(const Salt &salt, const WrappedBytes &wrapped, const 
 
 void IdentityStore::apply(const Salt &salt, const WrappedBytes &wrapped, const PublicKey &pub,
                           const std::optional<std::string> &rotation_log) const {
-    if (rotation_log) dir_.write_atomic(kRotationLog, as_bytes(*rotation_log), 0600);
+    if (rotation_log) dir_.write_atomic(kRotationLogFile, as_bytes(*rotation_log), 0600);
     dir_.write_atomic(kSaltFile, salt, 0600);
     dir_.write_atomic(kWrappedFile, wrapped, 0600);
     const std::string line = pub.str() + "\n";
@@ -118,7 +118,7 @@ bool IdentityStore::repair() const {
     if (!dir_.has(kJournalFile)) return had_temps;
     auto j = dir_.read(kJournalFile, kJournalBytes + kMaxJournalLogBytes, true);
     if (j.size() < kJournalBytes)
-        throw Error(Exit::failure, "cannot recover " + dir_.file(kJournalFile),
+        throw Error(Failure::failed, "cannot recover " + dir_.file(kJournalFile),
                     "it is " + std::to_string(j.size()) + " bytes, less than the " + std::to_string(kJournalBytes) + " a journal holds",
                     "check that identity.wrapped, identity.salt and identity.pub unwrap, then remove it");
     Salt salt;

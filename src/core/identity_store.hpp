@@ -46,7 +46,7 @@ public:
     std::vector<std::string> missing_files() const;
     // What is missing, what is there, and the way out (exit 4).
     Error partial_error() const;
-    // Throws Error(Exit::not_initialized) when not a member.
+    // Throws Error(Failure::not_initialized) when not a member.
     StoredIdentity load() const;
     PublicKey load_public_key() const;
 

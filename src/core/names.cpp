@@ -63,11 +63,11 @@ std::string user_claims_dir() {
 }
 
 std::string own_claim_problem(const StateDir &state, const PublicKey &own) {
-    if (!state.has(kNameClaimFile)) return {};
     try {
-        auto claim = parse_name_claim(state.read(kNameClaimFile, kMaxNameClaimBytes, false), state.file(kNameClaimFile));
-        if (!verify_claim(claim)) return "its signature does not verify";
-        if (!(claim.pubkey == own)) return "it claims \"" + claim.name + "\" for another key, " + claim.pubkey.str();
+        const auto claim = load_name_claim(state);
+        if (!claim) return {};
+        if (!verify_claim(*claim)) return "its signature does not verify";
+        if (!(claim->pubkey == own)) return "it claims \"" + claim->name + "\" for another key, " + claim->pubkey.str();
         return {};
     } catch (const Error &e) {
         return e.why();

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "core/config.hpp"
-#include "core/state_files.hpp"
+#include "core/files/name_claim.hpp"
 #include "core/statedir.hpp"
 
 #include <string>

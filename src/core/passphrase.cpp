@@ -28,7 +28,7 @@ SecretBuffer read_line(int fd, const std::string &what) {
         }
         if (r == 0 || c == '\n') break;
         if (n == kMaxPassphraseBytes)
-            throw Error(Exit::usage, "cannot use the passphrase from " + what,
+            throw Error(Failure::invalid_argument, "cannot use the passphrase from " + what,
                         "it is longer than " + std::to_string(kMaxPassphraseBytes) + " bytes",
                         "use a passphrase of at most " + std::to_string(kMaxPassphraseBytes) + " bytes");
         buf.data()[n++] = c;
@@ -43,7 +43,7 @@ SecretBuffer read_line(int fd, const std::string &what) {
 
 void refuse_empty(const SecretBuffer &p, const std::string &what) {
     if (p.empty())
-        throw Error(Exit::usage, "cannot use the passphrase from " + what, "an empty passphrase is refused",
+        throw Error(Failure::invalid_argument, "cannot use the passphrase from " + what, "an empty passphrase is refused",
                     "give a non-empty passphrase");
 }
 
@@ -58,11 +58,11 @@ SecretBuffer read_passphrase_fd(int fd, const std::string &what) {
 SecretBuffer read_passphrase_tty(const std::string &prompt, bool confirm, const std::string &fd_option) {
     UniqueFd tty(::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY));
     if (!tty)
-        throw Error(Exit::usage, "cannot ask for the passphrase", "there is no terminal",
+        throw Error(Failure::invalid_argument, "cannot ask for the passphrase", "there is no terminal",
                     "pass it on a file descriptor with " + fd_option + " N");
     struct termios old {};
     if (::tcgetattr(tty.get(), &old) != 0)
-        throw Error(Exit::usage, "cannot ask for the passphrase", "/dev/tty is not a terminal",
+        throw Error(Failure::invalid_argument, "cannot ask for the passphrase", "/dev/tty is not a terminal",
                     "pass it on a file descriptor with " + fd_option + " N");
     struct termios quiet = old;
     quiet.c_lflag &= ~tcflag_t(ECHO);
@@ -89,7 +89,7 @@ SecretBuffer read_passphrase_tty(const std::string &prompt, bool confirm, const 
         if (!again.empty()) again[0] = char(std::tolower(static_cast<unsigned char>(again[0])));
         auto second = ask("Repeat " + again + ": ");
         if (first.size() != second.size() || sodium_memcmp(first.data(), second.data(), first.size()) != 0)
-            throw Error(Exit::usage, "passphrases do not match", "the two entries differ", "run the command again");
+            throw Error(Failure::invalid_argument, "passphrases do not match", "the two entries differ", "run the command again");
     }
     return first;
 }

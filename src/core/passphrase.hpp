@@ -12,7 +12,7 @@ inline constexpr std::size_t kMaxPassphraseBytes = 1024;
 
 // Reads byte by byte so that nothing after the newline is consumed (a caller
 // may hand several lines through one pipe). Empty and over-long passphrases
-// are refused with Error(Exit::usage/failure). `what` names the fd in errors.
+// are refused with Error(Failure::invalid_argument/failed). `what` names the fd in errors.
 SecretBuffer read_passphrase_fd(int fd, const std::string &what);
 
 // Prompts on /dev/tty with echo off. With confirm, asks twice and refuses a

@@ -36,12 +36,12 @@ void check_owner_and_mode(const std::string &path, const struct stat &st, const 
                           mode_t fix_mode) {
     const bool directory = std::string_view(kind) == "directory";
     if (st.st_uid != ::geteuid())
-        throw Error(Exit::failure, "refusing to use " + path,
+        throw Error(Failure::failed, "refusing to use " + path,
                     std::string(kind) + " is owned by " + user_name(st.st_uid) + ", not by you",
                     directory ? std::string(kOwnDirHint)
                               : "find out who wrote it; to keep it, as root: chown " + user_name(::geteuid()) + " " + path);
     if (st.st_mode & (S_IWGRP | S_IWOTH))
-        throw Error(Exit::failure, "refusing to use " + path,
+        throw Error(Failure::failed, "refusing to use " + path,
                     std::string(kind) + " is writable by " +
                         ((st.st_mode & S_IWOTH) ? "others" : "its group") + " (mode " +
                         octal_mode(st.st_mode) + ")",
@@ -75,7 +75,7 @@ StateDir StateDir::locate() {
     if (home && *home) base = home;
     else if (auto *pw = ::getpwuid(::geteuid())) base = pw->pw_dir;
     else
-        throw Error(Exit::failure, "cannot find the state directory", "neither $PUDDLE_HOME nor $HOME is set",
+        throw Error(Failure::failed, "cannot find the state directory", "neither $PUDDLE_HOME nor $HOME is set",
                     "set PUDDLE_HOME to a directory of your own");
     return StateDir(base + "/.puddle");
 }
@@ -100,18 +100,18 @@ void StateDir::check_safe() const {
     struct stat st;
     if (::stat(path_.c_str(), &st) != 0) throw_errno("cannot use state directory " + path_, errno);
     if (!S_ISDIR(st.st_mode))
-        throw Error(Exit::failure, "cannot use state directory " + path_, "it is not a directory",
+        throw Error(Failure::failed, "cannot use state directory " + path_, "it is not a directory",
                     "move it away, or set PUDDLE_HOME to another directory");
     check_owner_and_mode(path_, st, "directory", 0700);
     // SPEC §3: 0700. Without rwx for the owner every command would fail on
     // some file inside with a message naming that file, not the directory.
     if ((st.st_mode & S_IRWXU) != S_IRWXU)
-        throw Error(Exit::failure, "refusing to use state directory " + path_,
+        throw Error(Failure::failed, "refusing to use state directory " + path_,
                     "its mode " + octal_mode(st.st_mode) + " denies you access", "chmod 700 " + path_);
     // Readable or searchable by others: the public file names and sizes
     // leak, and it is not what puddle made; init repairs it (repair_mode).
     if (st.st_mode & (S_IRWXG | S_IRWXO))
-        throw Error(Exit::failure, "refusing to use state directory " + path_,
+        throw Error(Failure::failed, "refusing to use state directory " + path_,
                     "its mode is " + octal_mode(st.st_mode) + ", not 0700",
                     "chmod 700 " + path_ + " (puddle init does this for you)");
     check_parents();
@@ -143,14 +143,14 @@ void StateDir::check_parents() const {
         struct stat st;
         if (::stat(p.c_str(), &st) != 0) throw_errno("cannot check " + p + ", a parent of " + path_, errno);
         if (st.st_uid != 0 && st.st_uid != ::getuid())
-            throw Error(Exit::failure, "refusing to use state directory " + path_,
+            throw Error(Failure::failed, "refusing to use state directory " + path_,
                         "its parent " + p + " belongs to " + user_name(st.st_uid) + ", who could replace it",
                         "use a state directory under a directory of your own (PUDDLE_HOME)");
         const bool sticky_root = st.st_uid == 0 && (st.st_mode & S_ISVTX);
         if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !sticky_root) {
             char mode[8];
             std::snprintf(mode, sizeof mode, "%04o", unsigned(st.st_mode & 07777));
-            throw Error(Exit::failure, "refusing to use state directory " + path_,
+            throw Error(Failure::failed, "refusing to use state directory " + path_,
                         "its parent " + p + " is writable by others (mode " + mode + ")", "chmod go-w " + p);
         }
         if (p == stop) break;
@@ -162,7 +162,7 @@ bool StateDir::has(const std::string &name) const {
     return ::lstat(file(name).c_str(), &st) == 0;
 }
 
-Bytes StateDir::read(const std::string &name, std::size_t max_bytes, bool secret, Exit oversize) const {
+Bytes StateDir::read(const std::string &name, std::size_t max_bytes, bool secret, Failure oversize) const {
     const std::string p = file(name);
     // Relative to the directory, never through a symbolic link (for any
     // file: a link would let whoever controls its target choose what puddle
@@ -174,13 +174,13 @@ Bytes StateDir::read(const std::string &name, std::size_t max_bytes, bool secret
     UniqueFd fd(::openat(d.get(), name.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW));
     if (!fd) {
         if (errno == ELOOP)
-            throw Error(Exit::failure, "refusing to read " + p, "it is a symbolic link",
+            throw Error(Failure::failed, "refusing to read " + p, "it is a symbolic link",
                         "replace the link with the file itself");
         throw_errno("cannot read " + p, errno);
     }
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) throw_errno("cannot stat " + p, errno);
-    if (!S_ISREG(st.st_mode)) throw Error(Exit::failure, "cannot read " + p, "not a regular file");
+    if (!S_ISREG(st.st_mode)) throw Error(Failure::failed, "cannot read " + p, "not a regular file");
     if (secret) check_file_safe(p, st);
     if (std::size_t(st.st_size) > max_bytes)
         throw Error(oversize, "cannot read " + p,

@@ -27,7 +27,7 @@ public:
     // Creates the directory 0700 if missing (parents as needed, 0700 too).
     void create();
     // Refuses a directory owned by another user or writable by group/others
-    // (StrictModes), naming the path and the fix. Throws Error(Exit::failure).
+    // (StrictModes), naming the path and the fix. Throws Error(Failure::failed).
     void check_safe() const;
     // Takes read/search bits for group and others off a directory of the
     // user's (0755 -> 0700); true if it changed. For init only: every other
@@ -44,7 +44,7 @@ public:
     // `oversize`: a failure, or for the identity's own files a damaged
     // identity, exit 5) and, for files that hold secrets, unsafe owner/modes
     // or a symlink.
-    Bytes read(const std::string &name, std::size_t max_bytes, bool secret, Exit oversize = Exit::failure) const;
+    Bytes read(const std::string &name, std::size_t max_bytes, bool secret, Failure oversize = Failure::failed) const;
     // Temporary file in the same directory, fsync, rename, fsync directory.
     void write_atomic(const std::string &name, std::span<const std::uint8_t> data, mode_t mode) const;
     void remove(const std::string &name) const; // durable; absent is fine

@@ -14,7 +14,7 @@ constexpr char kMagic[8] = {'P', 'U', 'D', 'D', 'L', 'E', 'W', '1'};
 std::span<const std::uint8_t> magic() { return as_bytes(std::string_view(kMagic, sizeof kMagic)); }
 
 [[noreturn]] void damaged(const std::string &label, const std::string &why) {
-    throw Error(Exit::bad_passphrase, "cannot read " + label, why,
+    throw Error(Failure::bad_passphrase, "cannot read " + label, why,
                 "restore the identity files from another member envoy or a backup");
 }
 
@@ -40,11 +40,11 @@ std::array<std::uint8_t, kWrapHeaderBytes + kPublicKeyBytes> associated_data(con
 
 void check_kdf_params(const KdfParams &kdf, const std::string &where) {
     if (kdf.opslimit < kMinOpslimit || kdf.opslimit > kMaxOpslimit)
-        throw Error(Exit::failure, where,
+        throw Error(Failure::failed, where,
                     "Argon2id opslimit " + std::to_string(kdf.opslimit) + " is outside " +
                         std::to_string(kMinOpslimit) + ".." + std::to_string(kMaxOpslimit));
     if (kdf.memlimit_kib < kMinMemlimitKib || kdf.memlimit_kib > kMaxMemlimitKib)
-        throw Error(Exit::failure, where,
+        throw Error(Failure::failed, where,
                     "Argon2id memlimit " + std::to_string(kdf.memlimit_kib) + " KiB is outside " +
                         std::to_string(kMinMemlimitKib) + ".." + std::to_string(kMaxMemlimitKib) + " KiB");
 }
@@ -104,7 +104,7 @@ SecretBuffer derive_wrapping_key(std::span<const std::uint8_t> passphrase, const
     if (crypto_pwhash(key.data(), key.size(), reinterpret_cast<const char *>(passphrase.data()),
                       passphrase.size(), salt.data(), kdf.opslimit,
                       std::size_t(kdf.memlimit_kib) * 1024, crypto_pwhash_ALG_ARGON2ID13) != 0)
-        throw Error(Exit::failure, "Argon2id key derivation",
+        throw Error(Failure::failed, "Argon2id key derivation",
                     "could not allocate " + std::to_string(kdf.memlimit_kib / 1024) + " MiB",
                     "free memory, or lower [kdf] memlimit_kib for new wraps");
     return key;
@@ -144,11 +144,11 @@ Keypair unwrap_seed(const WrappedKey &wrapped, std::span<const std::uint8_t> pas
                                                    kWrappedBytes - kWrapHeaderBytes - kWrapNonceBytes,
                                                    ad.data(), ad.size(), wrapped.nonce.data(),
                                                    key.data()) != 0)
-        throw Error(Exit::bad_passphrase, "unwrap failed", "wrong passphrase (or damaged identity.wrapped)",
+        throw Error(Failure::bad_passphrase, "unwrap failed", "wrong passphrase (or damaged identity.wrapped)",
                     "try again; if the passphrase is right, restore identity.wrapped from another member");
     auto kp = Keypair::from_seed(seed.bytes());
     if (!(kp.public_key() == expected))
-        throw Error(Exit::bad_passphrase, "corrupted identity",
+        throw Error(Failure::bad_passphrase, "corrupted identity",
                     "the unwrapped key does not match identity.pub",
                     "restore the identity files from another member envoy or a backup");
     return kp;

@@ -39,7 +39,7 @@ struct WrappedKey {
 };
 
 // Pure parser. `label` names the source in messages (a path, or "the peer's
-// identity.wrapped"). Throws Error(Exit::bad_passphrase) — "damaged wrap" —
+// identity.wrapped"). Throws Error(Failure::bad_passphrase) — "damaged wrap" —
 // for a wrong length, unknown magic or KDF id, nonzero reserved byte or
 // out-of-bounds KDF parameters.
 WrappedKey parse_wrapped(std::span<const std::uint8_t> bytes, const std::string &label);
@@ -48,7 +48,7 @@ WrappedKey parse_wrapped(std::span<const std::uint8_t> bytes, const std::string 
 Salt parse_salt(std::span<const std::uint8_t> bytes, const std::string &label);
 Salt random_salt();
 
-// Throws Error(Exit::failure) if the parameters are outside the bounds above.
+// Throws Error(Failure::failed) if the parameters are outside the bounds above.
 void check_kdf_params(const KdfParams &kdf, const std::string &where);
 
 // Argon2id v1.3 (one lane) of the passphrase into a 32-byte key.
@@ -59,7 +59,7 @@ SecretBuffer derive_wrapping_key(std::span<const std::uint8_t> passphrase, const
 WrappedBytes wrap_seed(const Keypair &keypair, std::span<const std::uint8_t> passphrase,
                        const Salt &salt, const KdfParams &kdf);
 
-// Throws Error(Exit::bad_passphrase) on a failed tag ("wrong passphrase (or
+// Throws Error(Failure::bad_passphrase) on a failed tag ("wrong passphrase (or
 // damaged identity.wrapped)") or when the seed does not derive `expected`.
 Keypair unwrap_seed(const WrappedKey &wrapped, std::span<const std::uint8_t> passphrase,
                     const Salt &salt, const PublicKey &expected);

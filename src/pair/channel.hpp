@@ -11,14 +11,14 @@ namespace puddle::pair {
 // The peer sent something we cannot accept: answer ERROR bad-message.
 class BadMessage : public Error {
 public:
-    explicit BadMessage(const std::string &why) : Error(Exit::pairing_failed, "pairing failed", why) {}
+    explicit BadMessage(const std::string &why) : Error(Failure::pairing_failed, "pairing failed", why) {}
 };
 
 // The peer sent an ERROR message.
 class PeerRefused : public Error {
 public:
     explicit PeerRefused(ErrorMsg m)
-        : Error(Exit::pairing_failed, "pairing refused by the other machine", m.code + ": " + m.text),
+        : Error(Failure::pairing_failed, "pairing refused by the other machine", m.code + ": " + m.text),
           msg(std::move(m)) {}
     ErrorMsg msg;
 };

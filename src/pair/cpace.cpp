@@ -76,7 +76,7 @@ private:
 };
 
 [[noreturn]] void fail(const std::string &what, const std::string &why) {
-    throw Error(Exit::failure, what, why);
+    throw Error(Failure::failed, what, why);
 }
 
 std::string openssl_reason() {

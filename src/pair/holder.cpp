@@ -1,6 +1,7 @@
 #include "pair/holder.hpp"
 
 #include "core/identity_store.hpp"
+#include "core/membership.hpp"
 #include "pair/payload.hpp"
 #include "util/log.hpp"
 
@@ -12,8 +13,6 @@ namespace puddle::pair {
 namespace {
 
 std::int64_t now_seconds() { return std::int64_t(std::time(nullptr)); }
-
-std::string text_of(const Bytes &b) { return std::string(b.begin(), b.end()); }
 
 } // namespace
 
@@ -178,27 +177,15 @@ PairPayload Holder::build_payload() {
     p.wrapped = id.wrapped.raw;
     p.salt = id.salt;
     p.pub = id.pub.str() + "\n";
-    MembersView view;
-    if (dir_.has(kMembersFile)) view = parse_members(dir_.read(kMembersFile, kMaxMembersBytes, true), dir_.file(kMembersFile));
-    puddle::MemberRecord self{host_, now_seconds(), MemberDirection::self, wrapped_digest(id.wrapped.raw), id.pub};
-    view = merge_members(view, MembersView{{self}});
-    p.members_json = serialize_members(view);
-    p.retired_json = dir_.has(kRotationLogFile)
-                         ? text_of(dir_.read(kRotationLogFile, kMaxRotationLogBytes, true))
-                         : std::string();
+    p.members_json = members_for_joiner(dir_, id, host_, now_seconds());
+    p.retired_json = load_rotation_log_text(dir_);
     p.claims_json = claims_json_;
     return p;
 }
 
 void Holder::record_member(const std::string &host, std::int64_t at) {
     StateLock guard(dir_);
-    auto id = IdentityStore(dir_).load();
-    MembersView view;
-    if (dir_.has(kMembersFile)) view = parse_members(dir_.read(kMembersFile, kMaxMembersBytes, true), dir_.file(kMembersFile));
-    puddle::MemberRecord rec{host, at, MemberDirection::admitted, wrapped_digest(id.wrapped.raw), id.pub};
-    view = merge_members(view, MembersView{{rec}});
-    std::string text = serialize_members(view);
-    dir_.write_atomic(kMembersFile, as_bytes(text), 0600);
+    record_admitted(dir_, IdentityStore(dir_).load(), host, at);
 }
 
 } // namespace puddle::pair

@@ -3,7 +3,7 @@
 // before any computation; nothing before that costs the code.
 #pragma once
 
-#include "core/state_files.hpp"
+#include "core/files/pending.hpp"
 #include "core/statedir.hpp"
 #include "pair/channel.hpp"
 #include "pair/cpace.hpp"

@@ -23,7 +23,7 @@ UniqueFd connect_to(const JoinTarget &t, Channel::Clock::time_point deadline) {
     addrinfo *res = nullptr;
     const std::string where = t.host + ":" + std::to_string(t.port);
     if (int r = getaddrinfo(t.host.c_str(), std::to_string(t.port).c_str(), &hints, &res); r != 0)
-        throw Error(Exit::failure, "cannot reach " + where, gai_strerror(r), "check the host name");
+        throw Error(Failure::failed, "cannot reach " + where, gai_strerror(r), "check the host name");
     std::string last = "no address";
     for (addrinfo *ai = res; ai; ai = ai->ai_next) {
         UniqueFd fd(::socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
@@ -49,25 +49,25 @@ UniqueFd connect_to(const JoinTarget &t, Channel::Clock::time_point deadline) {
         return fd;
     }
     freeaddrinfo(res);
-    throw Error(Exit::failure, "cannot reach " + where, last,
+    throw Error(Failure::failed, "cannot reach " + where, last,
                 "is 'puddle pair' running on that machine, and the port reachable?");
 }
 
 [[noreturn]] void refused(const PeerRefused &e, const std::string &where) {
     switch (e.msg.known()) {
     case ErrorCode::no_pending:
-        throw Error(Exit::pairing_failed, "nothing to claim on " + where, e.msg.text,
+        throw Error(Failure::pairing_failed, "nothing to claim on " + where, e.msg.text,
                     "run 'puddle pair' on that machine first, as the same user");
     case ErrorCode::expired:
-        throw Error(Exit::pairing_failed, "the code has expired", e.msg.text, "run 'puddle pair' there again");
+        throw Error(Failure::pairing_failed, "the code has expired", e.msg.text, "run 'puddle pair' there again");
     case ErrorCode::busy:
-        throw Error(Exit::pairing_failed, "another machine is claiming the code right now", e.msg.text,
+        throw Error(Failure::pairing_failed, "another machine is claiming the code right now", e.msg.text,
                     "try again in a minute");
     case ErrorCode::auth_failed:
-        throw Error(Exit::pairing_failed, "pairing failed",
+        throw Error(Failure::pairing_failed, "pairing failed",
                     "the code was wrong or someone intercepted the exchange", kNewCodeHint);
     default:
-        throw Error(Exit::pairing_failed, "pairing refused by " + where, e.msg.code + ": " + e.msg.text);
+        throw Error(Failure::pairing_failed, "pairing refused by " + where, e.msg.code + ": " + e.msg.text);
     }
 }
 
@@ -79,21 +79,21 @@ JoinTarget parse_join_target(const std::string &text, std::uint16_t default_port
     std::string host = text, port;
     if (!text.empty() && text.front() == '[') {
         auto close = text.find(']');
-        if (close == std::string::npos) throw Error(Exit::usage, "--from " + text, "unclosed '[' in the address");
+        if (close == std::string::npos) throw Error(Failure::invalid_argument, "--from " + text, "unclosed '[' in the address");
         host = text.substr(1, close - 1);
         if (close + 1 < text.size()) {
-            if (text[close + 1] != ':') throw Error(Exit::usage, "--from " + text, "expected ':' after ']'");
+            if (text[close + 1] != ':') throw Error(Failure::invalid_argument, "--from " + text, "expected ':' after ']'");
             port = text.substr(close + 2);
         }
     } else if (auto c = text.find(':'); c != std::string::npos && text.find(':', c + 1) == std::string::npos) {
         host = text.substr(0, c);
         port = text.substr(c + 1);
     }
-    if (host.empty()) throw Error(Exit::usage, "--from " + text, "no host given");
+    if (host.empty()) throw Error(Failure::invalid_argument, "--from " + text, "no host given");
     if (!port.empty()) {
         char *end = nullptr;
         long p = std::strtol(port.c_str(), &end, 10);
-        if (*end || p < 1 || p > 65535) throw Error(Exit::usage, "--from " + text, "port must be 1..65535");
+        if (*end || p < 1 || p > 65535) throw Error(Failure::invalid_argument, "--from " + text, "port must be 1..65535");
         t.port = std::uint16_t(p);
     }
     t.host = host;
@@ -103,7 +103,7 @@ JoinTarget parse_join_target(const std::string &text, std::uint16_t default_port
 void run_join(const JoinRequest &request, const Config::Tls &tls,
               const std::function<void(const PairPayload &, const HolderAd &)> &accept) {
     auto prs = prs_from_code(request.code);
-    if (!prs) throw Error(Exit::usage, "join", "a pairing code is 8 digits, written NNNN-NNNN");
+    if (!prs) throw Error(Failure::invalid_argument, "join", "a pairing code is 8 digits, written NNNN-NNNN");
     const std::string where = request.target.host + ":" + std::to_string(request.target.port);
     auto ctx = make_tls_context(TlsRole::client, tls);
     auto deadline = Channel::Clock::now() + Channel::kMessageTimeout;
@@ -127,7 +127,7 @@ void run_join(const JoinRequest &request, const Config::Tls &tls,
         if (!holder || holder->version != kPairProtocolVersion || holder->purpose != request.purpose || !keys ||
             !keys->peer_tag_matches(b.tb)) {
             ch.send_error(ErrorCode::auth_failed, "key confirmation failed");
-            throw Error(Exit::pairing_failed, "pairing failed",
+            throw Error(Failure::pairing_failed, "pairing failed",
                         "the code was wrong or someone intercepted the exchange", kNewCodeHint);
         }
         ch.send(Confirm{keys->ta});
@@ -137,7 +137,7 @@ void run_join(const JoinRequest &request, const Config::Tls &tls,
         auto payload = open_payload(keys->payload_key, sealed, ad, error);
         if (!payload) {
             ch.send_error(ErrorCode::bad_message, "the payload did not decrypt");
-            throw Error(Exit::pairing_failed, "pairing failed", "the payload was damaged in transit: " + error,
+            throw Error(Failure::pairing_failed, "pairing failed", "the payload was damaged in transit: " + error,
                         kNewCodeHint);
         }
         try {
@@ -153,7 +153,7 @@ void run_join(const JoinRequest &request, const Config::Tls &tls,
         refused(e, where);
     } catch (const BadMessage &e) {
         ch.send_error(ErrorCode::bad_message, e.why());
-        throw Error(Exit::pairing_failed, "pairing failed", "the other machine sent a malformed message: " + e.why(),
+        throw Error(Failure::pairing_failed, "pairing failed", "the other machine sent a malformed message: " + e.why(),
                     kNewCodeHint);
     }
 }

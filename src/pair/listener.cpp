@@ -1,9 +1,9 @@
 #include "pair/listener.hpp"
 
+#include "core/files/pair_result.hpp"
 #include "core/names.hpp"
 #include "pair/channel.hpp"
 #include "util/error.hpp"
-#include "util/json.hpp"
 #include "util/log.hpp"
 #include "util/user_manager.hpp"
 
@@ -40,17 +40,12 @@ UniqueFd accept_from(int listening_fd, sockaddr_storage &ss) {
     return UniqueFd(::accept4(listening_fd, reinterpret_cast<sockaddr *>(&ss), &len, SOCK_CLOEXEC));
 }
 
-std::optional<PairPending> read_pending(const StateDir &dir, const std::string &file) {
-    if (!dir.has(file)) return std::nullopt;
-    return parse_pair_pending(dir.read(file, kMaxPendingBytes, true), dir.file(file));
-}
-
 } // namespace
 
 std::optional<PendingClaim> find_pending_claim(const StateDir &dir) {
     dir.check_safe();
     for (const char *f : {kPairPendingFile, kRekeyPendingFile})
-        if (auto pending = read_pending(dir, f)) return PendingClaim{f, std::move(*pending)};
+        if (auto pending = load_pending(dir, f)) return PendingClaim{f, std::move(*pending)};
     return std::nullopt;
 }
 
@@ -223,7 +218,7 @@ void Listener::record_result() {
             StateLock guard(dir_);
             std::optional<PairPending> now;
             try {
-                now = read_pending(dir_, claim_.file);
+                now = load_pending(dir_, claim_.file);
             } catch (const Error &e) {
                 log_warning("leaving " + dir_.file(claim_.file) + " alone: " + e.why());
             }
@@ -242,19 +237,11 @@ void Listener::record_result() {
 }
 
 void Listener::write_result(const std::string &result, const std::string &host, const std::string &peer) {
-    const std::string &purpose = claim_.pending.purpose;
-    auto j = Json::object()
-                 .set("v", 1)
-                 .set("purpose", purpose)
-                 .set("created", claim_.pending.created)
-                 .set("result", result)
-                 .set("host", host)
-                 .set("peer", peer)
-                 .set("at", long(std::time(nullptr)));
-    std::string text = j.dump() + "\n";
+    const PairResult record{claim_.pending.purpose, claim_.pending.created, result, host, peer,
+                            std::int64_t(std::time(nullptr))};
     try {
         StateLock guard(dir_);
-        dir_.write_atomic(purpose + ".result", as_bytes(text), 0600);
+        save_pair_result(dir_, record);
     } catch (const Error &e) {
         log_warning(e.what());
     }

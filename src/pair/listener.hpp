@@ -5,7 +5,7 @@
 #pragma once
 
 #include "core/config.hpp"
-#include "core/state_files.hpp"
+#include "core/files/pending.hpp"
 #include "core/statedir.hpp"
 #include "pair/connection_thread.hpp"
 #include "pair/holder.hpp"

@@ -7,6 +7,7 @@
 #include "core/identity_store.hpp"
 #include "pair/listener.hpp"
 #include "util/error.hpp"
+#include "util/failure.hpp"
 #include "util/harden.hpp"
 #include "util/log.hpp"
 
@@ -34,7 +35,7 @@ constexpr const char *kUsage =
 
 UniqueFd listen_on(const std::string &spec) {
     auto colon = spec.rfind(':');
-    if (colon == std::string::npos) throw Error(Exit::usage, "--listen " + spec, "expected ADDRESS:PORT");
+    if (colon == std::string::npos) throw Error(Failure::invalid_argument, "--listen " + spec, "expected ADDRESS:PORT");
     std::string host = spec.substr(0, colon), port = spec.substr(colon + 1);
     if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
     addrinfo hints{};
@@ -42,7 +43,7 @@ UniqueFd listen_on(const std::string &spec) {
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     addrinfo *res = nullptr;
     if (getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res) != 0)
-        throw Error(Exit::usage, "--listen " + spec, "cannot resolve the address");
+        throw Error(Failure::invalid_argument, "--listen " + spec, "cannot resolve the address");
     UniqueFd fd(::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
     int one = 1;
     ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -94,7 +95,7 @@ int main(int argc, char **argv) {
         for (const auto &w : warnings) log_warning(w);
         StateDir dir = StateDir::locate();
         auto *pw = ::getpwuid(::getuid());
-        if (!pw) throw Error(Exit::failure, "pair listener", "cannot find the user's name");
+        if (!pw) throw Error(Failure::failed, "pair listener", "cannot find the user's name");
         const std::string user = pw->pw_name;
 
         auto sockets = listening_sockets(listen_spec);
@@ -106,7 +107,7 @@ int main(int argc, char **argv) {
             return 0;
         }
         if (!IdentityStore(dir).is_member())
-            throw Error(Exit::not_initialized, "pair listener", "this envoy holds no identity to hand out");
+            throw Error(Failure::not_initialized, "pair listener", "this envoy holds no identity to hand out");
         Listener(dir, config, user, std::move(*claim), std::move(sockets)).run();
         stop_own_socket(dir);
         return 0;
@@ -116,7 +117,7 @@ int main(int argc, char **argv) {
             stop_own_socket(StateDir::locate());
         } catch (const Error &) {
         }
-        return int(e.code());
+        return int(exit_code(e.kind()));
     } catch (const std::exception &e) {
         log_error(std::string("fatal: ") + e.what());
         return 1;

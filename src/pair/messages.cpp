@@ -261,10 +261,10 @@ std::size_t frame_size_hint(std::span<const std::uint8_t> buffer) {
 Bytes encode(const Message &message) {
     const MsgType type = type_of(message);
     const std::string name(message_type_name(static_cast<std::uint8_t>(type)));
-    if (const char *why = rule_violation(message)) throw Error(Exit::failure, "cannot encode " + name, why);
+    if (const char *why = rule_violation(message)) throw Error(Failure::failed, "cannot encode " + name, why);
     const Bytes body = encode_body(message);
     const std::size_t length = 1 + body.size();
-    if (length > max_message_bytes(type)) throw Error(Exit::failure, "cannot encode " + name, limit_text(type));
+    if (length > max_message_bytes(type)) throw Error(Failure::failed, "cannot encode " + name, limit_text(type));
     Bytes frame;
     frame.reserve(kFrameLengthBytes + length);
     ByteWriter(frame).u32(std::uint32_t(length)).u8(static_cast<std::uint8_t>(type)).bytes(body);

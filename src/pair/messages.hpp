@@ -156,7 +156,7 @@ bool decode_body(std::uint8_t type, std::span<const std::uint8_t> body, Message 
 
 // --- writing ------------------------------------------------------------------------
 
-// The whole frame. Throws Error(Exit::failure) when a field breaks the rules
+// The whole frame. Throws Error(Failure::failed) when a field breaks the rules
 // above or the frame would exceed its limit.
 Bytes encode(const Message &message);
 

@@ -58,7 +58,7 @@ std::optional<std::int64_t> parse_time(std::span<const std::uint8_t> digits) {
 Bytes encode_payload_plaintext(const PairPayload &p) {
     if (const char *why = payload_violation(p.wrapped.size(), p.salt.size(), p.pub.size(), p.members_json.size(),
                                             p.retired_json.size(), p.claims_json.size()))
-        throw Error(Exit::failure, "cannot build the pairing payload", why);
+        throw Error(Failure::failed, "cannot build the pairing payload", why);
     Bytes out;
     out.reserve(6 * 4 + p.wrapped.size() + p.salt.size() + p.pub.size() + p.members_json.size() +
                 p.retired_json.size() + p.claims_json.size());
@@ -102,8 +102,8 @@ std::optional<PairPayload> decode_payload_plaintext(std::span<const std::uint8_t
 
 Bytes encode_member_record(const MemberRecord &record) {
     if (const char *why = host_violation(as_bytes(record.host)))
-        throw Error(Exit::failure, "cannot build the member record", why);
-    if (record.at < 0) throw Error(Exit::failure, "cannot build the member record", "negative time");
+        throw Error(Failure::failed, "cannot build the member record", why);
+    if (record.at < 0) throw Error(Failure::failed, "cannot build the member record", "negative time");
     const std::string time = std::to_string(record.at);
     Bytes out;
     ByteWriter(out).string(as_bytes(record.host)).string(as_bytes(time));
@@ -137,7 +137,7 @@ std::optional<MemberRecord> decode_member_record(std::span<const std::uint8_t> p
 
 SealedMessage seal(const SecretBuffer &key, std::span<const std::uint8_t> plaintext, const TranscriptHash &ad) {
     init_sodium();
-    if (key.size() != kPayloadKeyBytes) throw Error(Exit::failure, "cannot seal", "the key must be 32 bytes");
+    if (key.size() != kPayloadKeyBytes) throw Error(Failure::failed, "cannot seal", "the key must be 32 bytes");
     SealedMessage out;
     randombytes_buf(out.nonce.data(), out.nonce.size());
     out.ciphertext.resize(plaintext.size() + kAeadTagBytes);

@@ -60,7 +60,7 @@ struct MemberRecord {
     bool operator==(const MemberRecord &) const = default;
 };
 
-// Plaintext codecs. encode_* throw Error(Exit::failure) when a field breaks its
+// Plaintext codecs. encode_* throw Error(Failure::failed) when a field breaks its
 // bounds; decode_* return nullopt and set `error` (a fixed text).
 Bytes encode_payload_plaintext(const PairPayload &payload);
 std::optional<PairPayload> decode_payload_plaintext(std::span<const std::uint8_t> plaintext, std::string &error);

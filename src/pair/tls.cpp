@@ -18,7 +18,7 @@ struct X509Deleter { void operator()(X509 *x) const { X509_free(x); } };
 struct PkeyDeleter { void operator()(EVP_PKEY *k) const { EVP_PKEY_free(k); } };
 
 [[noreturn]] void tls_fail(const std::string &what) {
-    throw Error(Exit::pairing_failed, what, openssl_error());
+    throw Error(Failure::pairing_failed, what, openssl_error());
 }
 
 // An Ed25519 key and a self-signed certificate made for this one connection.
@@ -70,15 +70,15 @@ SslCtx make_tls_context(TlsRole role, const Config::Tls &tls) {
     const bool fleet = !tls.ca_file.empty() || !tls.cert_file.empty() || !tls.key_file.empty();
     if (fleet) {
         if (tls.ca_file.empty() || tls.cert_file.empty() || tls.key_file.empty())
-            throw Error(Exit::failure, "invalid [tls] configuration",
+            throw Error(Failure::failed, "invalid [tls] configuration",
                         "ca_file, cert_file and key_file must be set together", "set all three, or none");
         if (SSL_CTX_load_verify_locations(ctx.get(), tls.ca_file.c_str(), nullptr) != 1)
-            throw Error(Exit::failure, "cannot load the fleet CA " + tls.ca_file, openssl_error());
+            throw Error(Failure::failed, "cannot load the fleet CA " + tls.ca_file, openssl_error());
         if (SSL_CTX_use_certificate_chain_file(ctx.get(), tls.cert_file.c_str()) != 1)
-            throw Error(Exit::failure, "cannot load the certificate " + tls.cert_file, openssl_error());
+            throw Error(Failure::failed, "cannot load the certificate " + tls.cert_file, openssl_error());
         if (SSL_CTX_use_PrivateKey_file(ctx.get(), tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
             SSL_CTX_check_private_key(ctx.get()) != 1)
-            throw Error(Exit::failure, "cannot load the key " + tls.key_file, openssl_error());
+            throw Error(Failure::failed, "cannot load the key " + tls.key_file, openssl_error());
         SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
     } else {
         use_ephemeral_identity(ctx.get());
@@ -107,7 +107,7 @@ TlsConnection::TlsConnection(SSL_CTX *ctx, TlsRole role, UniqueFd fd, Clock::tim
 void TlsConnection::wait(bool for_write, Clock::time_point deadline) {
     for (;;) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-        if (left <= 0) throw Error(Exit::pairing_failed, "pairing connection", "the peer took too long to answer");
+        if (left <= 0) throw Error(Failure::pairing_failed, "pairing connection", "the peer took too long to answer");
         struct pollfd p {fd_.get(), short(for_write ? POLLOUT : POLLIN), 0};
         int r = ::poll(&p, 1, int(left));
         if (r > 0) return;
@@ -136,7 +136,7 @@ Bytes TlsConnection::read_exact(std::size_t n, Clock::time_point deadline) {
         if (e == SSL_ERROR_WANT_READ) wait(false, deadline);
         else if (e == SSL_ERROR_WANT_WRITE) wait(true, deadline);
         else if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && r == 0))
-            throw Error(Exit::pairing_failed, "pairing connection", "the peer closed the connection");
+            throw Error(Failure::pairing_failed, "pairing connection", "the peer closed the connection");
         else tls_fail("TLS read failed");
     }
     return out;

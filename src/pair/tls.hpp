@@ -33,7 +33,7 @@ public:
     using Clock = std::chrono::steady_clock;
 
     // Takes the connected socket; performs the handshake before `deadline`.
-    // Throws Error (Exit::pairing_failed) when the handshake fails.
+    // Throws Error (Failure::pairing_failed) when the handshake fails.
     TlsConnection(SSL_CTX *ctx, TlsRole role, UniqueFd fd, Clock::time_point deadline);
 
     // RFC 9266 tls-exporter: 32 bytes of "EXPORTER-Channel-Binding".

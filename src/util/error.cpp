@@ -11,7 +11,7 @@ std::string errno_text(int err) {
 }
 
 void throw_errno(const std::string &what, int err, std::string hint) {
-    throw Error(Exit::failure, what, errno_text(err), std::move(hint));
+    throw Error(Failure::failed, what, errno_text(err), std::move(hint));
 }
 
 } // namespace puddle

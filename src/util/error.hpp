@@ -7,39 +7,43 @@
 
 namespace puddle {
 
-// Exit codes of the puddle command, SPEC §5.
-enum class Exit : int {
-    ok = 0,
-    failure = 1,
-    usage = 2,
-    locked = 3,
-    not_initialized = 4,
-    bad_passphrase = 5,
-    pairing_failed = 6,
-    denied = 7,
-    ambiguous = 8,
+// What kind of failure it is: the one vocabulary of every layer. How each
+// kind is spelled at an edge (exit code, bus error name, ERR code) is the one
+// table in util/failure.hpp.
+enum class Failure {
+    failed,           // anything the user fixes from the message and hint
+    invalid_argument, // a usage error
+    locked,
+    not_initialized,
+    bad_passphrase,
+    pairing_failed,
+    denied,
+    ambiguous,
+    reserved_prefix,
+    busy,
+    internal,
 };
 
 class Error : public std::runtime_error {
 public:
-    Error(Exit code, std::string what, std::string why, std::string hint = {})
-        : std::runtime_error(what + ": " + why), code_(code), what_(std::move(what)),
+    Error(Failure kind, std::string what, std::string why, std::string hint = {})
+        : std::runtime_error(what + ": " + why), kind_(kind), what_(std::move(what)),
           why_(std::move(why)), hint_(std::move(hint)) {}
 
-    Exit code() const noexcept { return code_; }
+    Failure kind() const noexcept { return kind_; }
     const std::string &what_failed() const noexcept { return what_; }
     const std::string &why() const noexcept { return why_; }
     const std::string &hint() const noexcept { return hint_; }
 
 private:
-    Exit code_;
+    Failure kind_;
     std::string what_, why_, hint_;
 };
 
 // strerror(errno) without the thread-safety trap of strerror().
 std::string errno_text(int err);
 
-// Throws Error(Exit::failure) for a failed system call, naming the object.
+// Throws Error(Failure::failed) for a failed system call, naming the object.
 [[noreturn]] void throw_errno(const std::string &what, int err, std::string hint = {});
 
 } // namespace puddle

@@ -39,7 +39,7 @@ void harden(const HardenFor &process) {
     if (::setrlimit(RLIMIT_CORE, &none) != 0) throw_errno("cannot disable core dumps", errno);
     long tracer = tracer_pid();
     if (tracer != 0)
-        throw Error(Exit::failure, "refusing to run",
+        throw Error(Failure::failed, "refusing to run",
                     tracer > 0 ? "process " + std::to_string(tracer) + " traces " + process.who + " (ptrace)"
                                : "/proc/self/status does not say whether " + process.who + " is traced",
                     "a debugger of " + process.who + " could read " + process.secret + "; start it untraced");

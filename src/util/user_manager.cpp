@@ -18,7 +18,7 @@ SdBus user_bus(const std::string &what) {
     sd_bus *b = nullptr;
     int r = sd_bus_open_user(&b);
     if (r < 0)
-        throw Error(Exit::failure, what, "no user bus: " + errno_text(-r),
+        throw Error(Failure::failed, what, "no user bus: " + errno_text(-r),
                     "run puddle inside your login session (the user manager and its bus must run)");
     return SdBus(b);
 }
@@ -45,11 +45,11 @@ int call_on(sd_bus *bus, const char *method, const std::string &unit, BusError &
     const std::string name = err.e.name ? err.e.name : "";
     if (name == SD_BUS_ERROR_SERVICE_UNKNOWN || name == SD_BUS_ERROR_NAME_HAS_NO_OWNER ||
         name.starts_with("org.freedesktop.DBus.Error.Spawn"))
-        throw Error(Exit::failure, what, "no systemd user manager runs for you on this bus (" +
+        throw Error(Failure::failed, what, "no systemd user manager runs for you on this bus (" +
                                              std::string(err.e.message ? err.e.message : name) + ")",
                     "log in through a session that starts 'systemd --user' (a PAM login with pam_systemd), "
                     "or as root: loginctl enable-linger " + login_name() + "; then try again");
-    throw Error(Exit::failure, what, err.e.message ? err.e.message : errno_text(-r),
+    throw Error(Failure::failed, what, err.e.message ? err.e.message : errno_text(-r),
                 "check 'systemctl --user status " + unit + "'");
 }
 
@@ -70,7 +70,7 @@ void reload_user_manager() { call("cannot reload the user manager", "Reload", ""
 std::string runtime_dropin_dir(const std::string &unit) {
     const char *rt = std::getenv("XDG_RUNTIME_DIR");
     if (!rt || !*rt)
-        throw Error(Exit::failure, "cannot configure " + unit, "XDG_RUNTIME_DIR is not set",
+        throw Error(Failure::failed, "cannot configure " + unit, "XDG_RUNTIME_DIR is not set",
                     "run puddle inside your login session");
     return std::string(rt) + "/systemd/user/" + unit + ".d";
 }

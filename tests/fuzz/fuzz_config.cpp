@@ -47,7 +47,7 @@ void check(std::string_view text) {
     try {
         apply_config_text(config, text, kSource, warnings);
     } catch (const Error &e) {
-        FUZZ_CHECK(e.code() == Exit::failure);
+        FUZZ_CHECK(e.kind() == Failure::failed);
         FUZZ_CHECK(e.why().starts_with(kSource + ":"));
         FUZZ_CHECK(same(config, defaults)); // all or nothing
         return;

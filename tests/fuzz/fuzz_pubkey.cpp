@@ -43,7 +43,7 @@ void check(std::span<const std::uint8_t> bytes) {
         FUZZ_CHECK(pub.str() == line);
     } catch (const Error &e) {
         FUZZ_CHECK(!expected);
-        FUZZ_CHECK(e.code() == Exit::bad_passphrase);
+        FUZZ_CHECK(e.kind() == Failure::bad_passphrase);
         FUZZ_CHECK(e.what_failed().find(label) != std::string::npos);
         FUZZ_CHECK(fuzz::printable(e.what()));
     }

@@ -6,7 +6,11 @@
 // accepted file serializes to one line that parses back equal; merging and
 // the rotation-log walks never crash and keep their promises.
 #include "fuzz_support.hpp"
-#include "core/state_files.hpp"
+#include "core/files/members.hpp"
+#include "core/files/name_claim.hpp"
+#include "core/files/pending.hpp"
+#include "core/files/rotation_log.hpp"
+#include "core/rotation.hpp"
 #include "util/error.hpp"
 
 #include <cstdint>
@@ -97,7 +101,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
         }
     } catch (const Error &e) {
         // An expected refusal: it must say which file and why, printably.
-        FUZZ_CHECK(e.code() == Exit::failure);
+        FUZZ_CHECK(e.kind() == Failure::failed);
         FUZZ_CHECK(e.what_failed() == "cannot read " + kLabel);
         FUZZ_CHECK(!e.why().empty());
         FUZZ_CHECK(fuzz::printable(e.what()));

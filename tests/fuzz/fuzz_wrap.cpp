@@ -24,7 +24,7 @@ std::uint32_t be32(const std::uint8_t *p) {
 }
 
 void check_refusal(const Error &e, const std::string &label) {
-    FUZZ_CHECK(e.code() == Exit::bad_passphrase);
+    FUZZ_CHECK(e.kind() == Failure::bad_passphrase);
     FUZZ_CHECK(e.what_failed().find(label) != std::string::npos);
     FUZZ_CHECK(!e.why().empty());
     FUZZ_CHECK(fuzz::printable(e.what()));

@@ -21,8 +21,8 @@
 namespace puddle {
 
 // Found by argument-dependent lookup when BOOST_TEST prints a failed comparison.
-inline std::ostream &operator<<(std::ostream &os, Exit e) {
-    return os << "Exit(" << static_cast<int>(e) << ")";
+inline std::ostream &operator<<(std::ostream &os, Failure f) {
+    return os << "Failure(" << static_cast<int>(f) << ")";
 }
 inline std::ostream &operator<<(std::ostream &os, const PublicKey &k) { return os << k.str(); }
 

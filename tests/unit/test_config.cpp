@@ -42,7 +42,7 @@ Error refused(std::string_view text) {
     std::vector<std::string> warnings;
     auto err = catch_error([&] { apply_config_text(c, text, kFile, warnings); });
     BOOST_REQUIRE_MESSAGE(err, "accepted:\n" << text);
-    BOOST_TEST(err->code() == Exit::failure);
+    BOOST_TEST(err->kind() == Failure::failed);
     return *err;
 }
 
@@ -370,7 +370,7 @@ BOOST_AUTO_TEST_CASE(load_config_error_names_the_real_path) {
     std::vector<std::string> warnings;
     auto err = catch_error([&] { load_config(warnings); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::failure);
+    BOOST_TEST(err->kind() == Failure::failed);
     CHECK_CONTAINS(err->why(), tmp / "xdg/puddle/puddle.toml:3: pair.port");
 
     // A broken system file is reported the same way.

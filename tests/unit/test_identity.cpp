@@ -179,7 +179,7 @@ BOOST_AUTO_TEST_CASE(pub_file_rejects_anything_more) {
         BOOST_TEST_CONTEXT("\"" << text << "\"") {
             auto err = catch_error([&] { parse_pub_file(as_bytes(text), "/state/identity.pub"); });
             BOOST_REQUIRE(err);
-            BOOST_TEST(err->code() == Exit::bad_passphrase);
+            BOOST_TEST(err->kind() == Failure::bad_passphrase);
             BOOST_TEST(err->what_failed() == "cannot read /state/identity.pub");
             BOOST_TEST(!err->why().empty());
             BOOST_TEST(!err->hint().empty());

@@ -14,10 +14,10 @@
 #include <string>
 #include <variant>
 
-namespace puddle::agent {
+namespace puddle {
 // Found by argument-dependent lookup when BOOST_TEST prints a failed comparison.
-inline std::ostream &operator<<(std::ostream &os, ErrCode c) { return os << err_code_name(c); }
-} // namespace puddle::agent
+inline std::ostream &operator<<(std::ostream &os, ErrCode c) { return os << agent::err_code_name(c); }
+} // namespace puddle
 
 using namespace puddle;
 using namespace puddle::agent;

@@ -686,7 +686,7 @@ BOOST_AUTO_TEST_CASE(the_largest_payload_fits_its_frame_exactly) {
 
 namespace {
 
-struct Failure {
+struct ExchangeFailure {
     Role side;
     std::string reason;
 };
@@ -702,7 +702,7 @@ struct ExchangeOptions {
 };
 
 struct Outcome {
-    std::optional<Failure> failure;
+    std::optional<ExchangeFailure> failure;
     bool code_burned = false;
     std::size_t wire_bytes = 0;
     std::optional<PairPayload> joiner_got;
@@ -750,12 +750,12 @@ public:
         Message m;
         std::string error;
         switch (parse_frame(inbox, consumed, m, error)) {
-        case FrameStatus::need_more: throw Failure{role_, "timed out waiting for a whole message"};
-        case FrameStatus::bad: throw Failure{role_, "bad-message: " + error};
+        case FrameStatus::need_more: throw ExchangeFailure{role_, "timed out waiting for a whole message"};
+        case FrameStatus::bad: throw ExchangeFailure{role_, "bad-message: " + error};
         case FrameStatus::ok: break;
         }
-        if (!expected_next(role_, state_, type_of(m))) throw Failure{role_, "bad-message: out of order"};
-        if (const auto *e = std::get_if<ErrorMsg>(&m)) throw Failure{role_, "peer said " + e->code};
+        if (!expected_next(role_, state_, type_of(m))) throw ExchangeFailure{role_, "bad-message: out of order"};
+        if (const auto *e = std::get_if<ErrorMsg>(&m)) throw ExchangeFailure{role_, "peer said " + e->code};
         transcript.add(std::span<const std::uint8_t>(inbox).first(consumed));
         inbox.erase(inbox.begin(), inbox.begin() + static_cast<std::ptrdiff_t>(consumed));
         state_ = advance(state_);
@@ -794,7 +794,7 @@ Outcome run_exchange(const ExchangeOptions &opt = {}) {
         const SessionNonce nj = random_nonce();
         to_holder(j.send(Hello{kPairProtocolVersion, purpose, nj, user}));
         const auto hello = h.receive<Hello>();
-        if (hello.user != user) throw Failure{Role::holder, "no-pending"};
+        if (hello.user != user) throw ExchangeFailure{Role::holder, "no-pending"};
         const SessionNonce nh = random_nonce();
         to_joiner(h.send(HelloAck{nh}));
         const auto hello_ack = j.receive<HelloAck>();
@@ -809,7 +809,7 @@ Outcome run_exchange(const ExchangeOptions &opt = {}) {
             // CONFIRM in place of CPACE_A (bypassing J's own order check).
             to_holder(encode(Confirm{Tag{}}));
             h.receive<CpaceA>();
-            throw Failure{Role::holder, "accepted a CONFIRM out of order"};
+            throw ExchangeFailure{Role::holder, "accepted a CONFIRM out of order"};
         }
         to_holder(j.send(CpaceA{jp.share(), ada}));
 
@@ -818,29 +818,29 @@ Outcome run_exchange(const ExchangeOptions &opt = {}) {
         out.code_burned = true;
         const auto j_ad = parse_ada(cpace_a.ada);
         if (!j_ad || j_ad->version != hello.version || j_ad->purpose != hello.purpose)
-            throw Failure{Role::holder, "bad-message: ADa does not match HELLO"};
+            throw ExchangeFailure{Role::holder, "bad-message: ADa does not match HELLO"};
         const auto h_prs = prs_from_code(opt.holder_code);
         BOOST_REQUIRE(h_prs);
         const Bytes h_sid = make_sid(hello.nj, nh);
         const Bytes adb = make_adb(kPairProtocolVersion, hello.purpose, h_host, kHolderKey);
         const CpaceParty hp(CpaceRole::responder, h_prs->bytes(), make_ci(cb, hello.user), h_sid, adb);
         auto h_keys = hp.finish(cpace_a.ya, cpace_a.ada);
-        if (!h_keys) throw Failure{Role::holder, "CPace abort"};
+        if (!h_keys) throw ExchangeFailure{Role::holder, "CPace abort"};
         to_joiner(h.send(CpaceB{hp.share(), adb, h_keys->own_tag()}));
 
         // 4–5. J checks Tb, sends Ta.
         const auto cpace_b = j.receive<CpaceB>();
         const auto h_ad = parse_adb(cpace_b.adb);
         if (!h_ad || h_ad->version != kPairProtocolVersion || h_ad->purpose != purpose)
-            throw Failure{Role::joiner, "bad-message: ADb does not match"};
+            throw ExchangeFailure{Role::joiner, "bad-message: ADb does not match"};
         auto j_keys = jp.finish(cpace_b.yb, cpace_b.adb);
-        if (!j_keys) throw Failure{Role::joiner, "CPace abort"};
+        if (!j_keys) throw ExchangeFailure{Role::joiner, "CPace abort"};
         if (!j_keys->peer_tag_matches(cpace_b.tb) && !opt.joiner_skips_tb_check)
-            throw Failure{Role::joiner, "Tb mismatch: the code was wrong or someone intercepted the exchange"};
+            throw ExchangeFailure{Role::joiner, "Tb mismatch: the code was wrong or someone intercepted the exchange"};
         to_holder(j.send(Confirm{j_keys->own_tag()}));
 
         const auto confirm = h.receive<Confirm>();
-        if (!h_keys->peer_tag_matches(confirm.ta)) throw Failure{Role::holder, "auth-failed"};
+        if (!h_keys->peer_tag_matches(confirm.ta)) throw ExchangeFailure{Role::holder, "auth-failed"};
 
         // 6. PAYLOAD under k, AD = transcript so far.
         PairPayload payload = sample_payload();
@@ -852,8 +852,8 @@ Outcome run_exchange(const ExchangeOptions &opt = {}) {
         const auto payload_msg = j.receive<PayloadMsg>();
         std::string error;
         auto got = open_payload(j_keys->payload_key, payload_msg, j_ad_payload, error);
-        if (!got) throw Failure{Role::joiner, error};
-        if (got->pub != h_ad->pubkey) throw Failure{Role::joiner, "identity.pub is not the key in ADb"};
+        if (!got) throw ExchangeFailure{Role::joiner, error};
+        if (got->pub != h_ad->pubkey) throw ExchangeFailure{Role::joiner, "identity.pub is not the key in ADb"};
         out.joiner_got = std::move(got);
 
         // 8. ACK under k, AD = transcript including PAYLOAD.
@@ -861,17 +861,17 @@ Outcome run_exchange(const ExchangeOptions &opt = {}) {
         const TranscriptHash h_ad_ack = h.transcript.hash();
         const auto ack = h.receive<AckMsg>();
         auto member = open_ack(h_keys->payload_key, ack, h_ad_ack, error);
-        if (!member) throw Failure{Role::holder, error};
+        if (!member) throw ExchangeFailure{Role::holder, error};
         out.holder_got = std::move(member);
 
-        if (!j.inbox.empty() || !h.inbox.empty()) throw Failure{Role::holder, "bytes after the exchange"};
+        if (!j.inbox.empty() || !h.inbox.empty()) throw ExchangeFailure{Role::holder, "bytes after the exchange"};
         BOOST_TEST((j.state() == PairState::done));
         BOOST_TEST((h.state() == PairState::done));
         out.joiner_k = plain_bytes(j_keys->payload_key);
         out.holder_k = plain_bytes(h_keys->payload_key);
         out.joiner_transcript = j.transcript.hash();
         out.holder_transcript = h.transcript.hash();
-    } catch (const Failure &f) {
+    } catch (const ExchangeFailure &f) {
         out.failure = f;
     }
     out.wire_bytes = wire.bytes();
@@ -970,7 +970,7 @@ BOOST_AUTO_TEST_CASE(a_message_out_of_order_ends_the_exchange) {
     try {
         h.receive<CpaceA>();
         BOOST_FAIL("a replayed HELLO was accepted");
-    } catch (const Failure &f) {
+    } catch (const ExchangeFailure &f) {
         CHECK_CONTAINS(f.reason, "out of order");
     }
 }
@@ -982,7 +982,7 @@ BOOST_AUTO_TEST_CASE(an_error_from_the_peer_ends_the_exchange) {
     try {
         j.receive<HelloAck>();
         BOOST_FAIL("an ERROR was taken for HELLO_ACK");
-    } catch (const Failure &f) {
+    } catch (const ExchangeFailure &f) {
         BOOST_TEST(f.reason == "peer said no-pending");
     }
 }

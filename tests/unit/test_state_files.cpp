@@ -10,7 +10,11 @@
 
 #include "support.hpp"
 
-#include "core/state_files.hpp"
+#include "core/files/members.hpp"
+#include "core/files/name_claim.hpp"
+#include "core/files/pending.hpp"
+#include "core/files/rotation_log.hpp"
+#include "core/rotation.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -54,7 +58,7 @@ template <class Parse>
 Error refused_by(Parse parse, std::string_view text) {
     auto err = catch_error([&] { parse(as_bytes(text), kLabel); });
     BOOST_REQUIRE_MESSAGE(err, "accepted: " << text);
-    BOOST_TEST(err->code() == Exit::failure);
+    BOOST_TEST(err->kind() == Failure::failed);
     BOOST_TEST(err->what_failed() == "cannot read " + kLabel);
     BOOST_TEST(!err->why().empty());
     BOOST_TEST(!err->hint().empty());
@@ -714,7 +718,7 @@ BOOST_AUTO_TEST_CASE(append_record_checks_and_deduplicates) {
     bad.sig_new[0] ^= 1;
     auto err = catch_error([&] { append_record(log, bad); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::failure);
+    BOOST_TEST(err->kind() == Failure::failed);
     CHECK_CONTAINS(err->why(), "do not verify");
     BOOST_TEST(log.size() == 2u);
 

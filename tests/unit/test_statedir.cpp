@@ -110,7 +110,7 @@ BOOST_FIXTURE_TEST_CASE(write_atomic_into_a_missing_directory_fails_cleanly, Sta
     StateDir missing(tmp / "nope");
     auto err = catch_error([&] { missing.write_atomic("f", as_bytes(std::string("x")), 0600); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::failure);
+    BOOST_TEST(err->kind() == Failure::failed);
     CHECK_CONTAINS(err->what_failed(), tmp / "nope");
 }
 
@@ -168,7 +168,7 @@ BOOST_FIXTURE_TEST_CASE(check_safe_refuses_a_group_writable_directory, StateFixt
             chmod_or_fail(tmp.path(), mode);
             auto err = catch_error([&] { dir.check_safe(); });
             BOOST_REQUIRE(err);
-            BOOST_TEST(err->code() == Exit::failure);
+            BOOST_TEST(err->kind() == Failure::failed);
             BOOST_TEST(err->what_failed() == "refusing to use " + tmp.path());
             CHECK_CONTAINS(err->why(), "writable by its group");
             BOOST_TEST(err->hint() == "chmod 700 " + tmp.path());
@@ -182,7 +182,7 @@ BOOST_FIXTURE_TEST_CASE(check_safe_refuses_a_world_writable_directory, StateFixt
             chmod_or_fail(tmp.path(), mode);
             auto err = catch_error([&] { dir.check_safe(); });
             BOOST_REQUIRE(err);
-            BOOST_TEST(err->code() == Exit::failure);
+            BOOST_TEST(err->kind() == Failure::failed);
             CHECK_CONTAINS(err->why(), "writable by others");
             // A sticky directory is a shared one (/tmp): no chmod advice.
             if (mode & S_ISVTX) CHECK_CONTAINS(err->hint(), "use a directory of your own");
@@ -199,7 +199,7 @@ BOOST_FIXTURE_TEST_CASE(check_safe_refuses_a_directory_owned_by_another_user, St
     BOOST_REQUIRE(::chown(tmp.path().c_str(), kNobody, kNobody) == 0);
     auto err = catch_error([&] { dir.check_safe(); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::failure);
+    BOOST_TEST(err->kind() == Failure::failed);
     BOOST_TEST(err->what_failed() == "refusing to use " + tmp.path());
     CHECK_CONTAINS(err->why(), "owned by");
     CHECK_CONTAINS(err->why(), "not by you");
@@ -214,7 +214,7 @@ BOOST_FIXTURE_TEST_CASE(check_safe_refuses_a_file_or_nothing, StateFixture) {
     CHECK_CONTAINS(err->why(), "not a directory");
     err = catch_error([&] { StateDir(tmp / "absent").check_safe(); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::failure);
+    BOOST_TEST(err->kind() == Failure::failed);
     CHECK_CONTAINS(err->what_failed(), tmp / "absent");
 }
 
@@ -255,7 +255,7 @@ BOOST_FIXTURE_TEST_CASE(read_refuses_a_group_or_world_writable_secret_file, Stat
             chmod_or_fail(tmp / "s", mode);
             auto err = catch_error([&] { dir.read("s", 100, true); });
             BOOST_REQUIRE(err);
-            BOOST_TEST(err->code() == Exit::failure);
+            BOOST_TEST(err->kind() == Failure::failed);
             BOOST_TEST(err->what_failed() == "refusing to use " + (tmp / "s"));
             CHECK_CONTAINS(err->why(), "writable by");
             BOOST_TEST(err->hint() == "chmod 600 " + (tmp / "s"));
@@ -287,7 +287,7 @@ BOOST_FIXTURE_TEST_CASE(read_refuses_a_symlinked_file, StateFixture) {
     BOOST_REQUIRE(::symlink((tmp / "real").c_str(), (tmp / "link").c_str()) == 0);
     auto err = catch_error([&] { dir.read("link", 100, true); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::failure);
+    BOOST_TEST(err->kind() == Failure::failed);
     BOOST_TEST(err->what_failed() == "refusing to read " + (tmp / "link"));
     CHECK_CONTAINS(err->why(), "symbolic link");
     // Public files too (identity.pub, claims): whoever controls a link's
@@ -300,7 +300,7 @@ BOOST_FIXTURE_TEST_CASE(read_refuses_a_symlinked_file, StateFixture) {
 BOOST_FIXTURE_TEST_CASE(read_refuses_missing_files_and_directories, StateFixture) {
     auto err = catch_error([&] { dir.read("absent", 100, true); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::failure);
+    BOOST_TEST(err->kind() == Failure::failed);
     CHECK_CONTAINS(err->what_failed(), tmp / "absent");
     BOOST_REQUIRE(::mkdir((tmp / "sub").c_str(), 0700) == 0);
     err = catch_error([&] { dir.read("sub", 100, false); });
@@ -427,7 +427,7 @@ BOOST_FIXTURE_TEST_CASE(repair_refuses_a_journal_of_the_wrong_size, StateFixture
     dir.write_atomic(kJournalFile, Bytes(100, 0), 0600);
     auto err = catch_error([&] { store.repair(); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::failure);
+    BOOST_TEST(err->kind() == Failure::failed);
     CHECK_CONTAINS(err->why(), "100 bytes");
     BOOST_TEST(dir.has(kJournalFile)); // kept for a human to look at
     BOOST_TEST(!store.is_member());
@@ -477,7 +477,7 @@ BOOST_FIXTURE_TEST_CASE(missing_identity_file_is_not_a_member, StateFixture) {
             BOOST_TEST(!store.is_member());
             auto err = catch_error([&] { store.load(); });
             BOOST_REQUIRE(err);
-            BOOST_TEST(err->code() == Exit::not_initialized);
+            BOOST_TEST(err->kind() == Failure::not_initialized);
             BOOST_TEST(store.is_partial());
             CHECK_CONTAINS(err->what_failed(), "incomplete identity in " + tmp.path());
             // "identity.salt is missing (identity.wrapped, identity.pub are there)"
@@ -494,11 +494,11 @@ BOOST_FIXTURE_TEST_CASE(empty_directory_names_all_three_missing_files, StateFixt
     IdentityStore store(dir);
     auto err = catch_error([&] { store.load(); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::not_initialized);
+    BOOST_TEST(err->kind() == Failure::not_initialized);
     for (const char *f : {kWrappedFile, kSaltFile, kPubFile}) CHECK_CONTAINS(err->why(), f);
     err = catch_error([&] { store.load_public_key(); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::not_initialized);
+    BOOST_TEST(err->kind() == Failure::not_initialized);
 }
 
 BOOST_FIXTURE_TEST_CASE(damaged_identity_files_are_exit_5, StateFixture) {
@@ -508,14 +508,14 @@ BOOST_FIXTURE_TEST_CASE(damaged_identity_files_are_exit_5, StateFixture) {
     dir.write_atomic(kSaltFile, Bytes(15, 0), 0600);
     auto err = catch_error([&] { store.load(); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::bad_passphrase);
+    BOOST_TEST(err->kind() == Failure::bad_passphrase);
     CHECK_CONTAINS(err->what_failed(), tmp / "identity.salt");
 
     store.commit(id.salt, id.wrapped, id.kp.public_key());
     dir.write_atomic(kPubFile, as_bytes(id.kp.public_key().str() + "\n\n"), 0644);
     err = catch_error([&] { store.load(); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::bad_passphrase);
+    BOOST_TEST(err->kind() == Failure::bad_passphrase);
     CHECK_CONTAINS(err->what_failed(), tmp / "identity.pub");
 
     store.commit(id.salt, id.wrapped, id.kp.public_key());
@@ -524,7 +524,7 @@ BOOST_FIXTURE_TEST_CASE(damaged_identity_files_are_exit_5, StateFixture) {
     dir.write_atomic(kWrappedFile, longer, 0600);
     err = catch_error([&] { store.load(); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::bad_passphrase);
+    BOOST_TEST(err->kind() == Failure::bad_passphrase);
     CHECK_CONTAINS(err->why(), "91 bytes");
 }
 
@@ -544,7 +544,7 @@ BOOST_FIXTURE_TEST_CASE(open_state_creates_checks_and_repairs, StateFixture) {
 
     auto err = catch_error([] { open_state(false); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::not_initialized);
+    BOOST_TEST(err->kind() == Failure::not_initialized);
     BOOST_TEST(!StateDir(home).exists());
 
     {
@@ -578,7 +578,7 @@ BOOST_FIXTURE_TEST_CASE(an_oversized_state_file_is_a_failure_not_a_wrong_passphr
     dir.write_atomic("members.json", Bytes(70000, '{'), 0600);
     auto err = catch_error([&] { dir.read("members.json", 65536, true); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::failure);
+    BOOST_TEST(err->kind() == Failure::failed);
     CHECK_CONTAINS(err->why(), "more than the");
 
     // The identity's own files: a damaged identity, exit 5 (SPEC §5).
@@ -588,7 +588,7 @@ BOOST_FIXTURE_TEST_CASE(an_oversized_state_file_is_a_failure_not_a_wrong_passphr
     dir.write_atomic(kWrappedFile, Bytes(5000, 1), 0600);
     err = catch_error([&] { store.load(); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::bad_passphrase);
+    BOOST_TEST(err->kind() == Failure::bad_passphrase);
 }
 
 BOOST_AUTO_TEST_CASE(a_parent_writable_by_others_is_refused_as_openssh_strictmodes_does) {

@@ -126,7 +126,7 @@ BOOST_AUTO_TEST_CASE(wrong_passphrase_is_exit_5_with_the_spec_message) {
     Wrapped w;
     auto err = catch_error([&] { open(w.blob, kWrongPass, w.salt, w.kp.public_key()); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::bad_passphrase);
+    BOOST_TEST(err->kind() == Failure::bad_passphrase);
     BOOST_TEST(err->why() == kTagFailure);
     BOOST_TEST(!err->hint().empty());
 }
@@ -137,7 +137,7 @@ BOOST_AUTO_TEST_CASE(wrong_salt_is_a_tag_failure) {
     other[0] ^= 1;
     auto err = catch_error([&] { open(w.blob, kPass, other, w.kp.public_key()); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::bad_passphrase);
+    BOOST_TEST(err->kind() == Failure::bad_passphrase);
     BOOST_TEST(err->why() == kTagFailure);
 }
 
@@ -146,7 +146,7 @@ BOOST_AUTO_TEST_CASE(blob_paired_with_another_identity_pub_is_refused) {
     Keypair other = Keypair::generate();
     auto err = catch_error([&] { open(w.blob, kPass, w.salt, other.public_key()); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::bad_passphrase);
+    BOOST_TEST(err->kind() == Failure::bad_passphrase);
     BOOST_TEST(err->why() == kTagFailure);
 }
 
@@ -167,7 +167,7 @@ BOOST_AUTO_TEST_CASE(seed_that_does_not_derive_identity_pub_is_a_corrupted_ident
 
     auto err = catch_error([&] { open(blob, kPass, salt, b.public_key()); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::bad_passphrase);
+    BOOST_TEST(err->kind() == Failure::bad_passphrase);
     BOOST_TEST(err->what_failed() == "corrupted identity");
     CHECK_CONTAINS(err->why(), "does not match identity.pub");
 }
@@ -184,7 +184,7 @@ BOOST_AUTO_TEST_CASE(a_flipped_byte_anywhere_is_exit_5) {
                 b[off] ^= mask;
                 auto err = catch_error([&] { open(b, kPass, w.salt, w.kp.public_key()); });
                 BOOST_REQUIRE(err);
-                BOOST_TEST(err->code() == Exit::bad_passphrase);
+                BOOST_TEST(err->kind() == Failure::bad_passphrase);
 
                 if (off < 8) { // magic
                     BOOST_TEST(err->what_failed() == "cannot read " + kLabel);
@@ -222,7 +222,7 @@ BOOST_AUTO_TEST_CASE(truncated_blob_is_exit_5_naming_its_size) {
         BOOST_TEST_CONTEXT("length " << len) {
             auto err = catch_error([&] { parse_wrapped(std::span(w.blob.data(), len), kLabel); });
             BOOST_REQUIRE(err);
-            BOOST_TEST(err->code() == Exit::bad_passphrase);
+            BOOST_TEST(err->kind() == Failure::bad_passphrase);
             BOOST_TEST(err->what_failed() == "cannot read " + kLabel);
             CHECK_CONTAINS(err->why(), "file is " + std::to_string(len) + " bytes");
         }
@@ -237,7 +237,7 @@ BOOST_AUTO_TEST_CASE(over_long_blob_is_exit_5_naming_its_size) {
             b.resize(len, 0);
             auto err = catch_error([&] { parse_wrapped(b, kLabel); });
             BOOST_REQUIRE(err);
-            BOOST_TEST(err->code() == Exit::bad_passphrase);
+            BOOST_TEST(err->kind() == Failure::bad_passphrase);
             CHECK_CONTAINS(err->why(), "file is " + std::to_string(len) + " bytes");
             CHECK_CONTAINS(err->why(), "exactly 90");
         }
@@ -250,7 +250,7 @@ BOOST_AUTO_TEST_CASE(future_version_magic_names_the_version_found) {
     std::memcpy(b.data(), "PUDDLEW2", 8);
     auto err = catch_error([&] { parse_wrapped(b, kLabel); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::bad_passphrase);
+    BOOST_TEST(err->kind() == Failure::bad_passphrase);
     BOOST_TEST(err->what_failed() == "cannot read " + kLabel); // names the file
     CHECK_CONTAINS(err->why(), "version \"PUDDLEW2\" is not supported");
 }
@@ -261,7 +261,7 @@ BOOST_AUTO_TEST_CASE(unknown_magic_is_named_as_such) {
     std::memcpy(b.data(), "GARBAGE!", 8);
     auto err = catch_error([&] { parse_wrapped(b, kLabel); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::bad_passphrase);
+    BOOST_TEST(err->kind() == Failure::bad_passphrase);
     CHECK_CONTAINS(err->why(), "unknown magic \"GARBAGE!\"");
     BOOST_TEST(!puddle_test::contains(err->why(), "version"));
 }
@@ -273,7 +273,7 @@ BOOST_AUTO_TEST_CASE(unprintable_magic_is_shown_escaped) {
     b[1] = 0xff;
     auto err = catch_error([&] { parse_wrapped(b, kLabel); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::bad_passphrase);
+    BOOST_TEST(err->kind() == Failure::bad_passphrase);
     CHECK_CONTAINS(err->why(), "unknown magic \"\\x00\\xffDDLEW1\"");
 }
 
@@ -283,7 +283,7 @@ BOOST_AUTO_TEST_CASE(unknown_kdf_id_is_named) {
     b[8] = 0x02;
     auto err = catch_error([&] { parse_wrapped(b, kLabel); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::bad_passphrase);
+    BOOST_TEST(err->kind() == Failure::bad_passphrase);
     BOOST_TEST(err->what_failed() == "cannot read " + kLabel);
     CHECK_CONTAINS(err->why(), "KDF id 0x02");
 }
@@ -305,7 +305,7 @@ BOOST_AUTO_TEST_CASE(hostile_kdf_parameters_are_refused_before_any_work) {
             }
             auto err = catch_error([&] { parse_wrapped(b, kLabel); });
             BOOST_REQUIRE(err);
-            BOOST_TEST(err->code() == Exit::bad_passphrase);
+            BOOST_TEST(err->kind() == Failure::bad_passphrase);
             CHECK_CONTAINS(err->why(), c.word);
         }
     }
@@ -316,7 +316,7 @@ BOOST_AUTO_TEST_CASE(kdf_bounds_are_inclusive) {
     BOOST_CHECK_NO_THROW(check_kdf_params(KdfParams{kMaxOpslimit, kMaxMemlimitKib}, "test"));
     auto err = catch_error([] { check_kdf_params(KdfParams{kMaxOpslimit + 1, 8}, "[kdf] in puddle.toml"); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::failure);
+    BOOST_TEST(err->kind() == Failure::failed);
     BOOST_TEST(err->what_failed() == "[kdf] in puddle.toml");
     err = catch_error([] { check_kdf_params(KdfParams{1, kMaxMemlimitKib + 1}, "x"); });
     BOOST_REQUIRE(err);
@@ -327,7 +327,7 @@ BOOST_AUTO_TEST_CASE(wrapping_with_out_of_bounds_parameters_is_refused) {
     Keypair kp = Keypair::generate();
     auto err = catch_error([&] { wrap_seed(kp, as_bytes(kPass), random_salt(), KdfParams{0, 8}); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->code() == Exit::failure);
+    BOOST_TEST(err->kind() == Failure::failed);
 }
 
 BOOST_AUTO_TEST_CASE(salt_of_the_wrong_length_is_exit_5) {
@@ -339,7 +339,7 @@ BOOST_AUTO_TEST_CASE(salt_of_the_wrong_length_is_exit_5) {
             const Bytes b(len, 0xab);
             auto err = catch_error([&] { parse_salt(b, "/state/identity.salt"); });
             BOOST_REQUIRE(err);
-            BOOST_TEST(err->code() == Exit::bad_passphrase);
+            BOOST_TEST(err->kind() == Failure::bad_passphrase);
             BOOST_TEST(err->what_failed() == "cannot read /state/identity.salt");
             CHECK_CONTAINS(err->why(), "file is " + std::to_string(len) + " bytes");
         }

@@ -1,0 +1,54 @@
+// The agent's external contract in one place (SPEC §6): where it lives on the
+// bus and what its members are called; how each Failure is spelled there is
+// the one table in util/failure.hpp. The agent's doors and the CLI's client
+// both read them, so a name cannot drift between sender and decoder.
+#pragma once
+
+#include "util/failure.hpp"
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace puddle::agent {
+
+inline constexpr const char *kBusName = "org.puddle.Agent1";
+inline constexpr const char *kObjectPath = "/org/puddle/Agent1";
+inline constexpr const char *kInterface = "org.puddle.Agent1";
+
+namespace member {
+inline constexpr const char *kSign = "Sign";
+inline constexpr const char *kUnlock = "Unlock";
+inline constexpr const char *kLock = "Lock";
+inline constexpr const char *kRekey = "Rekey";
+inline constexpr const char *kSetName = "SetName";
+inline constexpr const char *kLocked = "Locked"; // the signal
+} // namespace member
+
+namespace property {
+inline constexpr const char *kUnlocked = "Unlocked";
+inline constexpr const char *kPublicKey = "PublicKey";
+inline constexpr const char *kIdleTimeoutUSec = "IdleTimeoutUSec";
+inline constexpr const char *kLockDeadlineUSec = "LockDeadlineUSec";
+inline constexpr const char *kWatchPID = "WatchPID";
+inline constexpr const char *kHealth = "Health";
+inline constexpr const char *kHealthReasons = "HealthReasons";
+} // namespace property
+
+// A request's failure as the doors report it: its kind and the message the
+// requester reads (no what/why split: it crosses the wire as one text).
+class AgentError : public std::runtime_error {
+public:
+    AgentError(Failure f, const std::string &message) : std::runtime_error(message), failure_(f) {}
+    Failure failure() const noexcept { return failure_; }
+
+private:
+    Failure failure_;
+};
+
+// Reading or unwrapping the identity in core reports an Error: the user can
+// act on "no identity" and "wrong passphrase"; anything else is internal.
+Failure identity_failure_kind(const Error &e);
+
+} // namespace puddle::agent

@@ -1,0 +1,58 @@
+#include "core/membership.hpp"
+
+#include "util/error.hpp"
+
+#include <sys/stat.h>
+
+namespace puddle {
+
+std::string members_for_joiner(const StateDir &dir, const StoredIdentity &id, const std::string &own_host,
+                               std::int64_t now) {
+    const MembersView view = load_members(dir).value_or(MembersView{});
+    const MemberRecord self{own_host, now, MemberDirection::self, wrapped_digest(id.wrapped.raw), id.pub};
+    return serialize_members(merge_members(view, MembersView{{self}}));
+}
+
+void record_admitted(const StateDir &dir, const StoredIdentity &id, const std::string &host, std::int64_t at) {
+    const MembersView view = load_members(dir).value_or(MembersView{});
+    const MemberRecord rec{host, at, MemberDirection::admitted, wrapped_digest(id.wrapped.raw), id.pub};
+    save_members(dir, merge_members(view, MembersView{{rec}}));
+}
+
+JoinOffer read_join_offer(const Salt &salt, const WrappedBytes &wrapped, const PublicKey &pub,
+                          std::string_view members_json, std::string_view retired_json, const std::string &own_host) {
+    JoinOffer offer{salt, wrapped, pub, {}, {}};
+    if (!members_json.empty()) offer.members = parse_members(as_bytes(members_json), "the holder's members.json");
+    std::erase_if(offer.members.members, [&](const MemberRecord &m) { return m.host == own_host && m.pubkey == pub; });
+    for (auto &m : offer.members.members)
+        if (m.direction == MemberDirection::self) m.direction = MemberDirection::joined;
+    if (!retired_json.empty()) offer.log = parse_rotation_log(as_bytes(retired_json), "the holder's rotation log");
+    return offer;
+}
+
+void accept_join(const IdentityStore &store, const JoinOffer &offer, const std::string &own_host, std::int64_t now) {
+    if (store.is_member()) throw Error(Failure::failed, "join", "another command initialized this envoy meanwhile");
+    const MemberRecord self{own_host, now, MemberDirection::self, wrapped_digest(offer.wrapped), offer.pub};
+    store.commit(offer.salt, offer.wrapped, offer.pub,
+                 offer.log.empty() ? std::nullopt : std::optional<std::string>(serialize_rotation_log(offer.log)));
+    save_members(store.dir(), merge_members(offer.members, MembersView{{self}}));
+}
+
+MembersView members_with_self(const StateDir &dir, const StoredIdentity &id, const std::string &own_host) {
+    MembersView view = load_members(dir).value_or(MembersView{});
+    const std::string mine = wrapped_digest(id.wrapped.raw);
+    bool have_self = false;
+    for (auto &m : view.members)
+        if (m.direction == MemberDirection::self && m.pubkey == id.pub) {
+            m.wrapped_digest = mine; // this envoy's wrap is, by definition, the one here
+            have_self = true;
+        }
+    if (!have_self) {
+        struct stat st {};
+        const std::int64_t since = ::lstat(dir.file(kPubFile).c_str(), &st) == 0 ? std::int64_t(st.st_mtime) : 0;
+        view.members.insert(view.members.begin(), MemberRecord{own_host, since, MemberDirection::self, mine, id.pub});
+    }
+    return view;
+}
+
+} // namespace puddle

@@ -1,0 +1,59 @@
+// Who shares this identity (SPEC §8): the bookkeeping of members.json across
+// a pairing, on both sides. The holder hands out its view with itself in it
+// and records whom it admitted; the joiner takes the identity and the view,
+// relabelled from its side. The channel, the code and the passphrase stay
+// with the callers (pair/holder, cli/verb_pair): this is only what a join
+// means for the state directory.
+#pragma once
+
+#include "core/files/members.hpp"
+#include "core/files/rotation_log.hpp"
+#include "core/identity_store.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace puddle {
+
+// ---- the holder's side ----
+
+// members.json as handed to a joiner: this envoy's view with its own record
+// (host `own_host`, since `now`) merged in. Call under StateLock.
+std::string members_for_joiner(const StateDir &dir, const StoredIdentity &id, const std::string &own_host,
+                               std::int64_t now);
+
+// Records that `host` joined from this envoy at `at`. Call under StateLock.
+void record_admitted(const StateDir &dir, const StoredIdentity &id, const std::string &host, std::int64_t at);
+
+// ---- the joiner's side ----
+
+// What a holder offered, read and relabelled before anything is written.
+struct JoinOffer {
+    Salt salt{};
+    WrappedBytes wrapped{};
+    PublicKey pub;
+    MembersView members; // directions relative to this envoy
+    RotationLog log;
+};
+
+// Reads the holder's members.json and rotation log ("" for none). The
+// holder's own record becomes the envoy we joined from; its records about
+// `own_host` with this key are dropped, since our own supersedes them.
+JoinOffer read_join_offer(const Salt &salt, const WrappedBytes &wrapped, const PublicKey &pub,
+                          std::string_view members_json, std::string_view retired_json, const std::string &own_host);
+
+// Becomes a member: the identity and its rotation log in one journalled
+// decision, then the members view (a view without an identity means
+// nothing), with this envoy's own record as of `now`. Refuses if another
+// command initialized the envoy meanwhile. Call under StateLock.
+void accept_join(const IdentityStore &store, const JoinOffer &offer, const std::string &own_host, std::int64_t now);
+
+// ---- reading ----
+
+// This envoy's view with its own record, for `members` and `status`: the
+// record's digest is this wrap's, and an envoy made by init (which has
+// recorded nobody) is its own first member since identity.pub was written.
+MembersView members_with_self(const StateDir &dir, const StoredIdentity &id, const std::string &own_host);
+
+} // namespace puddle

@@ -1,0 +1,129 @@
+#include "core/rotation.hpp"
+
+#include "core/files/json_reader.hpp"
+
+#include <set>
+
+namespace puddle {
+using namespace files_detail;
+namespace {
+
+constexpr std::string_view kRekeyStatementTag = "puddle-statement-rekey-v1";
+
+bool same_statement(const RotationRecord &a, const RotationRecord &b) {
+    return a.old_key == b.old_key && a.new_key == b.new_key && a.at == b.at;
+}
+
+std::vector<bool> verified_flags(const RotationLog &log) {
+    std::vector<bool> ok(log.size());
+    for (std::size_t i = 0; i < log.size(); ++i) ok[i] = verify_rotation(log[i]);
+    return ok;
+}
+
+} // namespace
+
+std::string rotation_statement(const PublicKey &old_key, const PublicKey &new_key, std::int64_t at) {
+    return std::string(kRekeyStatementTag) + "\n" + old_key.str() + "\n" + new_key.str() + "\n" +
+           std::to_string(at) + "\n";
+}
+
+RotationRecord make_rotation_record(const Keypair &old_pair, const Keypair &new_pair, std::int64_t at) {
+    RotationRecord r;
+    r.old_key = old_pair.public_key();
+    r.new_key = new_pair.public_key();
+    r.at = at;
+    must_be_fine("a rotation record", rotation_record_problem(r));
+    const std::string statement = rotation_statement(r.old_key, r.new_key, at);
+    r.sig_old = old_pair.sign(as_bytes(statement));
+    r.sig_new = new_pair.sign(as_bytes(statement));
+    return r;
+}
+
+bool verify_rotation(const RotationRecord &r) {
+    const std::string statement = rotation_statement(r.old_key, r.new_key, r.at);
+    return verify_signature(r.old_key, as_bytes(statement), r.sig_old) &&
+           verify_signature(r.new_key, as_bytes(statement), r.sig_new);
+}
+
+std::optional<std::pair<RotationRecord, RotationRecord>> find_fork(const RotationLog &log) {
+    const auto ok = verified_flags(log);
+    for (std::size_t i = 0; i < log.size(); ++i) {
+        if (!ok[i]) continue;
+        for (std::size_t j = i + 1; j < log.size(); ++j)
+            if (ok[j] && log[j].old_key == log[i].old_key && !same_statement(log[i], log[j]))
+                return std::make_pair(log[i], log[j]);
+    }
+    return std::nullopt;
+}
+
+std::vector<RotationRecord> path_from(const RotationLog &log, const PublicKey &current) {
+    const auto ok = verified_flags(log);
+    std::vector<RotationRecord> path;
+    std::set<KeyBytes> visited{current.bytes};
+    PublicKey key = current;
+    for (;;) {
+        const RotationRecord *next = nullptr;
+        for (std::size_t i = 0; i < log.size(); ++i) {
+            if (!ok[i] || log[i].old_key != key) continue;
+            if (!next) {
+                next = &log[i];
+            } else if (!same_statement(*next, log[i])) {
+                return path; // a fork: neither branch is followed
+            }
+        }
+        if (!next || !visited.insert(next->new_key.bytes).second) return path;
+        path.push_back(*next);
+        key = next->new_key;
+    }
+}
+
+bool append_record(RotationLog &log, const RotationRecord &record) {
+    if (auto problem = rotation_record_problem(record); !problem.empty())
+        throw Error(Failure::failed, "cannot add a rotation record", problem);
+    if (!verify_rotation(record))
+        throw Error(Failure::failed, "cannot add a rotation record",
+                    "its signatures do not verify under the old and new keys it names");
+    if (std::find(log.begin(), log.end(), record) != log.end()) return false;
+    if (log.size() >= kMaxRotationRecords)
+        throw Error(Failure::failed, "cannot add a rotation record",
+                    "the rotation log already holds " + std::to_string(kMaxRotationRecords) + " records");
+    log.push_back(record);
+    return true;
+}
+
+Keypair rotate(const IdentityStore &store, const Keypair &old, std::span<const std::uint8_t> new_passphrase,
+               const KdfParams &kdf, std::int64_t at) {
+    RotationLog log = load_rotation_log(store.dir()).value_or(RotationLog{});
+    Keypair fresh = Keypair::generate();
+    append_record(log, make_rotation_record(old, fresh, at));
+    const Salt salt = random_salt();
+    const WrappedBytes wrapped = wrap_seed(fresh, new_passphrase, salt, kdf);
+    store.commit(salt, wrapped, fresh.public_key(), serialize_rotation_log(log));
+    return fresh;
+}
+
+std::vector<RotationRecord> check_rotation_offer(std::string_view retired_json, const PublicKey &current,
+                                                 const PublicKey &rotated) {
+    RotationLog theirs;
+    if (!retired_json.empty()) theirs = parse_rotation_log(as_bytes(retired_json), "the holder's rotation log");
+    if (auto fork = find_fork(theirs))
+        throw Error(Failure::failed, "rekey", "the holder's rotation log forks: two rotations from " + fork->first.old_key.str(),
+                    "check which envoy rotated without you; accept neither until you know");
+    auto path = path_from(theirs, current);
+    if (path.empty() || !(path.back().new_key == rotated))
+        throw Error(Failure::failed, "rekey",
+                    "the rotated key " + rotated.str() + " does not descend from this envoy's key " + current.str(),
+                    "this envoy belongs to a different puddle, or misses a rotation");
+    return path;
+}
+
+void adopt_rotation(const IdentityStore &store, const PublicKey &current, const std::vector<RotationRecord> &path,
+                    const Salt &salt, const WrappedBytes &wrapped, const PublicKey &rotated) {
+    if (!(store.load_public_key() == current))
+        throw Error(Failure::failed, "rekey", "the identity changed meanwhile; run the command again");
+    RotationLog mine = load_rotation_log(store.dir()).value_or(RotationLog{});
+    for (const auto &rec : path) append_record(mine, rec);
+    store.commit(salt, wrapped, rotated, serialize_rotation_log(mine));
+}
+
+} // namespace puddle
