@@ -30,10 +30,13 @@ Manager::Manager(const Config &config, StateDir dir, ListenSockets sockets, bool
         },
         [this] {
             if (bus_) bus_->emit_properties_changed();
+            if (login_) login_->session_changed(session_->unlocked());
         },
     };
     session_ = std::make_unique<Session>(loop_.get(), std::move(dir), config_, hooks);
     service_ = std::make_unique<Service>(*session_, config_);
+    login_ = std::make_unique<LoginWatch>(loop_.get(), config_.agent,
+                                          [this](LockReason reason) { session_->lock(reason); });
     authorizer_ = std::make_unique<Authorizer>(loop_.get(), config_.agent.polkit);
 
     for (auto &fd : sockets.agent)

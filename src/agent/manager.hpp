@@ -4,6 +4,7 @@
 
 #include "agent/authorizer.hpp"
 #include "agent/bus_door.hpp"
+#include "agent/login_watch.hpp"
 #include "agent/service.hpp"
 #include "agent/session.hpp"
 #include "agent/stream_door.hpp"
@@ -38,6 +39,7 @@ private:
     Config config_;
     std::unique_ptr<Session> session_;
     std::unique_ptr<Service> service_;
+    std::unique_ptr<LoginWatch> login_; // after session_: goes first
     std::unique_ptr<BusDoor> bus_;
     std::vector<std::unique_ptr<StreamDoor>> socket_doors_;
     // Declared after the doors so it goes first: pending polkit calls hold

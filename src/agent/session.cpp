@@ -26,17 +26,6 @@ namespace puddle::agent {
 
 using namespace session_detail;
 
-const char *lock_reason_name(LockReason r) {
-    switch (r) {
-    case LockReason::explicit_lock: return "explicit";
-    case LockReason::idle_timeout: return "idle-timeout";
-    case LockReason::watched_process_exited: return "watched-process-exited";
-    case LockReason::expired: return "expired";
-    case LockReason::rekeyed: return "rekeyed";
-    }
-    return "explicit";
-}
-
 Session::Session(sd_event *loop, StateDir dir, const Config &config, Hooks hooks)
     : loop_(loop), dir_(std::move(dir)),
       default_idle_usec_(std::uint64_t(config.agent.idle_timeout_minutes) * 60 * kUsec), kdf_(config.kdf),
@@ -240,7 +229,11 @@ void Session::watch_process(const SessionSettings &s) {
 }
 
 void Session::lock(LockReason reason) {
-    if (reason == LockReason::explicit_lock) ++lock_epoch_;
+    // A lock the user asked for, or that follows the login session, also
+    // wins over an unlock still deriving its key.
+    if (reason == LockReason::explicit_lock || reason == LockReason::session_locked || reason == LockReason::sleep ||
+        reason == LockReason::logged_out)
+        ++lock_epoch_;
     if (!serial_) return;
     keyring_remove(*serial_);
     serial_.reset();

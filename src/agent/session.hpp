@@ -19,8 +19,30 @@
 
 namespace puddle::agent {
 
-enum class LockReason { explicit_lock, idle_timeout, watched_process_exited, expired, rekeyed };
-const char *lock_reason_name(LockReason r);
+enum class LockReason {
+    explicit_lock,
+    idle_timeout,
+    watched_process_exited,
+    expired,
+    rekeyed,
+    session_locked, // logind: the login session was locked
+    sleep,          // logind: the machine is about to sleep
+    logged_out,     // logind: the user's last session ended
+};
+// As the Locked signal and the log spell it (SPEC §6, puddle-agent(1)).
+constexpr const char *lock_reason_name(LockReason r) {
+    switch (r) {
+    case LockReason::explicit_lock: return "explicit";
+    case LockReason::idle_timeout: return "idle-timeout";
+    case LockReason::watched_process_exited: return "watched-process-exited";
+    case LockReason::expired: return "expired";
+    case LockReason::rekeyed: return "rekeyed";
+    case LockReason::session_locked: return "session-locked";
+    case LockReason::sleep: return "sleep";
+    case LockReason::logged_out: return "logged-out";
+    }
+    return "explicit";
+}
 
 class Session {
 public:

@@ -60,6 +60,11 @@ struct Ctx {
         return v;
     }
 
+    bool boolean(const toml::node &n, const std::string &key) const {
+        if (!n.is_boolean()) fail(n, key, std::string("expected true or false, found ") + type_name(n.type()));
+        return *n.value<bool>();
+    }
+
     std::string string(const toml::node &n, const std::string &key) const {
         if (!n.is_string()) fail(n, key, std::string("expected a string, found ") + type_name(n.type()));
         return *n.value<std::string>();
@@ -86,6 +91,18 @@ const std::map<std::string, std::map<std::string, Setter>> &schema() {
           {"watchdog_poll_seconds",
            [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
                c.agent.watchdog_poll_seconds = std::uint32_t(x.integer(n, k, 1, 3600));
+           }},
+          {"lock_on_session_lock",
+           [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               c.agent.lock_on_session_lock = x.boolean(n, k);
+           }},
+          {"lock_on_sleep",
+           [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               c.agent.lock_on_sleep = x.boolean(n, k);
+           }},
+          {"lock_on_logout",
+           [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               c.agent.lock_on_logout = x.boolean(n, k);
            }},
           {"polkit", [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
                auto v = x.string(n, k);

@@ -24,6 +24,10 @@ struct Config {
         std::uint32_t watchdog_poll_seconds = 10;
         std::uint32_t connection_idle_seconds = 120;
         PolkitMode polkit = PolkitMode::automatic;
+        // Locking that follows the login session (logind), puddle-agent(1).
+        bool lock_on_session_lock = true;
+        bool lock_on_sleep = true;
+        bool lock_on_logout = false;
     } agent;
     struct Pair {
         std::uint16_t port = 1531;

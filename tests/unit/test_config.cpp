@@ -128,6 +128,17 @@ claims_dirs = ["/a", "/b/c"]
     BOOST_TEST(c.names.claims_dirs == dirs, boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(session_following_locks_are_switches) {
+    const Config d = parse("");
+    BOOST_TEST(d.agent.lock_on_session_lock);
+    BOOST_TEST(d.agent.lock_on_sleep);
+    BOOST_TEST(!d.agent.lock_on_logout);
+    const Config c = parse("[agent]\nlock_on_session_lock = false\nlock_on_sleep = false\nlock_on_logout = true\n");
+    BOOST_TEST(!c.agent.lock_on_session_lock);
+    BOOST_TEST(!c.agent.lock_on_sleep);
+    BOOST_TEST(c.agent.lock_on_logout);
+}
+
 BOOST_AUTO_TEST_CASE(polkit_modes) {
     BOOST_TEST(parse("agent.polkit = \"auto\"").agent.polkit == PolkitMode::automatic);
     BOOST_TEST(parse("agent.polkit = \"required\"").agent.polkit == PolkitMode::required);
@@ -207,6 +218,8 @@ BOOST_AUTO_TEST_CASE(wrong_type_names_file_line_and_key) {
              Case{"[agent]\nexit_idle_seconds = 1979-05-27\n", "file.toml:2", "agent.exit_idle_seconds", "a date"},
              Case{"agent = 5\n", "file.toml:1", "agent", "an integer"},
              Case{"[names]\nclaims_dirs = \"/one\"\n", "file.toml:2", "names.claims_dirs", "a string"},
+             Case{"[agent]\nlock_on_sleep = \"yes\"\n", "file.toml:2", "agent.lock_on_sleep", "a string"},
+             Case{"[agent]\nlock_on_logout = 1\n", "file.toml:2", "agent.lock_on_logout", "an integer"},
          }) {
         BOOST_TEST_CONTEXT(c.text) {
             auto e = refused(c.text);
