@@ -73,7 +73,8 @@ PublicKey IdentityStore::load_public_key() const {
     }
     // Checked like a secret (owner, not writable by others): whoever can
     // replace it chooses the key that pubkey and verify vouch for.
-    return parse_pub_file(dir_.read(kPubFile, kMaxPubFileBytes, true, Failure::bad_passphrase), dir_.file(kPubFile));
+    return parse_pub_file(dir_.read(kPubFile, kMaxPubFileBytes, FileTrust::public_file, Failure::bad_passphrase),
+                          dir_.file(kPubFile));
 }
 
 StoredIdentity IdentityStore::load() const {
@@ -83,8 +84,8 @@ StoredIdentity IdentityStore::load() const {
     // Read a little more than the format allows, so an over-long file is
     // reported with its real nature rather than silently truncated.
     // A damaged identity file is exit 5 (SPEC §5), an oversized one too.
-    id.wrapped = parse_wrapped(dir_.read(kWrappedFile, 4096, true, Failure::bad_passphrase), dir_.file(kWrappedFile));
-    id.salt = parse_salt(dir_.read(kSaltFile, 4096, true, Failure::bad_passphrase), dir_.file(kSaltFile));
+    id.wrapped = parse_wrapped(dir_.read(kWrappedFile, 4096, FileTrust::private_file, Failure::bad_passphrase), dir_.file(kWrappedFile));
+    id.salt = parse_salt(dir_.read(kSaltFile, 4096, FileTrust::private_file, Failure::bad_passphrase), dir_.file(kSaltFile));
     id.pub = load_public_key();
     return id;
 }
@@ -116,7 +117,7 @@ void IdentityStore::apply(const Salt &salt, const WrappedBytes &wrapped, const P
 bool IdentityStore::repair() const {
     const bool had_temps = dir_.remove_stale_temporaries();
     if (!dir_.has(kJournalFile)) return had_temps;
-    auto j = dir_.read(kJournalFile, kJournalBytes + kMaxJournalLogBytes, true);
+    auto j = dir_.read(kJournalFile, kJournalBytes + kMaxJournalLogBytes, FileTrust::private_file);
     if (j.size() < kJournalBytes)
         throw Error(Failure::failed, "cannot recover " + dir_.file(kJournalFile),
                     "it is " + std::to_string(j.size()) + " bytes, less than the " + std::to_string(kJournalBytes) + " a journal holds",

@@ -63,9 +63,8 @@ void write_all(int fd, const std::uint8_t *p, std::size_t n, const std::string &
 
 } // namespace
 
-void check_file_safe(const std::string &path, const struct stat &st) {
-    // A public file (identity.pub, 0644) is fixed with 644, a secret one 600.
-    check_owner_and_mode(path, st, "file", path.ends_with(".pub") ? 0644 : 0600);
+void check_file_safe(const std::string &path, const struct stat &st, mode_t fix_mode) {
+    check_owner_and_mode(path, st, "file", fix_mode);
 }
 
 StateDir StateDir::locate() {
@@ -162,7 +161,7 @@ bool StateDir::has(const std::string &name) const {
     return ::lstat(file(name).c_str(), &st) == 0;
 }
 
-Bytes StateDir::read(const std::string &name, std::size_t max_bytes, bool secret, Failure oversize) const {
+Bytes StateDir::read(const std::string &name, std::size_t max_bytes, FileTrust trust, Failure oversize) const {
     const std::string p = file(name);
     // Relative to the directory, never through a symbolic link (for any
     // file: a link would let whoever controls its target choose what puddle
@@ -181,7 +180,7 @@ Bytes StateDir::read(const std::string &name, std::size_t max_bytes, bool secret
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) throw_errno("cannot stat " + p, errno);
     if (!S_ISREG(st.st_mode)) throw Error(Failure::failed, "cannot read " + p, "not a regular file");
-    if (secret) check_file_safe(p, st);
+    if (trust != FileTrust::unchecked) check_file_safe(p, st, trust == FileTrust::public_file ? 0644 : 0600);
     if (std::size_t(st.st_size) > max_bytes)
         throw Error(oversize, "cannot read " + p,
                     "file is " + std::to_string(st.st_size) + " bytes, more than the " +

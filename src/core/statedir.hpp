@@ -14,6 +14,14 @@
 
 namespace puddle {
 
+// What StateDir::read checks of a file's owner and modes. Every file of the
+// state directory is written only by its user, who alone may write it:
+// private files (secrets, state) are also read by nobody else (a chmod hint
+// restores 0600), public ones (identity.pub) are readable by all (0644).
+// Unchecked: files whose content is verified by its own signature (name
+// claims, which other users publish too).
+enum class FileTrust { private_file, public_file, unchecked };
+
 class StateDir {
 public:
     // $PUDDLE_HOME, else $HOME/.puddle, else the passwd entry's home.
@@ -40,11 +48,11 @@ public:
     void check_parents() const;
 
     bool has(const std::string &name) const;
-    // Reads a whole file, refusing more than max_bytes (an Error with
-    // `oversize`: a failure, or for the identity's own files a damaged
-    // identity, exit 5) and, for files that hold secrets, unsafe owner/modes
-    // or a symlink.
-    Bytes read(const std::string &name, std::size_t max_bytes, bool secret, Failure oversize = Failure::failed) const;
+    // Reads a whole file, refusing a symlink, more than max_bytes (an Error
+    // with `oversize`: a failure, or for the identity's own files a damaged
+    // identity, exit 5) and, as `trust` says, unsafe owner or modes.
+    Bytes read(const std::string &name, std::size_t max_bytes, FileTrust trust,
+               Failure oversize = Failure::failed) const;
     // Temporary file in the same directory, fsync, rename, fsync directory.
     void write_atomic(const std::string &name, std::span<const std::uint8_t> data, mode_t mode) const;
     void remove(const std::string &name) const; // durable; absent is fine
@@ -74,7 +82,8 @@ private:
     UniqueFd fd_;
 };
 
-// Rejects a file owned by someone else or writable by group/others.
-void check_file_safe(const std::string &path, const struct stat &st);
+// Rejects a file owned by someone else or writable by group/others; the
+// hint's chmod restores `fix_mode`.
+void check_file_safe(const std::string &path, const struct stat &st, mode_t fix_mode);
 
 } // namespace puddle

@@ -231,16 +231,16 @@ BOOST_FIXTURE_TEST_CASE(create_makes_private_directories, StateFixture) {
 
 BOOST_FIXTURE_TEST_CASE(read_returns_the_whole_file, StateFixture) {
     dir.write_atomic("s", as_bytes(std::string("0123456789")), 0600);
-    BOOST_TEST(dir.read("s", 10, true) == puddle_test::bytes_of("0123456789"), boost::test_tools::per_element());
-    BOOST_TEST(dir.read("s", 4096, false) == puddle_test::bytes_of("0123456789"), boost::test_tools::per_element());
+    BOOST_TEST(dir.read("s", 10, FileTrust::private_file) == puddle_test::bytes_of("0123456789"), boost::test_tools::per_element());
+    BOOST_TEST(dir.read("s", 4096, FileTrust::unchecked) == puddle_test::bytes_of("0123456789"), boost::test_tools::per_element());
     dir.write_atomic("empty", as_bytes(std::string()), 0600);
-    BOOST_TEST(dir.read("empty", 10, true).empty());
+    BOOST_TEST(dir.read("empty", 10, FileTrust::private_file).empty());
 }
 
 BOOST_FIXTURE_TEST_CASE(read_refuses_an_over_long_file, StateFixture) {
     dir.write_atomic("s", as_bytes(std::string("0123456789")), 0600);
-    for (bool secret : {true, false}) {
-        auto err = catch_error([&] { dir.read("s", 9, secret); });
+    for (FileTrust trust : {FileTrust::private_file, FileTrust::public_file, FileTrust::unchecked}) {
+        auto err = catch_error([&] { dir.read("s", 9, trust); });
         BOOST_REQUIRE(err);
         BOOST_TEST(err->what_failed() == "cannot read " + (tmp / "s"));
         CHECK_CONTAINS(err->why(), "10 bytes");
@@ -253,19 +253,19 @@ BOOST_FIXTURE_TEST_CASE(read_refuses_a_group_or_world_writable_secret_file, Stat
     for (mode_t mode : {mode_t(0620), mode_t(0660), mode_t(0602), mode_t(0666)}) {
         BOOST_TEST_CONTEXT("mode " << std::oct << mode) {
             chmod_or_fail(tmp / "s", mode);
-            auto err = catch_error([&] { dir.read("s", 100, true); });
+            auto err = catch_error([&] { dir.read("s", 100, FileTrust::private_file); });
             BOOST_REQUIRE(err);
             BOOST_TEST(err->kind() == Failure::failed);
             BOOST_TEST(err->what_failed() == "refusing to use " + (tmp / "s"));
             CHECK_CONTAINS(err->why(), "writable by");
             BOOST_TEST(err->hint() == "chmod 600 " + (tmp / "s"));
             // Not a secret: the same file reads.
-            BOOST_TEST(dir.read("s", 100, false).size() == 1u);
+            BOOST_TEST(dir.read("s", 100, FileTrust::unchecked).size() == 1u);
         }
     }
     // Readable by others is not the concern of StrictModes for writing.
     chmod_or_fail(tmp / "s", 0644);
-    BOOST_TEST(dir.read("s", 100, true).size() == 1u);
+    BOOST_TEST(dir.read("s", 100, FileTrust::private_file).size() == 1u);
 }
 
 BOOST_FIXTURE_TEST_CASE(read_refuses_a_secret_file_owned_by_another_user, StateFixture) {
@@ -275,7 +275,7 @@ BOOST_FIXTURE_TEST_CASE(read_refuses_a_secret_file_owned_by_another_user, StateF
     }
     dir.write_atomic("s", as_bytes(std::string("x")), 0600);
     BOOST_REQUIRE(::chown((tmp / "s").c_str(), kNobody, kNobody) == 0);
-    auto err = catch_error([&] { dir.read("s", 100, true); });
+    auto err = catch_error([&] { dir.read("s", 100, FileTrust::private_file); });
     BOOST_REQUIRE(err);
     CHECK_CONTAINS(err->why(), "owned by");
     CHECK_CONTAINS(err->hint(), "chown ");
@@ -285,25 +285,25 @@ BOOST_FIXTURE_TEST_CASE(read_refuses_a_secret_file_owned_by_another_user, StateF
 BOOST_FIXTURE_TEST_CASE(read_refuses_a_symlinked_file, StateFixture) {
     dir.write_atomic("real", as_bytes(std::string("x")), 0600);
     BOOST_REQUIRE(::symlink((tmp / "real").c_str(), (tmp / "link").c_str()) == 0);
-    auto err = catch_error([&] { dir.read("link", 100, true); });
+    auto err = catch_error([&] { dir.read("link", 100, FileTrust::private_file); });
     BOOST_REQUIRE(err);
     BOOST_TEST(err->kind() == Failure::failed);
     BOOST_TEST(err->what_failed() == "refusing to read " + (tmp / "link"));
     CHECK_CONTAINS(err->why(), "symbolic link");
     // Public files too (identity.pub, claims): whoever controls a link's
     // target would choose what puddle reports.
-    err = catch_error([&] { dir.read("link", 100, false); });
+    err = catch_error([&] { dir.read("link", 100, FileTrust::unchecked); });
     BOOST_REQUIRE(err);
     CHECK_CONTAINS(err->why(), "symbolic link");
 }
 
 BOOST_FIXTURE_TEST_CASE(read_refuses_missing_files_and_directories, StateFixture) {
-    auto err = catch_error([&] { dir.read("absent", 100, true); });
+    auto err = catch_error([&] { dir.read("absent", 100, FileTrust::private_file); });
     BOOST_REQUIRE(err);
     BOOST_TEST(err->kind() == Failure::failed);
     CHECK_CONTAINS(err->what_failed(), tmp / "absent");
     BOOST_REQUIRE(::mkdir((tmp / "sub").c_str(), 0700) == 0);
-    err = catch_error([&] { dir.read("sub", 100, false); });
+    err = catch_error([&] { dir.read("sub", 100, FileTrust::unchecked); });
     BOOST_REQUIRE(err);
     CHECK_CONTAINS(err->why(), "not a regular file");
 }
@@ -576,7 +576,7 @@ BOOST_FIXTURE_TEST_CASE(open_state_creates_checks_and_repairs, StateFixture) {
 
 BOOST_FIXTURE_TEST_CASE(an_oversized_state_file_is_a_failure_not_a_wrong_passphrase, StateFixture) {
     dir.write_atomic("members.json", Bytes(70000, '{'), 0600);
-    auto err = catch_error([&] { dir.read("members.json", 65536, true); });
+    auto err = catch_error([&] { dir.read("members.json", 65536, FileTrust::private_file); });
     BOOST_REQUIRE(err);
     BOOST_TEST(err->kind() == Failure::failed);
     CHECK_CONTAINS(err->why(), "more than the");

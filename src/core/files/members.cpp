@@ -155,7 +155,7 @@ MembersView merge_members(const MembersView &mine, const MembersView &theirs) {
 
 std::optional<MembersView> load_members(const StateDir &dir) {
     if (!dir.has(kMembersFile)) return std::nullopt;
-    return parse_members(dir.read(kMembersFile, kMaxMembersBytes, true), dir.file(kMembersFile));
+    return parse_members(dir.read(kMembersFile, kMaxMembersBytes, FileTrust::private_file), dir.file(kMembersFile));
 }
 
 void save_members(const StateDir &dir, const MembersView &view) {

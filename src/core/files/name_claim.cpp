@@ -84,7 +84,7 @@ std::string serialize_name_claim(const NameClaim &c) {
 
 std::optional<NameClaim> load_name_claim(const StateDir &dir) {
     if (!dir.has(kNameClaimFile)) return std::nullopt;
-    return parse_name_claim(dir.read(kNameClaimFile, kMaxNameClaimBytes, false), dir.file(kNameClaimFile));
+    return parse_name_claim(dir.read(kNameClaimFile, kMaxNameClaimBytes, FileTrust::unchecked), dir.file(kNameClaimFile));
 }
 
 void save_name_claim(const StateDir &dir, const NameClaim &claim) {

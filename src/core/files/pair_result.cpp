@@ -34,7 +34,7 @@ std::optional<PairResultView> parse_pair_result(std::span<const std::uint8_t> by
 std::optional<PairResultView> load_pair_result(const StateDir &dir, std::string_view purpose) {
     const std::string name = pair_result_file(purpose);
     if (!dir.has(name)) return std::nullopt;
-    return parse_pair_result(dir.read(name, kMaxPairResultBytes, true));
+    return parse_pair_result(dir.read(name, kMaxPairResultBytes, FileTrust::private_file));
 }
 
 void save_pair_result(const StateDir &dir, const PairResult &result) {

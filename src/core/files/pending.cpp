@@ -53,7 +53,7 @@ std::string serialize_pair_pending(const PairPending &p) {
 
 std::optional<PairPending> load_pending(const StateDir &dir, const std::string &name) {
     if (!dir.has(name)) return std::nullopt;
-    return parse_pair_pending(dir.read(name, kMaxPendingBytes, true), dir.file(name));
+    return parse_pair_pending(dir.read(name, kMaxPendingBytes, FileTrust::private_file), dir.file(name));
 }
 
 void save_pending(const StateDir &dir, const std::string &name, const PairPending &pending) {

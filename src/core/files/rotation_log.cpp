@@ -74,12 +74,12 @@ std::string serialize_rotation_log(const RotationLog &log) {
 
 std::optional<RotationLog> load_rotation_log(const StateDir &dir) {
     if (!dir.has(kRotationLogFile)) return std::nullopt;
-    return parse_rotation_log(dir.read(kRotationLogFile, kMaxRotationLogBytes, true), dir.file(kRotationLogFile));
+    return parse_rotation_log(dir.read(kRotationLogFile, kMaxRotationLogBytes, FileTrust::private_file), dir.file(kRotationLogFile));
 }
 
 std::string load_rotation_log_text(const StateDir &dir) {
     if (!dir.has(kRotationLogFile)) return {};
-    const auto bytes = dir.read(kRotationLogFile, kMaxRotationLogBytes, true);
+    const auto bytes = dir.read(kRotationLogFile, kMaxRotationLogBytes, FileTrust::private_file);
     return std::string(bytes.begin(), bytes.end());
 }
 

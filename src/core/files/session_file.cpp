@@ -27,7 +27,7 @@ SessionFileView parse_session_file(std::span<const std::uint8_t> bytes) {
 
 std::optional<SessionFileView> load_session_file(const StateDir &dir) {
     if (!dir.has(kSessionFileName)) return std::nullopt;
-    return parse_session_file(dir.read(kSessionFileName, kMaxSessionFileBytes, true));
+    return parse_session_file(dir.read(kSessionFileName, kMaxSessionFileBytes, FileTrust::private_file));
 }
 
 void save_session_file(const StateDir &dir, const SessionFile &file) {

@@ -19,7 +19,7 @@ UnlockFailureView parse_unlock_failure(std::span<const std::uint8_t> bytes) {
 
 std::optional<UnlockFailureView> load_unlock_failure(const StateDir &dir) {
     if (!dir.has(kUnlockFailedFile)) return std::nullopt;
-    return parse_unlock_failure(dir.read(kUnlockFailedFile, kMaxUnlockFailedBytes, true));
+    return parse_unlock_failure(dir.read(kUnlockFailedFile, kMaxUnlockFailedBytes, FileTrust::private_file));
 }
 
 void save_unlock_failure(const StateDir &dir, const UnlockFailure &failure) {
