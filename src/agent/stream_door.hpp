@@ -30,6 +30,9 @@ using Request = std::variant<SignRequest, StatusRequest, PubkeyRequest, LockRequ
 template <class... F> struct Overloaded : F... {
     using F::operator()...;
 };
+// Spelled out for clang 14 (Debian 12), which lacks C++20's implicit
+// deduction guides for aggregates.
+template <class... F> Overloaded(F...) -> Overloaded<F...>;
 
 // What polkit is asked before a request of this kind runs.
 Action action_of(const Request &request);
