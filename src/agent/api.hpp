@@ -34,6 +34,8 @@ inline constexpr const char *kLockDeadlineUSec = "LockDeadlineUSec";
 inline constexpr const char *kWatchPID = "WatchPID";
 inline constexpr const char *kHealth = "Health";
 inline constexpr const char *kHealthReasons = "HealthReasons";
+inline constexpr const char *kUseCounts = "UseCounts"; // (signed, refused) since the last unlock
+inline constexpr const char *kLastUse = "LastUse";     // (time µs, program, unit, purpose, outcome)
 } // namespace property
 
 // A request's failure as the doors report it: its kind and the message the

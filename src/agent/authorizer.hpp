@@ -31,6 +31,8 @@ inline constexpr std::size_t kActionCount = 5;
 // (STATUS, PUBKEY, properties: the uid check alone applies).
 const char *polkit_action_id(Action a);
 
+struct Requester; // requester.hpp
+
 // Who is asking, as the door learned it from the kernel (SO_PEERCRED,
 // SO_PEERPIDFD) or from the bus (sender credentials).
 struct Peer {
@@ -38,6 +40,9 @@ struct Peer {
     uid_t uid = uid_t(-1);
     std::uint64_t start_time = 0;  // /proc/PID/stat field 22, pins the PID
     std::shared_ptr<UniqueFd> pidfd; // where the kernel gives one
+    // Filled by requester_of() on first use (requester.hpp); shared by copies.
+    std::shared_ptr<std::shared_ptr<const Requester>> described =
+        std::make_shared<std::shared_ptr<const Requester>>();
 };
 
 Peer make_peer(pid_t pid, uid_t uid, int pidfd = -1);

@@ -1,5 +1,7 @@
 #include "agent/bus_door.hpp"
 
+#include "agent/requester.hpp"
+
 #include "core/passphrase.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -66,6 +68,9 @@ const sd_bus_vtable BusDoor::vtable[] = {
     // Assessed from the files when read (SPEC §11); not signalled.
     SD_BUS_PROPERTY(property::kHealth, "s", property_get, 0, 0),
     SD_BUS_PROPERTY(property::kHealthReasons, "as", property_get, 0, 0),
+    // Move with every signature, like LockDeadlineUSec: not signalled.
+    SD_BUS_PROPERTY(property::kUseCounts, "(tt)", property_get, 0, 0),
+    SD_BUS_PROPERTY(property::kLastUse, "(tssss)", property_get, 0, 0),
     SD_BUS_SIGNAL_WITH_NAMES(member::kLocked, "s", SD_BUS_PARAM(reason), 0),
     SD_BUS_VTABLE_END,
 };
@@ -169,10 +174,22 @@ bool BusDoor::authorized(sd_bus_message *m, Action action) {
         if (!verdict) return false; // the call waits; it comes back through redispatch
     }
     if (!verdict->allowed) {
-        reply_error(m, denial(*verdict));
+        const AgentError refusal = denial(*verdict);
+        if (action == Action::sign) {
+            sd_bus_message_rewind(m, true);
+            const void *data = nullptr;
+            size_t size = 0;
+            if (sd_bus_message_read_array(m, 'y', &data, &size) >= 0)
+                service_.record_refusal(use_of(m, std::span(static_cast<const std::uint8_t *>(data), size)), refusal);
+        }
+        reply_error(m, refusal);
         return false;
     }
     return true;
+}
+
+Use BusDoor::use_of(sd_bus_message *m, std::span<const std::uint8_t> data) {
+    return make_use(Door::bus, requester_of(caller_of(m).peer), data, raw_purpose());
 }
 
 void BusDoor::redispatch(const MessageRef &ref, Action action, Verdict verdict) {
@@ -206,7 +223,8 @@ int BusDoor::method_sign(sd_bus_message *m, void *userdata, sd_bus_error *) {
         size_t size = 0;
         int r = sd_bus_message_read_array(m, 'y', &data, &size);
         if (r < 0) return r;
-        auto sig = self->service_.sign(std::span(static_cast<const std::uint8_t *>(data), size));
+        const auto bytes = std::span(static_cast<const std::uint8_t *>(data), size);
+        auto sig = self->service_.sign(bytes, self->use_of(m, bytes));
         sd_bus_message *reply = nullptr;
         r = sd_bus_message_new_method_return(m, &reply);
         if (r < 0) throw_errno("cannot build the reply", -r);
@@ -302,6 +320,13 @@ int BusDoor::property_get(sd_bus *, const char *, const char *, const char *prop
     if (p == property::kIdleTimeoutUSec) return sd_bus_message_append(reply, "t", st.idle_timeout_usec);
     if (p == property::kLockDeadlineUSec) return sd_bus_message_append(reply, "t", st.lock_deadline_usec);
     if (p == property::kWatchPID) return sd_bus_message_append(reply, "u", std::uint32_t(st.watch_pid));
+    if (p == property::kUseCounts) return sd_bus_message_append(reply, "(tt)", st.uses.signed_, st.uses.refused);
+    if (p == property::kLastUse) {
+        const LastUse none{};
+        const LastUse &u = st.last_use ? *st.last_use : none;
+        return sd_bus_message_append(reply, "(tssss)", u.time_usec, u.program.c_str(), u.unit.c_str(),
+                                     u.purpose.c_str(), u.outcome.c_str());
+    }
     if (p == property::kHealth || p == property::kHealthReasons) {
         auto h = static_cast<BusDoor *>(userdata)->service_.health();
         if (p == property::kHealth) return sd_bus_message_append(reply, "s", health_state_name(h.state));

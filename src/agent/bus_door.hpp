@@ -51,6 +51,8 @@ private:
     // deciding, in which case the answer is kept for this message and the
     // message is dispatched again, so each method reads top to bottom.
     bool authorized(sd_bus_message *m, Action action);
+    // The use a Sign call makes of the key, for the record.
+    Use use_of(sd_bus_message *m, std::span<const std::uint8_t> data);
     void redispatch(const MessageRef &ref, Action action, Verdict verdict);
     static void reply_error(sd_bus_message *m, const std::exception &e);
     static void reply_failed(sd_bus_message *m, std::exception_ptr error);

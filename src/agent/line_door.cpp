@@ -1,6 +1,7 @@
 #include "agent/line_door.hpp"
 
 #include "agent/line_protocol.hpp"
+#include "agent/requester.hpp"
 #include "util/json.hpp"
 
 #include <type_traits>
@@ -34,9 +35,9 @@ std::optional<Step> LineDoor::next_request(std::string_view input) {
     return s;
 }
 
-std::string LineDoor::handle(const Request &request) {
+std::string LineDoor::handle(const Request &request, Connection &conn) {
     return std::visit(Overloaded{
-                          [this](const SignRequest &r) { return handle_sign(r); },
+                          [this, &conn](const SignRequest &r) { return handle_sign(r, conn); },
                           [this](const StatusRequest &) { return handle_status(); },
                           [this](const PubkeyRequest &) { return handle_pubkey(); },
                           [this](const LockRequest &) { return handle_lock(); },
@@ -48,7 +49,15 @@ std::string LineDoor::handle(const Request &request) {
                       request);
 }
 
-std::string LineDoor::handle_sign(const SignRequest &r) { return format_ok(to_base64(service_.sign(r.data))); }
+std::optional<Use> LineDoor::use_of(const Request &request, const Connection &conn) {
+    const auto *sign = std::get_if<SignRequest>(&request);
+    if (!sign) return std::nullopt;
+    return make_use(Door::socket, requester_of(conn.peer), sign->data, raw_purpose());
+}
+
+std::string LineDoor::handle_sign(const SignRequest &r, const Connection &conn) {
+    return format_ok(to_base64(service_.sign(r.data, *use_of(r, conn))));
+}
 
 std::string LineDoor::handle_status() {
     auto st = service_.status();
@@ -57,7 +66,16 @@ std::string LineDoor::handle_status() {
                  .set("pubkey", st.pubkey)
                  .set("lock_deadline", st.lock_deadline_usec / 1000000)
                  .set("idle_timeout_s", st.idle_timeout_usec / 1000000)
-                 .set("watch_pid", long(st.watch_pid));
+                 .set("watch_pid", long(st.watch_pid))
+                 .set("signed", st.uses.signed_)
+                 .set("refused", st.uses.refused);
+    if (st.last_use)
+        j.set("last_use", Json::object()
+                              .set("time", st.last_use->time_usec / 1000000)
+                              .set("program", st.last_use->program)
+                              .set("unit", st.last_use->unit)
+                              .set("purpose", st.last_use->purpose)
+                              .set("outcome", st.last_use->outcome));
     return format_ok(j.dump());
 }
 

@@ -7,18 +7,40 @@
 
 namespace puddle::agent {
 
-Signature Service::sign(std::span<const std::uint8_t> data) {
-    // Internal statements (rotation records, name claims) start with this
-    // prefix; refusing it here means no client can obtain one.
-    if (data.size() >= kReservedPrefix.size() &&
-        std::equal(kReservedPrefix.begin(), kReservedPrefix.end(), data.begin()))
-        throw AgentError(Failure::reserved_prefix,
-                         "data starting with \"puddle-statement-\" is reserved for puddle's own statements");
-    return session_.sign(data);
+namespace {
+
+Outcome outcome_of(const AgentError &e) { return e.failure() == Failure::denied ? Outcome::refused : Outcome::failed; }
+
+} // namespace
+
+Signature Service::sign(std::span<const std::uint8_t> data, const Use &use) {
+    try {
+        // Internal statements (rotation records, name claims) start with this
+        // prefix; refusing it here means no client can obtain one.
+        if (data.size() >= kReservedPrefix.size() &&
+            std::equal(kReservedPrefix.begin(), kReservedPrefix.end(), data.begin()))
+            throw AgentError(Failure::reserved_prefix,
+                             "data starting with \"puddle-statement-\" is reserved for puddle's own statements");
+        Signature sig = session_.sign(data);
+        auto pub = session_.public_key();
+        record_.record(use, Outcome::signed_, {}, pub ? pub->str() : std::string());
+        return sig;
+    } catch (const AgentError &e) {
+        record_.record(use, outcome_of(e), e.what(), {});
+        throw;
+    }
+}
+
+void Service::record_refusal(const Use &use, const AgentError &refusal) {
+    record_.record(use, outcome_of(refusal), refusal.what(), {});
 }
 
 void Service::unlock(SecretBuffer passphrase, std::uint64_t idle_usec, pid_t watch_pid, Session::UnlockDone done) {
-    session_.unlock(std::move(passphrase), idle_usec, watch_pid, std::move(done));
+    session_.unlock(std::move(passphrase), idle_usec, watch_pid,
+                    [this, done = std::move(done)](std::exception_ptr failure) {
+                        if (!failure) record_.restart_counts();
+                        done(failure);
+                    });
 }
 
 void Service::lock() { session_.lock(LockReason::explicit_lock); }
@@ -30,7 +52,7 @@ void Service::rekey(SecretBuffer passphrase, SecretBuffer new_passphrase, Sessio
 StatusSnapshot Service::status() {
     auto pub = session_.public_key();
     return StatusSnapshot{session_.unlocked(), pub ? pub->str() : std::string(), session_.deadline_realtime_usec(),
-                          session_.idle_usec(), session_.watch_pid()};
+                          session_.idle_usec(), session_.watch_pid(), record_.counts(), record_.last()};
 }
 
 std::string Service::pubkey() {

@@ -6,6 +6,7 @@
 #include "agent/api.hpp"
 #include "agent/authorizer.hpp"
 #include "agent/session.hpp"
+#include "agent/usage_record.hpp"
 #include "core/health.hpp"
 
 #include <string>
@@ -20,15 +21,23 @@ struct StatusSnapshot {
     std::uint64_t lock_deadline_usec;
     std::uint64_t idle_timeout_usec;
     pid_t watch_pid;
+    UseCounts uses;                // since the last unlock
+    std::optional<LastUse> last_use; // since the agent started
 };
 
 class Service {
 public:
-    Service(Session &session, const Config &config) : session_(session), config_(config) {}
+    Service(Session &session, const Config &config)
+        : session_(session), config_(config), record_(session.state_dir()) {}
     const Config &config() const noexcept { return config_; }
 
     // Each throws AgentError.
-    Signature sign(std::span<const std::uint8_t> data);
+    // Signs `data` for `use` (make_use of the same data) and records the
+    // outcome, signed or not, in the journal (puddle-agent(1) RECORD).
+    Signature sign(std::span<const std::uint8_t> data, const Use &use);
+    // Records a signing request refused before it reached sign() (polkit,
+    // consent, a destination rule).
+    void record_refusal(const Use &use, const AgentError &refusal);
     // Finishes later, on the loop: see Session::unlock.
     void unlock(SecretBuffer passphrase, std::uint64_t idle_usec, pid_t watch_pid, Session::UnlockDone done);
     void lock();
@@ -47,6 +56,7 @@ public:
 private:
     Session &session_;
     Config config_;
+    UsageRecord record_;
 };
 
 // A refusal as the doors report it.

@@ -1,5 +1,6 @@
 #include "agent/ssh_door.hpp"
 
+#include "agent/requester.hpp"
 #include "agent/ssh_protocol.hpp"
 #include "util/log.hpp"
 
@@ -36,10 +37,10 @@ std::optional<Step> SshDoor::next_request(std::string_view input) {
     return s;
 }
 
-std::string SshDoor::handle(const Request &request) {
+std::string SshDoor::handle(const Request &request, Connection &conn) {
     return std::visit(Overloaded{
                           [this](const ssh::RequestIdentities &) { return handle_request_identities(); },
-                          [this](const ssh::SignRequest &r) { return handle_sign(r); },
+                          [this, &conn](const ssh::SignRequest &r) { return handle_sign(r, conn); },
                           // The line door's requests never reach this door.
                           [](const auto &) -> std::string {
                               throw AgentError(Failure::internal, "not an SSH agent request");
@@ -55,13 +56,32 @@ std::string SshDoor::handle_request_identities() {
     return as_string(ssh::framed_identities_answer(*key, service_.key_comment(*key)));
 }
 
-std::string SshDoor::handle_sign(const ssh::SignRequest &r) {
+std::optional<Use> SshDoor::use_of(const Request &request, const Connection &conn) {
+    const auto *sign = std::get_if<ssh::SignRequest>(&request);
+    if (!sign) return std::nullopt;
+    // The last binding names the host this connection now talks to; an
+    // earlier one marked forwarding means the request came over a forward.
+    std::optional<std::string> host;
+    bool forwarded = false;
+    for (const auto &b : conn.bindings) {
+        host = b.host_key;
+        forwarded = forwarded || b.forwarded;
+    }
+    return make_use(Door::ssh, requester_of(conn.peer), sign->data,
+                    ssh_purpose(ssh::classify_sign_data(sign->data), host, forwarded));
+}
+
+std::string SshDoor::handle_sign(const ssh::SignRequest &r, const Connection &conn) {
+    const Use use = *use_of(r, conn);
     auto st = service_.status();
     auto key = parse_public_key(st.pubkey);
     // Only the puddle key is here; any other key is not ours to use.
-    if (!key || !ssh::key_blob_matches(r.key_blob, *key))
-        throw AgentError(Failure::invalid_argument, "not the puddle key");
-    return as_string(ssh::framed_sign_response(service_.sign(r.data)));
+    if (!key || !ssh::key_blob_matches(r.key_blob, *key)) {
+        const AgentError e(Failure::invalid_argument, "not the puddle key");
+        service_.record_refusal(use, e);
+        throw e;
+    }
+    return as_string(ssh::framed_sign_response(service_.sign(r.data, use)));
 }
 
 std::string SshDoor::failure_reply(const AgentError &) { return as_string(ssh::framed_failure()); }

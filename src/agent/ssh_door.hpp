@@ -15,14 +15,15 @@ public:
 
 protected:
     std::optional<Step> next_request(std::string_view input) override;
-    std::string handle(const Request &request) override;
+    std::string handle(const Request &request, Connection &conn) override;
+    std::optional<Use> use_of(const Request &request, const Connection &conn) override;
     std::string failure_reply(const AgentError &e) override;
     std::string foreign_uid_reply(const std::string &why) override;
 
 private:
     // As ssh-agent.c's process_request_identities and process_sign_request2.
     std::string handle_request_identities();
-    std::string handle_sign(const ssh::SignRequest &r);
+    std::string handle_sign(const ssh::SignRequest &r, const Connection &conn);
 };
 
 } // namespace puddle::agent

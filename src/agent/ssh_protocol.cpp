@@ -3,7 +3,9 @@
 #include "core/wire.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <sodium.h>
 
 namespace puddle::agent::ssh {
 
@@ -142,6 +144,82 @@ std::variant<SessionBind, Malformed> parse_session_bind(std::span<const std::uin
     if (!r.u8(forwarding)) return Malformed{"session-bind: missing is-forwarding flag"};
     if (!r.at_end()) return Malformed{"session-bind: trailing bytes"};
     return SessionBind{to_bytes(hostkey), to_bytes(session_id), to_bytes(signature), forwarding != 0};
+}
+
+// --- what a signature is for ---------------------------------------------------
+
+namespace {
+
+constexpr std::uint8_t kUserauthRequest = 50; // SSH_MSG_USERAUTH_REQUEST
+constexpr std::string_view kSshSigMagic = "SSHSIG";
+
+std::string printable_name(std::span<const std::uint8_t> raw) {
+    std::string out;
+    for (std::uint8_t c : raw.first(std::min(raw.size(), kMaxNameBytes)))
+        out += (c < 0x20 || c == 0x7f) ? '?' : char(c);
+    return out;
+}
+
+bool string_of(ByteReader &r, std::string &out) {
+    std::span<const std::uint8_t> raw;
+    if (!r.string(raw)) return false;
+    out = printable_name(raw);
+    return true;
+}
+
+std::optional<SshSigUse> as_sshsig(std::span<const std::uint8_t> data) {
+    ByteReader r(data);
+    if (!r.expect(std::span(reinterpret_cast<const std::uint8_t *>(kSshSigMagic.data()), kSshSigMagic.size())))
+        return std::nullopt;
+    SshSigUse use;
+    std::span<const std::uint8_t> reserved, hash;
+    if (!string_of(r, use.sig_namespace) || !r.string(reserved) || !string_of(r, use.hash_algorithm) ||
+        !r.string(hash) || !r.at_end())
+        return std::nullopt;
+    return use;
+}
+
+std::optional<LoginUse> as_login(std::span<const std::uint8_t> data) {
+    ByteReader r(data);
+    LoginUse use;
+    std::uint8_t type = 0, has_signature = 0;
+    std::span<const std::uint8_t> method, algorithm, key;
+    if (!r.string(use.session_id) || !r.u8(type) || type != kUserauthRequest || !string_of(r, use.user) ||
+        !string_of(r, use.service) || !r.string(method) || !r.u8(has_signature) || has_signature == 0 ||
+        !r.string(algorithm) || !r.string(key))
+        return std::nullopt;
+    if (equals(method, "publickey-hostbound-v00@openssh.com")) {
+        Bytes hostkey;
+        if (!r.string(hostkey)) return std::nullopt;
+        use.hostkey_blob = std::move(hostkey);
+    } else if (!equals(method, "publickey")) {
+        return std::nullopt;
+    }
+    if (!r.at_end()) return std::nullopt;
+    return use;
+}
+
+} // namespace
+
+SignPurpose classify_sign_data(std::span<const std::uint8_t> data) {
+    if (auto sig = as_sshsig(data)) return std::move(*sig);
+    if (auto login = as_login(data)) return std::move(*login);
+    return OtherUse{};
+}
+
+std::string key_fingerprint(std::span<const std::uint8_t> key_blob) {
+    std::array<std::uint8_t, crypto_hash_sha256_BYTES> digest{};
+    crypto_hash_sha256(digest.data(), key_blob.data(), key_blob.size());
+    std::string b64 = to_base64(digest);
+    while (!b64.empty() && b64.back() == '=') b64.pop_back();
+    return "SHA256:" + b64;
+}
+
+std::string key_blob_type(std::span<const std::uint8_t> key_blob) {
+    ByteReader r(key_blob);
+    std::string type;
+    if (!string_of(r, type)) return {};
+    return type;
 }
 
 // --- keys and signatures ------------------------------------------------------

@@ -159,6 +159,38 @@ struct SessionBind {
 };
 std::variant<SessionBind, Malformed> parse_session_bind(std::span<const std::uint8_t> contents);
 
+// --- what a signature is for ---------------------------------------------------
+
+// A login (RFC 4252 §7): the data is the userauth request the client will
+// send, prefixed with the session id. "publickey-hostbound-v00@openssh.com"
+// (OpenSSH >= 8.9, PROTOCOL §2.5) also names the server's host key.
+struct LoginUse {
+    Bytes session_id;
+    std::string user;
+    std::string service;       // "ssh-connection"
+    std::optional<Bytes> hostkey_blob; // hostbound requests only
+};
+// An SSHSIG (OpenSSH PROTOCOL.sshsig §3): `ssh-keygen -Y sign`, git's ssh signing.
+struct SshSigUse {
+    std::string sig_namespace; // "git", "file", ...
+    std::string hash_algorithm;
+};
+// Anything else: other protocols' data signed with the ssh key.
+struct OtherUse {};
+using SignPurpose = std::variant<LoginUse, SshSigUse, OtherUse>;
+
+// Pure; anything that is not exactly one of the two layouts is OtherUse.
+// Names are cut to kMaxNameBytes and have control bytes replaced, so a
+// hostile request cannot put a line break into the record or a prompt.
+inline constexpr std::size_t kMaxNameBytes = 256;
+SignPurpose classify_sign_data(std::span<const std::uint8_t> data);
+
+// "SHA256:<base64 without padding>" of a public key blob, as ssh-keygen -l prints it.
+std::string key_fingerprint(std::span<const std::uint8_t> key_blob);
+// The key type named at the front of a key blob ("ssh-ed25519",
+// "ecdsa-sha2-nistp256", ...); "" when it cannot be read.
+std::string key_blob_type(std::span<const std::uint8_t> key_blob);
+
 // --- keys and signatures ------------------------------------------------------
 
 // string "ssh-ed25519", string key(32): the public key blob (RFC 8709 §4). Unframed.

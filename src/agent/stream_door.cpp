@@ -81,7 +81,7 @@ void StreamDoor::accept_one() {
     len = sizeof pidfd;
     if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) != 0) pidfd = -1;
     auto c = std::make_shared<Conn>();
-    c->peer = make_peer(cred.pid, cred.uid, pidfd);
+    c->ctx.peer = make_peer(cred.pid, cred.uid, pidfd);
     sd_event_source *src = nullptr;
     if (sd_event_add_io(loop_, &src, fd.get(), EPOLLIN, on_io, this) < 0) return;
     c->source.reset(src);
@@ -106,7 +106,7 @@ bool StreamDoor::evict_idlest() {
         if (idle(*it->second) && (victim == conns_.end() || it->second->last_active < victim->second->last_active))
             victim = it;
     if (victim == conns_.end()) return false;
-    log_warning("closed the longest-idle connection on " + name_ + " (pid " + std::to_string(victim->second->peer.pid) +
+    log_warning("closed the longest-idle connection on " + name_ + " (pid " + std::to_string(victim->second->ctx.peer.pid) +
                 ") to make room: " + std::to_string(kMaxConnections) + " connections are open");
     conns_.erase(victim);
     return true;
@@ -193,7 +193,7 @@ void StreamDoor::process(const ConnPtr &c) {
         if (step->close) c->close_after_flush = true;
         if (!step->request) continue;
         std::weak_ptr<Conn> weak = c;
-        auto decided = authorizer_.check(c->peer, action_of(*step->request), c->cache,
+        auto decided = authorizer_.check(c->ctx.peer, action_of(*step->request), c->cache,
                                          [this, weak, step = *step](Verdict v) {
             auto conn = weak.lock();
             if (!conn) return;
@@ -228,8 +228,12 @@ Action action_of(const Request &request) {
 
 void StreamDoor::execute(Conn &c, const Step &step, const Verdict &verdict) {
     try {
-        if (!verdict.allowed) throw denial(verdict);
-        c.out += handle(*step.request);
+        if (!verdict.allowed) {
+            const AgentError refusal = denial(verdict);
+            if (auto use = use_of(*step.request, c.ctx)) service_.record_refusal(*use, refusal);
+            throw refusal;
+        }
+        c.out += handle(*step.request, c.ctx);
     } catch (const AgentError &e) {
         c.out += failure_reply(e);
     } catch (const std::exception &e) {

@@ -9,6 +9,7 @@
 #include "agent/line_protocol.hpp"
 #include "agent/service.hpp"
 #include "agent/ssh_protocol.hpp"
+#include "agent/usage.hpp"
 #include "util/fd.hpp"
 #include "util/sd.hpp"
 
@@ -18,6 +19,7 @@
 #include <string>
 #include <unordered_map>
 #include <variant>
+#include <vector>
 
 namespace puddle::agent {
 
@@ -36,6 +38,19 @@ template <class... F> Overloaded(F...) -> Overloaded<F...>;
 
 // What polkit is asked before a request of this kind runs.
 Action action_of(const Request &request);
+
+// A session-bind@openssh.com the agent verified on an ssh-agent.sock
+// connection: ssh binds the connection to each hop's host key in turn.
+struct Binding {
+    std::string host_key; // "SHA256:…" fingerprint, verified
+    bool forwarded = false;
+};
+
+// What a door knows of one connection beyond its bytes.
+struct Connection {
+    Peer peer;
+    std::vector<Binding> bindings; // ssh door only; in the order received
+};
 
 // One framed request, as the protocol understood it.
 struct Step {
@@ -57,7 +72,9 @@ protected:
     // needed. Also answers a request that can never complete (too large).
     virtual std::optional<Step> next_request(std::string_view input) = 0;
     // Performs an authorized request and returns its reply; throws AgentError.
-    virtual std::string handle(const Request &request) = 0;
+    virtual std::string handle(const Request &request, Connection &conn) = 0;
+    // For a signing request: the use the record names (nullopt for others).
+    virtual std::optional<Use> use_of(const Request &request, const Connection &conn) = 0;
     // The reply to a refused or failed request.
     virtual std::string failure_reply(const AgentError &e) = 0;
     // What a peer of another uid gets before the connection closes.
@@ -69,7 +86,7 @@ private:
     struct Conn {
         UniqueFd fd;
         SdEventSource source;
-        Peer peer;
+        Connection ctx;
         std::shared_ptr<AuthzCache> cache = std::make_shared<AuthzCache>();
         std::string in;
         std::size_t consumed = 0; // of `in`, by requests already taken

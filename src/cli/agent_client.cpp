@@ -156,6 +156,14 @@ AgentState AgentClient::state() {
             sd_bus_message_read(reply, "v", "t", &s.lock_deadline_usec);
         } else if (n == property::kWatchPID) {
             sd_bus_message_read(reply, "v", "u", &s.watch_pid);
+        } else if (n == property::kUseCounts) {
+            sd_bus_message_read(reply, "v", "(tt)", &s.signed_uses, &s.refused_uses);
+        } else if (n == property::kLastUse) {
+            const char *program = nullptr, *unit = nullptr, *purpose = nullptr, *outcome = nullptr;
+            if (sd_bus_message_read(reply, "v", "(tssss)", &s.last_use.time_usec, &program, &unit, &purpose,
+                                    &outcome) >= 0)
+                s.last_use = {s.last_use.time_usec, program ? program : "", unit ? unit : "",
+                              purpose ? purpose : "", outcome ? outcome : ""};
         } else {
             sd_bus_message_skip(reply, "v");
         }

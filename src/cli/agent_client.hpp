@@ -18,6 +18,13 @@ struct AgentState {
     std::uint64_t idle_timeout_usec = 0;
     std::uint64_t lock_deadline_usec = 0;
     std::uint32_t watch_pid = 0;
+    // puddle-agent(1) RECORD: counts since the last unlock, and the last use
+    // (time_usec 0: none since the agent started).
+    std::uint64_t signed_uses = 0, refused_uses = 0;
+    struct LastUse {
+        std::uint64_t time_usec = 0;
+        std::string program, unit, purpose, outcome;
+    } last_use;
 };
 
 class AgentClient {

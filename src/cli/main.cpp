@@ -108,6 +108,17 @@ const std::vector<Verb> &verbs() {
          "this envoy's claim, claims learned while pairing, and *.json claims in the [names]\n"
          "claims_dirs and $XDG_DATA_HOME/puddle/names.d. A name is a hint; the key is the proof.\n",
          run_name},
+        {"log", "what used the key: every signature and refusal, from the journal",
+         "usage: puddle log [--since TIME] [--lines N] [--json]\n\n"
+         "One line per request to sign that reached the agent, from any door: when, the outcome\n"
+         "(signed, refused, failed), the requesting program and its unit, what it was for (ssh\n"
+         "login and to which host key, sshsig namespace, raw Sign) and the door. Read from your\n"
+         "journal (the agent's entries only); see RECORD in puddle-agent(1).\n\n"
+         "  --since TIME   from TIME on: YYYY-MM-DD [HH:MM[:SS]], HH:MM, today, yesterday,\n"
+         "                 -2h, \"30 min ago\"\n"
+         "  --lines N      only the last N\n"
+         "  --json         a JSON array of uses; see puddle(1) for the fields\n",
+         run_log},
         {"verify", "verify an Ed25519 signature offline",
          "usage: puddle verify --sig SIG [--pub KEY] [FILE]\n\n"
          "Verifies SIG (base64 or hex) over FILE or standard input. Exit 0 on a good signature,\n"

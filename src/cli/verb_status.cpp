@@ -131,6 +131,22 @@ Json health_json(const Health &h) {
     return Json::object().set("state", health_state_name(h.state)).set("reasons", reasons);
 }
 
+Json uses_json(const StatusFacts &f) {
+    if (!f.agent) return Json();
+    return Json::object().set("signed", f.agent->signed_uses).set("refused", f.agent->refused_uses);
+}
+
+Json last_use_json(const StatusFacts &f) {
+    if (!f.agent || !f.agent->last_use.time_usec) return Json();
+    const auto &u = f.agent->last_use;
+    return Json::object()
+        .set("time", u.time_usec / 1000000)
+        .set("program", u.program)
+        .set("unit", u.unit)
+        .set("purpose", u.purpose)
+        .set("outcome", u.outcome);
+}
+
 void print_json(const StatusFacts &f) {
     auto hints = Json::array();
     for (const auto &h : f.hints) hints.push(h);
@@ -145,6 +161,8 @@ void print_json(const StatusFacts &f) {
                  .set("idle_timeout_s", f.idle_timeout_s)
                  .set("watch_pid", f.agent && f.agent->watch_pid ? Json(f.agent->watch_pid) : Json())
                  .set("agent_reachable", f.initialized ? Json(f.agent.has_value()) : Json())
+                 .set("uses", uses_json(f))
+                 .set("last_use", last_use_json(f))
                  .set("pair_pending", f.pair_pending)
                  .set("rekey_pending", f.rekey_pending)
                  .set("name", f.name)
@@ -174,6 +192,16 @@ void print_human(const StatusFacts &f) {
             if (f.agent->watch_pid) std::printf("%s %u\n", bold("watching PID:").c_str(), f.agent->watch_pid);
         } else {
             std::printf("%s no\n", bold("unlocked:").c_str());
+        }
+        std::printf("%s %llu signed, %llu refused since the last unlock\n", bold("uses:").c_str(),
+                    (unsigned long long)f.agent->signed_uses, (unsigned long long)f.agent->refused_uses);
+        if (const auto &u = f.agent->last_use; u.time_usec) {
+            std::time_t t = std::time_t(u.time_usec / 1000000);
+            char when[64];
+            std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", std::localtime(&t));
+            std::printf("%s %s %s%s %s: %s (puddle log shows more)\n", bold("last use:").c_str(), when,
+                        printable(u.program).c_str(), u.unit.empty() ? "" : (" (" + printable(u.unit) + ")").c_str(),
+                        printable(u.purpose).c_str(), printable(u.outcome).c_str());
         }
     } else if (f.initialized) {
         std::printf("%s not reachable (%s)\n", bold("agent:").c_str(), printable(f.agent_problem).c_str());

@@ -32,5 +32,6 @@ int run_members(const std::vector<std::string> &args);
 int run_rekey(const std::vector<std::string> &args);
 int run_rekey_pair(const std::vector<std::string> &args);
 int run_name(const std::vector<std::string> &args);
+int run_log(const std::vector<std::string> &args);
 
 } // namespace puddle::cli

@@ -134,6 +134,11 @@ const std::map<std::string, std::map<std::string, Setter>> &schema() {
           {"memlimit_kib", [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
                c.kdf.memlimit_kib = std::uint32_t(x.integer(n, k, kMinMemlimitKib, kMaxMemlimitKib));
            }}}},
+        {"record",
+         {{"new_requester_warning_hours",
+           [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               c.record.new_requester_warning_hours = std::uint32_t(x.integer(n, k, 0, 24 * 366));
+           }}}},
         {"names",
          {{"claims_dirs", [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
                const auto *arr = n.as_array();

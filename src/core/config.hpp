@@ -37,6 +37,12 @@ struct Config {
         std::string ca_file, cert_file, key_file;
     } tls;
     KdfParams kdf;
+    // The record of the key's uses, puddle-agent(1) RECORD.
+    struct Record {
+        // Health is Warning for this many hours after a program not seen
+        // before first used the key; 0: never.
+        std::uint32_t new_requester_warning_hours = 0;
+    } record;
     struct Names {
         std::vector<std::string> claims_dirs{"/var/lib/puddle/names.d"};
     } names;

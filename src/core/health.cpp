@@ -7,6 +7,7 @@
 #include "core/files/pending.hpp"
 #include "core/files/rotation_log.hpp"
 #include "core/files/session_file.hpp"
+#include "core/files/requesters.hpp"
 #include "core/files/unlock_failed.hpp"
 #include "core/rotation.hpp"
 #include "util/error.hpp"
@@ -188,6 +189,26 @@ Health assess_health(const StateDir &dir, const Config &config) {
                           "copies have drifted");
         } catch (const Error &e) {
             h.add(HealthState::warning, "members.json cannot be read: " + e.why());
+        }
+    }
+
+    if (config.record.new_requester_warning_hours > 0 && dir.has(kRequestersFile)) {
+        try {
+            const auto view = load_requesters(dir).value_or(RequestersView{});
+            const std::int64_t window = std::int64_t(config.record.new_requester_warning_hours) * 3600;
+            for (const auto &r : view.requesters) {
+                if (r.first_seen + window <= now || r.first_seen > now + 60) continue;
+                std::time_t tt = std::time_t(r.first_seen);
+                char when[32] = "?";
+                std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", std::localtime(&tt));
+                h.add(HealthState::warning, "a program not seen before used the key at " + std::string(when) + ": " +
+                                                r.program + (r.unit.empty() ? "" : " (" + r.unit + ")") +
+                                                "; 'puddle log' shows what it asked for (this warning ends " +
+                                                std::to_string(config.record.new_requester_warning_hours) +
+                                                " h after its first use: [record] new_requester_warning_hours)");
+            }
+        } catch (const Error &e) {
+            h.add(HealthState::warning, "requesters.json cannot be read: " + e.why());
         }
     }
 

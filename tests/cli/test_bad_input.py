@@ -89,6 +89,17 @@ class FdOptions(Case):
         self.assertEqual(p.returncode, 0, p.stderr)
 
 
+class LogArguments(Case):
+    def test_since_and_lines_are_checked_and_say_what_is_accepted(self):
+        for bad in ("soon", "25:00", "2026-13-01", "-1y", ""):
+            msg, hint = self.error(self.run_puddle("log", "--since", bad), 2)
+            self.assertIn("--since %s: expected YYYY-MM-DD" % bad, msg)
+            self.assertEqual(hint, "hint: see 'puddle log --help'")
+        msg, _ = self.error(self.run_puddle("log", "--lines", "x"), 2)
+        self.assertIn("'--lines' needs a non-negative integer", msg)
+        msg, _ = self.error(self.run_puddle("log", "extra"), 2)
+
+
 class StateDirectory(Case):
     def test_directory_open_to_others_is_refused_and_repaired_by_init(self):
         os.makedirs(self.home, mode=0o755)

@@ -7,6 +7,7 @@
 // text; key and signature blobs round-trip.
 #include "fuzz_support.hpp"
 #include "agent/ssh_protocol.hpp"
+#include "agent/usage.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -136,11 +137,37 @@ void check_stream(Span buffer) {
 
 } // namespace
 
+// What a signature is for, as the record and a prompt name it: names are
+// bounded and hold no control bytes, so no journal field or prompt line can
+// be broken by a request.
+bool clean_name(const std::string &s) {
+    if (s.size() > kMaxNameBytes) return false;
+    for (unsigned char c : s)
+        if (c < 0x20 || c == 0x7f) return false;
+    return true;
+}
+
+void check_purpose(Span data) {
+    const SignPurpose what = classify_sign_data(data);
+    if (const auto *sig = std::get_if<SshSigUse>(&what)) {
+        FUZZ_CHECK(data.size() >= 6 && std::equal(data.begin(), data.begin() + 6, "SSHSIG"));
+        FUZZ_CHECK(clean_name(sig->sig_namespace) && clean_name(sig->hash_algorithm));
+    } else if (const auto *login = std::get_if<LoginUse>(&what)) {
+        FUZZ_CHECK(clean_name(login->user) && clean_name(login->service));
+    }
+    agent::Requester who;
+    who.pid = 1;
+    const auto use = agent::make_use(agent::Door::ssh, who, data, agent::ssh_purpose(what));
+    for (const auto &f : agent::journal_fields(use, agent::Outcome::signed_, {}, {}))
+        FUZZ_CHECK(f.find('\n') == std::string::npos);
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size) {
     const Span input(data, size);
     check_stream(input);
     check_body(input);
     check_session_bind(input);
     check_key_blob(input);
+    check_purpose(input);
     return 0;
 }

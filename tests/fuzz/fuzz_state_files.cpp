@@ -6,6 +6,7 @@
 // accepted file serializes to one line that parses back equal; merging and
 // the rotation-log walks never crash and keep their promises.
 #include "fuzz_support.hpp"
+#include "core/files/requesters.hpp"
 #include "core/files/members.hpp"
 #include "core/files/name_claim.hpp"
 #include "core/files/pending.hpp"
@@ -87,17 +88,32 @@ void check_name_claim(std::span<const std::uint8_t> file) {
     (void)verify_claim(c);
 }
 
+void check_requesters(std::span<const std::uint8_t> file) {
+    const RequestersView v = parse_requesters(file, kLabel);
+    FUZZ_CHECK(v.requesters.size() <= kMaxRequesters);
+    const std::string text = serialize_requesters(v);
+    FUZZ_CHECK(one_line(text));
+    const RequestersView back = parse_requesters(as_bytes(text), kLabel);
+    FUZZ_CHECK(back.requesters.size() == v.requesters.size());
+    for (std::size_t i = 0; i < v.requesters.size(); ++i) {
+        FUZZ_CHECK(back.requesters[i].program == v.requesters[i].program);
+        FUZZ_CHECK(back.requesters[i].unit == v.requesters[i].unit);
+        FUZZ_CHECK(back.requesters[i].first_seen == v.requesters[i].first_seen);
+    }
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size) {
     if (size == 0) return 0;
     const std::span<const std::uint8_t> file(data + 1, size - 1);
     try {
-        switch (data[0] % 4) {
+        switch (data[0] % 5) {
         case 0: check_pending(file); break;
         case 1: check_members(file); break;
         case 2: check_rotation_log(file); break;
-        default: check_name_claim(file); break;
+        case 3: check_name_claim(file); break;
+        default: check_requesters(file); break;
         }
     } catch (const Error &e) {
         // An expected refusal: it must say which file and why, printably.

@@ -45,7 +45,7 @@ def main():
                     return bool(v)
                 if isinstance(v, dbus.String):
                     return str(v)
-                if isinstance(v, dbus.Array):
+                if isinstance(v, (dbus.Array, dbus.Struct)):
                     return [plain(x) for x in v]
                 return int(v)
             result = {str(k): plain(v) for k, v in props.items()}

@@ -139,6 +139,13 @@ BOOST_AUTO_TEST_CASE(session_following_locks_are_switches) {
     BOOST_TEST(c.agent.lock_on_logout);
 }
 
+BOOST_AUTO_TEST_CASE(the_new_requester_warning_is_off_unless_asked_for) {
+    BOOST_TEST(parse("").record.new_requester_warning_hours == 0u);
+    BOOST_TEST(parse("[record]\nnew_requester_warning_hours = 24\n").record.new_requester_warning_hours == 24u);
+    auto e = refused("[record]\nnew_requester_warning_hours = -1\n");
+    CHECK_CONTAINS(e.why(), "record.new_requester_warning_hours");
+}
+
 BOOST_AUTO_TEST_CASE(polkit_modes) {
     BOOST_TEST(parse("agent.polkit = \"auto\"").agent.polkit == PolkitMode::automatic);
     BOOST_TEST(parse("agent.polkit = \"required\"").agent.polkit == PolkitMode::required);

@@ -15,6 +15,7 @@
 #include "core/files/pair_result.hpp"
 #include "core/files/pending.hpp"
 #include "core/files/rotation_log.hpp"
+#include "core/files/requesters.hpp"
 #include "core/files/session_file.hpp"
 #include "core/files/unlock_failed.hpp"
 #include "core/statedir.hpp"
@@ -167,4 +168,58 @@ BOOST_AUTO_TEST_CASE(a_damaged_unlock_failure_reads_as_fields_absent) {
     const auto view = parse_unlock_failure(as_bytes("\x01garbage"));
     BOOST_TEST(!view.time);
     BOOST_TEST(!view.reason);
+}
+
+// ---- requesters.json: who used the key before ----
+
+BOOST_FIXTURE_TEST_CASE(requesters_save_0600_and_load_back, StateFixture) {
+    BOOST_TEST(!load_requesters(dir));
+    RequestersView v;
+    BOOST_TEST(add_requester(v, {"/usr/bin/git", "session-3.scope", 100}));
+    BOOST_TEST(!add_requester(v, {"/usr/bin/git", "other.scope", 200})); // known: first sight stays
+    BOOST_TEST(add_requester(v, {"[gone]", "", 300}));
+    save_requesters(dir, v);
+    BOOST_TEST(read_file(tmp / "requesters.json") ==
+               R"({"v":1,"requesters":[{"program":"/usr/bin/git","unit":"session-3.scope","first_seen":100},)"
+               R"({"program":"[gone]","unit":"","first_seen":300}]})"
+               "\n");
+    BOOST_TEST(mode_of(tmp / "requesters.json") == 0600u);
+    auto back = load_requesters(dir);
+    BOOST_REQUIRE(back);
+    BOOST_REQUIRE(back->requesters.size() == 2u);
+    BOOST_TEST(back->requesters[0].unit == "session-3.scope");
+    BOOST_TEST(back->requesters[1].first_seen == 300);
+}
+
+BOOST_AUTO_TEST_CASE(requesters_are_bounded_oldest_first_out) {
+    RequestersView v;
+    for (std::size_t i = 0; i < kMaxRequesters + 5; ++i)
+        BOOST_TEST(add_requester(v, {"/p/" + std::to_string(i), "", std::int64_t(i)}));
+    BOOST_TEST(v.requesters.size() == kMaxRequesters);
+    BOOST_TEST(v.requesters.front().program == "/p/5");
+    BOOST_TEST(parse_requesters(as_bytes(serialize_requesters(v))).requesters.size() == kMaxRequesters);
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_requesters_file_says_where) {
+    struct Case {
+        const char *text, *says;
+    };
+    for (const auto &c : {
+             Case{"{", "JSON"},
+             Case{R"({"v":2,"requesters":[]})", "format version 2"},
+             Case{R"({"v":1})", "missing field \"requesters\""},
+             Case{R"({"v":1,"requesters":[{"program":"","unit":"","first_seen":1}]})", "requesters[0]"},
+             Case{R"({"v":1,"requesters":[{"program":"a","unit":"","first_seen":-1}]})", "negative"},
+             Case{R"({"v":1,"requesters":[{"program":"a","unit":"","first_seen":1,"x":1}]})", "unknown field \"x\""},
+             Case{R"({"v":1,"requesters":[{"program":"a","unit":"","first_seen":1},{"program":"a","unit":"","first_seen":2}]})",
+                  "requesters[1] repeats the program"},
+             Case{R"({"v":1,"requesters":[{"program":"a","unit":5,"first_seen":1}]})", "must be a string"},
+         }) {
+        BOOST_TEST_CONTEXT(c.text) {
+            auto err = puddle_test::catch_error([&] { parse_requesters(as_bytes(std::string(c.text))); });
+            BOOST_REQUIRE(err);
+            BOOST_TEST(err->why().find(c.says) != std::string::npos, err->why());
+            BOOST_TEST(err->what_failed() == "cannot read requesters.json");
+        }
+    }
 }

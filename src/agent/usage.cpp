@@ -1,0 +1,140 @@
+#include "agent/usage.hpp"
+
+#include "core/encoding.hpp"
+
+#include <array>
+#include <sodium.h>
+#include <syslog.h>
+
+namespace puddle::agent {
+namespace {
+
+// The journal takes any bytes, but a line break in a field would make
+// `journalctl -o cat` and the catalog text lie about where an entry ends.
+std::string one_line(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+    return out;
+}
+
+void add_requester_fields(std::vector<std::string> &f, const Use &use) {
+    f.push_back("PUDDLE_DOOR=" + std::string(door_name(use.door)));
+    f.push_back("PUDDLE_REQUESTER_PID=" + std::to_string(use.who.pid));
+    f.push_back("PUDDLE_REQUESTER_EXE=" + one_line(use.who.program()));
+    if (!use.who.unit.empty()) f.push_back("PUDDLE_REQUESTER_UNIT=" + one_line(use.who.unit));
+    if (!use.who.session.empty()) f.push_back("PUDDLE_REQUESTER_SESSION=" + one_line(use.who.session));
+}
+
+} // namespace
+
+const char *door_name(Door door) {
+    switch (door) {
+    case Door::socket: return "agent.sock";
+    case Door::ssh: return "ssh-agent.sock";
+    case Door::bus: return "dbus";
+    }
+    return "?";
+}
+
+const char *outcome_name(Outcome outcome) {
+    switch (outcome) {
+    case Outcome::signed_: return "signed";
+    case Outcome::refused: return "refused";
+    case Outcome::failed: return "failed";
+    }
+    return "?";
+}
+
+const char *message_id_of(Outcome outcome) {
+    switch (outcome) {
+    case Outcome::signed_: return message_id::kSigned;
+    case Outcome::refused: return message_id::kRefused;
+    case Outcome::failed: return message_id::kFailed;
+    }
+    return message_id::kFailed;
+}
+
+Purpose raw_purpose() { return Purpose{"raw", "raw Sign", {}, false, {}, {}}; }
+
+Purpose ssh_purpose(const ssh::SignPurpose &what, const std::optional<std::string> &bound_host_key, bool forwarded) {
+    Purpose p;
+    p.forwarded = forwarded;
+    if (const auto *sig = std::get_if<ssh::SshSigUse>(&what)) {
+        p.kind = "sshsig";
+        p.sig_namespace = sig->sig_namespace;
+        p.summary = "sshsig namespace=" + sig->sig_namespace;
+        p.fields.emplace_back("SSH_NAMESPACE", sig->sig_namespace);
+    } else if (const auto *login = std::get_if<ssh::LoginUse>(&what)) {
+        p.kind = "ssh-login";
+        // The hostbound request names the host key itself; session-bind
+        // proved the server holds it. Prefer the proved one.
+        if (bound_host_key) p.host_key = *bound_host_key;
+        else if (login->hostkey_blob) p.host_key = ssh::key_fingerprint(*login->hostkey_blob);
+        p.summary = "ssh login as " + login->user + (p.host_key.empty() ? " (destination unknown)" : " to " + p.host_key);
+        p.fields.emplace_back("SSH_USER", login->user);
+        if (!p.host_key.empty()) p.fields.emplace_back("SSH_HOST_KEY", p.host_key);
+        p.fields.emplace_back("SSH_HOST_KEY_VERIFIED", bound_host_key ? "yes" : "no");
+    } else {
+        p.kind = "ssh-other";
+        p.summary = "ssh signature of other data";
+    }
+    if (forwarded) {
+        p.summary += " (forwarded)";
+        p.fields.emplace_back("SSH_FORWARDED", "yes");
+    }
+    return p;
+}
+
+Use make_use(Door door, const Requester &who, std::span<const std::uint8_t> data, Purpose purpose) {
+    Use u;
+    u.door = door;
+    u.who = who;
+    u.length = data.size();
+    std::array<std::uint8_t, crypto_hash_sha256_BYTES> digest{};
+    crypto_hash_sha256(digest.data(), data.data(), data.size());
+    u.sha256 = to_hex(digest);
+    u.purpose = std::move(purpose);
+    return u;
+}
+
+std::string use_message(const Use &use, Outcome outcome, std::string_view reason) {
+    std::string m = std::string(outcome_name(outcome)) + " for " + use.who.program();
+    if (!use.who.unit.empty()) m += " (" + use.who.unit + ")";
+    m += ": " + use.purpose.summary + " via " + door_name(use.door);
+    if (!reason.empty()) m += ": " + std::string(reason);
+    return one_line(m);
+}
+
+std::vector<std::string> journal_fields(const Use &use, Outcome outcome, std::string_view reason,
+                                        std::string_view key) {
+    std::vector<std::string> f;
+    f.push_back("MESSAGE=" + use_message(use, outcome, reason));
+    f.push_back("MESSAGE_ID=" + std::string(message_id_of(outcome)));
+    f.push_back("PRIORITY=" + std::to_string(outcome == Outcome::signed_ ? LOG_INFO : LOG_NOTICE));
+    f.push_back("PUDDLE_OUTCOME=" + std::string(outcome_name(outcome)));
+    if (!reason.empty()) f.push_back("PUDDLE_REASON=" + one_line(reason));
+    add_requester_fields(f, use);
+    f.push_back("PUDDLE_PURPOSE=" + use.purpose.kind);
+    f.push_back("PUDDLE_SUMMARY=" + one_line(use.purpose.summary));
+    for (const auto &[name, value] : use.purpose.fields) f.push_back("PUDDLE_" + name + "=" + one_line(value));
+    f.push_back("PUDDLE_DATA_LENGTH=" + std::to_string(use.length));
+    f.push_back("PUDDLE_DATA_SHA256=" + use.sha256);
+    if (!key.empty()) f.push_back("PUDDLE_KEY=" + std::string(key));
+    return f;
+}
+
+std::vector<std::string> new_requester_fields(const Use &use) {
+    std::vector<std::string> f;
+    std::string m = "first use of the key by " + use.who.program();
+    if (!use.who.unit.empty()) m += " (" + use.who.unit + ")";
+    m += ", a requester not seen before";
+    f.push_back("MESSAGE=" + one_line(m));
+    f.push_back("MESSAGE_ID=" + std::string(message_id::kNewRequester));
+    f.push_back("PRIORITY=" + std::to_string(LOG_NOTICE));
+    add_requester_fields(f, use);
+    f.push_back("PUDDLE_PURPOSE=" + use.purpose.kind);
+    return f;
+}
+
+} // namespace puddle::agent

@@ -1,0 +1,62 @@
+#include "agent/usage_record.hpp"
+
+#include "util/clock.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+#include <sys/uio.h>
+#include <systemd/sd-journal.h>
+#include <vector>
+
+namespace puddle::agent {
+namespace {
+
+void send(const std::vector<std::string> &fields) {
+    std::vector<iovec> iov;
+    iov.reserve(fields.size());
+    for (const auto &f : fields) iov.push_back(iovec{const_cast<char *>(f.data()), f.size()});
+    // The record is best effort by nature (journald may be gone or rate
+    // limiting); the signature is not withheld for it, but a loss is said.
+    if (int r = sd_journal_sendv(iov.data(), int(iov.size())); r < 0) {
+        static bool warned = false;
+        if (!warned) log_warning("cannot write the usage record to the journal: " + errno_text(-r));
+        warned = true;
+    }
+}
+
+} // namespace
+
+void UsageRecord::record(const Use &use, Outcome outcome, std::string_view reason, std::string_view key) {
+    note_requester(use);
+    send(journal_fields(use, outcome, reason, key));
+    if (outcome == Outcome::signed_) ++counts_.signed_;
+    else ++counts_.refused;
+    last_ = LastUse{now_usec(CLOCK_REALTIME), use.who.program(), use.who.unit, use.purpose.summary,
+                    outcome_name(outcome)};
+}
+
+void UsageRecord::note_requester(const Use &use) {
+    const std::string program = use.who.program();
+    if (known_ && programs_.count(program)) return;
+    if (!known_) {
+        try {
+            known_ = load_requesters(dir_).value_or(RequestersView{});
+        } catch (const Error &e) {
+            log_warning(std::string(e.what()) + "; it is written afresh at the next first use");
+            known_ = RequestersView{};
+        }
+        for (const auto &r : known_->requesters) programs_.insert(r.program);
+        if (programs_.count(program)) return;
+    }
+    programs_.insert(program);
+    if (!add_requester(*known_, RequesterRecord{program, use.who.unit, std::int64_t(now_usec(CLOCK_REALTIME) / 1000000)}))
+        return;
+    send(new_requester_fields(use));
+    try {
+        save_requesters(dir_, *known_);
+    } catch (const std::exception &e) {
+        log_warning(std::string("cannot remember the new requester ") + program + ": " + e.what());
+    }
+}
+
+} // namespace puddle::agent

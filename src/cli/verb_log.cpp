@@ -1,0 +1,106 @@
+// puddle log: the record of the key's uses, read back from the journal.
+#include "agent/usage.hpp"
+#include "cli/args.hpp"
+#include "cli/since.hpp"
+#include "cli/usage_log.hpp"
+#include "cli/verbs.hpp"
+#include "util/error.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <systemd/sd-journal.h>
+#include <unistd.h>
+
+namespace puddle::cli {
+namespace {
+
+struct JournalCloser {
+    void operator()(sd_journal *j) const { sd_journal_close(j); }
+};
+using Journal = std::unique_ptr<sd_journal, JournalCloser>;
+
+const char *const kHint = "the journal keeps a user's own entries readable to them only with persistent storage "
+                          "(/var/log/journal); journalctl --user shows what is readable";
+
+void add_match(sd_journal *j, const std::string &m) {
+    if (int r = sd_journal_add_match(j, m.data(), m.size()); r < 0)
+        throw Error(Failure::failed, "log", "cannot filter the journal: " + errno_text(-r));
+}
+
+JournalFields fields_of(sd_journal *j) {
+    JournalFields f;
+    const void *data = nullptr;
+    size_t len = 0;
+    sd_journal_restart_data(j);
+    while (sd_journal_enumerate_data(j, &data, &len) > 0) {
+        std::string_view kv(static_cast<const char *>(data), len);
+        auto eq = kv.find('=');
+        if (eq == std::string_view::npos || !kv.starts_with("PUDDLE_")) continue;
+        f.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+    }
+    return f;
+}
+
+} // namespace
+
+int run_log(const std::vector<std::string> &argv) {
+    Args args("log", argv, {{"json", false}, {"since", true}, {"lines", true}}, 0);
+    std::optional<std::uint64_t> since;
+    if (auto text = args.value("since")) {
+        std::string why;
+        since = parse_since(*text, std::time(nullptr), &why);
+        if (!since) usage_error("log", "--since " + *text + ": " + why);
+    }
+    const auto lines = args.number("lines");
+
+    sd_journal *raw = nullptr;
+    if (int r = sd_journal_open(&raw, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_CURRENT_USER); r < 0)
+        throw Error(Failure::failed, "log", "cannot open the journal: " + errno_text(-r), kHint);
+    Journal j(raw);
+    std::uint64_t usage = 0;
+    if (sd_journal_get_usage(j.get(), &usage) >= 0 && usage == 0)
+        throw Error(Failure::failed, "log", "no journal file is readable by this user", kHint);
+    // The agent's own entries only: journald sets these fields from the
+    // sender's credentials, so another program cannot pass for the agent
+    // by sending the same MESSAGE_IDs.
+    for (const char *id : {agent::message_id::kSigned, agent::message_id::kRefused, agent::message_id::kFailed})
+        add_match(j.get(), std::string("MESSAGE_ID=") + id);
+    add_match(j.get(), "_SYSTEMD_USER_UNIT=puddle-agent.service");
+    add_match(j.get(), "_UID=" + std::to_string(::getuid()));
+
+    std::vector<LoggedUse> uses;
+    if (lines) {
+        // The last N: walk back from the tail.
+        sd_journal_seek_tail(j.get());
+        while (uses.size() < std::size_t(*lines) && sd_journal_previous(j.get()) > 0) {
+            std::uint64_t t = 0;
+            sd_journal_get_realtime_usec(j.get(), &t);
+            if (since && t < *since) break;
+            uses.push_back(logged_use(fields_of(j.get()), t));
+        }
+        std::reverse(uses.begin(), uses.end());
+    } else {
+        if (since) sd_journal_seek_realtime_usec(j.get(), *since);
+        else sd_journal_seek_head(j.get());
+        while (sd_journal_next(j.get()) > 0) {
+            std::uint64_t t = 0;
+            sd_journal_get_realtime_usec(j.get(), &t);
+            if (since && t < *since) continue;
+            uses.push_back(logged_use(fields_of(j.get()), t));
+        }
+    }
+
+    if (args.flag("json")) {
+        auto list = Json::array();
+        for (const auto &u : uses) list.push(use_json(u));
+        std::printf("%s\n", list.dump().c_str());
+        return 0;
+    }
+    if (uses.empty()) std::fprintf(stderr, "puddle: log: no use of the key is recorded%s\n", since ? " since then" : "");
+    for (const auto &u : uses) std::printf("%s\n", format_use(u).c_str());
+    return 0;
+}
+
+} // namespace puddle::cli
