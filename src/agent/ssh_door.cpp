@@ -28,9 +28,13 @@ std::optional<Step> SshDoor::next_request(std::string_view input) {
         s.request = *list;
     } else if (auto *sign = std::get_if<ssh::SignRequest>(&request)) {
         s.request = std::move(*sign);
+    } else if (auto *ext = std::get_if<ssh::Extension>(&request); ext && ext->name == ssh::kSessionBindExtension) {
+        auto bind = ssh::parse_session_bind(ext->contents);
+        if (auto *b = std::get_if<ssh::SessionBind>(&bind)) s.request = std::move(*b);
+        else s.reply = as_string(ssh::framed_failure());
     } else {
-        // Adding, removing, agent locking, extensions (session-bind included,
-        // see ssh_protocol.hpp) and malformed messages: SSH_AGENT_FAILURE,
+        // Adding, removing, agent locking, other extensions and malformed
+        // messages: SSH_AGENT_FAILURE,
         // and the connection stays usable, as with OpenSSH's agent.
         s.reply = as_string(ssh::framed_failure());
     }
@@ -41,6 +45,7 @@ std::string SshDoor::handle(const Request &request, Connection &conn) {
     return std::visit(Overloaded{
                           [this](const ssh::RequestIdentities &) { return handle_request_identities(); },
                           [this, &conn](const ssh::SignRequest &r) { return handle_sign(r, conn); },
+                          [&conn](const ssh::SessionBind &b) { return handle_session_bind(b, conn); },
                           // The line door's requests never reach this door.
                           [](const auto &) -> std::string {
                               throw AgentError(Failure::internal, "not an SSH agent request");
@@ -71,16 +76,32 @@ std::optional<Use> SshDoor::use_of(const Request &request, const Connection &con
                     ssh_purpose(ssh::classify_sign_data(sign->data), host, forwarded));
 }
 
+std::string SshDoor::handle_session_bind(const ssh::SessionBind &b, Connection &conn) {
+    if (auto why = bind_session(conn.bindings, b); !why.empty()) {
+        log_info("refused a " + std::string(ssh::kSessionBindExtension) + " from pid " +
+                 std::to_string(conn.peer.pid) + ": " + why);
+        throw AgentError(Failure::invalid_argument, why);
+    }
+    return as_string(ssh::framed_success());
+}
+
 std::string SshDoor::handle_sign(const ssh::SignRequest &r, const Connection &conn) {
     const Use use = *use_of(r, conn);
+    auto refuse = [&](Failure kind, const std::string &why) {
+        const AgentError e(kind, why);
+        service_.record_refusal(use, e);
+        throw e;
+    };
     auto st = service_.status();
     auto key = parse_public_key(st.pubkey);
     // Only the puddle key is here; any other key is not ours to use.
-    if (!key || !ssh::key_blob_matches(r.key_blob, *key)) {
-        const AgentError e(Failure::invalid_argument, "not the puddle key");
-        service_.record_refusal(use, e);
-        throw e;
-    }
+    if (!key || !ssh::key_blob_matches(r.key_blob, *key)) refuse(Failure::invalid_argument, "not the puddle key");
+    const ssh::SignPurpose what = ssh::classify_sign_data(r.data);
+    if (const auto *login = std::get_if<ssh::LoginUse>(&what))
+        if (auto why = login_matches_binding(*login, conn.bindings); !why.empty())
+            refuse(Failure::invalid_argument, why);
+    if (auto why = destination_refusal(what, conn.bindings, service_.config().ssh.destinations); !why.empty())
+        refuse(Failure::denied, why);
     return as_string(ssh::framed_sign_response(service_.sign(r.data, use)));
 }
 

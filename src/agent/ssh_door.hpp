@@ -24,6 +24,8 @@ private:
     // As ssh-agent.c's process_request_identities and process_sign_request2.
     std::string handle_request_identities();
     std::string handle_sign(const ssh::SignRequest &r, const Connection &conn);
+    // Verifies and records the connection's binding (ssh_policy.hpp).
+    static std::string handle_session_bind(const ssh::SessionBind &b, Connection &conn);
 };
 
 } // namespace puddle::agent

@@ -41,16 +41,9 @@
 //   not define it, and its client (authfd.c agent_failed()) recognises only 5,
 //   30 and 102 as failure — a 28 would read as "invalid format". So puddle
 //   replies plain failure() to unknown extensions.
-//   For session-bind@openssh.com puddle also replies failure(): a binding
-//   feeds ssh-agent's per-destination key constraints (ssh-add -h), which
-//   puddle does not have, so there is nothing to enforce with it, and SUCCESS
-//   would claim a verified binding we did not record. ssh 9.2 treats a refused
-//   bind as harmless: sshconnect2.c get_agent_identities() and clientloop.c
-//   client_request_agent() only log it at debug level and carry on.
-//   parse_session_bind() is here so a later policy (for example, refusing to
-//   sign on connections whose first binding is_forwarding) can read the
-//   binding; such a policy must verify the signature (parse_ed25519_key_blob +
-//   parse_ed25519_signature_blob + verify_signature) before replying SUCCESS.
+//   session-bind@openssh.com is verified and recorded by the door
+//   (ssh_policy.hpp, host_key.hpp), which then answers success() as
+//   ssh-agent does, or failure().
 #pragma once
 
 #include "core/encoding.hpp"

@@ -222,6 +222,9 @@ Action action_of(const Request &request) {
         Action operator()(const StatusRequest &) const { return Action::status; }
         Action operator()(const PubkeyRequest &) const { return Action::status; }
         Action operator()(const ssh::RequestIdentities &) const { return Action::status; }
+        // Tells the agent where the connection's logins go; grants nothing
+        // (as with OpenSSH's agent, no authorization beyond the uid).
+        Action operator()(const ssh::SessionBind &) const { return Action::status; }
     };
     return std::visit(Of{}, request);
 }

@@ -8,6 +8,7 @@
 #include "agent/authorizer.hpp"
 #include "agent/line_protocol.hpp"
 #include "agent/service.hpp"
+#include "agent/ssh_policy.hpp"
 #include "agent/ssh_protocol.hpp"
 #include "agent/usage.hpp"
 #include "util/fd.hpp"
@@ -27,7 +28,7 @@ namespace puddle::agent {
 // itself, kept until polkit answers, so each kind reaches its own named
 // handler through one visit.
 using Request = std::variant<SignRequest, StatusRequest, PubkeyRequest, LockRequest, ssh::RequestIdentities,
-                             ssh::SignRequest>;
+                             ssh::SignRequest, ssh::SessionBind>;
 // Lambdas as one visitor: std::visit(Overloaded{...}, request).
 template <class... F> struct Overloaded : F... {
     using F::operator()...;
@@ -38,13 +39,6 @@ template <class... F> Overloaded(F...) -> Overloaded<F...>;
 
 // What polkit is asked before a request of this kind runs.
 Action action_of(const Request &request);
-
-// A session-bind@openssh.com the agent verified on an ssh-agent.sock
-// connection: ssh binds the connection to each hop's host key in turn.
-struct Binding {
-    std::string host_key; // "SHA256:…" fingerprint, verified
-    bool forwarded = false;
-};
 
 // What a door knows of one connection beyond its bytes.
 struct Connection {

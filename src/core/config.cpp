@@ -1,6 +1,12 @@
 #include "core/config.hpp"
 
+#include "core/encoding.hpp"
 #include "util/error.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <sodium.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -14,6 +20,44 @@
 #include <toml++/toml.h>
 
 namespace puddle {
+
+std::optional<std::string> host_key_fingerprint(std::string_view text, std::string *why) {
+    auto fail = [&](std::string reason) -> std::optional<std::string> {
+        if (why) *why = std::move(reason);
+        return std::nullopt;
+    };
+    auto base64_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/'; };
+    if (text.starts_with("SHA256:")) {
+        const auto b64 = text.substr(7);
+        if (b64.size() != 43 || !std::all_of(b64.begin(), b64.end(), base64_char))
+            return fail("\"" + std::string(text) + "\" is not a SHA256 fingerprint: \"SHA256:\" and 43 base64 characters, "
+                        "as ssh-keygen -l prints it");
+        return std::string(text);
+    }
+    // "type base64 [comment]"
+    const auto sp = text.find(' ');
+    const std::string_view type = text.substr(0, sp);
+    std::string_view b64 = sp == std::string_view::npos ? std::string_view() : text.substr(sp + 1);
+    b64 = b64.substr(0, b64.find(' '));
+    const auto blob = from_base64(b64, 16384);
+    bool ok = blob && !type.empty();
+    if (ok) {
+        // The blob starts with its own type name: string type.
+        const auto &b = *blob;
+        ok = b.size() >= 4 + type.size() &&
+             ((std::size_t(b[0]) << 24) | (std::size_t(b[1]) << 16) | (std::size_t(b[2]) << 8) | b[3]) == type.size() &&
+             std::equal(type.begin(), type.end(), b.begin() + 4);
+    }
+    if (!ok)
+        return fail("\"" + std::string(text.substr(0, 60)) + "\" is neither a SHA256 fingerprint (SHA256:…, as ssh-keygen "
+                    "-l prints it) nor a public key line (\"ssh-ed25519 AAAA…\")");
+    std::array<std::uint8_t, crypto_hash_sha256_BYTES> digest{};
+    crypto_hash_sha256(digest.data(), blob->data(), blob->size());
+    std::string fp = to_base64(digest);
+    while (!fp.empty() && fp.back() == '=') fp.pop_back();
+    return "SHA256:" + fp;
+}
+
 namespace {
 
 std::string where(const std::string &source, const toml::source_region &r) {
@@ -133,6 +177,19 @@ const std::map<std::string, std::map<std::string, Setter>> &schema() {
            }},
           {"memlimit_kib", [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
                c.kdf.memlimit_kib = std::uint32_t(x.integer(n, k, kMinMemlimitKib, kMaxMemlimitKib));
+           }}}},
+        {"ssh",
+         {{"destinations", [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               const auto *arr = n.as_array();
+               if (!arr) x.fail(n, k, std::string("expected an array of strings, found ") + type_name(n.type()));
+               std::vector<std::string> keys;
+               for (const auto &e : *arr) {
+                   std::string why;
+                   auto fp = host_key_fingerprint(x.string(e, k), &why);
+                   if (!fp) x.fail(e, k, why);
+                   keys.push_back(*fp);
+               }
+               c.ssh.destinations = std::move(keys);
            }}}},
         {"record",
          {{"new_requester_warning_hours",

@@ -37,6 +37,12 @@ struct Config {
         std::string ca_file, cert_file, key_file;
     } tls;
     KdfParams kdf;
+    // The ssh door, puddle-agent(1) THE SSH-AGENT DOOR.
+    struct Ssh {
+        // Host keys ("SHA256:…" fingerprints) ssh logins may go to; empty:
+        // any. Never applies to sshsig (git) signing.
+        std::vector<std::string> destinations;
+    } ssh;
     // The record of the key's uses, puddle-agent(1) RECORD.
     struct Record {
         // Health is Warning for this many hours after a program not seen
@@ -47,6 +53,12 @@ struct Config {
         std::vector<std::string> claims_dirs{"/var/lib/puddle/names.d"};
     } names;
 };
+
+// An [ssh] destinations entry as the fingerprint the agent compares:
+// "SHA256:<43 base64 characters>" as ssh-keygen -l prints it, or a public key
+// line ("ssh-ed25519 AAAA… [comment]", as in known_hosts after the host
+// names or in a host's /etc/ssh/ssh_host_*_key.pub). nullopt and `why` else.
+std::optional<std::string> host_key_fingerprint(std::string_view text, std::string *why);
 
 // Pure: applies one file's text on top of `config`. `source` names the file
 // in messages. Throws Error(Failure::failed) on a syntax or type error; appends

@@ -18,7 +18,7 @@ set -u
 N=$1; shift; D=/tmp/pid1-$N; CG=pid1-$N; VERB=${1:-}; shift || true
 leader() { cat "$D/leader.pid"; }
 E() { nsenter -t "$(leader)" -a "$@"; }
-MASKS="systemd.mask=postgresql.service systemd.mask=postgresql@15-main.service systemd.mask=ssh.service
+MASKS="systemd.mask=postgresql.service systemd.mask=postgresql@15-main.service systemd.mask=ssh.service systemd.mask=ssh.socket
  systemd.mask=apt-daily.timer systemd.mask=apt-daily-upgrade.timer systemd.mask=man-db.timer
  systemd.mask=e2scrub_all.timer systemd.mask=fstrim.timer systemd.mask=dpkg-db-backup.timer
  systemd.mask=console-getty.service systemd.mask=docker.service systemd.mask=containerd.service

@@ -5,7 +5,7 @@
 # list below changed (its hash is kept in DIR.stamp). Run as root.
 set -euo pipefail
 dir=${1:-/var/tmp/puddle-test/trixie}
-pkgs=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,polkitd,pkexec,openssh-client,\
+pkgs=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,polkitd,pkexec,openssh-client,openssh-server,\
 python3,python3-dbus,python3-nacl,socat,keyutils,procps,iproute2,util-linux,git,openssl,\
 meson,ninja-build,pkg-config,g++,libsystemd-dev,libsodium-dev,libssl-dev,\
 libtomlplusplus-dev,libboost-test-dev,libkeyutils-dev

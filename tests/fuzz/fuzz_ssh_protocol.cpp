@@ -7,6 +7,7 @@
 // text; key and signature blobs round-trip.
 #include "fuzz_support.hpp"
 #include "agent/ssh_protocol.hpp"
+#include "agent/ssh_policy.hpp"
 #include "agent/usage.hpp"
 
 #include <algorithm>
@@ -72,6 +73,12 @@ void check_session_bind(Span contents) {
     FUZZ_CHECK(same(again, contents));
     check_key_blob(bind.hostkey_blob);
     check_key_blob(bind.signature_blob);
+    // Verification never crashes on hostile keys or signatures, and only a
+    // verified binding is recorded.
+    std::vector<agent::Binding> bindings;
+    const std::string why = agent::bind_session(bindings, bind);
+    FUZZ_CHECK(why.empty() == (bindings.size() == 1));
+    if (!why.empty()) FUZZ_CHECK(fixed_text(why.substr(0, 80)));
 }
 
 void check_body(Span body) {

@@ -14,11 +14,25 @@ real rules.
 - the first use by a program is a notice, and with
   [record] new_requester_warning_hours health is Warning;
 - `puddle status` counts the uses since the unlock and names the last one.
+
+And the ssh door's knowledge of where a login goes (part 3), with OpenSSH's
+own client against an sshd on loopback inside the container:
+- a login is recorded with the destination's host key, proved by the
+  client's session-bind@openssh.com (the host's signature verified);
+- over `ssh -A`, a login made on the far side through the forwarded agent
+  is marked forwarded;
+- [ssh] destinations refuses a login to a host key not listed and lets one
+  that is listed through, while `git commit -S` (sshsig) keeps working.
 """
 import hashlib
 import json
 import os
+import shutil
+import socket
+import subprocess
 import sys
+import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -232,6 +246,160 @@ class Record(unittest.TestCase):
         self.unlock()
         st = json.loads(self.a.puddle("status", "--json").stdout)
         self.assertEqual(st["uses"], {"signed": 0, "refused": 0}, st)
+
+
+class Sshd:
+    """An sshd of the test's own on 127.0.0.1 (ssh.service is masked in the
+    containers), with a fresh Ed25519 host key; ended by PID."""
+
+    def __init__(self, port=2222):
+        self.port = port
+        self.dir = tempfile.mkdtemp(prefix="puddle-sshd-")
+        self.key = os.path.join(self.dir, "host_ed25519")
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", self.key], check=True)
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        cfg = os.path.join(self.dir, "sshd_config")
+        with open(cfg, "w") as f:
+            f.write(f"Port {port}\nListenAddress 127.0.0.1\nHostKey {self.key}\nPidFile none\nUsePAM no\n"
+                    "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
+                    "AuthorizedKeysFile .ssh/authorized_keys\nAllowAgentForwarding yes\nStrictModes no\n"
+                    "LogLevel VERBOSE\n")
+        self.log = open(os.path.join(self.dir, "sshd.log"), "w")
+        self.proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", cfg], stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.close()
+                    raise RuntimeError("sshd did not start")
+                time.sleep(0.1)
+        fp = subprocess.run(["ssh-keygen", "-l", "-f", self.key + ".pub"], capture_output=True, text=True, check=True)
+        self.fingerprint = fp.stdout.split()[1]
+
+    def text(self):
+        with open(os.path.join(self.dir, "sshd.log")) as f:
+            return f.read()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class SshDestinations(Record):
+    SSH = ["ssh", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+           "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"]
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists("/usr/sbin/sshd"):
+            raise unittest.SkipTest("SKIP: no sshd in this container (openssh-server)")
+        super().setUpClass()
+        try:
+            # useradd leaves the password locked ("!"), which sshd without PAM
+            # takes for a locked account; "*" is no password, not locked.
+            subprocess.run(["usermod", "-p", "*", cls.session.user], check=True)
+            cls.sshd = Sshd()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if getattr(cls, "sshd", None):
+            cls.sshd.close()
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        line = self.a.puddle("pubkey", "--ssh").stdout
+        self.session.write_file(".ssh/authorized_keys", line)
+        self.unlock()
+
+    def ssh(self, *args, remote="true"):
+        return self.session.run(self.SSH + list(args) + ["-p", str(self.sshd.port), self.session.user + "@127.0.0.1",
+                                                           remote], env={"SSH_AUTH_SOCK": self.a.ssh_sock_path},
+                                timeout=60)
+
+    def set_destinations(self, keys):
+        body = "[ssh]\ndestinations = [%s]\n" % ", ".join('"%s"' % k for k in keys) if keys is not None else ""
+        self.session.write_file(".config/puddle/puddle.toml", CONFIG + body)
+        self.a.s.systemctl("stop", "puddle-agent.service")
+        self.unlock()
+
+    def logins(self):
+        return [u for u in self.log_json() if u["purpose"] == "ssh-login"]
+
+    def test_a_login_names_its_verified_destination(self):
+        before = len(self.logins())
+        p = self.ssh()
+        self.assertEqual(p.returncode, 0, p.stderr + self.sshd.text()[-2000:])
+        wait_until(lambda: len(self.logins()) > before, 10, what="the login's record")
+        u = self.logins()[-1]
+        self.assertEqual((u["outcome"], u["host_key"], u["host_key_verified"], u["forwarded"]),
+                         ("signed", self.sshd.fingerprint, True, False), u)
+        self.assertEqual((u["ssh_user"], u["program"], u["door"]), (self.session.user, "/usr/bin/ssh",
+                                                                     "ssh-agent.sock"))
+        self.assertIn("ssh login as %s to %s" % (self.session.user, self.sshd.fingerprint),
+                      self.a.puddle("log", "--lines", "1").stdout)
+
+    def test_a_login_through_a_forwarded_agent_is_marked_forwarded(self):
+        inner = " ".join(self.SSH + ["-p", str(self.sshd.port), self.session.user + "@127.0.0.1", "true"])
+        before = len(self.logins())
+        p = self.ssh("-A", remote=inner)
+        self.assertEqual(p.returncode, 0, p.stderr + self.sshd.text()[-2000:])
+        wait_until(lambda: len(self.logins()) >= before + 2, 10, what="two logins' records")
+        outer, hop = self.logins()[-2:]
+        self.assertFalse(outer["forwarded"], outer)
+        self.assertTrue(hop["forwarded"], hop)
+        self.assertIn("(forwarded)", hop["summary"])
+        self.assertEqual((hop["host_key"], hop["host_key_verified"]), (self.sshd.fingerprint, True), hop)
+
+    def test_destinations_hold_logins_and_leave_git_signing_alone(self):
+        try:
+            self.set_destinations(["SHA256:" + "A" * 43])
+            p = self.ssh()
+            self.assertNotEqual(p.returncode, 0, "a login to an unlisted host key went through")
+            refused = [u for u in self.log_json() if u["outcome"] == "refused" and u["purpose"] == "ssh-login"]
+            self.assertTrue(refused)
+            self.assertIn("not in [ssh] destinations", refused[-1]["reason"])
+            self.assertEqual(refused[-1]["host_key"], self.sshd.fingerprint)
+            # git signing (sshsig) is not a login: the rule does not touch it.
+            line = self.a.puddle("pubkey", "--ssh").stdout.strip()
+            repo = os.path.join(self.session.home, "repo")
+            self.session.run(["git", "init", "-q", repo], check=True)
+            for k, v in (("user.name", "Puddle Test"), ("user.email", "me@puddle"), ("gpg.format", "ssh"),
+                         ("user.signingkey", "key::" + line)):
+                self.session.run(["git", "-C", repo, "config", k, v], check=True)
+            self.session.write_file("repo/README", "hello\n")
+            self.session.run(["git", "-C", repo, "add", "README"], check=True)
+            c = self.session.run(["git", "-C", repo, "commit", "-S", "-q", "-m", "signed"],
+                                 env={"SSH_AUTH_SOCK": self.a.ssh_sock_path})
+            self.assertEqual(c.returncode, 0, c.stderr)
+            self.assertIn("BEGIN SSH SIGNATURE", self.session.run(["git", "-C", repo, "cat-file", "commit",
+                                                                  "HEAD"]).stdout)
+            # Listed: the login goes through.
+            self.set_destinations([self.sshd.fingerprint])
+            p = self.ssh()
+            self.assertEqual(p.returncode, 0, p.stderr)
+        finally:
+            self.set_destinations(None)
+
+    # The Record tests are not run again for this class.
+    test_each_door_is_a_journal_entry_naming_the_requester = None
+    test_refusals_and_failures_are_recorded = None
+    test_log_shows_only_the_agents_entries = None
+    test_new_requester_notice_and_health_warning = None
+    test_status_counts_uses_since_unlock_and_names_the_last = None
 
 
 if __name__ == "__main__":
