@@ -26,6 +26,7 @@ Manager::Manager(const Config &config, StateDir dir, ListenSockets sockets, bool
 
     Session::Hooks hooks{
         [this](LockReason reason) {
+            if (service_) service_->on_locked();
             if (bus_) bus_->emit_locked(reason);
         },
         [this] {
@@ -34,7 +35,7 @@ Manager::Manager(const Config &config, StateDir dir, ListenSockets sockets, bool
         },
     };
     session_ = std::make_unique<Session>(loop_.get(), std::move(dir), config_, hooks);
-    service_ = std::make_unique<Service>(*session_, config_);
+    service_ = std::make_unique<Service>(loop_.get(), *session_, config_);
     login_ = std::make_unique<LoginWatch>(loop_.get(), config_.agent,
                                           [this](LockReason reason) { session_->lock(reason); });
     authorizer_ = std::make_unique<Authorizer>(loop_.get(), config_.agent.polkit);

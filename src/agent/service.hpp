@@ -5,6 +5,7 @@
 
 #include "agent/api.hpp"
 #include "agent/authorizer.hpp"
+#include "agent/consent.hpp"
 #include "agent/session.hpp"
 #include "agent/usage_record.hpp"
 #include "core/health.hpp"
@@ -27,8 +28,8 @@ struct StatusSnapshot {
 
 class Service {
 public:
-    Service(Session &session, const Config &config)
-        : session_(session), config_(config), record_(session.state_dir()) {}
+    Service(sd_event *loop, Session &session, const Config &config)
+        : session_(session), config_(config), record_(session.state_dir()), consent_(loop, config.consent) {}
     const Config &config() const noexcept { return config_; }
 
     // Each throws AgentError.
@@ -38,6 +39,16 @@ public:
     // Records a signing request refused before it reached sign() (polkit,
     // consent, a destination rule).
     void record_refusal(const Use &use, const AgentError &refusal);
+    // Consent (consent.hpp), asked after polkit allowed a signature.
+    bool consent_asks() const noexcept { return consent_.asks(); }
+    std::optional<Verdict> consent(const Use &use, std::function<void(Verdict)> done) {
+        // A locked key fails the request anyway: a question first would be
+        // one without consequence.
+        if (!session_.unlocked()) return Verdict{true, {}};
+        return consent_.check(use, record_.known(use.who.program()), std::move(done));
+    }
+    // The session ended: answers given in it are forgotten.
+    void on_locked() { consent_.forget(); }
     // Finishes later, on the loop: see Session::unlock.
     void unlock(SecretBuffer passphrase, std::uint64_t idle_usec, pid_t watch_pid, Session::UnlockDone done);
     void lock();
@@ -57,6 +68,7 @@ private:
     Session &session_;
     Config config_;
     UsageRecord record_;
+    Consent consent_;
 };
 
 // A refusal as the doors report it.

@@ -193,16 +193,17 @@ void StreamDoor::process(const ConnPtr &c) {
         if (step->close) c->close_after_flush = true;
         if (!step->request) continue;
         std::weak_ptr<Conn> weak = c;
-        auto decided = authorizer_.check(c->ctx.peer, action_of(*step->request), c->cache,
+        auto verdict = authorizer_.check(c->ctx.peer, action_of(*step->request), c->cache,
                                          [this, weak, step = *step](Verdict v) {
             auto conn = weak.lock();
             if (!conn) return;
             conn->waiting = false;
-            execute(*conn, step, v);
+            decided(conn, step, std::move(v));
+            if (conn->waiting) return;
             process(conn);
             settle(conn);
         });
-        if (decided) execute(*c, *step, *decided);
+        if (verdict) decided(c, *step, std::move(*verdict));
         else c->waiting = true;
     }
     if (c->close_after_flush || c->consumed == c->in.size()) {
@@ -227,6 +228,28 @@ Action action_of(const Request &request) {
         Action operator()(const ssh::SessionBind &) const { return Action::status; }
     };
     return std::visit(Of{}, request);
+}
+
+void StreamDoor::decided(const ConnPtr &c, const Step &step, Verdict verdict) {
+    if (verdict.allowed && service_.consent_asks()) {
+        if (auto use = use_of(*step.request, c->ctx)) {
+            std::weak_ptr<Conn> weak = c;
+            auto now = service_.consent(*use, [this, weak, step](Verdict answer) {
+                auto conn = weak.lock();
+                if (!conn) return;
+                conn->waiting = false;
+                execute(*conn, step, answer);
+                process(conn);
+                settle(conn);
+            });
+            if (!now) {
+                c->waiting = true;
+                return;
+            }
+            verdict = std::move(*now);
+        }
+    }
+    execute(*c, step, verdict);
 }
 
 void StreamDoor::execute(Conn &c, const Step &step, const Verdict &verdict) {

@@ -103,6 +103,9 @@ private:
     void accept_one();
     void process(const ConnPtr &c);
     void execute(Conn &c, const Step &step, const Verdict &verdict);
+    // After polkit's verdict: consent where it asks (the connection then
+    // waits), then execute.
+    void decided(const ConnPtr &c, const Step &step, Verdict verdict);
     void settle(const ConnPtr &c);
     bool flush(Conn &c);
 

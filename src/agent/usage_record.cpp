@@ -27,7 +27,9 @@ void send(const std::vector<std::string> &fields) {
 } // namespace
 
 void UsageRecord::record(const Use &use, Outcome outcome, std::string_view reason, std::string_view key) {
-    note_requester(use);
+    // A program is "seen" once it had a signature: a refused request does
+    // not make a stranger known (consent's new-requester policy relies on it).
+    if (outcome == Outcome::signed_) note_requester(use);
     send(journal_fields(use, outcome, reason, key));
     if (outcome == Outcome::signed_) ++counts_.signed_;
     else ++counts_.refused;
@@ -35,19 +37,25 @@ void UsageRecord::record(const Use &use, Outcome outcome, std::string_view reaso
                     outcome_name(outcome)};
 }
 
+void UsageRecord::load_known() {
+    if (known_) return;
+    try {
+        known_ = load_requesters(dir_).value_or(RequestersView{});
+    } catch (const Error &e) {
+        log_warning(std::string(e.what()) + "; it is written afresh at the next first use");
+        known_ = RequestersView{};
+    }
+    for (const auto &r : known_->requesters) programs_.insert(r.program);
+}
+
+bool UsageRecord::known(const std::string &program) {
+    load_known();
+    return programs_.count(program) > 0;
+}
+
 void UsageRecord::note_requester(const Use &use) {
     const std::string program = use.who.program();
-    if (known_ && programs_.count(program)) return;
-    if (!known_) {
-        try {
-            known_ = load_requesters(dir_).value_or(RequestersView{});
-        } catch (const Error &e) {
-            log_warning(std::string(e.what()) + "; it is written afresh at the next first use");
-            known_ = RequestersView{};
-        }
-        for (const auto &r : known_->requesters) programs_.insert(r.program);
-        if (programs_.count(program)) return;
-    }
+    if (known(program)) return;
     programs_.insert(program);
     if (!add_requester(*known_, RequesterRecord{program, use.who.unit, std::int64_t(now_usec(CLOCK_REALTIME) / 1000000)}))
         return;

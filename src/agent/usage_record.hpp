@@ -32,8 +32,11 @@ public:
     void restart_counts() { counts_ = {}; }
     const UseCounts &counts() const noexcept { return counts_; }
     const std::optional<LastUse> &last() const noexcept { return last_; }
+    // Whether `program` has had a signature before (requesters.json).
+    bool known(const std::string &program);
 
 private:
+    void load_known();
     void note_requester(const Use &use);
 
     const StateDir &dir_;

@@ -191,6 +191,35 @@ const std::map<std::string, std::map<std::string, Setter>> &schema() {
                }
                c.ssh.destinations = std::move(keys);
            }}}},
+        {"consent",
+         {{"policy",
+           [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               auto v = x.string(n, k);
+               if (v == "never") c.consent.mode = ConsentMode::never;
+               else if (v == "always") c.consent.mode = ConsentMode::always;
+               else if (v == "new-requester") c.consent.mode = ConsentMode::new_requester;
+               else if (v == "forwarded") c.consent.mode = ConsentMode::forwarded;
+               else x.fail(n, k, "\"" + v + "\" is not one of \"never\", \"always\", \"new-requester\", \"forwarded\"");
+           }},
+          {"remember_seconds",
+           [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               c.consent.remember_seconds = std::uint32_t(x.integer(n, k, 0, 86400));
+           }},
+          {"timeout_seconds",
+           [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               c.consent.timeout_seconds = std::uint32_t(x.integer(n, k, 1, 600));
+           }},
+          {"askpass",
+           [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               c.consent.askpass = x.string(n, k);
+               if (!c.consent.askpass.empty() && c.consent.askpass.front() != '/')
+                   x.fail(n, k, "\"" + c.consent.askpass + "\" is not an absolute path");
+           }},
+          {"pinentry", [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               c.consent.pinentry = x.string(n, k);
+               if (!c.consent.pinentry.empty() && c.consent.pinentry.front() != '/')
+                   x.fail(n, k, "\"" + c.consent.pinentry + "\" is not an absolute path");
+           }}}},
         {"record",
          {{"new_requester_warning_hours",
            [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {

@@ -16,6 +16,8 @@
 namespace puddle {
 
 enum class PolkitMode { automatic, required, off };
+// When the agent asks the user before signing (puddle-agent(1) CONSENT).
+enum class ConsentMode { never, always, new_requester, forwarded };
 
 struct Config {
     struct Agent {
@@ -43,6 +45,14 @@ struct Config {
         // any. Never applies to sshsig (git) signing.
         std::vector<std::string> destinations;
     } ssh;
+    // Asking before a use, puddle-agent(1) CONSENT.
+    struct Consent {
+        ConsentMode mode = ConsentMode::never;
+        std::uint32_t remember_seconds = 600; // a "yes" holds this long per requester; 0: ask each time
+        std::uint32_t timeout_seconds = 30;   // no answer within this: refused
+        std::string askpass;                  // program; "" = $SSH_ASKPASS, then the usual places
+        std::string pinentry;                 // program; "" = pinentry in PATH
+    } consent;
     // The record of the key's uses, puddle-agent(1) RECORD.
     struct Record {
         // Health is Warning for this many hours after a program not seen

@@ -15,7 +15,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 sys.path.insert(0, os.path.join(HERE, "..", "cli"))
-from puddle_harness import Skip, UserSession, require_root, wait_until  # noqa: E402,F401
+from puddle_harness import Skip, SystemBus, UserSession, require_root, wait_until  # noqa: E402,F401
 
 BUILD = os.environ.get("PUDDLE_BUILD_ROOT", "")
 SOURCE = os.environ.get("PUDDLE_SOURCE_ROOT", os.path.join(HERE, "..", ".."))
@@ -208,6 +208,47 @@ class AgentTestCase(unittest.TestCase):
 
     def journal(self):
         return self._session.journal(unit="puddle-agent.service")
+
+
+class PolkitAgentTestCase(unittest.TestCase):
+    """A system bus with polkitd (the test's own rules can be added with
+    sysbus.add_rule), one user session and its agent with an identity, for
+    the whole class. `prefix` names the throwaway user."""
+
+    prefix = "pdp"
+
+    @classmethod
+    def setUpClass(cls):
+        try:
+            require_root()
+            cls.sysbus = SystemBus()
+            cls.sysbus.__enter__()
+        except Skip as e:
+            raise unittest.SkipTest(f"SKIP: {e}")
+        try:
+            cls.sysbus.install_action_file(os.path.join(SOURCE, "polkit", "org.puddle.policy"))
+            cls.session = UserSession(name_prefix=cls.prefix)
+            cls.session.__enter__()
+        except BaseException:
+            cls.sysbus.__exit__(None, None, None)
+            raise
+        try:
+            cls.a = AgentSession(cls.session)
+            cls.a.install()
+            cls.pub = cls.a.init()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if getattr(cls, "a", None) and cls.a.monitor:
+            cls.a.monitor.kill()
+        cls.session.__exit__(None, None, None)
+        cls.sysbus.__exit__(None, None, None)
+
+    def setUp(self):
+        self.a.puddle("lock")
 
 
 def b64(data: bytes) -> str:

@@ -8,7 +8,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agent_fixture import CONFIG, PY, SOURCE, AgentSession, b64, main, wait_until  # noqa: E402
+from agent_fixture import CONFIG, PY, SOURCE, AgentSession, PolkitAgentTestCase, b64, main, wait_until  # noqa: E402
 from puddle_harness import Skip, SystemBus, UserSession, require_root  # noqa: E402
 
 
@@ -18,39 +18,8 @@ def deny_rule(action, user):
             '});\n')
 
 
-class Polkit(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        try:
-            require_root()
-            cls.sysbus = SystemBus()
-            cls.sysbus.__enter__()
-        except Skip as e:
-            raise unittest.SkipTest(f"SKIP: {e}")
-        try:
-            cls.sysbus.install_action_file(os.path.join(SOURCE, "polkit", "org.puddle.policy"))
-            cls.session = UserSession(name_prefix="pdp")
-            cls.session.__enter__()
-        except BaseException:
-            cls.sysbus.__exit__(None, None, None)
-            raise
-        try:
-            cls.a = AgentSession(cls.session)
-            cls.a.install()
-            cls.pub = cls.a.init()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if getattr(cls, "a", None) and cls.a.monitor:
-            cls.a.monitor.kill()
-        cls.session.__exit__(None, None, None)
-        cls.sysbus.__exit__(None, None, None)
-
-    def setUp(self):
-        self.a.puddle("lock")
+class Polkit(PolkitAgentTestCase):
+    prefix = "pdp"
 
     def set_mode(self, mode):
         self.session.write_file(".config/puddle/puddle.toml",

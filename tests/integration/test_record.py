@@ -36,8 +36,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agent_fixture import CONFIG, PY, AgentSession, b64, main, wait_until  # noqa: E402
-from puddle_harness import Skip, SystemBus, UserSession  # noqa: E402
+from agent_fixture import CONFIG, PY, PolkitAgentTestCase, b64, main, wait_until  # noqa: E402
+from test_polkit import deny_rule  # noqa: E402
 
 SIGNED = "771c1db3bed348e4a798a749505f6e73"
 REFUSED = "5823c246b21149f38ccb4add20f7bd1f"
@@ -45,45 +45,16 @@ FAILED = "5d60044917544189b37a5388b40bac93"
 NEW_REQUESTER = "b634f29b364d4aa099c111b065beecb5"
 
 
-def deny_rule(action, user):
-    return ('polkit.addRule(function(action, subject) {\n'
-            f'    if (action.id == "{action}" && subject.user == "{user}") return polkit.Result.NO;\n'
-            '});\n')
+class RecordBase(PolkitAgentTestCase):
+    """The fixture and helpers; the tests are in the subclasses."""
 
+    prefix = "pdr"
 
-class Record(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if not os.environ.get("PUDDLE_BOOTED"):
             raise unittest.SkipTest("SKIP: needs journald and a PAM login: runs in the booted container (tests/boot)")
-        try:
-            cls.sysbus = SystemBus()
-            cls.sysbus.__enter__()
-        except Skip as e:
-            raise unittest.SkipTest(f"SKIP: {e}")
-        try:
-            cls.session = UserSession(name_prefix="pdr")
-            cls.session.__enter__()
-        except BaseException:
-            cls.sysbus.__exit__(None, None, None)
-            raise
-        try:
-            cls.a = AgentSession(cls.session)
-            cls.a.install()
-            cls.pub = cls.a.init()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if getattr(cls, "a", None) and cls.a.monitor:
-            cls.a.monitor.kill()
-        cls.session.__exit__(None, None, None)
-        cls.sysbus.__exit__(None, None, None)
-
-    def setUp(self):
-        self.a.puddle("lock")
+        super().setUpClass()
 
     def unlock(self):
         p = self.a.unlock("--no-watch")
@@ -105,6 +76,8 @@ class Record(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         return json.loads(p.stdout)
 
+
+class Record(RecordBase):
     def test_each_door_is_a_journal_entry_naming_the_requester(self):
         self.unlock()
         data = {
@@ -295,7 +268,7 @@ class Sshd:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class SshDestinations(Record):
+class SshDestinations(RecordBase):
     SSH = ["ssh", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
            "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"]
 
@@ -393,13 +366,6 @@ class SshDestinations(Record):
             self.assertEqual(p.returncode, 0, p.stderr)
         finally:
             self.set_destinations(None)
-
-    # The Record tests are not run again for this class.
-    test_each_door_is_a_journal_entry_naming_the_requester = None
-    test_refusals_and_failures_are_recorded = None
-    test_log_shows_only_the_agents_entries = None
-    test_new_requester_notice_and_health_warning = None
-    test_status_counts_uses_since_unlock_and_names_the_last = None
 
 
 if __name__ == "__main__":

@@ -146,6 +146,33 @@ BOOST_AUTO_TEST_CASE(the_new_requester_warning_is_off_unless_asked_for) {
     CHECK_CONTAINS(e.why(), "record.new_requester_warning_hours");
 }
 
+BOOST_AUTO_TEST_CASE(consent_and_ssh_destinations) {
+    const Config d = parse("");
+    BOOST_TEST(int(d.consent.mode) == int(ConsentMode::never));
+    BOOST_TEST(d.consent.remember_seconds == 600u);
+    BOOST_TEST(d.consent.timeout_seconds == 30u);
+    BOOST_TEST(d.ssh.destinations.empty());
+    const Config c = parse("[consent]\npolicy = \"new-requester\"\nremember_seconds = 0\ntimeout_seconds = 5\n"
+                           "askpass = \"/usr/bin/ssh-askpass\"\npinentry = \"/usr/bin/pinentry-gnome3\"\n"
+                           "[ssh]\ndestinations = [\"SHA256:wxTC4qBiP3ZG+RtuOy1oo0H6/31qRYha8zyOoljCQls\", "
+                           "\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDAXQZg8T4d7zjQiYgnM6SPi+tBb/5GxcCN5AfeUwnyM x\"]\n");
+    BOOST_TEST(int(c.consent.mode) == int(ConsentMode::new_requester));
+    BOOST_TEST(c.consent.remember_seconds == 0u);
+    BOOST_TEST(c.consent.timeout_seconds == 5u);
+    BOOST_TEST(c.consent.askpass == "/usr/bin/ssh-askpass");
+    BOOST_TEST(c.consent.pinentry == "/usr/bin/pinentry-gnome3");
+    BOOST_REQUIRE(c.ssh.destinations.size() == 2u);
+    BOOST_TEST(c.ssh.destinations[0] == c.ssh.destinations[1]); // the same key, written both ways
+    for (const char *bad : {"[consent]\npolicy = \"sometimes\"\n", "[consent]\ntimeout_seconds = 0\n",
+                            "[consent]\naskpass = \"ssh-askpass\"\n", "[ssh]\ndestinations = \"SHA256:x\"\n",
+                            "[ssh]\ndestinations = [\"example.org\"]\n"}) {
+        BOOST_TEST_CONTEXT(bad) {
+            auto e = refused(bad);
+            BOOST_TEST(e.why().find("file.toml:2") != std::string::npos, e.why());
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(polkit_modes) {
     BOOST_TEST(parse("agent.polkit = \"auto\"").agent.polkit == PolkitMode::automatic);
     BOOST_TEST(parse("agent.polkit = \"required\"").agent.polkit == PolkitMode::required);
