@@ -157,7 +157,7 @@ void BusDoor::reply_error(sd_bus_message *m, const std::exception &e) {
 
 bool BusDoor::authorized(sd_bus_message *m, Action action) {
     std::optional<Verdict> verdict;
-    bool consented = false;
+    int stage = 0;
     if (auto it = decided_.find(m); it != decided_.end()) {
         // The second dispatch: polkit (or consent) has answered for this
         // very message. Read it from the start again, whatever the first
@@ -165,7 +165,7 @@ bool BusDoor::authorized(sd_bus_message *m, Action action) {
         sd_bus_message_rewind(m, true);
         const bool same_action = it->second.action == action;
         verdict = std::move(it->second.verdict);
-        consented = it->second.consented;
+        stage = it->second.stage;
         decided_.erase(it);
         if (!same_action) verdict = Verdict{false, "authorization was asked for another action"};
     } else {
@@ -176,16 +176,22 @@ bool BusDoor::authorized(sd_bus_message *m, Action action) {
                                     [this, ref, action](Verdict v) { redispatch(ref, action, std::move(v)); });
         if (!verdict) return false; // the call waits; it comes back through redispatch
     }
-    if (verdict->allowed && action == Action::sign && !consented && service_.consent_asks()) {
-        // polkit allowed; the user's own answer comes next (CONSENT).
+    if (verdict->allowed && action == Action::sign && stage < 2 &&
+        (service_.consent_asks() || service_.config().agent.unlock_on_request)) {
+        // polkit allowed; unlock_on_request and the user's own answer come
+        // next (CONSENT), each a dispatch of its own.
         const void *data = nullptr;
         size_t size = 0;
         if (sd_bus_message_read_array(m, 'y', &data, &size) < 0) size = 0;
         const Use use = use_of(m, std::span(static_cast<const std::uint8_t *>(data), size));
         sd_bus_message_rewind(m, true);
         MessageRef ref(sd_bus_message_ref(m), sd_bus_message_unref);
-        auto now = service_.consent(use, [this, ref, action](Verdict v) { redispatch(ref, action, std::move(v), true); });
-        if (!now) return false; // the call waits for the answer
+        auto next = [this, ref, action](int s) {
+            return [this, ref, action, s](Verdict v) { redispatch(ref, action, std::move(v), s); };
+        };
+        std::optional<Verdict> now;
+        if (stage == 0 && !(now = service_.unlock_first(use, next(1)))) return false;
+        if (!(now = service_.consent(use, next(2)))) return false;
         verdict = std::move(*now);
     }
     if (!verdict->allowed) {
@@ -207,10 +213,10 @@ Use BusDoor::use_of(sd_bus_message *m, std::span<const std::uint8_t> data) {
     return make_use(Door::bus, requester_of(caller_of(m).peer), data, raw_purpose());
 }
 
-void BusDoor::redispatch(const MessageRef &ref, Action action, Verdict verdict, bool consented) {
+void BusDoor::redispatch(const MessageRef &ref, Action action, Verdict verdict, int stage) {
     // The reference keeps the message, and so its address, ours: no other
     // message can find this verdict.
-    decided_.insert_or_assign(ref.get(), Decided{ref, action, std::move(verdict), consented});
+    decided_.insert_or_assign(ref.get(), Decided{ref, action, std::move(verdict), stage});
     int r = sd_bus_enqueue_for_read(bus_.get(), ref.get());
     if (r < 0) {
         decided_.erase(ref.get());

@@ -53,7 +53,7 @@ private:
     bool authorized(sd_bus_message *m, Action action);
     // The use a Sign call makes of the key, for the record.
     Use use_of(sd_bus_message *m, std::span<const std::uint8_t> data);
-    void redispatch(const MessageRef &ref, Action action, Verdict verdict, bool consented = false);
+    void redispatch(const MessageRef &ref, Action action, Verdict verdict, int stage = 0);
     static void reply_error(sd_bus_message *m, const std::exception &e);
     static void reply_failed(sd_bus_message *m, std::exception_ptr error);
 
@@ -74,7 +74,7 @@ private:
         MessageRef message;
         Action action;
         Verdict verdict;
-        bool consented = false; // the verdict is consent's, after polkit's allow
+        int stage = 0; // 0: polkit's verdict; 1: after unlock_on_request; 2: consent's
     };
     std::map<sd_bus_message *, Decided> decided_;
 };

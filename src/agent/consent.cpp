@@ -36,6 +36,18 @@ std::optional<Verdict> Consent::check(const Use &use, bool known, std::function<
     return std::nullopt;
 }
 
+void Consent::ask_passphrase(const std::string &question,
+                             std::function<void(std::shared_ptr<PassphraseOutcome>)> done) {
+    const auto timeout = std::chrono::seconds(config_.timeout_seconds);
+    const PromptPrograms programs = find_prompt_programs(config_.askpass, config_.pinentry, std::getenv("SSH_ASKPASS"));
+    offload_.submit([this, question, timeout, programs, done = std::move(done)]() -> Offload::Continuation {
+        // Shared, so the continuation (a std::function, copyable) can carry
+        // the passphrase's locked buffer back to the loop.
+        auto outcome = std::make_shared<PassphraseOutcome>(agent::ask_passphrase(programs, question, timeout, cancel_));
+        return [done, outcome] { done(outcome); };
+    });
+}
+
 void Consent::answered(const std::string &key, const PromptOutcome &outcome) {
     Verdict v{outcome.answer == PromptAnswer::yes, {}};
     switch (outcome.answer) {

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -28,6 +29,9 @@ public:
     // `done` runs later on the loop. `known`: the program has had a
     // signature before.
     std::optional<Verdict> check(const Use &use, bool known, std::function<void(Verdict)> done);
+    // unlock_on_request: asks the passphrase on the same worker (one
+    // question at a time); `done` runs on the loop.
+    void ask_passphrase(const std::string &question, std::function<void(std::shared_ptr<struct PassphraseOutcome>)> done);
     // On lock: answers are forgotten.
     void forget() { memory_.forget(); }
     bool asks() const noexcept { return config_.mode != ConsentMode::never; }

@@ -1,5 +1,7 @@
 #include "agent/prompt.hpp"
 
+#include "core/passphrase.hpp"
+#include "util/error.hpp"
 #include "util/fd.hpp"
 
 #include <cerrno>
@@ -218,6 +220,33 @@ std::string assuan_escape(std::string_view text) {
         }
     }
     return out;
+}
+
+PassphraseOutcome ask_passphrase(const PromptPrograms &programs, const std::string &question,
+                                 std::chrono::milliseconds timeout, const std::atomic<bool> &cancel) {
+    if (programs.askpass.empty())
+        return {PromptAnswer::unavailable, {},
+                "no askpass program to ask the passphrase with: set SSH_ASKPASS for the user manager "
+                "(systemctl --user set-environment) or [consent] askpass"};
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) return {PromptAnswer::unavailable, {}, "cannot make a pipe"};
+    UniqueFd out_r(out[0]), out_w(out[1]);
+    UniqueFd null = dev_null();
+    std::string why;
+    Child child({programs.askpass, question}, {}, null.get(), out_w.get(), &why);
+    out_w.reset();
+    if (!child.started()) return {PromptAnswer::unavailable, {}, why};
+    const int status = child.wait_until(Clock::now() + timeout, cancel);
+    if (status < 0) return {PromptAnswer::timed_out, {}, programs.askpass + " gave no answer in time"};
+    if (status != 0) return {PromptAnswer::no, {}, programs.askpass};
+    // It has exited: what it wrote is in the pipe. Non-blocking, in case it
+    // left a process of its own holding the pipe open.
+    ::fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
+    try {
+        return {PromptAnswer::yes, read_passphrase_fd(out_r.get(), programs.askpass), programs.askpass};
+    } catch (const Error &e) {
+        return {PromptAnswer::no, {}, programs.askpass + ": " + e.why()};
+    }
 }
 
 PromptPrograms find_prompt_programs(const std::string &askpass, const std::string &pinentry,

@@ -9,6 +9,8 @@
 // spawned (no copy of the agent's address space) and has no keyring of it.
 #pragma once
 
+#include "core/secret.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -36,6 +38,18 @@ struct PromptOutcome {
 // Blocks until an answer, `timeout`, or `cancel` (then the program is ended).
 PromptOutcome ask_confirm(const PromptPrograms &programs, const std::string &question,
                           std::chrono::milliseconds timeout, const std::atomic<bool> &cancel);
+
+// unlock_on_request: the passphrase, asked with the askpass program as
+// OpenSSH asks it (the question as its argument, the answer a line on its
+// standard output, exit 0), read straight into locked memory. Only an askpass
+// program: a pinentry's answer would pass through unlocked buffers here.
+struct PassphraseOutcome {
+    PromptAnswer answer;
+    SecretBuffer passphrase; // answer yes only
+    std::string detail;
+};
+PassphraseOutcome ask_passphrase(const PromptPrograms &programs, const std::string &question,
+                                 std::chrono::milliseconds timeout, const std::atomic<bool> &cancel);
 
 // Assuan's escaping of a command argument: %, CR and LF as %XX (pinentry
 // shows "%0A" as a line break).

@@ -1,7 +1,11 @@
 #include "agent/service.hpp"
 
 #include "core/files/name_claim.hpp"
+#include "agent/prompt.hpp"
 #include "util/error.hpp"
+#include "util/log.hpp"
+
+#include <systemd/sd-login.h>
 
 #include <algorithm>
 
@@ -29,6 +33,51 @@ Signature Service::sign(std::span<const std::uint8_t> data, const Use &use) {
         record_.record(use, outcome_of(e), e.what(), {});
         throw;
     }
+}
+
+std::optional<Verdict> Service::unlock_first(const Use &use, std::function<void(Verdict)> done) {
+    constexpr std::size_t kMaxWaiters = 256;
+    const Verdict go_on{true, {}};
+    if (!config_.agent.unlock_on_request || session_.unlocked() || !session_.public_key()) return go_on;
+    // Only a program the user runs in the login they sit at: a service, a
+    // timer or another seat's session fails at once, as without the option.
+    if (use.who.session.empty() || sd_session_is_active(use.who.session.c_str()) <= 0) return go_on;
+    if (unlock_waiters_.size() >= kMaxWaiters) return go_on;
+    unlock_waiters_.push_back(std::move(done));
+    if (unlock_waiters_.size() > 1) return std::nullopt; // one question for all of them
+    const std::string question = "puddle: " + use.who.program() + " asks for a signature (" + use.purpose.summary +
+                                 "). Passphrase to unlock your puddle key:";
+    consent_.ask_passphrase(question, [this](std::shared_ptr<PassphraseOutcome> outcome) { unlock_answered(outcome); });
+    return std::nullopt;
+}
+
+void Service::unlock_answered(const std::shared_ptr<PassphraseOutcome> &outcome) {
+    if (outcome->answer != PromptAnswer::yes) {
+        log_info("unlock on request: no passphrase (" + outcome->detail + ")");
+        release_unlock_waiters();
+        return;
+    }
+    try {
+        unlock(std::move(outcome->passphrase), 0, 0, [this](std::exception_ptr failure) {
+            if (failure) {
+                try {
+                    std::rethrow_exception(failure);
+                } catch (const std::exception &e) {
+                    log_info(std::string("unlock on request failed: ") + e.what());
+                }
+            }
+            release_unlock_waiters();
+        });
+    } catch (const std::exception &e) {
+        log_info(std::string("unlock on request failed: ") + e.what());
+        release_unlock_waiters();
+    }
+}
+
+void Service::release_unlock_waiters() {
+    auto waiters = std::move(unlock_waiters_);
+    unlock_waiters_.clear();
+    for (auto &w : waiters) w(Verdict{true, {}});
 }
 
 void Service::record_refusal(const Use &use, const AgentError &refusal) {

@@ -10,7 +10,9 @@
 #include "agent/usage_record.hpp"
 #include "core/health.hpp"
 
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace puddle::agent {
 
@@ -47,6 +49,11 @@ public:
         if (!session_.unlocked()) return Verdict{true, {}};
         return consent_.check(use, record_.known(use.who.program()), std::move(done));
     }
+    // unlock_on_request: a signature asked for while locked, by a program
+    // in the user's active login session, first asks the passphrase and
+    // unlocks. The verdict is always an allow (a request still locked fails
+    // as locked); nullopt while the question is open, then `done`.
+    std::optional<Verdict> unlock_first(const Use &use, std::function<void(Verdict)> done);
     // The session ended: answers given in it are forgotten.
     void on_locked() { consent_.forget(); }
     // Finishes later, on the loop: see Session::unlock.
@@ -67,8 +74,13 @@ public:
 private:
     Session &session_;
     Config config_;
+    void unlock_answered(const std::shared_ptr<PassphraseOutcome> &outcome);
+    void release_unlock_waiters();
+
     UsageRecord record_;
     Consent consent_;
+    // Requests waiting for the passphrase question of unlock_on_request.
+    std::vector<std::function<void(Verdict)>> unlock_waiters_;
 };
 
 // A refusal as the doors report it.

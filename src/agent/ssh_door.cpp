@@ -56,7 +56,11 @@ std::string SshDoor::handle(const Request &request, Connection &conn) {
 
 std::string SshDoor::handle_request_identities() {
     auto st = service_.status();
-    if (!st.unlocked || st.pubkey.empty()) return as_string(ssh::framed_identities_answer_empty());
+    // With unlock_on_request the key is listed while locked too (a public
+    // key is no secret): ssh and ssh-keygen only ask to sign with a key the
+    // agent lists, and their request is what prompts the unlock.
+    const bool listed = st.unlocked || service_.config().agent.unlock_on_request;
+    if (!listed || st.pubkey.empty()) return as_string(ssh::framed_identities_answer_empty());
     auto key = parse_public_key(st.pubkey);
     return as_string(ssh::framed_identities_answer(*key, service_.key_comment(*key)));
 }

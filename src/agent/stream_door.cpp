@@ -230,19 +230,28 @@ Action action_of(const Request &request) {
     return std::visit(Of{}, request);
 }
 
-void StreamDoor::decided(const ConnPtr &c, const Step &step, Verdict verdict) {
-    if (verdict.allowed && service_.consent_asks()) {
+void StreamDoor::decided(const ConnPtr &c, const Step &step, Verdict verdict, int stage) {
+    // Each stage may ask the user; the connection then waits and the answer
+    // comes back here at the next stage.
+    auto later = [this, weak = std::weak_ptr<Conn>(c), step](int next) {
+        return [this, weak, step, next](Verdict answer) {
+            auto conn = weak.lock();
+            if (!conn) return;
+            conn->waiting = false;
+            decided(conn, step, std::move(answer), next);
+            if (conn->waiting) return;
+            process(conn);
+            settle(conn);
+        };
+    };
+    if (verdict.allowed && stage < 2 && (service_.consent_asks() || service_.config().agent.unlock_on_request)) {
         if (auto use = use_of(*step.request, c->ctx)) {
-            std::weak_ptr<Conn> weak = c;
-            auto now = service_.consent(*use, [this, weak, step](Verdict answer) {
-                auto conn = weak.lock();
-                if (!conn) return;
-                conn->waiting = false;
-                execute(*conn, step, answer);
-                process(conn);
-                settle(conn);
-            });
-            if (!now) {
+            std::optional<Verdict> now;
+            if (stage == 0 && !(now = service_.unlock_first(*use, later(1)))) {
+                c->waiting = true;
+                return;
+            }
+            if (!(now = service_.consent(*use, later(2)))) {
                 c->waiting = true;
                 return;
             }

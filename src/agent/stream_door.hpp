@@ -105,7 +105,8 @@ private:
     void execute(Conn &c, const Step &step, const Verdict &verdict);
     // After polkit's verdict: consent where it asks (the connection then
     // waits), then execute.
-    void decided(const ConnPtr &c, const Step &step, Verdict verdict);
+    // stage 0: polkit's verdict; 1: after unlock_on_request; 2: after consent.
+    void decided(const ConnPtr &c, const Step &step, Verdict verdict, int stage = 0);
     void settle(const ConnPtr &c);
     bool flush(Conn &c);
 

@@ -144,6 +144,10 @@ const std::map<std::string, std::map<std::string, Setter>> &schema() {
            [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
                c.agent.lock_on_sleep = x.boolean(n, k);
            }},
+          {"unlock_on_request",
+           [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               c.agent.unlock_on_request = x.boolean(n, k);
+           }},
           {"lock_on_logout",
            [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
                c.agent.lock_on_logout = x.boolean(n, k);

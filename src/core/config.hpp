@@ -30,6 +30,10 @@ struct Config {
         bool lock_on_session_lock = true;
         bool lock_on_sleep = true;
         bool lock_on_logout = false;
+        // A request to sign that finds the key locked, from a program in the
+        // user's active login session, asks the passphrase (askpass) and
+        // unlocks instead of failing at once; puddle-agent(1) CONSENT.
+        bool unlock_on_request = false;
     } agent;
     struct Pair {
         std::uint16_t port = 1531;

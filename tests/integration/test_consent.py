@@ -11,16 +11,21 @@ argument, exit status = the answer) or a pinentry (Assuan CONFIRM).
 - the question names the requester, the purpose and the door;
 - policy "forwarded": a plain ssh login is not asked about, a login made on
   the far side of `ssh -A` is;
-- a pinentry answers when no askpass is configured.
+- a pinentry answers when no askpass is configured;
+- unlock_on_request: a signature asked for while locked, from the login
+  session, asks the passphrase with the askpass program and signs; a burst
+  asks once; a wrong or refused passphrase fails as locked; the ssh door
+  lists the key while locked so OpenSSH's signer asks too.
 """
 import json
 import os
+import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agent_fixture import CONFIG, b64, main  # noqa: E402
+from agent_fixture import CONFIG, PASSPHRASE, b64, main  # noqa: E402
 import test_record  # noqa: E402
 from test_record import Sshd  # noqa: E402
 
@@ -46,7 +51,7 @@ done
 """
 
 
-class Consent(test_record.RecordBase):
+class ConsentBase(test_record.RecordBase):
     def setUp(self):
         super().setUp()
         self.session.write_file("askpass.sh", ASKPASS, mode=0o755)
@@ -95,6 +100,8 @@ class Consent(test_record.RecordBase):
         path = self.session.write_file("data.txt", text)
         return self.a.puddle("sign", path)
 
+
+class Consent(ConsentBase):
     def test_a_no_refuses_on_every_door_and_is_recorded(self):
         self.configure("always")
         p = self.sign_file("consent no " + os.urandom(4).hex())
@@ -177,6 +184,86 @@ class Consent(test_record.RecordBase):
             log = f.read()
         self.assertIn("SETDESC Allow /usr/bin/puddle", log)
         self.assertIn("CONFIRM", log)
+
+
+
+UNLOCK_ASKPASS = """#!/bin/sh
+printf '%s|%s\\n---\\n' "${SSH_ASKPASS_PROMPT:-passphrase}" "$1" >> "$HOME/asked.log"
+case "$(cat "$HOME/answer")" in
+  pass) printf '%s\\n' "$(cat "$HOME/passphrase")" ;;
+  *) exit 1 ;;
+esac
+"""
+
+
+class UnlockOnRequest(ConsentBase):
+    def setUp(self):
+        super().setUp()
+        self.session.write_file("askpass.sh", UNLOCK_ASKPASS, mode=0o755)
+        self.session.write_file("passphrase", PASSPHRASE + "\n", mode=0o600)
+        self.configure_unlock()
+
+    def configure_unlock(self, consent=None):
+        body = '[consent]\naskpass = "%s"\ntimeout_seconds = 5\n' % os.path.join(self.session.home, "askpass.sh")
+        if consent:
+            body += 'policy = "%s"\n' % consent
+        self.session.write_file(".config/puddle/puddle.toml",
+                                CONFIG.replace("[agent]\n", "[agent]\nunlock_on_request = true\n") + body)
+        self.a.s.systemctl("stop", "puddle-agent.service")
+        self.a.s.systemctl("reset-failed", "puddle-agent.service", "puddle-agent.socket", "puddle-agent-ssh.socket",
+                           check=False)
+        self.a.s.systemctl("start", "puddle-agent.socket", "puddle-agent-ssh.socket")
+
+    def unlocked(self):
+        return json.loads(self.a.puddle("status", "--json").stdout)["unlocked"]
+
+    def test_a_locked_key_asks_the_passphrase_and_signs(self):
+        self.answer("pass")
+        self.assertFalse(self.unlocked())
+        p = self.sign_file("unlock on request")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(self.unlocked())
+        (q,) = self.asked()
+        self.assertTrue(q.startswith("passphrase|puddle: /usr/bin/puddle asks for a signature (raw Sign)"), q)
+        # Unlocked now: no more questions.
+        self.assertEqual(self.sign_file("again").returncode, 0)
+        self.assertEqual(len(self.asked()), 1)
+
+    def test_a_burst_asks_once_and_ssh_asks_too(self):
+        self.answer("pass")
+        # While locked the ssh door lists the key, so OpenSSH's signer tries it.
+        listed = self.session.run(["ssh-add", "-L"], env={"SSH_AUTH_SOCK": self.a.ssh_sock_path})
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        pubfile = self.session.write_file("k.pub", self.a.puddle("pubkey", "--ssh").stdout)
+        msgs = [self.session.write_file("m%d.txt" % i, "burst %d" % i) for i in range(3)]
+        env = {"SSH_AUTH_SOCK": self.a.ssh_sock_path}
+        procs = [self.session.popen(["ssh-keygen", "-Y", "sign", "-f", pubfile, "-n", "git", m], env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for m in msgs]
+        for p in procs:
+            _, err = p.communicate(timeout=60)
+            self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(len(self.asked()), 1, self.asked())
+
+    def test_a_wrong_or_refused_passphrase_fails_as_locked(self):
+        self.answer("no")
+        p = self.sign_file("refused passphrase")
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.session.write_file("passphrase", "not the passphrase\n", mode=0o600)
+        self.answer("pass")
+        time.sleep(1)
+        p = self.sign_file("wrong passphrase")
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertFalse(self.unlocked())
+        self.assertEqual(len(self.asked()), 2)
+
+    def test_consent_still_asks_after_the_unlock(self):
+        self.configure_unlock(consent="always")
+        self.answer("pass")
+        p = self.sign_file("unlock then consent")
+        # The askpass answers the consent question with a passphrase line and exit 0: a yes.
+        self.assertEqual(p.returncode, 0, p.stderr)
+        kinds = [q.split("|", 1)[0] for q in self.asked()]
+        self.assertEqual(kinds, ["passphrase", "confirm"], self.asked())
 
 
 if __name__ == "__main__":

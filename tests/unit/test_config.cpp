@@ -133,6 +133,8 @@ BOOST_AUTO_TEST_CASE(session_following_locks_are_switches) {
     BOOST_TEST(d.agent.lock_on_session_lock);
     BOOST_TEST(d.agent.lock_on_sleep);
     BOOST_TEST(!d.agent.lock_on_logout);
+    BOOST_TEST(!d.agent.unlock_on_request);
+    BOOST_TEST(parse("[agent]\nunlock_on_request = true\n").agent.unlock_on_request);
     const Config c = parse("[agent]\nlock_on_session_lock = false\nlock_on_sleep = false\nlock_on_logout = true\n");
     BOOST_TEST(!c.agent.lock_on_session_lock);
     BOOST_TEST(!c.agent.lock_on_sleep);
