@@ -120,6 +120,10 @@ class Consent(ConsentBase):
         refused = [u for u in self.log_json() if u["outcome"] == "refused"][-2:]
         self.assertTrue(all("consent" in u["reason"] for u in refused), refused)
         self.assertEqual({u["door"] for u in refused}, {"dbus", "ssh-agent.sock"})
+        # ssh-add -T (which signs through the agent to test a key) sees the failure too.
+        p = self.session.run(["ssh-add", "-T", pubfile], env={"SSH_AUTH_SOCK": self.a.ssh_sock_path})
+        self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("/usr/bin/ssh-add", self.asked()[-1])
 
     def test_a_yes_signs_and_is_remembered(self):
         self.configure("always")
