@@ -89,23 +89,32 @@ std::string SshDoor::handle_session_bind(const ssh::SessionBind &b, Connection &
     return as_string(ssh::framed_success());
 }
 
+std::string SshDoor::sign_refusal(const ssh::SignRequest &r, const Connection &conn, Failure &kind) {
+    kind = Failure::invalid_argument;
+    auto key = parse_public_key(service_.status().pubkey);
+    // Only the puddle key is here; any other key is not ours to use.
+    if (!key || !ssh::key_blob_matches(r.key_blob, *key)) return "not the puddle key";
+    const ssh::SignPurpose what = ssh::classify_sign_data(r.data);
+    if (const auto *login = std::get_if<ssh::LoginUse>(&what))
+        if (auto why = login_matches_binding(*login, conn.bindings); !why.empty()) return why;
+    kind = Failure::denied;
+    return destination_refusal(what, conn.bindings, service_.config().ssh.destinations);
+}
+
+bool SshDoor::refused_anyway(const Request &request, const Connection &conn) {
+    const auto *sign = std::get_if<ssh::SignRequest>(&request);
+    Failure kind;
+    return sign && !sign_refusal(*sign, conn, kind).empty();
+}
+
 std::string SshDoor::handle_sign(const ssh::SignRequest &r, const Connection &conn) {
     const Use use = *use_of(r, conn);
-    auto refuse = [&](Failure kind, const std::string &why) {
+    Failure kind;
+    if (auto why = sign_refusal(r, conn, kind); !why.empty()) {
         const AgentError e(kind, why);
         service_.record_refusal(use, e);
         throw e;
-    };
-    auto st = service_.status();
-    auto key = parse_public_key(st.pubkey);
-    // Only the puddle key is here; any other key is not ours to use.
-    if (!key || !ssh::key_blob_matches(r.key_blob, *key)) refuse(Failure::invalid_argument, "not the puddle key");
-    const ssh::SignPurpose what = ssh::classify_sign_data(r.data);
-    if (const auto *login = std::get_if<ssh::LoginUse>(&what))
-        if (auto why = login_matches_binding(*login, conn.bindings); !why.empty())
-            refuse(Failure::invalid_argument, why);
-    if (auto why = destination_refusal(what, conn.bindings, service_.config().ssh.destinations); !why.empty())
-        refuse(Failure::denied, why);
+    }
     return as_string(ssh::framed_sign_response(service_.sign(r.data, use)));
 }
 

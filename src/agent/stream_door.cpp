@@ -244,7 +244,8 @@ void StreamDoor::decided(const ConnPtr &c, const Step &step, Verdict verdict, in
             settle(conn);
         };
     };
-    if (verdict.allowed && stage < 2 && (service_.consent_asks() || service_.config().agent.unlock_on_request)) {
+    if (verdict.allowed && stage < 2 && (service_.consent_asks() || service_.config().agent.unlock_on_request) &&
+        !refused_anyway(*step.request, c->ctx)) {
         if (auto use = use_of(*step.request, c->ctx)) {
             std::optional<Verdict> now;
             if (stage == 0 && !(now = service_.unlock_first(*use, later(1)))) {

@@ -69,6 +69,9 @@ protected:
     virtual std::string handle(const Request &request, Connection &conn) = 0;
     // For a signing request: the use the record names (nullopt for others).
     virtual std::optional<Use> use_of(const Request &request, const Connection &conn) = 0;
+    // True when handle() will refuse the request whatever the user says (the
+    // ssh door: another key, a destination rule): nobody is asked first.
+    virtual bool refused_anyway(const Request &, const Connection &) { return false; }
     // The reply to a refused or failed request.
     virtual std::string failure_reply(const AgentError &e) = 0;
     // What a peer of another uid gets before the connection closes.

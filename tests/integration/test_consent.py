@@ -63,7 +63,6 @@ class ConsentBase(test_record.RecordBase):
         self.configure(None)
 
     def journal_tail(self):
-        import subprocess
         return subprocess.run(["journalctl", "--no-pager", "-n", "40", "_SYSTEMD_USER_UNIT=puddle-agent.service"],
                               capture_output=True, text=True).stdout
 
@@ -153,7 +152,6 @@ class Consent(ConsentBase):
     def test_the_forwarded_policy_asks_only_for_forwarded_requests(self):
         if not os.path.exists("/usr/sbin/sshd"):
             self.skipTest("SKIP: no sshd in this container (openssh-server)")
-        import subprocess
         subprocess.run(["usermod", "-p", "*", self.session.user], check=True)
         sshd = Sshd(port=2223)
         try:
@@ -177,6 +175,26 @@ class Consent(ConsentBase):
             self.unlock()
             p = self.session.run(ssh[:1] + ["-A"] + ssh[1:] + [" ".join(ssh + ["true"])], env=env)
             self.assertNotEqual(p.returncode, 0)
+        finally:
+            sshd.close()
+
+    def test_a_login_the_destination_rule_refuses_is_not_asked_about(self):
+        if not os.path.exists("/usr/sbin/sshd"):
+            self.skipTest("SKIP: no sshd in this container (openssh-server)")
+        subprocess.run(["usermod", "-p", "*", self.session.user], check=True)
+        sshd = Sshd(port=2224)
+        try:
+            self.session.write_file(".ssh/authorized_keys", self.a.puddle("pubkey", "--ssh").stdout)
+            self.configure("always", extra='[ssh]\ndestinations = ["SHA256:%s"]\n' % ("A" * 43))
+            self.answer("yes")
+            p = self.session.run(["ssh", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o",
+                                  "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
+                                  "-p", "2224", self.session.user + "@127.0.0.1", "true"],
+                                 env={"SSH_AUTH_SOCK": self.a.ssh_sock_path})
+            self.assertNotEqual(p.returncode, 0)
+            self.assertEqual(self.asked(), [])
+            refused = [u for u in self.log_json() if u["outcome"] == "refused"][-1]
+            self.assertIn("not in [ssh] destinations", refused["reason"])
         finally:
             sshd.close()
 
