@@ -19,11 +19,11 @@ std::string one_line(std::string_view s) {
 }
 
 void add_requester_fields(std::vector<std::string> &f, const Use &use) {
-    f.push_back("PUDDLE_DOOR=" + std::string(door_name(use.door)));
-    f.push_back("PUDDLE_REQUESTER_PID=" + std::to_string(use.who.pid));
-    f.push_back("PUDDLE_REQUESTER_EXE=" + one_line(use.who.program()));
-    if (!use.who.unit.empty()) f.push_back("PUDDLE_REQUESTER_UNIT=" + one_line(use.who.unit));
-    if (!use.who.session.empty()) f.push_back("PUDDLE_REQUESTER_SESSION=" + one_line(use.who.session));
+    f.push_back(std::string(field::kDoor) + "=" + std::string(door_name(use.door)));
+    f.push_back(std::string(field::kPid) + "=" + std::to_string(use.who.pid));
+    f.push_back(std::string(field::kExe) + "=" + one_line(use.who.program()));
+    if (!use.who.unit.empty()) f.push_back(std::string(field::kUnit) + "=" + one_line(use.who.unit));
+    if (!use.who.session.empty()) f.push_back(std::string(field::kSession) + "=" + one_line(use.who.session));
 }
 
 } // namespace
@@ -64,7 +64,7 @@ Purpose ssh_purpose(const ssh::SignPurpose &what, const std::optional<std::strin
         p.kind = "sshsig";
         p.sig_namespace = sig->sig_namespace;
         p.summary = "sshsig namespace=" + sig->sig_namespace;
-        p.fields.emplace_back("SSH_NAMESPACE", sig->sig_namespace);
+        p.fields.emplace_back(field::kNamespace, sig->sig_namespace);
     } else if (const auto *login = std::get_if<ssh::LoginUse>(&what)) {
         p.kind = "ssh-login";
         // The hostbound request names the host key itself; session-bind
@@ -72,16 +72,16 @@ Purpose ssh_purpose(const ssh::SignPurpose &what, const std::optional<std::strin
         if (bound_host_key) p.host_key = *bound_host_key;
         else if (login->hostkey_blob) p.host_key = ssh::key_fingerprint(*login->hostkey_blob);
         p.summary = "ssh login as " + login->user + (p.host_key.empty() ? " (destination unknown)" : " to " + p.host_key);
-        p.fields.emplace_back("SSH_USER", login->user);
-        if (!p.host_key.empty()) p.fields.emplace_back("SSH_HOST_KEY", p.host_key);
-        p.fields.emplace_back("SSH_HOST_KEY_VERIFIED", bound_host_key ? "yes" : "no");
+        p.fields.emplace_back(field::kSshUser, login->user);
+        if (!p.host_key.empty()) p.fields.emplace_back(field::kHostKey, p.host_key);
+        p.fields.emplace_back(field::kHostKeyVerified, bound_host_key ? "yes" : "no");
     } else {
         p.kind = "ssh-other";
         p.summary = "ssh signature of other data";
     }
     if (forwarded) {
         p.summary += " (forwarded)";
-        p.fields.emplace_back("SSH_FORWARDED", "yes");
+        p.fields.emplace_back(field::kForwarded, "yes");
     }
     return p;
 }
@@ -112,15 +112,15 @@ std::vector<std::string> journal_fields(const Use &use, Outcome outcome, std::st
     f.push_back("MESSAGE=" + use_message(use, outcome, reason));
     f.push_back("MESSAGE_ID=" + std::string(message_id_of(outcome)));
     f.push_back("PRIORITY=" + std::to_string(outcome == Outcome::signed_ ? LOG_INFO : LOG_NOTICE));
-    f.push_back("PUDDLE_OUTCOME=" + std::string(outcome_name(outcome)));
-    if (!reason.empty()) f.push_back("PUDDLE_REASON=" + one_line(reason));
+    f.push_back(std::string(field::kOutcome) + "=" + std::string(outcome_name(outcome)));
+    if (!reason.empty()) f.push_back(std::string(field::kReason) + "=" + one_line(reason));
     add_requester_fields(f, use);
-    f.push_back("PUDDLE_PURPOSE=" + use.purpose.kind);
-    f.push_back("PUDDLE_SUMMARY=" + one_line(use.purpose.summary));
-    for (const auto &[name, value] : use.purpose.fields) f.push_back("PUDDLE_" + name + "=" + one_line(value));
-    f.push_back("PUDDLE_DATA_LENGTH=" + std::to_string(use.length));
-    f.push_back("PUDDLE_DATA_SHA256=" + use.sha256);
-    if (!key.empty()) f.push_back("PUDDLE_KEY=" + std::string(key));
+    f.push_back(std::string(field::kPurpose) + "=" + use.purpose.kind);
+    f.push_back(std::string(field::kSummary) + "=" + one_line(use.purpose.summary));
+    for (const auto &[name, value] : use.purpose.fields) f.push_back(name + "=" + one_line(value));
+    f.push_back(std::string(field::kLength) + "=" + std::to_string(use.length));
+    f.push_back(std::string(field::kSha256) + "=" + use.sha256);
+    if (!key.empty()) f.push_back(std::string(field::kKey) + "=" + std::string(key));
     return f;
 }
 
@@ -133,7 +133,7 @@ std::vector<std::string> new_requester_fields(const Use &use) {
     f.push_back("MESSAGE_ID=" + std::string(message_id::kNewRequester));
     f.push_back("PRIORITY=" + std::to_string(LOG_NOTICE));
     add_requester_fields(f, use);
-    f.push_back("PUDDLE_PURPOSE=" + use.purpose.kind);
+    f.push_back(std::string(field::kPurpose) + "=" + use.purpose.kind);
     return f;
 }
 

@@ -25,7 +25,7 @@ const char *door_name(Door door);
 struct Purpose {
     std::string kind;    // "raw", "ssh-login", "sshsig", "ssh-other"
     std::string summary; // "ssh login as git to SHA256:…", "sshsig namespace=git", "raw Sign"
-    // Extra journal fields (name without the PUDDLE_ prefix, value).
+    // Extra journal fields (a field:: name, value).
     std::vector<std::pair<std::string, std::string>> fields;
     bool forwarded = false; // arrived over ssh agent forwarding (session-bind)
     std::string sig_namespace; // sshsig only
@@ -51,6 +51,28 @@ enum class Outcome { signed_, refused, failed };
 // "signed", "refused" (authorization: polkit, consent, a destination rule),
 // "failed" (could not sign: locked, reserved prefix, not the puddle key).
 const char *outcome_name(Outcome outcome);
+
+// The journal fields of the record (puddle-agent(1) RECORD), named once for
+// the agent that writes them and `puddle log` that reads them.
+namespace field {
+inline constexpr const char *kOutcome = "PUDDLE_OUTCOME";
+inline constexpr const char *kReason = "PUDDLE_REASON";
+inline constexpr const char *kDoor = "PUDDLE_DOOR";
+inline constexpr const char *kPid = "PUDDLE_REQUESTER_PID";
+inline constexpr const char *kExe = "PUDDLE_REQUESTER_EXE";
+inline constexpr const char *kUnit = "PUDDLE_REQUESTER_UNIT";
+inline constexpr const char *kSession = "PUDDLE_REQUESTER_SESSION";
+inline constexpr const char *kPurpose = "PUDDLE_PURPOSE";
+inline constexpr const char *kSummary = "PUDDLE_SUMMARY";
+inline constexpr const char *kNamespace = "PUDDLE_SSH_NAMESPACE";
+inline constexpr const char *kSshUser = "PUDDLE_SSH_USER";
+inline constexpr const char *kHostKey = "PUDDLE_SSH_HOST_KEY";
+inline constexpr const char *kHostKeyVerified = "PUDDLE_SSH_HOST_KEY_VERIFIED";
+inline constexpr const char *kForwarded = "PUDDLE_SSH_FORWARDED";
+inline constexpr const char *kLength = "PUDDLE_DATA_LENGTH";
+inline constexpr const char *kSha256 = "PUDDLE_DATA_SHA256";
+inline constexpr const char *kKey = "PUDDLE_KEY";
+} // namespace field
 
 namespace message_id {
 inline constexpr const char *kSigned = "771c1db3bed348e4a798a749505f6e73";

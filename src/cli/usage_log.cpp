@@ -1,5 +1,6 @@
 #include "cli/usage_log.hpp"
 
+#include "agent/usage.hpp"
 #include "util/text.hpp"
 
 #include <algorithm>
@@ -9,13 +10,15 @@
 namespace puddle::cli {
 namespace {
 
-std::string field(const JournalFields &f, const char *name) {
-    auto it = f.find(name);
+namespace name = agent::field;
+
+std::string field(const JournalFields &f, const char *key) {
+    auto it = f.find(key);
     return it == f.end() ? std::string() : it->second;
 }
 
-std::int64_t integer(const JournalFields &f, const char *name, std::int64_t otherwise) {
-    const std::string s = field(f, name);
+std::int64_t integer(const JournalFields &f, const char *key, std::int64_t otherwise) {
+    const std::string s = field(f, key);
     std::int64_t v = 0;
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     return (ec == std::errc() && end == s.data() + s.size()) ? v : otherwise;
@@ -28,23 +31,23 @@ Json text_or_null(const std::string &s) { return s.empty() ? Json() : Json(s); }
 LoggedUse logged_use(const JournalFields &f, std::uint64_t time_usec) {
     LoggedUse u;
     u.time_usec = time_usec;
-    u.outcome = field(f, "PUDDLE_OUTCOME");
-    u.door = field(f, "PUDDLE_DOOR");
-    u.program = field(f, "PUDDLE_REQUESTER_EXE");
-    u.unit = field(f, "PUDDLE_REQUESTER_UNIT");
-    u.session = field(f, "PUDDLE_REQUESTER_SESSION");
-    u.purpose = field(f, "PUDDLE_PURPOSE");
-    u.summary = field(f, "PUDDLE_SUMMARY");
-    u.reason = field(f, "PUDDLE_REASON");
-    u.key = field(f, "PUDDLE_KEY");
-    u.sig_namespace = field(f, "PUDDLE_SSH_NAMESPACE");
-    u.ssh_user = field(f, "PUDDLE_SSH_USER");
-    u.host_key = field(f, "PUDDLE_SSH_HOST_KEY");
-    u.host_key_verified = field(f, "PUDDLE_SSH_HOST_KEY_VERIFIED");
-    u.forwarded = field(f, "PUDDLE_SSH_FORWARDED") == "yes";
-    u.pid = integer(f, "PUDDLE_REQUESTER_PID", 0);
-    u.length = integer(f, "PUDDLE_DATA_LENGTH", -1);
-    u.sha256 = field(f, "PUDDLE_DATA_SHA256");
+    u.outcome = field(f, name::kOutcome);
+    u.door = field(f, name::kDoor);
+    u.program = field(f, name::kExe);
+    u.unit = field(f, name::kUnit);
+    u.session = field(f, name::kSession);
+    u.purpose = field(f, name::kPurpose);
+    u.summary = field(f, name::kSummary);
+    u.reason = field(f, name::kReason);
+    u.key = field(f, name::kKey);
+    u.sig_namespace = field(f, name::kNamespace);
+    u.ssh_user = field(f, name::kSshUser);
+    u.host_key = field(f, name::kHostKey);
+    u.host_key_verified = field(f, name::kHostKeyVerified);
+    u.forwarded = field(f, name::kForwarded) == "yes";
+    u.pid = integer(f, name::kPid, 0);
+    u.length = integer(f, name::kLength, -1);
+    u.sha256 = field(f, name::kSha256);
     return u;
 }
 

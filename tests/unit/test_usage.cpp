@@ -87,7 +87,7 @@ BOOST_AUTO_TEST_CASE(a_login_names_the_user_and_a_hostbound_one_the_host_key) {
     auto p = ssh_purpose(bound);
     BOOST_TEST(p.host_key == kHostKeyFingerprint);
     // Named by the request only: not verified unless session-bind proved it.
-    auto f = std::find(p.fields.begin(), p.fields.end(), std::pair<std::string, std::string>("SSH_HOST_KEY_VERIFIED", "no"));
+    auto f = std::find(p.fields.begin(), p.fields.end(), std::pair<std::string, std::string>(field::kHostKeyVerified, "no"));
     BOOST_TEST((f != p.fields.end()));
     auto proved = ssh_purpose(bound, std::string("SHA256:proved"), true);
     BOOST_TEST(proved.host_key == "SHA256:proved");
