@@ -49,7 +49,8 @@ for p in /usr/bin/puddle /usr/libexec/puddle/puddle-agent \
          /usr/share/polkit-1/actions/org.puddle.policy \
          /usr/share/bash-completion/completions/puddle /usr/share/fish/vendor_completions.d/puddle.fish \
          /usr/share/zsh/vendor-completions/_puddle \
-         /usr/share/doc/puddle/copyright /usr/share/doc/puddle/changelog.gz; do
+         /usr/share/doc/puddle/copyright /usr/share/doc/puddle/changelog.gz \
+         /usr/lib/systemd/catalog/puddle.catalog; do
   need "$p"
 done
 for u in "$src"/units/*.socket "$src"/units/*.service "$src"/units/*.service.in; do
@@ -65,6 +66,7 @@ while read -r p; do
   case $p in
     /usr | /usr/bin | /usr/bin/* | /usr/libexec | /usr/libexec/puddle | /usr/libexec/puddle/* | \
     /usr/lib | /usr/lib/systemd | /usr/lib/systemd/user | /usr/lib/systemd/user/* | \
+    /usr/lib/systemd/catalog | /usr/lib/systemd/catalog/puddle.catalog | \
     /usr/share | /usr/share/dbus-1 | /usr/share/dbus-1/services | /usr/share/dbus-1/services/org.puddle.* | \
     /usr/share/dbus-1/interfaces | /usr/share/dbus-1/interfaces/org.puddle.* | \
     /usr/share/polkit-1 | /usr/share/polkit-1/actions | /usr/share/polkit-1/actions/org.puddle.* | \

@@ -34,6 +34,7 @@ need "$datadir/polkit-1/actions/org.puddle.policy"
 need "$datadir/bash-completion/completions/puddle"
 need "$datadir/fish/vendor_completions.d/puddle.fish"
 need "$datadir/zsh/site-functions/_puddle"
+need "$prefix/lib/systemd/catalog/puddle.catalog"
 # every unit and man page in the source tree
 for u in "$src"/units/*.socket "$src"/units/*.service "$src"/units/*.service.in; do
   [[ -e $u ]] || continue
@@ -46,6 +47,7 @@ done
 while read -r f; do
   case ${f#.} in
     "$prefix"/bin/* | "$prefix"/libexec/puddle/* | "$prefix"/lib/systemd/user/* | "$datadir"/dbus-1/services/* | \
+    "$prefix"/lib/systemd/catalog/puddle.catalog | \
     "$datadir"/dbus-1/interfaces/* | "$datadir"/polkit-1/actions/* | "$datadir"/man/* | \
     "$datadir"/bash-completion/completions/* | "$datadir"/fish/vendor_completions.d/* | "$datadir"/zsh/site-functions/*) ;;
     *) fail "installed in an unexpected place: ${f#.}" ;;

@@ -41,7 +41,7 @@ for p in /usr/bin/puddle /usr/libexec/puddle/puddle-agent \
          /usr/share/dbus-1/services/org.puddle.Agent1.service /usr/share/dbus-1/interfaces/org.puddle.Agent1.xml \
          /usr/share/polkit-1/actions/org.puddle.policy \
          /usr/share/bash-completion/completions/puddle /usr/share/fish/vendor_completions.d/puddle.fish \
-         /usr/share/zsh/site-functions/_puddle; do
+         /usr/share/zsh/site-functions/_puddle /usr/lib/systemd/catalog/puddle.catalog; do
   grep -qxF "$p" "$work/list" || fail "not in the RPM: $p"
 done
 # %doc: /usr/share/doc/puddle (Fedora's _docdir_fmt) or puddle-VERSION (rpm's default)
