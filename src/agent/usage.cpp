@@ -126,9 +126,9 @@ std::vector<std::string> journal_fields(const Use &use, Outcome outcome, std::st
 
 std::vector<std::string> new_requester_fields(const Use &use) {
     std::vector<std::string> f;
-    std::string m = "first use of the key by " + use.who.program();
+    std::string m = "first signature for " + use.who.program();
     if (!use.who.unit.empty()) m += " (" + use.who.unit + ")";
-    m += ", a requester not seen before";
+    m += ", a program not seen before";
     f.push_back("MESSAGE=" + one_line(m));
     f.push_back("MESSAGE_ID=" + std::string(message_id::kNewRequester));
     f.push_back("PRIORITY=" + std::to_string(LOG_NOTICE));
