@@ -23,10 +23,6 @@ struct Requester {
         if (!comm.empty()) return "[" + comm + "]";
         return "pid " + std::to_string(pid);
     }
-    // One requester for the record's "first use" and consent's memory: the
-    // executable (units carry per-launch numbers, so a unit would make every
-    // new terminal a stranger).
-    std::string identity() const { return program(); }
 };
 
 // Reads /proc/PID/exe, comm and the cgroup (sd_pid_get_*). Unreadable parts

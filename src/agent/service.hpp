@@ -66,6 +66,8 @@ public:
     // a session alive (SPEC §6.1).
     StatusSnapshot status();
     std::string pubkey();
+    // The puddle key, nullopt when not initialized; cached while unlocked.
+    std::optional<PublicKey> public_key() const { return session_.public_key(); }
 
     Health health() const;
     // The friendly name this envoy claims for `key`, else "puddle:<short key>".

@@ -65,9 +65,7 @@ std::string SshDoor::handle_request_identities() {
     return as_string(ssh::framed_identities_answer(*key, service_.key_comment(*key)));
 }
 
-std::optional<Use> SshDoor::use_of(const Request &request, const Connection &conn) {
-    const auto *sign = std::get_if<ssh::SignRequest>(&request);
-    if (!sign) return std::nullopt;
+Use SshDoor::use_for(const ssh::SignRequest &r, const ssh::SignPurpose &what, const Connection &conn) {
     // The last binding names the host this connection now talks to; an
     // earlier one marked forwarding means the request came over a forward.
     std::optional<std::string> host;
@@ -76,8 +74,13 @@ std::optional<Use> SshDoor::use_of(const Request &request, const Connection &con
         host = b.host_key;
         forwarded = forwarded || b.forwarded;
     }
-    return make_use(Door::ssh, requester_of(conn.peer), sign->data,
-                    ssh_purpose(ssh::classify_sign_data(sign->data), host, forwarded));
+    return make_use(Door::ssh, requester_of(conn.peer), r.data, ssh_purpose(what, host, forwarded));
+}
+
+std::optional<Use> SshDoor::use_of(const Request &request, const Connection &conn) {
+    const auto *sign = std::get_if<ssh::SignRequest>(&request);
+    if (!sign) return std::nullopt;
+    return use_for(*sign, ssh::classify_sign_data(sign->data), conn);
 }
 
 std::string SshDoor::handle_session_bind(const ssh::SessionBind &b, Connection &conn) {
@@ -89,12 +92,12 @@ std::string SshDoor::handle_session_bind(const ssh::SessionBind &b, Connection &
     return as_string(ssh::framed_success());
 }
 
-std::string SshDoor::sign_refusal(const ssh::SignRequest &r, const Connection &conn, Failure &kind) {
+std::string SshDoor::sign_refusal(const ssh::SignRequest &r, const ssh::SignPurpose &what, const Connection &conn,
+                                  Failure &kind) {
     kind = Failure::invalid_argument;
-    auto key = parse_public_key(service_.status().pubkey);
+    const auto key = service_.public_key();
     // Only the puddle key is here; any other key is not ours to use.
     if (!key || !ssh::key_blob_matches(r.key_blob, *key)) return "not the puddle key";
-    const ssh::SignPurpose what = ssh::classify_sign_data(r.data);
     if (const auto *login = std::get_if<ssh::LoginUse>(&what))
         if (auto why = login_matches_binding(*login, conn.bindings); !why.empty()) return why;
     kind = Failure::denied;
@@ -104,13 +107,15 @@ std::string SshDoor::sign_refusal(const ssh::SignRequest &r, const Connection &c
 bool SshDoor::refused_anyway(const Request &request, const Connection &conn) {
     const auto *sign = std::get_if<ssh::SignRequest>(&request);
     Failure kind;
-    return sign && !sign_refusal(*sign, conn, kind).empty();
+    return sign && !sign_refusal(*sign, ssh::classify_sign_data(sign->data), conn, kind).empty();
 }
 
 std::string SshDoor::handle_sign(const ssh::SignRequest &r, const Connection &conn) {
-    const Use use = *use_of(r, conn);
+    // Read once: what the data is for decides both the record and the refusals.
+    const ssh::SignPurpose what = ssh::classify_sign_data(r.data);
+    const Use use = use_for(r, what, conn);
     Failure kind;
-    if (auto why = sign_refusal(r, conn, kind); !why.empty()) {
+    if (auto why = sign_refusal(r, what, conn, kind); !why.empty()) {
         const AgentError e(kind, why);
         service_.record_refusal(use, e);
         throw e;

@@ -28,7 +28,9 @@ private:
     // Why this door refuses the request before signing: another key, a login
     // for another session or host than the binding, a destination rule; ""
     // when it does not. The kind is set with the text.
-    std::string sign_refusal(const ssh::SignRequest &r, const Connection &conn, Failure &kind);
+    std::string sign_refusal(const ssh::SignRequest &r, const ssh::SignPurpose &what, const Connection &conn,
+                             Failure &kind);
+    Use use_for(const ssh::SignRequest &r, const ssh::SignPurpose &what, const Connection &conn);
     // Verifies and records the connection's binding (ssh_policy.hpp).
     static std::string handle_session_bind(const ssh::SessionBind &b, Connection &conn);
 };

@@ -215,13 +215,6 @@ std::string key_fingerprint(std::span<const std::uint8_t> key_blob) {
     return "SHA256:" + b64;
 }
 
-std::string key_blob_type(std::span<const std::uint8_t> key_blob) {
-    ByteReader r(key_blob);
-    std::string type;
-    if (!string_of(r, type)) return {};
-    return type;
-}
-
 // --- keys and signatures ------------------------------------------------------
 
 Bytes ed25519_key_blob(const PublicKey &key) { return ed25519_blob(key.bytes); }

@@ -180,9 +180,6 @@ SignPurpose classify_sign_data(std::span<const std::uint8_t> data);
 
 // "SHA256:<base64 without padding>" of a public key blob, as ssh-keygen -l prints it.
 std::string key_fingerprint(std::span<const std::uint8_t> key_blob);
-// The key type named at the front of a key blob ("ssh-ed25519",
-// "ecdsa-sha2-nistp256", ...); "" when it cannot be read.
-std::string key_blob_type(std::span<const std::uint8_t> key_blob);
 
 // --- keys and signatures ------------------------------------------------------
 

@@ -55,25 +55,25 @@ const char *message_id_of(Outcome outcome) {
     return message_id::kFailed;
 }
 
-Purpose raw_purpose() { return Purpose{"raw", "raw Sign", {}, false, {}, {}}; }
+Purpose raw_purpose() { return Purpose{"raw", "raw Sign", {}, false}; }
 
 Purpose ssh_purpose(const ssh::SignPurpose &what, const std::optional<std::string> &bound_host_key, bool forwarded) {
     Purpose p;
     p.forwarded = forwarded;
     if (const auto *sig = std::get_if<ssh::SshSigUse>(&what)) {
         p.kind = "sshsig";
-        p.sig_namespace = sig->sig_namespace;
         p.summary = "sshsig namespace=" + sig->sig_namespace;
         p.fields.emplace_back(field::kNamespace, sig->sig_namespace);
     } else if (const auto *login = std::get_if<ssh::LoginUse>(&what)) {
         p.kind = "ssh-login";
         // The hostbound request names the host key itself; session-bind
         // proved the server holds it. Prefer the proved one.
-        if (bound_host_key) p.host_key = *bound_host_key;
-        else if (login->hostkey_blob) p.host_key = ssh::key_fingerprint(*login->hostkey_blob);
-        p.summary = "ssh login as " + login->user + (p.host_key.empty() ? " (destination unknown)" : " to " + p.host_key);
+        std::string host;
+        if (bound_host_key) host = *bound_host_key;
+        else if (login->hostkey_blob) host = ssh::key_fingerprint(*login->hostkey_blob);
+        p.summary = "ssh login as " + login->user + (host.empty() ? " (destination unknown)" : " to " + host);
         p.fields.emplace_back(field::kSshUser, login->user);
-        if (!p.host_key.empty()) p.fields.emplace_back(field::kHostKey, p.host_key);
+        if (!host.empty()) p.fields.emplace_back(field::kHostKey, host);
         p.fields.emplace_back(field::kHostKeyVerified, bound_host_key ? "yes" : "no");
     } else {
         p.kind = "ssh-other";

@@ -28,8 +28,6 @@ struct Purpose {
     // Extra journal fields (a field:: name, value).
     std::vector<std::pair<std::string, std::string>> fields;
     bool forwarded = false; // arrived over ssh agent forwarding (session-bind)
-    std::string sig_namespace; // sshsig only
-    std::string host_key;      // ssh-login: fingerprint of the destination's host key, when known
 };
 
 Purpose raw_purpose();
