@@ -198,6 +198,25 @@ class Consent(ConsentBase):
         finally:
             sshd.close()
 
+    def test_another_process_cannot_turn_consent_off_for_the_running_session(self):
+        # The attacker is a process of the same user: it rewrites puddle.toml
+        # and points the user manager's SSH_ASKPASS at a program that says yes.
+        self.configure("always")
+        self.answer("no")
+        yes = self.session.write_file("yes.sh", "#!/bin/sh\nexit 0\n", mode=0o755)
+        self.session.write_file(".config/puddle/puddle.toml", CONFIG + '[consent]\npolicy = "never"\n')
+        self.a.s.systemctl("set-environment", "SSH_ASKPASS=" + yes)
+        try:
+            p = self.sign_file("after the tampering")
+            self.assertEqual(p.returncode, 7, p.stderr)  # still asked, by the askpass it started with
+            self.assertEqual(len(self.asked()), 1)
+            # Restarting the agent to take the change ends the session.
+            self.a.s.systemctl("stop", "puddle-agent.service")
+            self.assertEqual(self.sign_file("after the restart").returncode, 3)
+            self.assertFalse(json.loads(self.a.puddle("status", "--json").stdout)["unlocked"])
+        finally:
+            self.a.s.systemctl("unset-environment", "SSH_ASKPASS", check=False)
+
     def test_a_pinentry_is_asked_when_there_is_no_askpass(self):
         self.configure("always", askpass=False)
         p = self.sign_file("consent pinentry")
