@@ -47,6 +47,7 @@ struct Authorizer::Pending {
     Action action;
     std::weak_ptr<AuthzCache> cache;
     std::function<void(Verdict)> done;
+    std::uint64_t queued_until = 0; // CLOCK_MONOTONIC µs; set when it has to wait
 };
 
 namespace {
@@ -122,6 +123,7 @@ std::optional<Verdict> Authorizer::check(const Peer &peer, Action action, const 
             return Verdict{false, "too many requests are waiting for polkit (" + std::to_string(kMaxQueued) +
                                       "); try again"};
         }
+        p->queued_until = now_monotonic() + kMaxQueuedUsec;
         queue_.push_back(std::move(p));
         return std::nullopt;
     }
@@ -205,6 +207,14 @@ void Authorizer::pump() {
         auto p = std::move(queue_.front());
         queue_.pop_front();
         auto done = p->done;
+        if (p->queued_until < now_monotonic()) {
+            // polkitd is that far behind: the caller has waited long enough.
+            Verdict v = deny_unanswered(p->action, "it did not get to the request within " +
+                                                       std::to_string(kMaxQueuedUsec / 1000000) + " s");
+            log_info(v.why);
+            done(std::move(v));
+            continue;
+        }
         if (auto v = send(std::move(p))) done(std::move(*v));
     }
 }

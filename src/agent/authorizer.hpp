@@ -61,12 +61,16 @@ struct AuthzCache {
 // to the uid check. Any other failure -- an error reply, a timeout, a bus
 // limit, a caller that is gone -- denies that one request: nothing a client
 // can cause opens an allow. At most kMaxInFlight checks are on the bus at
-// once (the system bus refuses a connection's 129th pending call); more wait
-// in a bounded queue, and past that are refused.
+// once: polkitd answers them one after another, so every further one in
+// flight only waits longer inside polkitd against its own timeout, and a
+// burst of new clients on a loaded machine would be refused for nothing.
+// More wait in a bounded queue, each for at most kMaxQueuedUsec; past either
+// bound they are refused.
 class Authorizer {
 public:
-    static constexpr std::size_t kMaxInFlight = 64;
+    static constexpr std::size_t kMaxInFlight = 8;
     static constexpr std::size_t kMaxQueued = 4096;
+    static constexpr std::uint64_t kMaxQueuedUsec = 30 * 1000000ull;
 
     Authorizer(sd_event *loop, PolkitMode mode);
     ~Authorizer();
