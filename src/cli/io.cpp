@@ -12,7 +12,7 @@
 
 namespace puddle::cli {
 
-Bytes read_input(const std::string &path) {
+Bytes read_input(const std::string &path, std::size_t max_bytes) {
     UniqueFd owned;
     int fd = 0;
     if (path != "-") {
@@ -29,6 +29,9 @@ Bytes read_input(const std::string &path) {
             throw_errno("cannot read " + (path == "-" ? std::string("standard input") : path), errno);
         }
         if (r == 0) break;
+        if (data.size() + std::size_t(r) > max_bytes)
+            throw Error(Failure::invalid_argument, "cannot read " + (path == "-" ? std::string("standard input") : path),
+                        "it is larger than " + std::to_string(max_bytes) + " bytes", "check that it is the right file");
         data.insert(data.end(), buf, buf + r);
     }
     return data;

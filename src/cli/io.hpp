@@ -12,8 +12,9 @@
 
 namespace puddle::cli {
 
-// Reads FILE, or standard input for "-".
-Bytes read_input(const std::string &path);
+// Reads FILE, or standard input for "-"; more than max_bytes is refused
+// (usage error naming the limit) without reading on.
+Bytes read_input(const std::string &path, std::size_t max_bytes = SIZE_MAX);
 // Accepts base64 (88 characters) or hex (128 digits); usage error otherwise.
 Signature decode_signature(const std::string &text);
 // load_config() with its warnings printed to stderr.

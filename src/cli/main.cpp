@@ -70,6 +70,22 @@ const std::vector<Verb> &verbs() {
          "  --code CODE         the code (asked on the terminal if absent)\n"
          "  --passphrase-fd N   read the puddle's passphrase from file descriptor N\n",
          run_join},
+        {"export", "write the identity to a file that unlocks with the passphrase alone",
+         "usage: puddle export FILE|-\n\n"
+         "Writes the identity as it travels between machines (the passphrase-wrapped key, its\n"
+         "salt, the public key and the rotation log) to FILE (created 0600, never over an\n"
+         "existing file) or, with -, to standard output (not a terminal). On this machine the\n"
+         "key at rest also needs the envoy secret; the export does not: keep it offline.\n",
+         run_export},
+        {"import", "become a member (or repair one) from a 'puddle export' file",
+         "usage: puddle import [--passphrase-fd N] FILE|-\n\n"
+         "Reads a bundle written by 'puddle export', checks that the passphrase unwraps it, then\n"
+         "writes the identity sealed to this machine's envoy secret. Refuses a different puddle;\n"
+         "for the same puddle (a state directory copied from another machine) it seals the key to\n"
+         "this machine again and keeps members and names. With - the bundle comes from standard\n"
+         "input, and the passphrase from --passphrase-fd or the terminal.\n\n"
+         "  --passphrase-fd N   read the puddle's passphrase from file descriptor N\n",
+         run_import},
         {"members", "this envoy's view of the member envoys",
          "usage: puddle members [--json]\n\n"
          "Lists this envoy (self) and the envoys it has paired with or learned of while\n"

@@ -33,5 +33,7 @@ int run_rekey(const std::vector<std::string> &args);
 int run_rekey_pair(const std::vector<std::string> &args);
 int run_name(const std::vector<std::string> &args);
 int run_log(const std::vector<std::string> &args);
+int run_export(const std::vector<std::string> &args);
+int run_import(const std::vector<std::string> &args);
 
 } // namespace puddle::cli

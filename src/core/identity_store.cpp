@@ -1,5 +1,6 @@
 #include "core/identity_store.hpp"
 
+#include "core/envoy_wrap.hpp"
 #include "core/files/rotation_log.hpp"
 #include "util/error.hpp"
 
@@ -8,7 +9,10 @@
 namespace puddle {
 namespace {
 
+// salt || identity.wrapped as it will be on disk (v1 as an older puddle
+// wrote it, or v2) || public key [|| rotation log]
 constexpr std::size_t kJournalBytes = kSaltBytes + kWrappedBytes + kPublicKeyBytes;
+constexpr std::size_t kSealedJournalBytes = kSaltBytes + kSealedWrapBytes + kPublicKeyBytes;
 constexpr std::size_t kMaxJournalLogBytes = 1 << 20;
 constexpr std::size_t kMaxPubFileBytes = 256;
 
@@ -84,9 +88,21 @@ StoredIdentity IdentityStore::load() const {
     // Read a little more than the format allows, so an over-long file is
     // reported with its real nature rather than silently truncated.
     // A damaged identity file is exit 5 (SPEC §5), an oversized one too.
-    id.wrapped = parse_wrapped(dir_.read(kWrappedFile, 4096, FileTrust::private_file, Failure::bad_passphrase), dir_.file(kWrappedFile));
+    const std::string label = dir_.file(kWrappedFile);
+    auto bytes = dir_.read(kWrappedFile, 4096, FileTrust::private_file, Failure::bad_passphrase);
     id.salt = parse_salt(dir_.read(kSaltFile, 4096, FileTrust::private_file, Failure::bad_passphrase), dir_.file(kSaltFile));
     id.pub = load_public_key();
+    if (is_sealed_wrap(bytes)) {
+        auto sealed = parse_sealed_wrap(bytes, label);
+        auto where = EnvoySecret::location();
+        auto envoy = EnvoySecret::load(where);
+        if (!envoy) throw no_envoy_secret_error(sealed, label, where.file(kEnvoySecretFile));
+        id.wrapped = open_sealed_wrap(sealed, id.pub, *envoy, label);
+        id.protection = sealed.protection;
+        id.envoy = sealed.envoy;
+    } else {
+        id.wrapped = parse_wrapped(bytes, label);
+    }
     return id;
 }
 
@@ -94,18 +110,30 @@ void IdentityStore::commit(const Salt &salt, const WrappedBytes &wrapped, const 
                            const std::optional<std::string> &rotation_log) const {
     if (rotation_log && rotation_log->size() > kMaxJournalLogBytes)
         throw Error(Failure::failed, "cannot record the rotation", "the rotation log exceeds 1 MiB");
+    const auto envoy = EnvoySecret::load_or_create(EnvoySecret::location());
+    const SealedWrapBytes sealed = seal_wrap(wrapped, pub, envoy);
     Bytes journal;
-    journal.reserve(kJournalBytes + (rotation_log ? rotation_log->size() : 0));
+    journal.reserve(kSealedJournalBytes + (rotation_log ? rotation_log->size() : 0));
     journal.insert(journal.end(), salt.begin(), salt.end());
-    journal.insert(journal.end(), wrapped.begin(), wrapped.end());
+    journal.insert(journal.end(), sealed.begin(), sealed.end());
     journal.insert(journal.end(), pub.bytes.begin(), pub.bytes.end());
     if (rotation_log) journal.insert(journal.end(), rotation_log->begin(), rotation_log->end());
     dir_.write_atomic(kJournalFile, journal, 0600); // the decision point
-    apply(salt, wrapped, pub, rotation_log);
+    apply(salt, sealed, pub, rotation_log);
     dir_.remove(kJournalFile);
 }
 
-void IdentityStore::apply(const Salt &salt, const WrappedBytes &wrapped, const PublicKey &pub,
+bool IdentityStore::seal_to_envoy() const {
+    if (!is_member()) return false;
+    auto bytes = dir_.read(kWrappedFile, 4096, FileTrust::private_file, Failure::bad_passphrase);
+    if (is_sealed_wrap(bytes)) return false;
+    auto id = load();
+    commit(id.salt, id.wrapped.raw, id.pub);
+    return true;
+}
+
+void IdentityStore::apply(const Salt &salt, std::span<const std::uint8_t> wrapped,
+                          const PublicKey &pub,
                           const std::optional<std::string> &rotation_log) const {
     if (rotation_log) dir_.write_atomic(kRotationLogFile, as_bytes(*rotation_log), 0600);
     dir_.write_atomic(kSaltFile, salt, 0600);
@@ -117,19 +145,30 @@ void IdentityStore::apply(const Salt &salt, const WrappedBytes &wrapped, const P
 bool IdentityStore::repair() const {
     const bool had_temps = dir_.remove_stale_temporaries();
     if (!dir_.has(kJournalFile)) return had_temps;
-    auto j = dir_.read(kJournalFile, kJournalBytes + kMaxJournalLogBytes, FileTrust::private_file);
+    auto j = dir_.read(kJournalFile, kSealedJournalBytes + kMaxJournalLogBytes, FileTrust::private_file);
     if (j.size() < kJournalBytes)
         throw Error(Failure::failed, "cannot recover " + dir_.file(kJournalFile),
                     "it is " + std::to_string(j.size()) + " bytes, less than the " + std::to_string(kJournalBytes) + " a journal holds",
                     "check that identity.wrapped, identity.salt and identity.pub unwrap, then remove it");
     Salt salt;
     std::memcpy(salt.data(), j.data(), kSaltBytes);
-    auto w = parse_wrapped(std::span(j).subspan(kSaltBytes, kWrappedBytes), dir_.file(kJournalFile));
+    const auto rest = std::span<const std::uint8_t>(j).subspan(kSaltBytes);
+    // A journal an older puddle left holds a v1 wrap; this one's a v2.
+    const bool sealed = is_sealed_wrap(rest);
+    const std::size_t wrapped_bytes = sealed ? kSealedWrapBytes : kWrappedBytes;
+    if (j.size() < kSaltBytes + wrapped_bytes + kPublicKeyBytes)
+        throw Error(Failure::failed, "cannot recover " + dir_.file(kJournalFile),
+                    "it is " + std::to_string(j.size()) + " bytes, too short for the wrap it holds",
+                    "check that identity.wrapped, identity.salt and identity.pub unwrap, then remove it");
+    const auto wrapped = rest.first(wrapped_bytes);
+    if (sealed) (void)parse_sealed_wrap(wrapped, dir_.file(kJournalFile));
+    else (void)parse_wrapped(wrapped, dir_.file(kJournalFile));
     PublicKey pub;
-    std::memcpy(pub.bytes.data(), j.data() + kSaltBytes + kWrappedBytes, kPublicKeyBytes);
+    std::memcpy(pub.bytes.data(), rest.data() + wrapped_bytes, kPublicKeyBytes);
+    const std::size_t head = kSaltBytes + wrapped_bytes + kPublicKeyBytes;
     std::optional<std::string> log;
-    if (j.size() > kJournalBytes) log = std::string(j.begin() + kJournalBytes, j.end());
-    apply(salt, w.raw, pub, log);
+    if (j.size() > head) log = std::string(j.begin() + head, j.end());
+    apply(salt, wrapped, pub, log);
     dir_.remove(kJournalFile);
     return true;
 }
@@ -150,6 +189,13 @@ OpenState open_state(StateDir dir) {
     IdentityStore store(dir);
     const bool journal = dir.has(kJournalFile);
     store.repair();
+    // An identity an older puddle left is sealed to this machine now. What
+    // stops that (a damaged file, a home that cannot be written) is the
+    // verb's to report, not this step's.
+    try {
+        store.seal_to_envoy();
+    } catch (const Error &) {
+    }
     if (journal && g_repair_notice) {
         try {
             g_repair_notice("finished an interrupted change of the identity in " + dir.path() +

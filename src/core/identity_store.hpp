@@ -9,6 +9,7 @@
 // (repair()), which needs no passphrase.
 #pragma once
 
+#include "core/envoy.hpp"
 #include "core/identity.hpp"
 #include "core/statedir.hpp"
 #include "core/wrap.hpp"
@@ -25,9 +26,13 @@ inline constexpr const char *kPubFile = "identity.pub";
 inline constexpr const char *kJournalFile = "identity.journal";
 
 struct StoredIdentity {
-    WrappedKey wrapped;
+    WrappedKey wrapped; // the v1 wrap (SPEC §4): passphrase only, the same on every member
     Salt salt{};
     PublicKey pub;
+    // How identity.wrapped holds it: sealed to this machine's envoy (v2,
+    // envoy_wrap.hpp) or, as an older puddle left it, not (v1).
+    Protection protection = Protection::passphrase_only;
+    std::optional<EnvoyKey> envoy;
 };
 
 // Pure parser of identity.pub content: "ed25519:<hex>" and one newline.
@@ -46,21 +51,29 @@ public:
     std::vector<std::string> missing_files() const;
     // What is missing, what is there, and the way out (exit 4).
     Error partial_error() const;
-    // Throws Error(Failure::not_initialized) when not a member.
+    // Throws Error(Failure::not_initialized) when not a member, and
+    // Error(Failure::bad_passphrase) when identity.wrapped is damaged or
+    // sealed to another machine's envoy.
     StoredIdentity load() const;
     PublicKey load_public_key() const;
 
     // Decides and performs a new identity state. Call under StateLock.
-    // With `rotation_log`, retired_puddles.json is replaced in the same
-    // decision, so a rotation record and the key it leads to land together.
+    // `wrapped` is the v1 wrap; on disk it is sealed to this machine's envoy
+    // (made here if this is the first). With `rotation_log`,
+    // retired_puddles.json is replaced in the same decision, so a rotation
+    // record and the key it leads to land together.
     void commit(const Salt &salt, const WrappedBytes &wrapped, const PublicKey &pub,
                 const std::optional<std::string> &rotation_log = std::nullopt) const;
+    // An identity an older puddle wrote (v1, passphrase only) is sealed to
+    // this machine's envoy: no passphrase needed, through the journal.
+    // True if it was. Call under StateLock.
+    bool seal_to_envoy() const;
     // Rolls an interrupted commit forward and removes stale temporaries.
     // Returns true if there was anything to repair. Call under StateLock.
     bool repair() const;
 
 private:
-    void apply(const Salt &salt, const WrappedBytes &wrapped, const PublicKey &pub,
+    void apply(const Salt &salt, std::span<const std::uint8_t> wrapped_file, const PublicKey &pub,
                const std::optional<std::string> &rotation_log) const;
     StateDir dir_;
 };

@@ -49,6 +49,8 @@ void check_owner_and_mode(const std::string &path, const struct stat &st, const 
                                                         : "chmod " + octal_mode(fix_mode).substr(1) + " " + path);
 }
 
+} // namespace
+
 void write_all(int fd, const std::uint8_t *p, std::size_t n, const std::string &path) {
     while (n > 0) {
         ssize_t w = ::write(fd, p, n);
@@ -60,8 +62,6 @@ void write_all(int fd, const std::uint8_t *p, std::size_t n, const std::string &
         n -= std::size_t(w);
     }
 }
-
-} // namespace
 
 void check_file_safe(const std::string &path, const struct stat &st, mode_t fix_mode) {
     check_owner_and_mode(path, st, "file", fix_mode);

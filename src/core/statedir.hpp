@@ -82,6 +82,9 @@ private:
     UniqueFd fd_;
 };
 
+// write(2) until all of it is written; throws naming `path`.
+void write_all(int fd, const std::uint8_t *p, std::size_t n, const std::string &path);
+
 // Rejects a file owned by someone else or writable by group/others; the
 // hint's chmod restores `fix_mode`.
 void check_file_safe(const std::string &path, const struct stat &st, mode_t fix_mode);

@@ -1,0 +1,125 @@
+#include "core/envoy.hpp"
+
+#include "core/encoding.hpp"
+#include "util/error.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <pwd.h>
+#include <sodium.h>
+#include <unistd.h>
+
+namespace puddle {
+namespace {
+
+constexpr char kMagic[8] = {'P', 'U', 'D', 'D', 'L', 'E', 'E', '1'};
+constexpr std::size_t kFileBytes = sizeof kMagic + kEnvoySecretBytes;
+constexpr std::uint64_t kWrapSubkey = 1, kBoxSubkey = 2;
+constexpr char kWrapContext[crypto_kdf_CONTEXTBYTES] = {'p', 'u', 'd', 'd', 'l', 'e', 'w', '2'};
+constexpr char kBoxContext[crypto_kdf_CONTEXTBYTES] = {'p', 'u', 'd', 'd', 'l', 'e', 'b', 'x'};
+
+SecretBuffer subkey(const SecretBuffer &secret, std::uint64_t id, const char (&ctx)[crypto_kdf_CONTEXTBYTES]) {
+    SecretBuffer k(32);
+    crypto_kdf_derive_from_key(k.data(), k.size(), id, ctx, secret.data());
+    return k;
+}
+
+} // namespace
+
+const char *protection_name(Protection p) {
+    switch (p) {
+    case Protection::passphrase_only: return "passphrase";
+    case Protection::file: return "envoy-file";
+    }
+    return "unknown";
+}
+
+std::string EnvoyKey::str() const { return "x25519:" + to_hex(bytes); }
+
+std::optional<EnvoyKey> parse_envoy_key(std::string_view text, std::string *why) {
+    auto fail = [&](const std::string &w) -> std::optional<EnvoyKey> {
+        if (why) *why = w;
+        return std::nullopt;
+    };
+    if (!text.starts_with("x25519:")) return fail("an envoy key starts with \"x25519:\"");
+    text.remove_prefix(7);
+    if (text.size() != 2 * kEnvoyKeyBytes) return fail("an envoy key has 64 hex digits after \"x25519:\"");
+    auto raw = from_hex(text);
+    if (!raw) return fail("an envoy key is lowercase hex after \"x25519:\"");
+    EnvoyKey k;
+    std::memcpy(k.bytes.data(), raw->data(), kEnvoyKeyBytes);
+    if (k.str().substr(7) != text) return fail("an envoy key is lowercase hex after \"x25519:\"");
+    return k;
+}
+
+StateDir EnvoySecret::location() {
+    const char *home = std::getenv("HOME");
+    std::string base;
+    if (home && *home == '/') base = home;
+    else if (auto *pw = ::getpwuid(::geteuid())) base = pw->pw_dir;
+    else
+        throw Error(Failure::failed, "cannot find this machine's envoy secret", "$HOME is not set",
+                    "set HOME to your home directory");
+    return StateDir(base + "/.local/state/puddle");
+}
+
+SecretBuffer parse_envoy_secret_file(std::span<const std::uint8_t> bytes, const std::string &label) {
+    if (bytes.size() != kFileBytes || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
+        throw Error(Failure::bad_passphrase, "cannot read " + label,
+                    bytes.size() != kFileBytes
+                        ? "it is " + std::to_string(bytes.size()) + " bytes; an envoy secret file is exactly " +
+                              std::to_string(kFileBytes)
+                        : std::string("it does not start with PUDDLEE1"),
+                    "restore it from a backup of this machine; without it the identity here is sealed for good: "
+                    "re-join with 'puddle pair' on another member and 'puddle join' here, or 'puddle import' an export");
+    SecretBuffer s(kEnvoySecretBytes);
+    std::memcpy(s.data(), bytes.data() + sizeof kMagic, kEnvoySecretBytes);
+    return s;
+}
+
+EnvoySecret EnvoySecret::from_bytes(std::span<const std::uint8_t> secret, std::string path) {
+    init_sodium();
+    if (secret.size() != kEnvoySecretBytes) throw std::invalid_argument("an envoy secret is 32 bytes");
+    EnvoySecret e;
+    e.secret_ = SecretBuffer(kEnvoySecretBytes);
+    std::memcpy(e.secret_.data(), secret.data(), kEnvoySecretBytes);
+    e.path_ = std::move(path);
+    auto sk = e.box_secret_key();
+    crypto_scalarmult_base(e.pub_.bytes.data(), sk.data());
+    return e;
+}
+
+std::optional<EnvoySecret> EnvoySecret::load(const StateDir &where) {
+    if (!where.exists() || !where.has(kEnvoySecretFile)) return std::nullopt;
+    where.check_safe();
+    auto bytes = where.read(kEnvoySecretFile, 4096, FileTrust::private_file, Failure::bad_passphrase);
+    auto s = parse_envoy_secret_file(bytes, where.file(kEnvoySecretFile));
+    sodium_memzero(bytes.data(), bytes.size());
+    return from_bytes(s.bytes(), where.file(kEnvoySecretFile));
+}
+
+EnvoySecret EnvoySecret::load_or_create(const StateDir &where) {
+    if (auto e = load(where)) return std::move(*e);
+    init_sodium();
+    if (!where.exists()) StateDir(where).create();
+    where.check_safe();
+    StateLock lock(where); // two first commands at once must not make two secrets
+    if (auto e = load(where)) return std::move(*e);
+    SecretBuffer file(kFileBytes);
+    std::memcpy(file.data(), kMagic, sizeof kMagic);
+    randombytes_buf(file.data() + sizeof kMagic, kEnvoySecretBytes);
+    where.write_atomic(kEnvoySecretFile, file.bytes(), 0600);
+    return from_bytes(file.bytes().subspan(sizeof kMagic), where.file(kEnvoySecretFile));
+}
+
+SecretBuffer EnvoySecret::wrap_key() const { return subkey(secret_, kWrapSubkey, kWrapContext); }
+
+SecretBuffer EnvoySecret::box_secret_key() const {
+    auto seed = subkey(secret_, kBoxSubkey, kBoxContext);
+    SecretBuffer sk(crypto_box_SECRETKEYBYTES);
+    std::array<std::uint8_t, crypto_box_PUBLICKEYBYTES> pk;
+    crypto_box_seed_keypair(pk.data(), sk.data(), seed.data());
+    return sk;
+}
+
+} // namespace puddle
