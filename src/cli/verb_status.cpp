@@ -4,6 +4,7 @@
 #include "cli/io.hpp"
 #include "cli/verbs.hpp"
 #include "core/health.hpp"
+#include "core/envoy.hpp"
 #include "core/identity_store.hpp"
 #include "core/names.hpp"
 #include "core/files/pending.hpp"
@@ -28,6 +29,7 @@ struct StatusFacts {
     std::optional<AgentState> agent; // nullopt: agent not reachable
     std::string agent_problem;
     Json pair_pending, rekey_pending, name, members;
+    Json protection; // {kind, envoy_key, secret_file} or null when the identity cannot be read
     Health health;
     std::vector<std::string> hints;
 };
@@ -85,6 +87,10 @@ StatusFacts gather() {
     std::optional<StoredIdentity> id;
     try {
         id = store.load();
+        auto p = Json::object().set("kind", protection_name(id->protection));
+        if (id->envoy) p.set("envoy_key", id->envoy->str());
+        p.set("secret_file", id->envoy ? Json(EnvoySecret::location().file(kEnvoySecretFile)) : Json());
+        f.protection = p;
     } catch (const Error &) {
     }
     f.agent = try_agent_state(&f.agent_problem);
@@ -167,6 +173,7 @@ void print_json(const StatusFacts &f) {
                  .set("rekey_pending", f.rekey_pending)
                  .set("name", f.name)
                  .set("members", f.members)
+                 .set("protection", f.protection)
                  .set("health", f.initialized || !f.health.findings.empty() ? health_json(f.health) : Json())
                  .set("hints", hints);
     std::printf("%s\n", j.dump().c_str());
@@ -212,6 +219,15 @@ void print_human(const StatusFacts &f) {
         if (const Json *n = f.name.get("name"))
             std::printf("%s %s%s\n", bold("name:").c_str(), n->as_string()->c_str(),
                         *f.name.get("unique")->as_bool() ? "" : " (contested)");
+        if (const Json *kind = f.protection.get("kind"); kind && kind->as_string()) {
+            if (*kind->as_string() == protection_name(Protection::file))
+                std::printf("%s passphrase + this machine's envoy secret (%s; a file, so whoever can read\n"
+                            "  your home here can take it: keep the passphrase strong)\n",
+                            bold("protection:").c_str(), printable(*f.protection.get("secret_file")->as_string()).c_str());
+            else
+                std::printf("%s passphrase only (an older puddle's wrap; the next command that changes state\n"
+                            "  seals it to this machine)\n", bold("protection:").c_str());
+        }
         if (f.members.as_int()) std::printf("%s %lld recorded\n", bold("members:").c_str(), (long long)*f.members.as_int());
         if (f.pair_pending.get("expires")) std::printf("%s a pairing code is pending\n", bold("pair:").c_str());
         if (f.rekey_pending.get("expires")) std::printf("%s a rekey code is pending\n", bold("rekey:").c_str());

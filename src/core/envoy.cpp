@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <sodium.h>
 #include <unistd.h>
 
@@ -92,6 +93,17 @@ EnvoySecret EnvoySecret::from_bytes(std::span<const std::uint8_t> secret, std::s
 std::optional<EnvoySecret> EnvoySecret::load(const StateDir &where) {
     if (!where.exists() || !where.has(kEnvoySecretFile)) return std::nullopt;
     where.check_safe();
+    // As ssh refuses an unprotected private key: a secret others could read
+    // may already have been read.
+    struct stat st;
+    const std::string path = where.file(kEnvoySecretFile);
+    if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077))
+        throw Error(Failure::failed, "refusing to use " + path,
+                    "this machine's envoy secret is readable by " + std::string((st.st_mode & 007) ? "others" : "its group") +
+                        " (mode 0" + std::to_string((st.st_mode >> 6) & 7) + std::to_string((st.st_mode >> 3) & 7) +
+                        std::to_string(st.st_mode & 7) + ")",
+                    "chmod 600 " + path + "; if someone else may have read it, make a new one: 'puddle export' "
+                    "(to a file you keep offline), remove it, then 'puddle import' that file");
     auto bytes = where.read(kEnvoySecretFile, 4096, FileTrust::private_file, Failure::bad_passphrase);
     auto s = parse_envoy_secret_file(bytes, where.file(kEnvoySecretFile));
     sodium_memzero(bytes.data(), bytes.size());

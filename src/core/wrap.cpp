@@ -53,10 +53,10 @@ WrappedKey parse_wrapped(std::span<const std::uint8_t> bytes, const std::string 
     if (bytes.size() < sizeof kMagic || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
         if (bytes.size() >= 6 && std::memcmp(bytes.data(), "PUDDLE", 6) == 0 && bytes.size() >= 8)
             damaged(label, "wrap format version \"" + show_magic(bytes.data()) +
-                               "\" is not supported (this puddle reads PUDDLEW1)");
+                               "\" is not supported (this puddle reads PUDDLEW1 and PUDDLEW2)");
         damaged(label, bytes.size() < sizeof kMagic
                            ? "file is " + std::to_string(bytes.size()) + " bytes, too short to be a wrapped key"
-                           : "unknown magic \"" + show_magic(bytes.data()) + "\" (expected PUDDLEW1)");
+                           : "unknown magic \"" + show_magic(bytes.data()) + "\" (expected PUDDLEW2 or PUDDLEW1)");
     }
     if (bytes.size() != kWrappedBytes)
         damaged(label, "file is " + std::to_string(bytes.size()) + " bytes; a PUDDLEW1 wrap is exactly " +

@@ -52,7 +52,7 @@ def cmd_secret(state_dir, passfile):
         pub_line = f.read()
     with open(passfile, "rb") as f:
         passphrase = f.read().rstrip(b"\n")
-    seed = unwrap(wrapped, salt, pub_line, passphrase)
+    seed = unwrap(wrapped, salt, pub_line, passphrase, home=os.path.dirname(os.path.abspath(state_dir)))
     return {"seed": seed.hex(), "sk": (seed + bytes.fromhex(pub_line[8:-1])).hex()}
 
 

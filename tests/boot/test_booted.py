@@ -302,7 +302,10 @@ class Booted(unittest.TestCase):
         r = self.sh("J=$HOME/j; HOME=$J PUDDLE_HOME=$J/state XDG_CONFIG_HOME=$J/config puddle join --from 127.0.0.1 "
                     "--code %s --passphrase-fd 3 3<~/pass" % code)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr + self.m.journal("puddle-pair.service"))
-        self.ok("cmp ~/j/state/identity.wrapped ~/.puddle/identity.wrapped")
+        # The same identity, each sealed to its own envoy: the exports agree, the files do not.
+        self.ok("J=$HOME/j; HOME=$J PUDDLE_HOME=$J/state XDG_CONFIG_HOME=$J/config puddle export - > ~/j.export; "
+                "puddle export - | cmp - ~/j.export && rm ~/j.export")
+        self.ok("! cmp -s ~/j/state/identity.wrapped ~/.puddle/identity.wrapped")
         self.ok("rm -rf ~/j")
 
     def test_11_unit_sandbox_is_what_applies(self):

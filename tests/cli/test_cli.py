@@ -28,23 +28,36 @@ class Init(PuddleCase):
         self.assertEqual(stat.S_IMODE(os.stat(self.file("identity.wrapped")).st_mode), 0o600)
         self.assertEqual(stat.S_IMODE(os.stat(self.file("identity.salt")).st_mode), 0o600)
         self.assertEqual(stat.S_IMODE(os.stat(self.file("identity.pub")).st_mode), 0o644)
-        self.assertEqual(len(self.read("identity.wrapped")), 90)
+        self.assertEqual(len(self.read("identity.wrapped")), 174)
+        self.assertEqual(self.read("identity.wrapped")[:8], b"PUDDLEW2")
         self.assertEqual(len(self.read("identity.salt")), 16)
         self.assertRegex(self.read("identity.pub").decode().rstrip("\n"), KEY_RE)
         self.assertEqual(sorted(os.listdir(self.home)), [".lock", "identity.pub", "identity.salt", "identity.wrapped"])
+        # The envoy secret: outside the state directory, 0600 in a 0700 directory.
+        envoy_dir = os.path.join(self.tmp, ".local", "state", "puddle")
+        self.assertEqual(stat.S_IMODE(os.stat(envoy_dir).st_mode), 0o700)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(envoy_dir, "envoy.secret")).st_mode), 0o600)
 
     def test_wrap_unwraps_with_an_independent_implementation(self):
         self.init("independent check")
         seed = nacl_unwrap.unwrap(self.read("identity.wrapped"), self.read("identity.salt"),
-                                  self.read("identity.pub").decode(), b"independent check")
+                                  self.read("identity.pub").decode(), b"independent check", home=self.tmp)
         self.assertEqual(len(seed), 32)
+        # The envoy key the seal names is the one the secret derives.
+        secret = nacl_unwrap.envoy_secret(self.tmp)
+        self.assertEqual(self.read("identity.wrapped")[12:44], nacl_unwrap.envoy_public_key(secret))
+        st = json.loads(self.run_puddle("status", "--json").stdout)
+        self.assertEqual(st["protection"]["kind"], "envoy-file")
+        self.assertEqual(st["protection"]["envoy_key"], "x25519:" + nacl_unwrap.envoy_public_key(secret).hex())
 
     def test_default_kdf_parameters_are_written(self):
         self.write_config("")
         self.init("default params")
         w = self.read("identity.wrapped")
-        self.assertEqual(w[9:17], bytes.fromhex("00000003") + bytes.fromhex("00010000"))
-        nacl_unwrap.unwrap(w, self.read("identity.salt"), self.read("identity.pub").decode(), b"default params")
+        inner = nacl_unwrap.open_seal(w, self.read("identity.pub").decode(), nacl_unwrap.envoy_secret(self.tmp))
+        self.assertEqual(inner[9:17], bytes.fromhex("00000003") + bytes.fromhex("00010000"))
+        nacl_unwrap.unwrap(w, self.read("identity.salt"), self.read("identity.pub").decode(), b"default params",
+                           home=self.tmp)
 
     def test_init_twice_is_refused_and_names_the_key(self):
         self.init()
@@ -166,11 +179,11 @@ class RotatePassphrase(PuddleCase):
         after = self.snapshot()
         self.assertEqual(after["identity.pub"], before["identity.pub"])
         self.assertNotEqual(after["identity.salt"], before["identity.salt"])
-        self.assertNotEqual(after["identity.wrapped"][18:42], before["identity.wrapped"][18:42])
+        self.assertNotEqual(after["identity.wrapped"][44:68], before["identity.wrapped"][44:68])
         pub = after["identity.pub"].decode()
-        nacl_unwrap.unwrap(after["identity.wrapped"], after["identity.salt"], pub, b"new pass")
+        nacl_unwrap.unwrap(after["identity.wrapped"], after["identity.salt"], pub, b"new pass", home=self.tmp)
         with self.assertRaises(Exception):
-            nacl_unwrap.unwrap(after["identity.wrapped"], after["identity.salt"], pub, b"old pass")
+            nacl_unwrap.unwrap(after["identity.wrapped"], after["identity.salt"], pub, b"old pass", home=self.tmp)
         self.assertNotIn("identity.journal", os.listdir(self.home))
 
     def test_wrong_passphrase_is_exit_5_and_changes_nothing(self):
@@ -192,7 +205,9 @@ class RotatePassphrase(PuddleCase):
 
     def test_tampered_blob_is_exit_5(self):
         self.init("old pass")
-        for offset in (20, 50, 89):
+        # In the envoy key the seal names, in the nonce, in the ciphertext, in the tag.
+        for offset, needle in ((20, b"and this machine is envoy"), (50, b"the envoy seal does not open"),
+                               (100, b"the envoy seal does not open"), (173, b"the envoy seal does not open")):
             w = bytearray(self.read("identity.wrapped"))
             w[offset] ^= 0x40
             with open(self.file("identity.wrapped"), "wb") as f:
@@ -201,7 +216,8 @@ class RotatePassphrase(PuddleCase):
             p = self.run_puddle("rotate-passphrase", "--passphrase-fd", "FD", "--new-passphrase-fd", "FD",
                                 passphrases=["old pass", "new"])
             self.assertEqual(p.returncode, 5, offset)
-            self.assertIn(b"damaged identity.wrapped", p.stderr)
+            self.assertIn(needle, p.stderr)
+            self.assertIn(b"identity.wrapped", p.stderr)
             self.assertEqual(self.snapshot(), before)
             w[offset] ^= 0x40
             with open(self.file("identity.wrapped"), "wb") as f:
@@ -210,8 +226,8 @@ class RotatePassphrase(PuddleCase):
     def test_truncated_and_unknown_version_blob(self):
         self.init("old pass")
         good = self.read("identity.wrapped")
-        for bad, needle in ((good[:60], b"60 bytes"), (good + b"x", b"91 bytes"),
-                            (b"PUDDLEW2" + good[8:], b"PUDDLEW2"), (good[:8] + b"\x02" + good[9:], b"0x02")):
+        for bad, needle in ((good[:60], b"60 bytes"), (good + b"x", b"175 bytes"),
+                            (b"PUDDLEW3" + good[8:], b"PUDDLEW3"), (good[:8] + b"\x02" + good[9:], b"0x02")):
             with open(self.file("identity.wrapped"), "wb") as f:
                 f.write(bad)
             p = self.run_puddle("rotate-passphrase", "--passphrase-fd", "FD", "--new-passphrase-fd", "FD",

@@ -31,7 +31,7 @@ class CrashDuringRotate(PuddleCase):
     def unwraps_with(self, passphrase):
         try:
             nacl_unwrap.unwrap(self.read("identity.wrapped"), self.read("identity.salt"),
-                               self.read("identity.pub").decode(), passphrase.encode())
+                               self.read("identity.pub").decode(), passphrase.encode(), home=self.tmp)
             return True
         except Exception:
             return False

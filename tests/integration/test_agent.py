@@ -225,7 +225,7 @@ class UnlockAndSign(AgentTestCase):
             with open(os.path.join(home, name), "rb") as f:
                 return f.read()
         seed = nacl_unwrap.unwrap(read("identity.wrapped"), read("identity.salt"), self.pub + "\n",
-                                  PASSPHRASE.encode())
+                                  PASSPHRASE.encode(), home=self._session.home)
         needles = [seed, seed.hex().encode(), base64.b64encode(seed)[:40]]
         scanned = 0
         for root in (self._session.home, "/tmp", self._session.runtime_dir):

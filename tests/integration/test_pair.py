@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agent_fixture import CONFIG, PASSPHRASE, AgentSession, enter_user_session, main, wait_until  # noqa: E402
 from cli_common import strict_json  # noqa: E402
 from netns import NetNs  # noqa: E402
+import nacl_unwrap  # noqa: E402
 
 PORT = 15310
 FOUNDER_CONFIG = CONFIG + f"[pair]\nport = {PORT}\n"
@@ -196,9 +197,11 @@ class Pairing(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
         self.assertIn(self.pub, p.stdout)
         print(f"\nend-to-end join on the veth link: {elapsed * 1000:.0f} ms")
-        for f in ("identity.wrapped", "identity.salt", "identity.pub"):
-            with open(self.state(f), "rb") as a, open(os.path.join(joiner, "state", f), "rb") as b:
-                self.assertEqual(a.read(), b.read(), f)
+        # The same identity, each sealed to its own machine's envoy secret.
+        self.assertEqual(nacl_unwrap.portable_identity(os.path.join(joiner, "state"), joiner),
+                         nacl_unwrap.portable_identity(self.state("")))
+        with open(self.state("identity.wrapped"), "rb") as a, open(os.path.join(joiner, "state", "identity.wrapped"), "rb") as b:
+            self.assertNotEqual(a.read()[12:44], b.read()[12:44])
         self.assertEqual(self.result()["result"], "claimed")
         self.assertEqual(self.result()["host"], "joiner-host")
         wait_until(lambda: not self.socket_active(), 10, what="the listener to stop its socket")
@@ -425,9 +428,11 @@ class Pairing(unittest.TestCase):
         p = self.joiner_puddle(member, "rekey", "--from", f"{self.ns.host_ip}:{PORT}", "--code", code,
                                "--passphrase-fd", "FD")
         self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
-        for f in ("identity.wrapped", "identity.salt", "identity.pub", "retired_puddles.json"):
-            with open(self.state(f), "rb") as a, open(os.path.join(member, "state", f), "rb") as b:
-                self.assertEqual(a.read(), b.read(), f)
+        self.assertEqual(nacl_unwrap.portable_identity(os.path.join(member, "state"), member),
+                         nacl_unwrap.portable_identity(self.state("")))
+        with open(self.state("retired_puddles.json"), "rb") as a, \
+                open(os.path.join(member, "state", "retired_puddles.json"), "rb") as b:
+            self.assertEqual(a.read(), b.read())
 
     def pub_now(self):
         with open(self.state("identity.pub")) as f:

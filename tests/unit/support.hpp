@@ -2,6 +2,7 @@
 // it, printing puddle types in Boost.Test messages, temporary directories.
 #pragma once
 
+#include "core/envoy.hpp"
 #include "core/encoding.hpp"
 #include "core/identity.hpp"
 #include "util/error.hpp"
@@ -25,6 +26,8 @@ inline std::ostream &operator<<(std::ostream &os, Failure f) {
     return os << "Failure(" << static_cast<int>(f) << ")";
 }
 inline std::ostream &operator<<(std::ostream &os, const PublicKey &k) { return os << k.str(); }
+inline std::ostream &operator<<(std::ostream &os, const EnvoyKey &k) { return os << k.str(); }
+inline std::ostream &operator<<(std::ostream &os, Protection p) { return os << protection_name(p); }
 
 } // namespace puddle
 

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 
 using namespace puddle;
+using puddle_test::EnvVar;
 using puddle_test::mode_of;
 using puddle_test::read_file;
 using puddle_test::TempDir;
@@ -34,6 +35,9 @@ namespace {
 struct StateFixture {
     TempDir tmp;
     StateDir dir{tmp.path()};
+    // This machine's envoy secret goes under $HOME: a home of the test's own.
+    TempDir home;
+    EnvVar home_env{"HOME", home.path()};
     StateFixture() { BOOST_REQUIRE(::chmod(tmp.path().c_str(), 0700) == 0); }
 };
 

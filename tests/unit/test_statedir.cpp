@@ -8,6 +8,7 @@
 
 #include "support.hpp"
 
+#include "core/envoy_wrap.hpp"
 #include "core/identity_store.hpp"
 #include "core/statedir.hpp"
 #include "core/wrap.hpp"
@@ -50,6 +51,9 @@ ino_t inode_of(const std::string &path) {
 struct StateFixture {
     TempDir tmp;
     StateDir dir{tmp.path()};
+    // This machine's envoy secret goes under $HOME: a home of the test's own.
+    TempDir home;
+    EnvVar home_env{"HOME", home.path()};
     StateFixture() { chmod_or_fail(tmp.path(), 0700); }
 };
 
@@ -346,10 +350,14 @@ BOOST_FIXTURE_TEST_CASE(commit_then_load_round_trips, StateFixture) {
     BOOST_TEST(mode_of(tmp / "identity.salt") == 0600u);
     BOOST_TEST(mode_of(tmp / "identity.pub") == 0644u);
     BOOST_TEST(read_file(tmp / "identity.pub") == id.kp.public_key().str() + "\n");
+    // On disk: the v1 wrap sealed to this machine's envoy (made by the commit).
     const std::string raw = read_file(tmp / "identity.wrapped");
-    BOOST_TEST(raw.size() == 90u);
-    BOOST_TEST(puddle_test::bytes_of(raw) == Bytes(id.wrapped.begin(), id.wrapped.end()),
-               boost::test_tools::per_element());
+    BOOST_TEST(raw.size() == kSealedWrapBytes);
+    BOOST_TEST(raw.substr(0, 8) == "PUDDLEW2");
+    BOOST_TEST(raw.find(std::string(id.wrapped.begin() + 18, id.wrapped.end())) == std::string::npos);
+    const StateDir envoy_dir(home.path() + "/.local/state/puddle");
+    BOOST_TEST(mode_of(envoy_dir.file(kEnvoySecretFile)) == 0600u);
+    BOOST_TEST(mode_of(envoy_dir.path()) == 0700u);
 
     auto loaded = store.load();
     BOOST_TEST(loaded.wrapped.raw == id.wrapped);
