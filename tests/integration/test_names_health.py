@@ -12,6 +12,7 @@ import nacl.signing
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agent_fixture import PASSPHRASE, AgentTestCase, main  # noqa: E402
+import nacl_unwrap  # noqa: E402
 from cli_common import strict_json  # noqa: E402
 
 
@@ -140,8 +141,9 @@ class NamesAndHealth(AgentTestCase):
             os.chmod(wrapped, 0o600)
 
     def test_drifted_copies_after_a_passphrase_change_warn(self):
-        with open(self.a.state_file("identity.wrapped"), "rb") as f:
-            digest = "sha256:" + hashlib.sha256(f.read()).hexdigest()
+        # The digest of the passphrase-wrapped key, inside this envoy's seal.
+        portable = nacl_unwrap.portable_identity(os.path.dirname(self.a.state_file("identity.wrapped")))
+        digest = "sha256:" + hashlib.sha256(portable["identity.wrapped"]).hexdigest()
         members = {"v": 1, "members": [{"host": "other-envoy", "since": int(time.time()), "direction": "admitted",
                                         "wrapped_digest": digest, "pubkey": self.pub}]}
         self._session.write_file(".puddle/members.json", json.dumps(members), mode=0o600)
