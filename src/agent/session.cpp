@@ -2,6 +2,8 @@
 #include "agent/session_detail.hpp"
 
 #include "agent/api.hpp"
+#include "core/envoy_cert.hpp"
+#include "core/files/members.hpp"
 #include "core/identity_store.hpp"
 #include "core/files/session_file.hpp"
 #include "core/files/unlock_failed.hpp"
@@ -110,8 +112,18 @@ void Session::unlock(SecretBuffer passphrase, std::uint64_t idle_usec, pid_t wat
     offload_.submit([this, work, s, epoch, done = std::move(done)]() -> Offload::Continuation {
         // Worker thread: files and Argon2id only, no session state.
         try {
-            auto id = open_state(dir_).store.load();
+            auto st = open_state(dir_);
+            auto id = st.store.load();
             work->kp.emplace(unwrap_seed(id.wrapped, work->passphrase.bytes(), id.salt, id.pub));
+            // An identity sealed by an upgrade (no key at hand then) gets
+            // this machine's envoy certificate now; members learn it when
+            // they next pair. Not worth failing an unlock over.
+            try {
+                if (id.envoy)
+                    ensure_own_envoy_cert(st.dir, *work->kp, *id.envoy, local_host_name(), std::int64_t(::time(nullptr)));
+            } catch (const Error &e) {
+                log_warning("could not certify this machine's envoy key: " + e.why());
+            }
         } catch (const Error &e) {
             work->error = std::make_exception_ptr(identity_failure(e));
         } catch (const std::exception &e) {

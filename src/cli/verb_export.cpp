@@ -85,7 +85,7 @@ int run_import(const std::vector<std::string> &argv) {
         usage_error("import", "standard input carries the bundle: give the passphrase with --passphrase-fd N");
     auto pass = current_passphrase(args, "Passphrase of the puddle you are importing");
     const auto wrapped = parse_wrapped(bundle.wrapped, "the bundle's wrap");
-    (void)unwrap_seed(wrapped, pass.bytes(), bundle.salt, bundle.pub); // before anything is written
+    const auto keypair = unwrap_seed(wrapped, pass.bytes(), bundle.salt, bundle.pub); // before anything is written
     pass = SecretBuffer();
 
     auto st = open_state(true);
@@ -94,6 +94,7 @@ int run_import(const std::vector<std::string> &argv) {
         const std::string retired = bundle.retired.empty() ? std::string() : serialize_rotation_log(bundle.retired);
         const auto offer = read_join_offer(bundle.salt, bundle.wrapped, bundle.pub, "", retired, own_host);
         accept_join(st.store, offer, own_host, std::int64_t(std::time(nullptr)));
+        (void)certify_this_envoy(st.dir, keypair);
         cleanup.keep();
         std::printf("imported puddle %s into %s\n", bundle.pub.str().c_str(), st.dir.path().c_str());
         return 0;
@@ -104,6 +105,7 @@ int run_import(const std::vector<std::string> &argv) {
                     st.dir.has(kRotationLogFile) || bundle.retired.empty()
                         ? std::nullopt
                         : std::optional<std::string>(serialize_rotation_log(bundle.retired)));
+    (void)certify_this_envoy(st.dir, keypair);
     std::printf("re-sealed puddle %s to this machine in %s\n", bundle.pub.str().c_str(), st.dir.path().c_str());
     return 0;
 }

@@ -46,6 +46,7 @@ int run_init(const std::vector<std::string> &argv) {
         auto salt = random_salt();
         auto wrapped = wrap_seed(keypair, pass.bytes(), salt, config.kdf);
         st.store.commit(salt, wrapped, keypair.public_key());
+        (void)certify_this_envoy(st.dir, keypair);
         cleanup.keep();
         std::printf("initialized puddle %s\nstate directory: %s\n", keypair.public_key().str().c_str(),
                     st.dir.path().c_str());
@@ -105,6 +106,7 @@ int run_rotate_passphrase(const std::vector<std::string> &argv) {
         throw Error(Failure::failed, "rotate-passphrase", "the identity changed while the passphrases were read",
                     "run 'puddle rotate-passphrase' again");
     st.store.commit(salt, wrapped, id.pub);
+    (void)certify_this_envoy(st.dir, keypair);
     std::printf("passphrase changed for %s\n", id.pub.str().c_str());
     std::fprintf(stderr, "hint: other member envoys keep the old passphrase until you change it there too\n");
     return 0;

@@ -229,17 +229,18 @@ int run_join(const std::vector<std::string> &argv) {
         // Verify the unwrap before writing anything.
         auto wrapped = parse_wrapped(p.wrapped, "the holder's identity.wrapped");
         auto keypair = unwrap_seed(wrapped, pass.bytes(), p.salt, joined);
-        (void)keypair;
         if (member) {
             already = true;
-            return;
+            return std::optional<EnvoyCert>(certify_this_envoy(open_state(false).dir, keypair));
         }
         const auto offer = read_join_offer(p.salt, p.wrapped, joined, p.members_json, p.retired_json, req.own_host);
         auto st = open_state(true);
         accept_join(st.store, offer, req.own_host, std::int64_t(std::time(nullptr)));
         cleanup.keep();
+        const auto cert = certify_this_envoy(st.dir, keypair);
         for (const auto &prob : store_learned_claims(p.claims_json))
             std::fprintf(stderr, "puddle: warning: ignored a claim from the holder: %s\n", prob.why.c_str());
+        return std::optional<EnvoyCert>(cert);
     });
     if (already) std::printf("already a member of puddle %s; nothing changed\n", joined.str().c_str());
     else std::printf("joined puddle %s from %s\n", joined.str().c_str(), req.target.host.c_str());
@@ -261,7 +262,10 @@ int run_members(const std::vector<std::string> &argv) {
                          .set("direction", std::string(direction_name(m.direction)))
                          .set("wrapped_digest", m.wrapped_digest)
                          .set("pubkey", m.pubkey.str())
-                         .set("same_wrap", m.wrapped_digest == mine));
+                         .set("same_wrap", m.wrapped_digest == mine)
+                         .set("envoy_key", m.envoy && verify_envoy_cert(*m.envoy, m.pubkey, m.host)
+                                               ? Json(m.envoy->key.str())
+                                               : Json()));
         std::printf("%s\n", Json::object().set("pubkey", id.pub.str()).set("members", arr).dump().c_str());
         return 0;
     }
@@ -270,8 +274,11 @@ int run_members(const std::vector<std::string> &argv) {
         std::time_t t = std::time_t(m.since);
         char when[32];
         std::strftime(when, sizeof when, "%Y-%m-%d %H:%M", std::localtime(&t));
-        std::printf("  %-24s %-9s since %s%s%s\n", printable(m.host, 64).c_str(),
-                    std::string(direction_name(m.direction)).c_str(), when, m.pubkey == id.pub ? "" : "  (other key)",
+        const bool certified = m.envoy && verify_envoy_cert(*m.envoy, m.pubkey, m.host);
+        std::printf("  %-24s %-9s since %s  envoy %s%s%s\n", printable(m.host, 64).c_str(),
+                    std::string(direction_name(m.direction)).c_str(), when,
+                    certified ? (m.envoy->key.str().substr(0, 23) + "…").c_str() : "unknown (not paired since the upgrade)",
+                    m.pubkey == id.pub ? "" : "  (other key)",
                     m.wrapped_digest == mine ? "" : "  (holds a different wrap: passphrase changed?)");
     }
     if (view.members.size() == 1) std::printf("no other envoys recorded here yet\n");
@@ -305,15 +312,17 @@ int rekey_from(const Args &args, const std::string &from) {
             throw Error(Failure::pairing_failed, "rekey", "the payload's key is not the key the holder proved");
         if (rotated == current) {
             already = true;
-            return;
+            return std::optional<EnvoyCert>();
         }
         const auto path = check_rotation_offer(p.retired_json, current, rotated);
         auto wrapped = parse_wrapped(p.wrapped, "the holder's identity.wrapped");
-        (void)unwrap_seed(wrapped, pass.bytes(), p.salt, rotated);
+        const auto keypair = unwrap_seed(wrapped, pass.bytes(), p.salt, rotated);
         auto st = open_state(false);
         adopt_rotation(st.store, current, path, p.salt, p.wrapped, rotated);
+        const auto cert = certify_this_envoy(st.dir, keypair);
         for (const auto &prob : store_learned_claims(p.claims_json))
             std::fprintf(stderr, "puddle: warning: ignored a claim from the holder: %s\n", prob.why.c_str());
+        return std::optional<EnvoyCert>(cert);
     });
     if (already) std::printf("already holding %s; nothing changed\n", rotated.str().c_str());
     else std::printf("rotated to %s (from %s)\n", rotated.str().c_str(), current.str().c_str());

@@ -5,17 +5,37 @@
 #include <sys/stat.h>
 
 namespace puddle {
+namespace {
+
+// This machine's certificate, if it is for this identity and host and verifies.
+std::optional<EnvoyCert> own_cert(const StateDir &dir, const PublicKey &pub, const std::string &host) {
+    try {
+        const auto own = load_own_envoy_cert(dir);
+        if (own && own->pubkey == pub && own->host == host && verify_envoy_cert(own->cert, pub, host))
+            return own->cert;
+    } catch (const Error &) {
+        // health reports it; the view goes on without
+    }
+    return std::nullopt;
+}
+
+} // namespace
 
 std::string members_for_joiner(const StateDir &dir, const StoredIdentity &id, const std::string &own_host,
                                std::int64_t now) {
     const MembersView view = load_members(dir).value_or(MembersView{});
-    const MemberRecord self{own_host, now, MemberDirection::self, wrapped_digest(id.wrapped.raw), id.pub};
+    const MemberRecord self{own_host, now, MemberDirection::self, wrapped_digest(id.wrapped.raw), id.pub,
+                            own_cert(dir, id.pub, own_host)};
     return serialize_members(merge_members(view, MembersView{{self}}));
 }
 
-void record_admitted(const StateDir &dir, const StoredIdentity &id, const std::string &host, std::int64_t at) {
+void record_admitted(const StateDir &dir, const StoredIdentity &id, const std::string &host, std::int64_t at,
+                     const std::optional<EnvoyCert> &cert) {
     const MembersView view = load_members(dir).value_or(MembersView{});
-    const MemberRecord rec{host, at, MemberDirection::admitted, wrapped_digest(id.wrapped.raw), id.pub};
+    MemberRecord rec{host, at, MemberDirection::admitted, wrapped_digest(id.wrapped.raw), id.pub, std::nullopt};
+    // Kept only when the identity vouches for it (the joiner signed it with
+    // the key it just unwrapped).
+    if (cert && verify_envoy_cert(*cert, id.pub, host)) rec.envoy = cert;
     save_members(dir, merge_members(view, MembersView{{rec}}));
 }
 
@@ -32,7 +52,8 @@ JoinOffer read_join_offer(const Salt &salt, const WrappedBytes &wrapped, const P
 
 void accept_join(const IdentityStore &store, const JoinOffer &offer, const std::string &own_host, std::int64_t now) {
     if (store.is_member()) throw Error(Failure::failed, "join", "another command initialized this envoy meanwhile");
-    const MemberRecord self{own_host, now, MemberDirection::self, wrapped_digest(offer.wrapped), offer.pub};
+    const MemberRecord self{own_host, now, MemberDirection::self, wrapped_digest(offer.wrapped), offer.pub,
+                            std::nullopt};
     store.commit(offer.salt, offer.wrapped, offer.pub,
                  offer.log.empty() ? std::nullopt : std::optional<std::string>(serialize_rotation_log(offer.log)));
     save_members(store.dir(), merge_members(offer.members, MembersView{{self}}));
@@ -42,15 +63,18 @@ MembersView members_with_self(const StateDir &dir, const StoredIdentity &id, con
     MembersView view = load_members(dir).value_or(MembersView{});
     const std::string mine = wrapped_digest(id.wrapped.raw);
     bool have_self = false;
+    const auto cert = own_cert(dir, id.pub, own_host);
     for (auto &m : view.members)
         if (m.direction == MemberDirection::self && m.pubkey == id.pub) {
             m.wrapped_digest = mine; // this envoy's wrap is, by definition, the one here
+            if (cert) m.envoy = cert;
             have_self = true;
         }
     if (!have_self) {
         struct stat st {};
         const std::int64_t since = ::lstat(dir.file(kPubFile).c_str(), &st) == 0 ? std::int64_t(st.st_mtime) : 0;
-        view.members.insert(view.members.begin(), MemberRecord{own_host, since, MemberDirection::self, mine, id.pub});
+        view.members.insert(view.members.begin(),
+                            MemberRecord{own_host, since, MemberDirection::self, mine, id.pub, cert});
     }
     return view;
 }

@@ -23,8 +23,10 @@ namespace puddle {
 std::string members_for_joiner(const StateDir &dir, const StoredIdentity &id, const std::string &own_host,
                                std::int64_t now);
 
-// Records that `host` joined from this envoy at `at`. Call under StateLock.
-void record_admitted(const StateDir &dir, const StoredIdentity &id, const std::string &host, std::int64_t at);
+// Records that `host` joined from this envoy at `at`, with its envoy
+// certificate if it sent one that the identity signed. Call under StateLock.
+void record_admitted(const StateDir &dir, const StoredIdentity &id, const std::string &host, std::int64_t at,
+                     const std::optional<EnvoyCert> &cert = std::nullopt);
 
 // ---- the joiner's side ----
 

@@ -16,14 +16,6 @@ std::int64_t now_seconds() { return std::int64_t(std::time(nullptr)); }
 
 } // namespace
 
-std::string local_host_name() {
-    char buf[256] = {};
-    if (::gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "localhost";
-    std::string h = buf;
-    if (!valid_host(h)) return "localhost";
-    return h;
-}
-
 Holder::Holder(StateDir dir, std::string user, std::string host, std::string pending_file, PairPending pending,
                std::string claims_json)
     : dir_(std::move(dir)), user_(std::move(user)), host_(std::move(host)), pending_file_(std::move(pending_file)),
@@ -133,7 +125,7 @@ ClaimOutcome Holder::serve(TlsConnection &tls, const std::string &peer) {
         auto ack = open_ack(keys->payload_key, ack_msg, ad, error);
         if (!ack || !valid_host(ack->host))
             return unacknowledged(peer, "unreadable acknowledgement (" + (error.empty() ? "invalid host name" : error) + ")");
-        record_member(ack->host, ack->at);
+        record_member(ack->host, ack->at, ack->envoy);
         {
             std::lock_guard lock(mu_);
             joiner_host_ = ack->host;
@@ -183,9 +175,9 @@ PairPayload Holder::build_payload() {
     return p;
 }
 
-void Holder::record_member(const std::string &host, std::int64_t at) {
+void Holder::record_member(const std::string &host, std::int64_t at, const std::optional<EnvoyCert> &cert) {
     StateLock guard(dir_);
-    record_admitted(dir_, IdentityStore(dir_).load(), host, at);
+    record_admitted(dir_, IdentityStore(dir_).load(), host, at, cert);
 }
 
 } // namespace puddle::pair

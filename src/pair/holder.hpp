@@ -3,6 +3,7 @@
 // before any computation; nothing before that costs the code.
 #pragma once
 
+#include "core/files/members.hpp"
 #include "core/files/pending.hpp"
 #include "core/statedir.hpp"
 #include "pair/channel.hpp"
@@ -44,7 +45,7 @@ private:
     void burn();
     ClaimOutcome unacknowledged(const std::string &peer, const std::string &why);
     PairPayload build_payload();
-    void record_member(const std::string &host, std::int64_t at);
+    void record_member(const std::string &host, std::int64_t at, const std::optional<EnvoyCert> &cert);
 
     StateDir dir_;
     std::string user_, host_, pending_file_;
@@ -57,6 +58,7 @@ private:
     std::string claims_json_;
 };
 
-std::string local_host_name();
+// The host name this envoy goes by (core/files/members.hpp).
+using puddle::local_host_name;
 
 } // namespace puddle::pair

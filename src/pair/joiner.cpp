@@ -101,7 +101,7 @@ JoinTarget parse_join_target(const std::string &text, std::uint16_t default_port
 }
 
 void run_join(const JoinRequest &request, const Config::Tls &tls,
-              const std::function<void(const PairPayload &, const HolderAd &)> &accept) {
+              const std::function<std::optional<EnvoyCert>(const PairPayload &, const HolderAd &)> &accept) {
     auto prs = prs_from_code(request.code);
     if (!prs) throw Error(Failure::invalid_argument, "join", "a pairing code is 8 digits, written NNNN-NNNN");
     const std::string where = request.target.host + ":" + std::to_string(request.target.port);
@@ -140,13 +140,14 @@ void run_join(const JoinRequest &request, const Config::Tls &tls,
             throw Error(Failure::pairing_failed, "pairing failed", "the payload was damaged in transit: " + error,
                         kNewCodeHint);
         }
+        std::optional<EnvoyCert> cert;
         try {
-            accept(*payload, *holder);
+            cert = accept(*payload, *holder);
         } catch (...) {
             ch.send_error(ErrorCode::internal, "the joiner did not take the identity");
             throw;
         }
-        MemberRecord me{request.own_host, std::int64_t(std::time(nullptr))};
+        MemberRecord me{request.own_host, std::int64_t(std::time(nullptr)), cert};
         ch.send(seal_ack(keys->payload_key, me, ch.transcript_hash()));
         conn.shutdown();
     } catch (const PeerRefused &e) {

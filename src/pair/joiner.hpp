@@ -30,9 +30,9 @@ struct JoinRequest {
 
 // Runs the exchange. `accept` gets the decrypted payload and the holder's
 // identity (from ADb), and must verify and store it, or throw; the ACK is
-// sent only after it returns. Errors: Failure::pairing_failed for a refused
+// sent only after it returns, carrying the envoy certificate it returns. Errors: Failure::pairing_failed for a refused
 // or failed exchange (messages say what to do), others as thrown by accept.
 void run_join(const JoinRequest &request, const Config::Tls &tls,
-              const std::function<void(const PairPayload &, const HolderAd &)> &accept);
+              const std::function<std::optional<EnvoyCert>(const PairPayload &, const HolderAd &)> &accept);
 
 } // namespace puddle::pair

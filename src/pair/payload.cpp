@@ -106,16 +106,39 @@ Bytes encode_member_record(const MemberRecord &record) {
     if (record.at < 0) throw Error(Failure::failed, "cannot build the member record", "negative time");
     const std::string time = std::to_string(record.at);
     Bytes out;
-    ByteWriter(out).string(as_bytes(record.host)).string(as_bytes(time));
+    ByteWriter w(out);
+    w.string(as_bytes(record.host)).string(as_bytes(time));
+    if (record.envoy) {
+        if (record.envoy->at < 0) throw Error(Failure::failed, "cannot build the member record", "negative time");
+        Bytes cert;
+        ByteWriter(cert).bytes(record.envoy->key.bytes).u64(std::uint64_t(record.envoy->at)).bytes(record.envoy->sig);
+        w.string(cert);
+    }
     return out;
 }
 
 std::optional<MemberRecord> decode_member_record(std::span<const std::uint8_t> plaintext, std::string &error) {
     ByteReader fields(plaintext);
-    std::span<const std::uint8_t> host, time;
+    std::span<const std::uint8_t> host, time, cert;
     if (!fields.string(host) || !fields.string(time)) {
         error = "member record: truncated field";
         return std::nullopt;
+    }
+    std::optional<EnvoyCert> envoy;
+    if (!fields.at_end()) {
+        if (!fields.string(cert)) {
+            error = "member record: truncated field";
+            return std::nullopt;
+        }
+        ByteReader c(cert);
+        EnvoyCert e;
+        std::uint64_t at = 0;
+        if (!c.bytes(e.key.bytes) || !c.u64(at) || !c.bytes(e.sig) || !c.at_end() || at > std::uint64_t(INT64_MAX)) {
+            error = "member record: an envoy certificate is 104 bytes (key, time, signature)";
+            return std::nullopt;
+        }
+        e.at = std::int64_t(at);
+        envoy = e;
     }
     if (!fields.at_end()) {
         error = "member record: trailing bytes after the last field";
@@ -130,7 +153,7 @@ std::optional<MemberRecord> decode_member_record(std::span<const std::uint8_t> p
         error = "member record: time must be decimal seconds without sign or leading zeros";
         return std::nullopt;
     }
-    return MemberRecord{text_of(host), *at};
+    return MemberRecord{text_of(host), *at, envoy};
 }
 
 // --- sealing ----------------------------------------------------------------------------

@@ -25,6 +25,7 @@
 // changed byte of nonce, ciphertext, AD or key.
 #pragma once
 
+#include "core/envoy_cert.hpp"
 #include "core/encoding.hpp"
 #include "core/secret.hpp"
 #include "core/wrap.hpp"
@@ -54,9 +55,14 @@ struct PairPayload {
     bool operator==(const PairPayload &) const = default;
 };
 
+// The joiner's record in ACK: host and time, and (since envoy keys) an
+// optional third field, its envoy certificate: envoy key (32) ‖ at (u64 BE)
+// ‖ signature (64). An older holder refuses the third field (the joiner is
+// then joined but not recorded there; docs/formats.md).
 struct MemberRecord {
     std::string host;
     std::int64_t at = 0; // Unix time, seconds
+    std::optional<EnvoyCert> envoy = std::nullopt;
     bool operator==(const MemberRecord &) const = default;
 };
 

@@ -32,7 +32,9 @@ class Init(PuddleCase):
         self.assertEqual(self.read("identity.wrapped")[:8], b"PUDDLEW2")
         self.assertEqual(len(self.read("identity.salt")), 16)
         self.assertRegex(self.read("identity.pub").decode().rstrip("\n"), KEY_RE)
-        self.assertEqual(sorted(os.listdir(self.home)), [".lock", "identity.pub", "identity.salt", "identity.wrapped"])
+        self.assertEqual(sorted(os.listdir(self.home)),
+                         [".lock", "envoy.json", "identity.pub", "identity.salt", "identity.wrapped"])
+        self.assertEqual(stat.S_IMODE(os.stat(self.file("envoy.json")).st_mode), 0o600)
         # The envoy secret: outside the state directory, 0600 in a 0700 directory.
         envoy_dir = os.path.join(self.tmp, ".local", "state", "puddle")
         self.assertEqual(stat.S_IMODE(os.stat(envoy_dir).st_mode), 0o700)

@@ -91,6 +91,12 @@ public:
             if (std::find(known.begin(), known.end(), key) == known.end()) fail("unknown " + field(key));
     }
 
+    bool has(const char *name) const {
+        for (const auto &[key, value] : *obj_)
+            if (key == name) return true;
+        return false;
+    }
+
     const Json &get(const char *name) const {
         for (const auto &[key, value] : *obj_)
             if (key == name) return value;

@@ -5,6 +5,7 @@
 #include "core/secret.hpp"
 
 #include <map>
+#include <unistd.h>
 #include <sodium.h>
 #include <stdexcept>
 #include <tuple>
@@ -69,6 +70,14 @@ bool valid_host(std::string_view host, std::string *why) {
     return true;
 }
 
+std::string local_host_name() {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "localhost";
+    std::string h = buf;
+    if (!valid_host(h)) return "localhost";
+    return h;
+}
+
 std::string wrapped_digest(std::span<const std::uint8_t> wrapped) {
     init_sodium();
     std::uint8_t hash[crypto_hash_sha256_BYTES];
@@ -93,7 +102,7 @@ MembersView parse_members(std::span<const std::uint8_t> bytes, const std::string
     for (std::size_t i = 0; i < list.size(); ++i) {
         const std::string where = "members[" + std::to_string(i) + "]";
         const ObjectReader r(src, list[i], where);
-        r.only({"host", "since", "direction", "wrapped_digest", "pubkey"});
+        r.only({"host", "since", "direction", "wrapped_digest", "pubkey", "envoy"});
         MemberRecord m;
         m.host = r.string("host");
         m.since = r.integer("since");
@@ -104,6 +113,15 @@ MembersView parse_members(std::span<const std::uint8_t> bytes, const std::string
         m.direction = *d;
         m.wrapped_digest = r.string("wrapped_digest");
         m.pubkey = r.key("pubkey");
+        if (r.has("envoy")) {
+            const ObjectReader e(src, r.get("envoy"), where + ".envoy");
+            e.only({"key", "at", "sig"});
+            std::string why;
+            const auto key = parse_envoy_key(e.string("key"), &why);
+            if (!key) e.fail(e.field("key") + ": " + why);
+            m.envoy = EnvoyCert{*key, e.integer("at"), e.signature("sig")};
+            if (m.envoy->at < 0) e.fail(e.field("at") + " must not be negative");
+        }
         if (auto problem = member_problem(m); !problem.empty()) src.fail(with_where(where, problem));
         const auto [it, fresh] = seen.emplace(std::make_pair(m.host, m.pubkey.bytes), i);
         if (!fresh)
@@ -120,12 +138,20 @@ std::string serialize_members(const MembersView &view) {
     auto list = Json::array();
     for (const auto &m : view.members) {
         must_be_fine("a members view", member_problem(m));
-        list.push(Json::object()
-                      .set("host", m.host)
-                      .set("since", m.since)
-                      .set("direction", std::string(direction_name(m.direction)))
-                      .set("wrapped_digest", m.wrapped_digest)
-                      .set("pubkey", m.pubkey.str()));
+        auto rec = Json::object()
+                       .set("host", m.host)
+                       .set("since", m.since)
+                       .set("direction", std::string(direction_name(m.direction)))
+                       .set("wrapped_digest", m.wrapped_digest)
+                       .set("pubkey", m.pubkey.str());
+        if (m.envoy) {
+            if (m.envoy->at < 0) throw std::invalid_argument("cannot write a members view: a negative envoy time");
+            rec.set("envoy", Json::object()
+                                 .set("key", m.envoy->key.str())
+                                 .set("at", m.envoy->at)
+                                 .set("sig", signature_text(m.envoy->sig)));
+        }
+        list.push(std::move(rec));
     }
     return Json::object().set("v", kVersion).set("members", std::move(list)).dump() + "\n";
 }
@@ -136,7 +162,13 @@ MembersView merge_members(const MembersView &mine, const MembersView &theirs) {
     for (const auto *view : {&mine, &theirs})
         for (const auto &m : view->members) {
             const auto [it, fresh] = merged.emplace(std::make_pair(m.host, m.pubkey.bytes), m);
-            if (!fresh && m.since > it->second.since) it->second = m;
+            if (fresh) continue;
+            // The newer record wins; an envoy certificate is kept from
+            // either (the newer one when both have one).
+            std::optional<EnvoyCert> cert = it->second.envoy;
+            if (m.envoy && (!cert || m.envoy->at > cert->at)) cert = m.envoy;
+            if (m.since > it->second.since) it->second = m;
+            it->second.envoy = cert;
         }
     MembersView out;
     out.members.reserve(merged.size());

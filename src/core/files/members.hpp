@@ -8,6 +8,7 @@
 // so no caller spells the file name, its limit or its mode.
 #pragma once
 
+#include "core/envoy_cert.hpp"
 #include "core/identity.hpp"
 #include "core/statedir.hpp"
 
@@ -24,7 +25,9 @@ inline constexpr const char *kMembersFile = "members.json";
 inline constexpr std::size_t kMaxMembersBytes = 4 << 20;
 
 // {"v":1,"members":[{"host":…,"since":<s>,"direction":…,"wrapped_digest":"sha256:<hex>",
-//                    "pubkey":"ed25519:<hex>"}, …]}
+//                    "pubkey":"ed25519:<hex>"[,"envoy":{"key":"x25519:<hex>","at":<s>,"sig":"<b64>"}]}, …]}
+// "envoy" is the member's envoy certificate (envoy_cert.hpp), signed by
+// "pubkey"; records written by an older puddle have none.
 
 inline constexpr std::size_t kMaxMembers = 4096;
 inline constexpr std::size_t kMaxHostBytes = 255;
@@ -44,6 +47,7 @@ struct MemberRecord {
     MemberDirection direction = MemberDirection::self;
     std::string wrapped_digest;   // "sha256:" + 64 lowercase hex, see wrapped_digest()
     PublicKey pubkey;
+    std::optional<EnvoyCert> envoy = std::nullopt; // certified by `pubkey` for `host`
     bool operator==(const MemberRecord &) const = default;
 };
 
@@ -54,6 +58,9 @@ struct MembersView {
 
 // 1-255 bytes, each printable ASCII other than space (0x21-0x7e).
 bool valid_host(std::string_view host, std::string *why = nullptr);
+// This machine's host name as members record it ("localhost" when it has
+// none that valid_host accepts).
+std::string local_host_name();
 
 // "sha256:" + lowercase hex of SHA-256(wrapped) (libsodium crypto_hash_sha256).
 std::string wrapped_digest(std::span<const std::uint8_t> wrapped);
