@@ -86,6 +86,25 @@ const std::vector<Verb> &verbs() {
          "input, and the passphrase from --passphrase-fd or the terminal.\n\n"
          "  --passphrase-fd N   read the puddle's passphrase from file descriptor N\n",
          run_import},
+        {"evict", "leave a member out: a new key that only the kept members can take",
+         "usage: puddle evict [--passphrase-fd N] [--envelope FILE|-] HOST\n\n"
+         "Rotates the identity to a new key under the same passphrase, with a rotation record\n"
+         "signed by the old and the new key, and seals the new key to the envoy key of every\n"
+         "member this envoy knows but HOST (an envelope). The envelope is written to\n"
+         "envelope.json in the state directory (and to FILE, or standard output, with\n"
+         "--envelope); carry it to each kept member by any means and run 'puddle accept' there.\n"
+         "HOST, with the passphrase and every file, cannot open it.\n\n"
+         "  --passphrase-fd N    read the passphrase from file descriptor N\n"
+         "  --envelope FILE      also write the envelope to FILE (created 0600), or - for standard output\n",
+         run_evict},
+        {"accept", "take a new key from an envelope made by 'puddle evict'",
+         "usage: puddle accept FILE|-\n\n"
+         "Opens this machine's entry of the envelope with its envoy secret (no passphrase), checks\n"
+         "that the rotation log leads from the key held here to the new one without a fork, and\n"
+         "takes the new key. Refused for an evicted envoy, an envelope not addressed to this\n"
+         "machine, an altered one, and a fork (recorded: health Degraded). With - the envelope\n"
+         "comes from standard input, e.g. 'ssh HOST puddle accept - < envelope.json'.\n",
+         run_accept},
         {"members", "this envoy's view of the member envoys",
          "usage: puddle members [--json]\n\n"
          "Lists this envoy (self) and the envoys it has paired with or learned of while\n"

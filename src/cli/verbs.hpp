@@ -35,5 +35,7 @@ int run_name(const std::vector<std::string> &args);
 int run_log(const std::vector<std::string> &args);
 int run_export(const std::vector<std::string> &args);
 int run_import(const std::vector<std::string> &args);
+int run_evict(const std::vector<std::string> &args);
+int run_accept(const std::vector<std::string> &args);
 
 } // namespace puddle::cli

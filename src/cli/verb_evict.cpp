@@ -1,0 +1,220 @@
+// evict, accept: a new generation of the identity that leaves one member out,
+// carried to the kept members in an envelope (core/envelope.hpp) by any
+// transport. The passphrase stays what it was.
+#include "cli/agent_client.hpp"
+#include "cli/args.hpp"
+#include "cli/io.hpp"
+#include "cli/passphrase_source.hpp"
+#include "cli/verbs.hpp"
+#include "core/envelope.hpp"
+#include "core/envoy_cert.hpp"
+#include "core/files/members.hpp"
+#include "core/identity_store.hpp"
+#include "core/membership.hpp"
+#include "core/rotation.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/harden.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace puddle::cli {
+namespace {
+
+inline constexpr const char *kEnvelopeFile = "envelope.json";
+
+// The session holds the key the identity no longer has: end it, so the next
+// signature is not made with a key the members have left behind.
+void lock_a_stale_session(const PublicKey &now) {
+    std::string why;
+    const auto state = try_agent_state(&why);
+    if (!state || !state->unlocked) return;
+    try {
+        AgentClient().lock();
+        std::printf("locked the agent's session (it held the previous key): 'puddle unlock' for %s\n",
+                    now.str().c_str());
+    } catch (const Error &e) {
+        print_warning("could not lock the agent's session, which holds the previous key: " + e.why());
+    }
+}
+
+// Members (other than self) whose envoy certificate verifies.
+bool certified(const MemberRecord &m) { return m.envoy && verify_envoy_cert(*m.envoy, m.pubkey, m.host); }
+
+void write_new_file(const std::string &path, const std::string &text) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!fd) {
+        const int err = errno;
+        if (err == EEXIST)
+            throw Error(Failure::failed, "cannot write the envelope to " + quoted(path), "the file exists",
+                        "choose another name, or remove it first (the envelope is also in the state directory)");
+        throw_errno("cannot create " + quoted(path), err);
+    }
+    write_all(fd.get(), reinterpret_cast<const std::uint8_t *>(text.data()), text.size(), path);
+    if (::fsync(fd.get()) != 0) throw_errno("cannot sync " + quoted(path), errno);
+}
+
+} // namespace
+
+int run_evict(const std::vector<std::string> &argv) {
+    Args args("evict", argv, {{"passphrase-fd", true}, {"envelope", true}}, 1);
+    check_fd_options(args, {"passphrase-fd"});
+    if (args.positionals().empty()) usage_error("evict", "name the HOST to leave out ('puddle members' lists them)");
+    const std::string host = args.positionals()[0];
+    const auto out = args.value("envelope");
+    if (out && *out == "-" && ::isatty(STDOUT_FILENO))
+        usage_error("evict", "standard output is a terminal; redirect it, or give --envelope FILE");
+    harden({"puddle evict", "the key"}); // before the passphrase is asked and the seed unwrapped
+    auto config = load_config_reporting();
+    const std::string own_host = local_host_name();
+    if (host == own_host)
+        throw Error(Failure::failed, "evict", "this machine is " + quoted(host) + ": an envoy cannot evict itself",
+                    "run 'puddle evict " + host + "' on another member");
+
+    StoredIdentity id;
+    std::vector<EvictedEnvoy> evicted;
+    std::vector<Recipient> kept;
+    std::vector<std::string> unreachable;
+    {
+        auto st = open_state(false);
+        id = st.store.load();
+        const MembersView view = members_with_self(st.dir, id, own_host);
+        const auto own_envoy = id.envoy;
+        for (const auto &m : view.members) {
+            if (m.direction == MemberDirection::self || m.host != host) continue;
+            EvictedEnvoy ev{m.host, certified(m) ? std::optional<EnvoyKey>(m.envoy->key) : std::nullopt};
+            if (std::find(evicted.begin(), evicted.end(), ev) == evicted.end()) evicted.push_back(ev);
+        }
+        if (evicted.empty())
+            throw Error(Failure::failed, "evict", "no member named " + quoted(host) + " in this envoy's view",
+                        "'puddle members' lists the members this envoy knows");
+        for (const auto &m : view.members) {
+            if (m.direction == MemberDirection::self || m.host == host) continue;
+            if (!certified(m)) {
+                if (std::find(unreachable.begin(), unreachable.end(), m.host) == unreachable.end())
+                    unreachable.push_back(m.host);
+                continue;
+            }
+            const bool dropped = std::any_of(evicted.begin(), evicted.end(),
+                                             [&](const EvictedEnvoy &e) { return e.envoy && *e.envoy == m.envoy->key; });
+            const bool mine = own_envoy && *own_envoy == m.envoy->key;
+            const bool dup = std::any_of(kept.begin(), kept.end(), [&](const Recipient &r) { return r.envoy == m.envoy->key; });
+            if (!dropped && !mine && !dup) kept.push_back(Recipient{m.host, m.envoy->key});
+        }
+    }
+    auto pass = current_passphrase(args, "Passphrase");
+    const auto old_pair = unwrap_seed(id.wrapped, pass.bytes(), id.salt, id.pub);
+
+    auto st = open_state(false);
+    const auto now_id = st.store.load();
+    if (!(now_id.pub == id.pub) || now_id.wrapped.raw != id.wrapped.raw)
+        throw Error(Failure::failed, "evict", "the identity changed while the passphrase was read",
+                    "run 'puddle evict " + host + "' again");
+    const std::int64_t at = std::int64_t(std::time(nullptr));
+    // The new generation, wrapped under the same passphrase (a new salt),
+    // with the record signed by both keys: committed here first, through
+    // the journal, before anything leaves.
+    const Keypair fresh = rotate(st.store, old_pair, pass.bytes(), config.kdf, at);
+    pass = SecretBuffer();
+    const auto new_id = st.store.load();
+    const Envelope envelope = make_envelope(old_pair, fresh.public_key(), at, new_id.salt, new_id.wrapped.raw,
+                                            load_rotation_log(st.dir).value_or(RotationLog{}), evicted, kept);
+    const std::string text = serialize_envelope(envelope);
+    st.dir.write_atomic(kEnvelopeFile, as_bytes(text), 0600);
+    // The evicted member leaves this envoy's view.
+    MembersView view = load_members(st.dir).value_or(MembersView{});
+    std::erase_if(view.members, [&](const MemberRecord &m) { return m.host == host && m.direction != MemberDirection::self; });
+    save_members(st.dir, view);
+    (void)certify_this_envoy(st.dir, fresh);
+
+    if (out && *out == "-") write_all(STDOUT_FILENO, reinterpret_cast<const std::uint8_t *>(text.data()), text.size(), "standard output");
+    else if (out) write_new_file(*out, text);
+    std::fprintf(stderr, "puddle: evicted %s: rotated %s -> %s (generation %llu), same passphrase\n", host.c_str(),
+                 id.pub.str().c_str(), fresh.public_key().str().c_str(), (unsigned long long)envelope.generation);
+    std::fprintf(stderr, "puddle: envelope for %zu kept member%s: %s%s%s\n", kept.size(), kept.size() == 1 ? "" : "s",
+                 st.dir.file(kEnvelopeFile).c_str(), out && *out != "-" ? " and " : "",
+                 out && *out != "-" ? out->c_str() : "");
+    for (const auto &k : kept) std::fprintf(stderr, "  %s: 'puddle accept FILE' there (any transport: ssh %s puddle accept - < FILE)\n", k.host.c_str(), k.host.c_str());
+    for (const auto &u : unreachable)
+        std::fprintf(stderr, "  %s: no envoy key known here (not paired since the upgrade): hand it the key with "
+                     "'puddle rekey-pair' here and 'puddle rekey --from %s' there\n", u.c_str(), own_host.c_str());
+    lock_a_stale_session(fresh.public_key());
+    return 0;
+}
+
+int run_accept(const std::vector<std::string> &argv) {
+    Args args("accept", argv, {}, 1);
+    if (args.positionals().empty()) usage_error("accept", "name the envelope FILE, or - for standard input");
+    const std::string source = args.positionals()[0];
+    const std::string label = source == "-" ? "standard input" : quoted(source);
+    const Envelope env = parse_envelope(read_input(source, kMaxEnvelopeBytes), label);
+
+    auto st = open_state(false);
+    const auto id = st.store.load();
+    if (id.pub == env.new_key) {
+        std::printf("already holding %s; nothing changed\n", id.pub.str().c_str());
+        return 0;
+    }
+    if (!id.envoy)
+        throw Error(Failure::failed, "accept", "this identity is not sealed to this machine's envoy yet",
+                    "run 'puddle status' once (it seals it), then accept again");
+    const auto envoy = EnvoySecret::load(EnvoySecret::location()).value();
+    const auto &me = envoy.public_key();
+    if (!verify_eviction(env))
+        throw Error(Failure::failed, "accept " + label, "its eviction statement is not signed by " + env.old_key.str(),
+                    "ask for a new envelope; this one was altered or made by something that is not a member");
+    for (const auto &e : env.evicted)
+        if (e.envoy && *e.envoy == me)
+            throw Error(Failure::denied, "accept " + label,
+                        "this envoy (" + e.host + ", " + me.str() + ") is the one the rotation to " + env.new_key.str() +
+                            " evicted; it cannot open the new key",
+                        "if that was a mistake, join again from a kept member ('puddle pair' there)");
+    // Fork: the envelope's log and ours disagree about a key's successor.
+    RotationLog merged = load_rotation_log(st.dir).value_or(RotationLog{});
+    const RotationLog mine = merged;
+    for (const auto &rec : env.retired) (void)append_record(merged, rec);
+    if (auto fork = find_fork(merged)) {
+        // Kept on record, so health reports it (Degraded) until resolved.
+        st.store.commit(id.salt, id.wrapped.raw, id.pub, serialize_rotation_log(merged));
+        throw Error(Failure::failed, "accept " + label,
+                    "the rotation log forks: " + fork->first.old_key.str() + " was rotated to " +
+                        fork->first.new_key.str() + " and to " + fork->second.new_key.str() +
+                        " (two members evicted or rotated on their own)",
+                    "find out which member made each; accept neither until you know ('puddle status' shows the fork)");
+    }
+    const auto path = check_rotation_offer(serialize_rotation_log(env.retired), id.pub, env.new_key);
+    const auto *entry = recipient_for(env, me);
+    if (!entry) {
+        std::string hosts;
+        for (const auto &r : env.recipients) hosts += (hosts.empty() ? "" : ", ") + r.host;
+        throw Error(Failure::failed, "accept " + label,
+                    "it is not addressed to this machine's envoy " + me.str() + " (it is for: " +
+                        (hosts.empty() ? std::string("nobody") : hosts) + ")",
+                    "the member that evicted did not know this machine's envoy key: take the key with 'puddle "
+                    "rekey --from HOST' after 'puddle rekey-pair' there");
+    }
+    const WrappedBytes wrapped = open_envelope(env, *entry, envoy);
+    (void)parse_wrapped(wrapped, label + ", the new key");
+    adopt_rotation(st.store, id.pub, path, env.salt, wrapped, env.new_key);
+    MembersView view = load_members(st.dir).value_or(MembersView{});
+    std::erase_if(view.members, [&](const MemberRecord &m) {
+        return m.direction != MemberDirection::self &&
+               std::any_of(env.evicted.begin(), env.evicted.end(), [&](const EvictedEnvoy &e) {
+                   return e.host == m.host && (!e.envoy || !m.envoy || m.envoy->key == *e.envoy);
+               });
+    });
+    save_members(st.dir, view);
+    std::string names;
+    for (const auto &e : env.evicted) names += (names.empty() ? "" : ", ") + e.host;
+    std::printf("rotated to %s (generation %llu; evicted: %s)\n", env.new_key.str().c_str(),
+                (unsigned long long)env.generation, names.c_str());
+    lock_a_stale_session(env.new_key);
+    return 0;
+}
+
+} // namespace puddle::cli

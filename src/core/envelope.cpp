@@ -1,0 +1,208 @@
+#include "core/envelope.hpp"
+
+#include "core/files/json_reader.hpp"
+#include "core/files/members.hpp"
+#include "util/error.hpp"
+
+#include <cstring>
+#include <set>
+#include <sodium.h>
+
+namespace puddle {
+using namespace files_detail;
+
+namespace {
+
+constexpr const char *kKind = "puddle-envelope";
+
+std::string associated_data(const Envelope &e, const EnvoyKey &recipient) {
+    return "puddle-envelope-v1\n" + e.old_key.str() + "\n" + e.new_key.str() + "\n" + std::to_string(e.generation) +
+           "\n" + recipient.str() + "\n" + to_hex(e.salt) + "\n";
+}
+
+template <std::size_t N>
+std::array<std::uint8_t, N> fixed_base64(const ObjectReader &r, const char *name) {
+    const std::string &text = r.string(name);
+    const auto raw = from_base64(text, N);
+    if (!raw || raw->size() != N || to_base64(*raw) != text)
+        r.fail(r.field(name) + " must be the base64 of " + std::to_string(N) + " bytes");
+    std::array<std::uint8_t, N> out{};
+    std::copy(raw->begin(), raw->end(), out.begin());
+    return out;
+}
+
+EnvoyKey envoy_field(const ObjectReader &r, const char *name) {
+    std::string why;
+    const auto k = parse_envoy_key(r.string(name), &why);
+    if (!k) r.fail(r.field(name) + ": " + why);
+    return *k;
+}
+
+std::string host_field(const ObjectReader &r) {
+    std::string why;
+    const std::string &h = r.string("host");
+    if (!valid_host(h, &why)) r.fail(r.field("host") + ": " + why);
+    return h;
+}
+
+} // namespace
+
+std::string eviction_statement(const PublicKey &old_key, const PublicKey &new_key, std::int64_t at,
+                               const std::vector<EvictedEnvoy> &evicted) {
+    std::string s = "puddle-statement-evict-v1\n" + old_key.str() + "\n" + new_key.str() + "\n" + std::to_string(at) + "\n";
+    for (const auto &e : evicted) s += e.host + " " + (e.envoy ? e.envoy->str() : std::string("-")) + "\n";
+    return s;
+}
+
+bool verify_eviction(const Envelope &e) {
+    return verify_signature(e.old_key, as_bytes(eviction_statement(e.old_key, e.new_key, e.at, e.evicted)),
+                            e.sig_evict);
+}
+
+Envelope make_envelope(const Keypair &old_pair, const PublicKey &new_key, std::int64_t at, const Salt &salt,
+                       const WrappedBytes &new_wrap, RotationLog retired, std::vector<EvictedEnvoy> evicted,
+                       const std::vector<Recipient> &recipients) {
+    init_sodium();
+    Envelope e;
+    e.old_key = old_pair.public_key();
+    e.new_key = new_key;
+    e.at = at;
+    e.generation = retired.size();
+    e.salt = salt;
+    e.retired = std::move(retired);
+    e.evicted = std::move(evicted);
+    e.sig_evict = old_pair.sign(as_bytes(eviction_statement(e.old_key, e.new_key, e.at, e.evicted)));
+    for (const auto &to : recipients) {
+        EnvelopeRecipient r;
+        r.host = to.host;
+        r.envoy = to.envoy;
+        SecretBuffer k(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+        crypto_aead_xchacha20poly1305_ietf_keygen(k.data());
+        if (crypto_box_seal(r.sealed_key.data(), k.data(), k.size(), to.envoy.bytes.data()) != 0)
+            throw Error(Failure::failed, "cannot seal the new key to " + to.host,
+                        "its envoy key " + to.envoy.str() + " is not a usable X25519 key");
+        randombytes_buf(r.nonce.data(), r.nonce.size());
+        const std::string ad = associated_data(e, to.envoy);
+        unsigned long long clen = 0;
+        crypto_aead_xchacha20poly1305_ietf_encrypt(r.wrapped.data(), &clen, new_wrap.data(), new_wrap.size(),
+                                                   reinterpret_cast<const std::uint8_t *>(ad.data()), ad.size(),
+                                                   nullptr, r.nonce.data(), k.data());
+        e.recipients.push_back(std::move(r));
+    }
+    return e;
+}
+
+std::string serialize_envelope(const Envelope &e) {
+    auto evicted = Json::array();
+    for (const auto &x : e.evicted)
+        evicted.push(Json::object().set("host", x.host).set("envoy", x.envoy ? Json(x.envoy->str()) : Json()));
+    auto recipients = Json::array();
+    for (const auto &r : e.recipients)
+        recipients.push(Json::object()
+                            .set("host", r.host)
+                            .set("envoy", r.envoy.str())
+                            .set("key", to_base64(r.sealed_key))
+                            .set("nonce", to_base64(r.nonce))
+                            .set("wrapped", to_base64(r.wrapped)));
+    auto retired = parse_json(serialize_rotation_log(e.retired), nullptr);
+    return Json::object()
+               .set("v", kVersion)
+               .set("kind", kKind)
+               .set("old", e.old_key.str())
+               .set("new", e.new_key.str())
+               .set("at", e.at)
+               .set("generation", std::int64_t(e.generation))
+               .set("salt", to_base64(e.salt))
+               .set("retired", retired ? std::move(*retired) : Json::array())
+               .set("evicted", std::move(evicted))
+               .set("sig_evict", signature_text(e.sig_evict))
+               .set("recipients", std::move(recipients))
+               .dump() +
+           "\n";
+}
+
+Envelope parse_envelope(std::span<const std::uint8_t> bytes, const std::string &label) {
+    const Source src{label, "ask for a new envelope: 'puddle evict' on the member that made it writes one"};
+    const Json doc = parse_document(src, bytes, kMaxEnvelopeBytes);
+    const ObjectReader r(src, doc, "");
+    r.version();
+    if (r.string("kind") != kKind)
+        r.fail(r.field("kind") + " is " + quote_for_message(r.string("kind")) + ", not \"puddle-envelope\"");
+    r.only({"v", "kind", "old", "new", "at", "generation", "salt", "retired", "evicted", "sig_evict", "recipients"});
+    Envelope e;
+    e.old_key = r.key("old");
+    e.new_key = r.key("new");
+    if (e.old_key == e.new_key) r.fail("fields \"old\" and \"new\" hold the same key");
+    e.at = r.integer("at");
+    if (e.at < 0) r.fail(r.field("at") + " must not be negative");
+    const std::int64_t generation = r.integer("generation");
+    if (generation < 1) r.fail(r.field("generation") + " must be at least 1");
+    e.generation = std::uint64_t(generation);
+    e.salt = fixed_base64<kSaltBytes>(r, "salt");
+    r.array("retired");
+    e.retired = parse_rotation_log(as_bytes(r.get("retired").dump()), label + ", field \"retired\"");
+    if (e.retired.size() != e.generation)
+        r.fail(r.field("generation") + " is " + std::to_string(e.generation) + " but \"retired\" holds " +
+               std::to_string(e.retired.size()) + " records");
+    if (e.retired.empty() || !(e.retired.back().old_key == e.old_key) || !(e.retired.back().new_key == e.new_key))
+        r.fail("the last record of \"retired\" is not the rotation from \"old\" to \"new\"");
+    const auto &evicted = r.array("evicted");
+    if (evicted.size() > kMaxEnvelopeRecipients) r.fail("more than " + std::to_string(kMaxEnvelopeRecipients) + " evicted");
+    for (std::size_t i = 0; i < evicted.size(); ++i) {
+        const ObjectReader x(src, evicted[i], "evicted[" + std::to_string(i) + "]");
+        x.only({"host", "envoy"});
+        EvictedEnvoy ev;
+        ev.host = host_field(x);
+        if (!x.get("envoy").is_null()) ev.envoy = envoy_field(x, "envoy");
+        e.evicted.push_back(std::move(ev));
+    }
+    e.sig_evict = r.signature("sig_evict");
+    const auto &recipients = r.array("recipients");
+    if (recipients.size() > kMaxEnvelopeRecipients)
+        r.fail("more than " + std::to_string(kMaxEnvelopeRecipients) + " recipients");
+    std::set<std::array<std::uint8_t, kEnvoyKeyBytes>> seen;
+    for (std::size_t i = 0; i < recipients.size(); ++i) {
+        const std::string where = "recipients[" + std::to_string(i) + "]";
+        const ObjectReader x(src, recipients[i], where);
+        x.only({"host", "envoy", "key", "nonce", "wrapped"});
+        EnvelopeRecipient rec;
+        rec.host = host_field(x);
+        rec.envoy = envoy_field(x, "envoy");
+        if (!seen.insert(rec.envoy.bytes).second) x.fail(where + " repeats an envoy key named before it");
+        rec.sealed_key = fixed_base64<kSealedKeyBytes>(x, "key");
+        rec.nonce = fixed_base64<24>(x, "nonce");
+        rec.wrapped = fixed_base64<kEnvelopeWrapBytes>(x, "wrapped");
+        e.recipients.push_back(std::move(rec));
+    }
+    return e;
+}
+
+const EnvelopeRecipient *recipient_for(const Envelope &e, const EnvoyKey &envoy) {
+    for (const auto &r : e.recipients)
+        if (r.envoy == envoy) return &r;
+    return nullptr;
+}
+
+WrappedBytes open_envelope(const Envelope &e, const EnvelopeRecipient &r, const EnvoySecret &envoy) {
+    init_sodium();
+    const auto sk = envoy.box_secret_key();
+    SecretBuffer k(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+    const auto fail = [&](const std::string &why) {
+        return Error(Failure::failed, "cannot open the envelope's entry for " + r.host, why,
+                     "ask for a new envelope: 'puddle evict' there again, or 'puddle rekey --from HOST' over the "
+                     "pair listener");
+    };
+    if (crypto_box_seal_open(k.data(), r.sealed_key.data(), r.sealed_key.size(), envoy.public_key().bytes.data(),
+                             sk.data()) != 0)
+        throw fail("its key is not sealed to this machine's envoy key, or was altered");
+    const std::string ad = associated_data(e, r.envoy);
+    WrappedBytes out{};
+    unsigned long long mlen = 0;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(out.data(), &mlen, nullptr, r.wrapped.data(), r.wrapped.size(),
+                                                   reinterpret_cast<const std::uint8_t *>(ad.data()), ad.size(),
+                                                   r.nonce.data(), k.data()) != 0)
+        throw fail("the new key does not decrypt for this identity and generation (the envelope was altered)");
+    return out;
+}
+
+} // namespace puddle

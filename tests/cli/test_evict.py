@@ -1,0 +1,261 @@
+"""evict and accept without the network (issue 17): three envoys of one
+user on one machine -- three $HOMEs (three envoy secrets) and three host
+names (each command runs in its own UTS namespace) -- made members by
+export/import. A learns B's and C's certified envoy keys as pairing hands
+them over: their envoy.json becomes A's member records (the exchange itself
+is tested in tests/integration/test_pair.py). Then A evicts C."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import unittest
+
+import nacl.signing
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nacl_unwrap  # noqa: E402
+from cli_common import PUDDLE, PuddleCase, strict_json  # noqa: E402
+
+PASS = "the one passphrase"
+
+
+def can_unshare_uts():
+    try:
+        return subprocess.run(["unshare", "--uts", "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@unittest.skipUnless(can_unshare_uts(), "SKIP: cannot make a UTS namespace here (unshare --uts), "
+                                         "so three envoys cannot have three host names")
+class ThreeEnvoys(PuddleCase):
+    def setUp(self):
+        super().setUp()
+        self.envoys = {}
+        for name in ("a", "b", "c"):
+            home = os.path.join(self.tmp, name)
+            os.makedirs(home)
+            self.envoys[name] = dict(HOME=home, PUDDLE_HOME=os.path.join(home, "state"))
+        self.assertEqual(self.on("a", "init", "--passphrase-fd", "FD", passphrases=[PASS]).returncode, 0)
+        bundle = self.on("a", "export", "-").stdout
+        for name in ("b", "c"):
+            p = self.on(name, "import", "--passphrase-fd", "FD", "-", passphrases=[PASS], input_data=bundle)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        self.old = self.pub("a")
+        records = []
+        for name in ("b", "c"):
+            cert = json.loads(self.read_in(name, "envoy.json"))
+            self.assertEqual(cert["host"], name + "-host")
+            records.append({"host": cert["host"], "since": 1, "direction": "admitted",
+                            "wrapped_digest": "sha256:" + "0" * 64, "pubkey": cert["pubkey"], "envoy": cert["envoy"]})
+        self.write_members("a", records)
+
+    # ---- helpers
+
+    def on(self, name, *args, passphrases=None, input_data=None):
+        """puddle as envoy `name`: its HOME and state, host name NAME-host."""
+        pass_fds, r = (), None
+        if passphrases is not None:
+            r, w = os.pipe()
+            os.write(w, "".join(p + "\n" for p in passphrases).encode())
+            os.close(w)
+            pass_fds = (r,)
+            args = [str(r) if a == "FD" else a for a in args]
+        try:
+            env = dict(self.env, **self.envoys[name])
+            return subprocess.run(["unshare", "--uts", "--", "sh", "-c", 'hostname "$0" && exec "$@"',
+                                   name + "-host", PUDDLE, *args], env=env, input=input_data,
+                                  capture_output=True, timeout=60, pass_fds=pass_fds)
+        finally:
+            if r is not None:
+                os.close(r)
+
+    def state(self, name):
+        return self.envoys[name]["PUDDLE_HOME"]
+
+    def read_in(self, name, f):
+        with open(os.path.join(self.state(name), f), "rb") as fh:
+            return fh.read()
+
+    def pub(self, name):
+        return self.read_in(name, "identity.pub").decode().strip()
+
+    def write_members(self, name, records):
+        path = os.path.join(self.state(name), "members.json")
+        with open(path, "w") as f:
+            json.dump({"v": 1, "members": records}, f)
+        os.chmod(path, 0o600)
+
+    def evict_c(self):
+        p = self.on("a", "evict", "--passphrase-fd", "FD", "c-host", passphrases=[PASS])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"evicted c-host", p.stderr)
+        self.assertIn(b"same passphrase", p.stderr)
+        return self.read_in("a", "envelope.json")
+
+    def signs_with_new_key(self, name, new):
+        """B unwraps with the passphrase (independent reader), signs; PyNaCl verifies."""
+        seed = nacl_unwrap.unwrap(self.read_in(name, "identity.wrapped"), self.read_in(name, "identity.salt"),
+                                  self.read_in(name, "identity.pub").decode(), PASS.encode(),
+                                  home=self.envoys[name]["HOME"])
+        sk = nacl.signing.SigningKey(seed)
+        self.assertEqual("ed25519:" + bytes(sk.verify_key).hex(), new)
+        sig = sk.sign(b"after the eviction").signature
+        nacl.signing.VerifyKey(bytes.fromhex(new[8:])).verify(b"after the eviction", sig)
+
+    # ---- tests
+
+    def test_evict_then_accept_by_file_and_by_stdin(self):
+        envelope = self.evict_c()
+        new = self.pub("a")
+        self.assertNotEqual(new, self.old)
+        doc = strict_json(envelope)
+        self.assertEqual([r["host"] for r in doc["recipients"]], ["b-host"])
+        self.assertEqual(doc["evicted"][0]["host"], "c-host")
+        self.assertEqual((doc["old"], doc["new"], doc["generation"]), (self.old, new, 1))
+        # A itself: same passphrase on the new key; C left its view.
+        self.signs_with_new_key("a", new)
+        self.assertEqual([m["host"] for m in strict_json(self.on("a", "members", "--json").stdout)["members"]],
+                         ["a-host", "b-host"])
+        # B by standard input (as 'ssh b puddle accept - < envelope' does).
+        p = self.on("b", "accept", "-", input_data=envelope)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"rotated to " + new.encode(), p.stdout)
+        self.assertEqual(self.pub("b"), new)
+        self.signs_with_new_key("b", new)
+        # Again: nothing to do.
+        p = self.on("b", "accept", "-", input_data=envelope)
+        self.assertEqual((p.returncode, b"nothing changed" in p.stdout), (0, True), p.stdout)
+        # verify: B's puddle accepts a signature by the new key, made by A's.
+        log = json.loads(self.read_in("b", "retired_puddles.json"))
+        self.assertEqual((log[-1]["old"], log[-1]["new"]), (self.old, new))
+
+    def test_accept_from_a_file_and_the_evicted_envoy_gets_nothing(self):
+        self.evict_c()
+        new = self.pub("a")
+        path = os.path.join(self.tmp, "carried.json")
+        shutil.copy(os.path.join(self.state("a"), "envelope.json"), path)
+        self.assertEqual(self.on("b", "accept", path).returncode, 0)
+        # C: the envelope says it was evicted.
+        p = self.on("c", "accept", path)
+        self.assertEqual(p.returncode, 7, p.stderr)
+        self.assertIn(b"is the one the rotation to " + new.encode() + b" evicted", p.stderr)
+        self.assertEqual(self.pub("c"), self.old)
+        # C with everything: the passphrase, its own envoy secret, the envelope and a
+        # copy of every file of A's and B's state directories, cannot reach the new key.
+        c_secret = nacl_unwrap.envoy_secret(self.envoys["c"]["HOME"])
+        for other in ("a", "b"):
+            w = self.read_in(other, "identity.wrapped")
+            with self.assertRaises(Exception):
+                nacl_unwrap.open_seal(w, new + "\n", c_secret)
+        doc = json.loads(self.read_in("a", "envelope.json"))
+        import nacl.bindings
+        c_pk = nacl_unwrap.envoy_public_key(c_secret)
+        _, c_sk = nacl.bindings.crypto_box_seed_keypair(nacl_unwrap.kdf_subkey(c_secret, 2, b"puddlebx"))
+        import base64
+        for r in doc["recipients"]:
+            with self.assertRaises(Exception):
+                nacl.bindings.crypto_box_seal_open(base64.b64decode(r["key"]), c_pk, c_sk)
+        # ... and copying A's state directory over its own opens nothing either.
+        shutil.rmtree(self.state("c"))
+        shutil.copytree(self.state("a"), self.state("c"))
+        p = self.on("c", "rotate-passphrase", "--passphrase-fd", "FD", "--new-passphrase-fd", "FD",
+                    passphrases=[PASS, "x"])
+        self.assertEqual(p.returncode, 5, p.stderr)
+        self.assertIn(b"and this machine is envoy", p.stderr)
+
+    def test_b_opens_its_entry_independently(self):
+        """The envelope format read by PyNaCl alone (docs/formats.md)."""
+        self.evict_c()
+        doc = json.loads(self.read_in("a", "envelope.json"))
+        import base64
+        import nacl.bindings
+        secret = nacl_unwrap.envoy_secret(self.envoys["b"]["HOME"])
+        pk, sk = nacl.bindings.crypto_box_seed_keypair(nacl_unwrap.kdf_subkey(secret, 2, b"puddlebx"))
+        (r,) = doc["recipients"]
+        self.assertEqual(r["envoy"], "x25519:" + pk.hex())
+        k = nacl.bindings.crypto_box_seal_open(base64.b64decode(r["key"]), pk, sk)
+        ad = ("puddle-envelope-v1\n%s\n%s\n%d\n%s\n%s\n" % (doc["old"], doc["new"], doc["generation"], r["envoy"],
+                                                           base64.b64decode(doc["salt"]).hex())).encode()
+        wrap = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            base64.b64decode(r["wrapped"]), ad, base64.b64decode(r["nonce"]), k)
+        seed = nacl_unwrap.unwrap(wrap, base64.b64decode(doc["salt"]), doc["new"] + "\n", PASS.encode())
+        self.assertEqual("ed25519:" + bytes(nacl.signing.SigningKey(seed).verify_key).hex(), doc["new"])
+        # The eviction statement, signed by the old key.
+        stmt = "puddle-statement-evict-v1\n%s\n%s\n%d\n" % (doc["old"], doc["new"], doc["at"])
+        stmt += "".join("%s %s\n" % (e["host"], e["envoy"] or "-") for e in doc["evicted"])
+        nacl.signing.VerifyKey(bytes.fromhex(doc["old"][8:])).verify(stmt.encode(),
+                                                                       base64.b64decode(doc["sig_evict"]))
+
+    def test_an_altered_envelope_is_refused_and_changes_nothing(self):
+        self.evict_c()
+        doc = json.loads(self.read_in("a", "envelope.json"))
+        before = {f: self.read_in("b", f) for f in ("identity.wrapped", "identity.pub")}
+        import base64
+        cases = []
+        d = json.loads(json.dumps(doc))
+        d["evicted"] = []  # hide who was evicted
+        cases.append((d, b"not signed by"))
+        d = json.loads(json.dumps(doc))
+        w = bytearray(base64.b64decode(d["recipients"][0]["wrapped"]))
+        w[5] ^= 1
+        d["recipients"][0]["wrapped"] = base64.b64encode(bytes(w)).decode()
+        cases.append((d, b"the envelope was altered"))
+        d = json.loads(json.dumps(doc))
+        d["generation"] = 2
+        cases.append((d, b"holds 1 records"))
+        d = json.loads(json.dumps(doc))
+        d["salt"] = base64.b64encode(bytes(16)).decode()  # bound by the AD
+        cases.append((d, b"the envelope was altered"))
+        for d, needle in cases:
+            p = self.on("b", "accept", "-", input_data=json.dumps(d).encode())
+            self.assertNotEqual(p.returncode, 0, needle)
+            self.assertIn(needle, p.stderr)
+            self.assertEqual({f: self.read_in("b", f) for f in before}, before)
+        for junk, needle in ((b"", b"cannot read standard input"), (b"{", b"cannot read standard input"),
+                             (b"x" * (5 << 20), b"larger than")):
+            p = self.on("b", "accept", "-", input_data=junk)
+            self.assertIn(p.returncode, (1, 2))
+            self.assertIn(needle, p.stderr)
+
+    def test_two_evictions_from_different_members_are_a_fork(self):
+        # B learns C too, then both A and B evict C on their own.
+        self.write_members("b", [{"host": "c-host", "since": 1, "direction": "admitted",
+                                  "wrapped_digest": "sha256:" + "0" * 64,
+                                  "pubkey": json.loads(self.read_in("c", "envoy.json"))["pubkey"],
+                                  "envoy": json.loads(self.read_in("c", "envoy.json"))["envoy"]}])
+        envelope_a = self.evict_c()
+        p = self.on("b", "evict", "--passphrase-fd", "FD", "c-host", passphrases=[PASS])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        b_key = self.pub("b")
+        p = self.on("b", "accept", "-", input_data=envelope_a)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(b"the rotation log forks", p.stderr)
+        self.assertEqual(self.pub("b"), b_key)  # neither accepted
+        st = strict_json(self.on("b", "status", "--json").stdout)
+        self.assertEqual(st["health"]["state"], "degraded", st)
+        self.assertTrue(any("fork" in r for r in st["health"]["reasons"]), st)
+
+    def test_evict_refuses_unknown_hosts_and_itself(self):
+        p = self.on("a", "evict", "--passphrase-fd", "FD", "nobody", passphrases=[PASS])
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"no member named", p.stderr)
+        p = self.on("a", "evict", "--passphrase-fd", "FD", "a-host", passphrases=[PASS])
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"an envoy cannot evict itself", p.stderr)
+        p = self.on("a", "evict", "--passphrase-fd", "FD", "c-host", passphrases=["wrong"])
+        self.assertEqual(p.returncode, 5)
+        self.assertEqual(self.pub("a"), self.old)
+        self.assertEqual(self.on("a", "evict").returncode, 2)
+        self.assertEqual(self.on("b", "accept").returncode, 2)
+
+
+if __name__ == "__main__":
+    # meson's exit codes: 77 (skipped) when every test was skipped.
+    result = unittest.main(verbosity=2, exit=False).result
+    if result.failures or result.errors:
+        sys.exit(1)
+    if result.skipped and len(result.skipped) >= result.testsRun:
+        print(result.skipped[0][1])
+        sys.exit(77)
