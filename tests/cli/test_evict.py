@@ -6,9 +6,12 @@ them over: their envoy.json becomes A's member records (the exchange itself
 is tested in tests/integration/test_pair.py). Then A evicts C."""
 import json
 import os
+import random
+import signal
 import shutil
 import subprocess
 import sys
+import time
 import unittest
 
 import nacl.signing
@@ -27,9 +30,11 @@ def can_unshare_uts():
         return False
 
 
-@unittest.skipUnless(can_unshare_uts(), "SKIP: cannot make a UTS namespace here (unshare --uts), "
-                                         "so three envoys cannot have three host names")
-class ThreeEnvoys(PuddleCase):
+SKIP_NO_UTS = "SKIP: cannot make a UTS namespace here (unshare --uts), so three envoys cannot have three host names"
+
+
+@unittest.skipUnless(can_unshare_uts(), SKIP_NO_UTS)
+class EnvoysCase(PuddleCase):
     def setUp(self):
         super().setUp()
         self.envoys = {}
@@ -49,9 +54,13 @@ class ThreeEnvoys(PuddleCase):
             self.assertEqual(cert["host"], name + "-host")
             records.append({"host": cert["host"], "since": 1, "direction": "admitted",
                             "wrapped_digest": "sha256:" + "0" * 64, "pubkey": cert["pubkey"], "envoy": cert["envoy"]})
+        self.a_members = records
         self.write_members("a", records)
 
     # ---- helpers
+
+    def argv(self, name, *args):
+        return ["unshare", "--uts", "--", "sh", "-c", 'hostname "$0" && exec "$@"', name + "-host", PUDDLE, *args]
 
     def on(self, name, *args, passphrases=None, input_data=None):
         """puddle as envoy `name`: its HOME and state, host name NAME-host."""
@@ -64,8 +73,7 @@ class ThreeEnvoys(PuddleCase):
             args = [str(r) if a == "FD" else a for a in args]
         try:
             env = dict(self.env, **self.envoys[name])
-            return subprocess.run(["unshare", "--uts", "--", "sh", "-c", 'hostname "$0" && exec "$@"',
-                                   name + "-host", PUDDLE, *args], env=env, input=input_data,
+            return subprocess.run(self.argv(name, *args), env=env, input=input_data,
                                   capture_output=True, timeout=60, pass_fds=pass_fds)
         finally:
             if r is not None:
@@ -104,8 +112,9 @@ class ThreeEnvoys(PuddleCase):
         sig = sk.sign(b"after the eviction").signature
         nacl.signing.VerifyKey(bytes.fromhex(new[8:])).verify(b"after the eviction", sig)
 
-    # ---- tests
 
+
+class ThreeEnvoys(EnvoysCase):
     def test_evict_then_accept_by_file_and_by_stdin(self):
         envelope = self.evict_c()
         new = self.pub("a")
@@ -249,6 +258,107 @@ class ThreeEnvoys(PuddleCase):
         self.assertEqual(self.pub("a"), self.old)
         self.assertEqual(self.on("a", "evict").returncode, 2)
         self.assertEqual(self.on("b", "accept").returncode, 2)
+
+
+class KilledMidway(EnvoysCase):
+    """SIGKILL at random instants of evict and of accept never tears an
+    identity: the next command finds the old key or the new one, whole,
+    unwrapping with the passphrase, and nothing half-written."""
+    RUNS = int(os.environ.get("PUDDLE_CRASH_RUNS", "25"))
+
+    def spawn(self, name, *args, stdin_path=None, passphrase=None):
+        fds, r = (), None
+        if passphrase is not None:
+            r, w = os.pipe()
+            os.write(w, (passphrase + "\n").encode())
+            os.close(w)
+            fds = (r,)
+            args = [str(r) if a == "FD" else a for a in args]
+        stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+        try:
+            return subprocess.Popen(self.argv(name, *args), env=dict(self.env, **self.envoys[name]), pass_fds=fds,
+                                    stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    start_new_session=True)
+        finally:
+            if r is not None:
+                os.close(r)
+            if stdin_path:
+                stdin.close()
+
+    def whole(self, name, keys, label):
+        q = self.on(name, "pubkey")
+        self.assertEqual(q.returncode, 0, f"{label}: {q.stderr!r}")
+        pub = q.stdout.decode().strip()
+        self.assertIn(pub, keys, label)
+        st = self.state(name)
+        self.assertEqual([n for n in os.listdir(st) if n.startswith(".tmp-") or n == "identity.journal"], [], label)
+        nacl_unwrap.unwrap(self.read_in(name, "identity.wrapped"), self.read_in(name, "identity.salt"),
+                           pub + "\n", PASS.encode(), home=self.envoys[name]["HOME"])
+        return pub
+
+    def kill_at_random(self, p, duration, rng):
+        time.sleep(rng.uniform(0, duration * 1.2))
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.wait()
+
+    def test_evict_killed_at_random_instants(self):
+        rng = random.Random(int(os.environ.get("PUDDLE_CRASH_SEED", "0")) or None)
+        t = time.monotonic()
+        self.assertEqual(self.spawn("a", "evict", "--passphrase-fd", "FD", "c-host", passphrase=PASS).wait(), 0)
+        duration = time.monotonic() - t
+        outcomes = {"old": 0, "new": 0}
+        for i in range(self.RUNS):
+            self.write_members("a", self.a_members)  # C back in the view, to evict again
+            before = self.pub("a")
+            p = self.spawn("a", "evict", "--passphrase-fd", "FD", "c-host", passphrase=PASS)
+            self.kill_at_random(p, duration, rng)
+            pub = self.whole("a", None or self.keys_after(before), f"evict run {i}")
+            if pub == before:
+                outcomes["old"] += 1
+            else:
+                outcomes["new"] += 1
+                log = json.loads(self.read_in("a", "retired_puddles.json"))
+                self.assertEqual((log[-1]["old"], log[-1]["new"]), (before, pub), f"evict run {i}")
+        print(f"\n{self.RUNS} kills of evict over {duration * 1000:.0f} ms: {outcomes}", file=sys.stderr)
+        self.assertGreater(outcomes["old"] + outcomes["new"], 0)
+
+    def keys_after(self, before):
+        """The key before, or any key the log leads to from it."""
+        keys = {before}
+        try:
+            for rec in json.loads(self.read_in("a", "retired_puddles.json")):
+                if rec["old"] in keys:
+                    keys.add(rec["new"])
+        except FileNotFoundError:
+            pass
+        return keys
+
+    def test_accept_killed_at_random_instants(self):
+        rng = random.Random(int(os.environ.get("PUDDLE_CRASH_SEED", "0")) or None)
+        self.assertEqual(self.on("a", "evict", "--passphrase-fd", "FD", "c-host", passphrases=[PASS]).returncode, 0)
+        new, old = self.pub("a"), self.old
+        envelope = os.path.join(self.state("a"), "envelope.json")
+        snapshot = os.path.join(self.tmp, "b-before")
+        shutil.copytree(self.state("b"), snapshot)
+        t = time.monotonic()
+        self.assertEqual(self.spawn("b", "accept", "-", stdin_path=envelope).wait(), 0)
+        duration = time.monotonic() - t
+        outcomes = {"old": 0, "new": 0}
+        for i in range(self.RUNS):
+            shutil.rmtree(self.state("b"))
+            shutil.copytree(snapshot, self.state("b"))
+            p = self.spawn("b", "accept", "-", stdin_path=envelope)
+            self.kill_at_random(p, duration, rng)
+            pub = self.whole("b", {old, new}, f"accept run {i}")
+            outcomes["old" if pub == old else "new"] += 1
+            # Whatever the kill left, accepting again finishes the job.
+            q = self.on("b", "accept", envelope)
+            self.assertEqual(q.returncode, 0, f"accept run {i}: {q.stderr!r}")
+            self.assertEqual(self.pub("b"), new)
+        print(f"\n{self.RUNS} kills of accept over {duration * 1000:.0f} ms: {outcomes}", file=sys.stderr)
 
 
 if __name__ == "__main__":
