@@ -2,8 +2,7 @@
 #include "agent/session_detail.hpp"
 
 #include "agent/api.hpp"
-#include "core/envoy_cert.hpp"
-#include "core/files/members.hpp"
+#include "core/membership.hpp"
 #include "core/identity_store.hpp"
 #include "core/files/session_file.hpp"
 #include "core/files/unlock_failed.hpp"
@@ -119,8 +118,7 @@ void Session::unlock(SecretBuffer passphrase, std::uint64_t idle_usec, pid_t wat
             // this machine's envoy certificate now; members learn it when
             // they next pair. Not worth failing an unlock over.
             try {
-                if (id.envoy)
-                    ensure_own_envoy_cert(st.dir, *work->kp, *id.envoy, local_host_name(), std::int64_t(::time(nullptr)));
+                (void)certify_this_envoy(st.store, *work->kp, std::int64_t(::time(nullptr)));
             } catch (const Error &e) {
                 log_warning("could not certify this machine's envoy key: " + e.why());
             }

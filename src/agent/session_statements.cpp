@@ -3,6 +3,7 @@
 #include "agent/session.hpp"
 #include "agent/session_detail.hpp"
 
+#include "core/membership.hpp"
 #include "core/files/name_claim.hpp"
 #include "core/identity_store.hpp"
 #include "core/rotation.hpp"
@@ -45,7 +46,14 @@ void Session::rekey(SecretBuffer passphrase, SecretBuffer new_passphrase, RekeyD
             auto old = unwrap_seed(id.wrapped, work->passphrase.bytes(), id.salt, id.pub);
             if (!(old.public_key() == expected))
                 throw AgentError(Failure::invalid_argument, "the session holds another key than identity.pub");
-            work->fresh.emplace(rotate(st.store, old, work->new_passphrase.bytes(), kdf, std::int64_t(::time(nullptr))));
+            const std::int64_t now = std::int64_t(::time(nullptr));
+            work->fresh.emplace(rotate(st.store, old, work->new_passphrase.bytes(), kdf, now));
+            // Members learn this machine's envoy key under the new key too.
+            try {
+                (void)certify_this_envoy(st.store, *work->fresh, now);
+            } catch (const Error &e) {
+                log_warning("could not certify this machine's envoy key under the new key: " + e.why());
+            }
         } catch (const AgentError &) {
             work->error = std::current_exception();
         } catch (const Error &e) {

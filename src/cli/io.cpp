@@ -1,5 +1,3 @@
-#include "pair/holder.hpp"
-#include <ctime>
 #include "cli/io.hpp"
 
 #include "cli/args.hpp"
@@ -13,13 +11,6 @@
 #include <unistd.h>
 
 namespace puddle::cli {
-
-EnvoyCert certify_this_envoy(const StateDir &dir, const Keypair &identity) {
-    const auto envoy = EnvoySecret::load_or_create(EnvoySecret::location());
-    const std::string host = pair::local_host_name();
-    ensure_own_envoy_cert(dir, identity, envoy.public_key(), host, std::int64_t(std::time(nullptr)));
-    return load_own_envoy_cert(dir).value().cert;
-}
 
 Bytes read_input(const std::string &path, std::size_t max_bytes) {
     UniqueFd owned;

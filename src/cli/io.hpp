@@ -4,7 +4,6 @@
 
 #include "core/config.hpp"
 #include "core/encoding.hpp"
-#include "core/envoy_cert.hpp"
 #include "core/identity.hpp"
 #include "core/statedir.hpp"
 #include "util/error.hpp"
@@ -12,12 +11,6 @@
 #include <string>
 
 namespace puddle::cli {
-
-// Signs (if it is not there yet) this machine's envoy certificate under the
-// identity just unwrapped, and returns it: every verb that holds the key
-// unwrapped calls it, so members learn this machine's envoy key.
-// Call under StateLock.
-EnvoyCert certify_this_envoy(const StateDir &dir, const Keypair &identity);
 
 // Reads FILE, or standard input for "-"; more than max_bytes is refused
 // (usage error naming the limit) without reading on.

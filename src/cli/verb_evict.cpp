@@ -130,7 +130,7 @@ int run_evict(const std::vector<std::string> &argv) {
     MembersView view = load_members(st.dir).value_or(MembersView{});
     std::erase_if(view.members, [&](const MemberRecord &m) { return m.host == host && m.direction != MemberDirection::self; });
     save_members(st.dir, view);
-    (void)certify_this_envoy(st.dir, fresh);
+    (void)certify_this_envoy(st.store, fresh, at);
 
     if (out && *out == "-") write_all(STDOUT_FILENO, reinterpret_cast<const std::uint8_t *>(text.data()), text.size(), "standard output");
     else if (out) write_new_file(*out, text);

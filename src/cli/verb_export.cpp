@@ -94,7 +94,7 @@ int run_import(const std::vector<std::string> &argv) {
         const std::string retired = bundle.retired.empty() ? std::string() : serialize_rotation_log(bundle.retired);
         const auto offer = read_join_offer(bundle.salt, bundle.wrapped, bundle.pub, "", retired, own_host);
         accept_join(st.store, offer, own_host, std::int64_t(std::time(nullptr)));
-        (void)certify_this_envoy(st.dir, keypair);
+        (void)certify_this_envoy(st.store, keypair, std::int64_t(std::time(nullptr)));
         cleanup.keep();
         std::printf("imported puddle %s into %s\n", bundle.pub.str().c_str(), st.dir.path().c_str());
         return 0;
@@ -105,7 +105,7 @@ int run_import(const std::vector<std::string> &argv) {
                     st.dir.has(kRotationLogFile) || bundle.retired.empty()
                         ? std::nullopt
                         : std::optional<std::string>(serialize_rotation_log(bundle.retired)));
-    (void)certify_this_envoy(st.dir, keypair);
+    (void)certify_this_envoy(st.store, keypair, std::int64_t(std::time(nullptr)));
     std::printf("re-sealed puddle %s to this machine in %s\n", bundle.pub.str().c_str(), st.dir.path().c_str());
     return 0;
 }

@@ -7,10 +7,12 @@
 #include "cli/verbs.hpp"
 #include "core/config.hpp"
 #include "core/identity_store.hpp"
+#include "core/membership.hpp"
 #include "util/error.hpp"
 #include "util/harden.hpp"
 
 #include <cstdio>
+#include <ctime>
 
 namespace puddle::cli {
 
@@ -46,7 +48,7 @@ int run_init(const std::vector<std::string> &argv) {
         auto salt = random_salt();
         auto wrapped = wrap_seed(keypair, pass.bytes(), salt, config.kdf);
         st.store.commit(salt, wrapped, keypair.public_key());
-        (void)certify_this_envoy(st.dir, keypair);
+        (void)certify_this_envoy(st.store, keypair, std::int64_t(std::time(nullptr)));
         cleanup.keep();
         std::printf("initialized puddle %s\nstate directory: %s\n", keypair.public_key().str().c_str(),
                     st.dir.path().c_str());
@@ -106,7 +108,7 @@ int run_rotate_passphrase(const std::vector<std::string> &argv) {
         throw Error(Failure::failed, "rotate-passphrase", "the identity changed while the passphrases were read",
                     "run 'puddle rotate-passphrase' again");
     st.store.commit(salt, wrapped, id.pub);
-    (void)certify_this_envoy(st.dir, keypair);
+    (void)certify_this_envoy(st.store, keypair, std::int64_t(std::time(nullptr)));
     std::printf("passphrase changed for %s\n", id.pub.str().c_str());
     std::fprintf(stderr, "hint: other member envoys keep the old passphrase until you change it there too\n");
     return 0;

@@ -231,16 +231,16 @@ int run_join(const std::vector<std::string> &argv) {
         auto keypair = unwrap_seed(wrapped, pass.bytes(), p.salt, joined);
         if (member) {
             already = true;
-            return std::optional<EnvoyCert>(certify_this_envoy(open_state(false).dir, keypair));
+            return certify_this_envoy(open_state(false).store, keypair, std::int64_t(std::time(nullptr)));
         }
         const auto offer = read_join_offer(p.salt, p.wrapped, joined, p.members_json, p.retired_json, req.own_host);
         auto st = open_state(true);
         accept_join(st.store, offer, req.own_host, std::int64_t(std::time(nullptr)));
         cleanup.keep();
-        const auto cert = certify_this_envoy(st.dir, keypair);
+        const auto cert = certify_this_envoy(st.store, keypair, std::int64_t(std::time(nullptr)));
         for (const auto &prob : store_learned_claims(p.claims_json))
             std::fprintf(stderr, "puddle: warning: ignored a claim from the holder: %s\n", prob.why.c_str());
-        return std::optional<EnvoyCert>(cert);
+        return cert;
     });
     if (already) std::printf("already a member of puddle %s; nothing changed\n", joined.str().c_str());
     else std::printf("joined puddle %s from %s\n", joined.str().c_str(), req.target.host.c_str());
@@ -319,10 +319,10 @@ int rekey_from(const Args &args, const std::string &from) {
         const auto keypair = unwrap_seed(wrapped, pass.bytes(), p.salt, rotated);
         auto st = open_state(false);
         adopt_rotation(st.store, current, path, p.salt, p.wrapped, rotated);
-        const auto cert = certify_this_envoy(st.dir, keypair);
+        const auto cert = certify_this_envoy(st.store, keypair, std::int64_t(std::time(nullptr)));
         for (const auto &prob : store_learned_claims(p.claims_json))
             std::fprintf(stderr, "puddle: warning: ignored a claim from the holder: %s\n", prob.why.c_str());
-        return std::optional<EnvoyCert>(cert);
+        return cert;
     });
     if (already) std::printf("already holding %s; nothing changed\n", rotated.str().c_str());
     else std::printf("rotated to %s (from %s)\n", rotated.str().c_str(), current.str().c_str());

@@ -59,6 +59,14 @@ void accept_join(const IdentityStore &store, const JoinOffer &offer, const std::
     save_members(store.dir(), merge_members(offer.members, MembersView{{self}}));
 }
 
+std::optional<EnvoyCert> certify_this_envoy(const IdentityStore &store, const Keypair &identity, std::int64_t now) {
+    const auto id = store.load();
+    if (!id.envoy || !(id.pub == identity.public_key())) return std::nullopt;
+    const std::string host = local_host_name();
+    ensure_own_envoy_cert(store.dir(), identity, *id.envoy, host, now);
+    return own_cert(store.dir(), id.pub, host);
+}
+
 MembersView members_with_self(const StateDir &dir, const StoredIdentity &id, const std::string &own_host) {
     MembersView view = load_members(dir).value_or(MembersView{});
     const std::string mine = wrapped_digest(id.wrapped.raw);

@@ -51,6 +51,14 @@ JoinOffer read_join_offer(const Salt &salt, const WrappedBytes &wrapped, const P
 // command initialized the envoy meanwhile. Call under StateLock.
 void accept_join(const IdentityStore &store, const JoinOffer &offer, const std::string &own_host, std::int64_t now);
 
+// ---- this machine's envoy ----
+
+// After a command unwrapped the identity: certifies the envoy key that
+// identity.wrapped is sealed to, under that identity and this host name
+// (envoy.json), unless that certificate is already there. nullopt for an
+// identity not sealed to an envoy yet (v1). Call under StateLock.
+std::optional<EnvoyCert> certify_this_envoy(const IdentityStore &store, const Keypair &identity, std::int64_t now);
+
 // ---- reading ----
 
 // This envoy's view with its own record, for `members` and `status`: the

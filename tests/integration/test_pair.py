@@ -146,7 +146,7 @@ class Pairing(unittest.TestCase):
         os.chmod(d, 0o700)
         return d
 
-    def joiner_puddle(self, joiner, *args, passphrase=PASSPHRASE):
+    def joiner_puddle(self, joiner, *args, passphrase=PASSPHRASE, hostname="joiner-host", input=None):
         """puddle as the joiner: in the second namespace, its own host name,
         its own state and config directories (same user name, as pairing
         requires)."""
@@ -158,8 +158,8 @@ class Pairing(unittest.TestCase):
                 "env", "-i", f"HOME={joiner}", f"PUDDLE_HOME={joiner}/state", f"XDG_CONFIG_HOME={joiner}/config",
                 "PATH=/usr/bin:/bin", os.path.join(self.a.bindir, "puddle"), *args]
         try:
-            return subprocess.run(self.ns.command(argv, hostname="joiner-host"), capture_output=True, text=True,
-                                  pass_fds=(r,), timeout=120, start_new_session=True)
+            return subprocess.run(self.ns.command(argv, hostname=hostname), capture_output=True, text=True,
+                                  pass_fds=(r,), timeout=120, start_new_session=True, input=input)
         finally:
             os.close(r)
 
@@ -433,6 +433,105 @@ class Pairing(unittest.TestCase):
         with open(self.state("retired_puddles.json"), "rb") as a, \
                 open(os.path.join(member, "state", "retired_puddles.json"), "rb") as b:
             self.assertEqual(a.read(), b.read())
+
+    def test_three_envoys_evict_one_and_the_kept_one_takes_the_new_key_by_every_transport(self):
+        """Issue 17's acceptance: A (this session) admits B and C over the
+        veth link, each on its own host; A evicts C; B takes the new key by
+        file, by standard input over a pipe and over the pair listener; C,
+        evicted, cannot; A and B agree on the members."""
+        import base64
+        import json
+        import nacl.signing
+        target = f"{self.ns.host_ip}:{PORT}"
+        joiners = {"envoy-b": self.new_joiner(), "envoy-c": self.new_joiner()}
+        for host, d in joiners.items():
+            code = self.pair()
+            p = self.joiner_puddle(d, "join", "--from", target, "--code", code, "--passphrase-fd", "FD", hostname=host)
+            self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
+            wait_until(lambda: self.result().get("host") == host and self.result().get("result") == "claimed", 15,
+                       what=f"{host}'s claim to be recorded")
+
+        def envoy_key_of(state_dir):
+            with open(os.path.join(state_dir, "identity.wrapped"), "rb") as f:
+                return "x25519:" + f.read()[12:44].hex()
+
+        def members(run):
+            p = run("members", "--json")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            return {m["host"]: m for m in json.loads(p.stdout)["members"]}
+
+        a_host = os.uname().nodename
+        a_view = members(self.a.puddle)
+        # A holds each joiner's envoy key, certified by the identity, as the joiner sealed its files to it.
+        for host, d in joiners.items():
+            self.assertEqual(a_view[host]["envoy_key"], envoy_key_of(os.path.join(d, "state")), a_view)
+        # ... and B learned A's from A's view while joining.
+        b = joiners["envoy-b"]
+        b_run = lambda *a, **k: self.joiner_puddle(b, *a, hostname="envoy-b", **k)  # noqa: E731
+        self.assertEqual(members(b_run)[a_host]["envoy_key"], envoy_key_of(self.state("")))
+
+        old = self.pub_now()
+        p = self.a.puddle("evict", "--passphrase-fd", "FD", "envoy-c", passphrases=[PASSPHRASE])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        new = self.pub_now()
+        self.assertNotEqual(new, old)
+        with open(self.state("envelope.json")) as f:
+            envelope = f.read()
+        # Sealed to every certified member A knows (earlier tests' joiners too) but C.
+        a_list = json.loads(self.a.puddle("members", "--json").stdout)["members"]
+        expected = {m["envoy_key"]: m["host"] for m in a_list
+                    if m["envoy_key"] and m["direction"] != "self" and m["host"] != "envoy-c"}
+        self.assertEqual(sorted(r["host"] for r in json.loads(envelope)["recipients"]), sorted(expected.values()))
+        self.assertIn("envoy-b", [r["host"] for r in json.loads(envelope)["recipients"]])
+        snapshot = os.path.join(self.tmp, "b-before-accept")
+        subprocess.run(["cp", "-a", os.path.join(b, "state"), snapshot], check=True)  # owner and modes kept
+
+        def restore_b():
+            shutil.rmtree(os.path.join(b, "state"))
+            subprocess.run(["cp", "-a", snapshot, os.path.join(b, "state")], check=True)
+
+        def b_takes_it(transport):
+            self.assertEqual(b_run("pubkey").stdout.strip(), new, transport)
+            seed = nacl_unwrap.unwrap(*[open(os.path.join(b, "state", f), "rb").read()
+                                        for f in ("identity.wrapped", "identity.salt")],
+                                      new + "\n", PASSPHRASE.encode(), home=b)
+            sig = nacl.signing.SigningKey(seed).sign(b"signed on B").signature
+            nacl.signing.VerifyKey(bytes.fromhex(new[8:])).verify(b"signed on B", sig)
+            # puddle verify, on A, accepts what B signed.
+            v = self.a.puddle("verify", "--sig", base64.b64encode(sig).decode(), input="signed on B")
+            self.assertEqual(v.returncode, 0, f"{transport}: {v.stderr}")
+            restore_b()
+
+        path = os.path.join(b, "carried-envelope.json")
+        with open(path, "w") as f:
+            f.write(envelope)
+        os.chown(path, self.session.uid, self.session.gid)
+        p = b_run("accept", path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        b_takes_it("file")
+        p = b_run("accept", "-", input=envelope)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        b_takes_it("stdin")
+        code = self.rekey_pair()
+        p = b_run("rekey", "--from", target, "--code", code, "--passphrase-fd", "FD")
+        self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
+        self.assertEqual(b_run("pubkey").stdout.strip(), new)
+
+        # A and B agree: A, B; C is gone from both.
+        p = b_run("accept", "-", input=envelope)  # after rekey --from: already holding it
+        self.assertEqual(p.returncode, 0, p.stderr)
+        restore_b()
+        self.assertEqual(b_run("accept", "-", input=envelope).returncode, 0)
+        self.assertEqual(sorted(members(b_run)), sorted(members(self.a.puddle)))
+        self.assertNotIn("envoy-c", members(self.a.puddle))
+        self.assertIn("envoy-b", members(self.a.puddle))
+
+        # C, evicted, with the envelope: refused, saying why; its key stays the old one.
+        c = joiners["envoy-c"]
+        p = self.joiner_puddle(c, "accept", "-", hostname="envoy-c", input=envelope)
+        self.assertEqual(p.returncode, 7, p.stderr)
+        self.assertIn("evicted", p.stderr)
+        self.assertEqual(self.joiner_puddle(c, "pubkey", hostname="envoy-c").stdout.strip(), old)
 
     def pub_now(self):
         with open(self.state("identity.pub")) as f:
