@@ -48,11 +48,19 @@ void Session::rekey(SecretBuffer passphrase, SecretBuffer new_passphrase, RekeyD
                 throw AgentError(Failure::invalid_argument, "the session holds another key than identity.pub");
             const std::int64_t now = std::int64_t(::time(nullptr));
             work->fresh.emplace(rotate(st.store, old, work->new_passphrase.bytes(), kdf, now));
-            // Members learn this machine's envoy key under the new key too.
+            // The new generation for every member whose envoy key is known
+            // here, as `evict` makes it with nobody left out; and members
+            // learn this machine's envoy key under the new key.
             try {
+                const auto fresh_id = st.store.load();
+                std::vector<std::string> unreachable;
+                const auto recipients = envelope_recipients(members_with_self(st.dir, id, local_host_name()),
+                                                            fresh_id.envoy, {}, unreachable);
+                save_envelope(st.dir, make_envelope(old, fresh_id.pub, now, fresh_id.salt, fresh_id.wrapped.raw,
+                                                    load_rotation_log(st.dir).value_or(RotationLog{}), {}, recipients));
                 (void)certify_this_envoy(st.store, *work->fresh, now);
             } catch (const Error &e) {
-                log_warning("could not certify this machine's envoy key under the new key: " + e.why());
+                log_warning("the rotation is done, but its envelope or envoy certificate is not: " + e.why());
             }
         } catch (const AgentError &) {
             work->error = std::current_exception();

@@ -26,8 +26,6 @@
 namespace puddle::cli {
 namespace {
 
-inline constexpr const char *kEnvelopeFile = "envelope.json";
-
 // The session holds the key the identity no longer has: end it, so the next
 // signature is not made with a key the members have left behind.
 void lock_a_stale_session(const PublicKey &now) {
@@ -43,7 +41,6 @@ void lock_a_stale_session(const PublicKey &now) {
     }
 }
 
-// Members (other than self) whose envoy certificate verifies.
 bool certified(const MemberRecord &m) { return m.envoy && verify_envoy_cert(*m.envoy, m.pubkey, m.host); }
 
 void write_new_file(const std::string &path, const std::string &text) {
@@ -93,19 +90,11 @@ int run_evict(const std::vector<std::string> &argv) {
         if (evicted.empty())
             throw Error(Failure::failed, "evict", "no member named " + quoted(host) + " in this envoy's view",
                         "'puddle members' lists the members this envoy knows");
-        for (const auto &m : view.members) {
-            if (m.direction == MemberDirection::self || m.host == host) continue;
-            if (!certified(m)) {
-                if (std::find(unreachable.begin(), unreachable.end(), m.host) == unreachable.end())
-                    unreachable.push_back(m.host);
-                continue;
-            }
-            const bool dropped = std::any_of(evicted.begin(), evicted.end(),
-                                             [&](const EvictedEnvoy &e) { return e.envoy && *e.envoy == m.envoy->key; });
-            const bool mine = own_envoy && *own_envoy == m.envoy->key;
-            const bool dup = std::any_of(kept.begin(), kept.end(), [&](const Recipient &r) { return r.envoy == m.envoy->key; });
-            if (!dropped && !mine && !dup) kept.push_back(Recipient{m.host, m.envoy->key});
-        }
+        kept = envelope_recipients(view, own_envoy, {host}, unreachable);
+        // An envoy key the evicted host also used under another name stays out.
+        std::erase_if(kept, [&](const Recipient &r) {
+            return std::any_of(evicted.begin(), evicted.end(), [&](const EvictedEnvoy &e) { return e.envoy && *e.envoy == r.envoy; });
+        });
     }
     auto pass = current_passphrase(args, "Passphrase");
     const auto old_pair = unwrap_seed(id.wrapped, pass.bytes(), id.salt, id.pub);
@@ -125,7 +114,7 @@ int run_evict(const std::vector<std::string> &argv) {
     const Envelope envelope = make_envelope(old_pair, fresh.public_key(), at, new_id.salt, new_id.wrapped.raw,
                                             load_rotation_log(st.dir).value_or(RotationLog{}), evicted, kept);
     const std::string text = serialize_envelope(envelope);
-    st.dir.write_atomic(kEnvelopeFile, as_bytes(text), 0600);
+    save_envelope(st.dir, envelope);
     // The evicted member leaves this envoy's view.
     MembersView view = load_members(st.dir).value_or(MembersView{});
     std::erase_if(view.members, [&](const MemberRecord &m) { return m.host == host && m.direction != MemberDirection::self; });

@@ -363,8 +363,22 @@ int run_rekey(const std::vector<std::string> &argv) {
     }
     auto rotated = agent.rekey(pass, new_pass);
     std::printf("rotated %s -> %s\n", pub.str().c_str(), rotated.c_str());
-    std::printf("hand the new key to the envoys you keep: 'puddle rekey-pair' here, "
-                "'puddle rekey --from %s' there\n", pair::local_host_name().c_str());
+    // The agent sealed the new key to every member whose envoy key it knows.
+    std::size_t sealed_to = 0;
+    try {
+        const StateDir dir = StateDir::locate();
+        const auto env = parse_envelope(dir.read(kEnvelopeFile, kMaxEnvelopeBytes, FileTrust::private_file),
+                                        dir.file(kEnvelopeFile));
+        if (env.new_key.str() == rotated) {
+            sealed_to = env.recipients.size();
+            for (const auto &r : env.recipients)
+                std::printf("  %s: 'puddle accept %s' there (any transport)\n", r.host.c_str(),
+                            dir.file(kEnvelopeFile).c_str());
+        }
+    } catch (const Error &) {
+    }
+    std::printf("%shand the new key to the envoys you keep: 'puddle rekey-pair' here, "
+                "'puddle rekey --from %s' there\n", sealed_to ? "or " : "", pair::local_host_name().c_str());
     return 0;
 }
 

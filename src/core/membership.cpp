@@ -2,6 +2,7 @@
 
 #include "util/error.hpp"
 
+#include <algorithm>
 #include <sys/stat.h>
 
 namespace puddle {
@@ -65,6 +66,30 @@ std::optional<EnvoyCert> certify_this_envoy(const IdentityStore &store, const Ke
     const std::string host = local_host_name();
     ensure_own_envoy_cert(store.dir(), identity, *id.envoy, host, now);
     return own_cert(store.dir(), id.pub, host);
+}
+
+std::vector<Recipient> envelope_recipients(const MembersView &view, const std::optional<EnvoyKey> &own,
+                                           const std::vector<std::string> &left_out,
+                                           std::vector<std::string> &unreachable) {
+    std::vector<Recipient> out;
+    for (const auto &m : view.members) {
+        if (m.direction == MemberDirection::self) continue;
+        if (std::find(left_out.begin(), left_out.end(), m.host) != left_out.end()) continue;
+        if (!m.envoy || !verify_envoy_cert(*m.envoy, m.pubkey, m.host)) {
+            if (std::find(unreachable.begin(), unreachable.end(), m.host) == unreachable.end())
+                unreachable.push_back(m.host);
+            continue;
+        }
+        if (own && *own == m.envoy->key) continue;
+        if (std::any_of(out.begin(), out.end(), [&](const Recipient &r) { return r.envoy == m.envoy->key; })) continue;
+        out.push_back(Recipient{m.host, m.envoy->key});
+    }
+    return out;
+}
+
+void save_envelope(const StateDir &dir, const Envelope &envelope) {
+    const std::string text = serialize_envelope(envelope);
+    dir.write_atomic(kEnvelopeFile, as_bytes(text), 0600);
 }
 
 MembersView members_with_self(const StateDir &dir, const StoredIdentity &id, const std::string &own_host) {

@@ -6,6 +6,7 @@
 // means for the state directory.
 #pragma once
 
+#include "core/envelope.hpp"
 #include "core/files/members.hpp"
 #include "core/files/rotation_log.hpp"
 #include "core/identity_store.hpp"
@@ -58,6 +59,19 @@ void accept_join(const IdentityStore &store, const JoinOffer &offer, const std::
 // (envoy.json), unless that certificate is already there. nullopt for an
 // identity not sealed to an envoy yet (v1). Call under StateLock.
 std::optional<EnvoyCert> certify_this_envoy(const IdentityStore &store, const Keypair &identity, std::int64_t now);
+
+// ---- envelopes (evict, rekey) ----
+
+// Whom a new generation goes to: every member of `view` but this envoy
+// (`own`) and the hosts in `left_out`, whose envoy certificate verifies, once
+// per envoy key. Members without one are named in `unreachable`.
+std::vector<Recipient> envelope_recipients(const MembersView &view, const std::optional<EnvoyKey> &own,
+                                           const std::vector<std::string> &left_out,
+                                           std::vector<std::string> &unreachable);
+
+// envelope.json in the state directory (0600): the last envelope made here.
+inline constexpr const char *kEnvelopeFile = "envelope.json";
+void save_envelope(const StateDir &dir, const Envelope &envelope);
 
 // ---- reading ----
 

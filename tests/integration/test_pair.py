@@ -423,6 +423,18 @@ class Pairing(unittest.TestCase):
                                "--passphrase-fd", "FD")
         self.assertEqual(p.returncode, 1, p.stderr + self.session.journal(unit="puddle-pair.service"))
         self.assertIn("does not descend", p.stderr)
+        # The agent sealed the new key to the member too (it joined with its envoy key):
+        # a copy of the member's state takes it from the envelope, no passphrase asked.
+        with open(self.state("envelope.json")) as f:
+            envelope = json.load(f)
+        self.assertEqual((envelope["old"], envelope["new"], envelope["evicted"]), (old, new, []))
+        self.assertIn("joiner-host", [r["host"] for r in envelope["recipients"]])
+        twin = self.new_joiner()
+        shutil.rmtree(twin)
+        subprocess.run(["cp", "-a", member, twin], check=True)  # its state and its envoy secret
+        p = self.joiner_puddle(twin, "accept", os.path.join(self.session.home, ".puddle", "envelope.json"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.joiner_puddle(twin, "pubkey").stdout.strip(), new)
         # The member that held the old key accepts it.
         code = self.rekey_pair()
         p = self.joiner_puddle(member, "rekey", "--from", f"{self.ns.host_ip}:{PORT}", "--code", code,

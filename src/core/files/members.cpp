@@ -164,9 +164,10 @@ MembersView merge_members(const MembersView &mine, const MembersView &theirs) {
             const auto [it, fresh] = merged.emplace(std::make_pair(m.host, m.pubkey.bytes), m);
             if (fresh) continue;
             // The newer record wins; an envoy certificate is kept from
-            // either (the newer one when both have one).
+            // either: the newer one when both have one, theirs on a tie
+            // (a machine of that name that paired again, within a second).
             std::optional<EnvoyCert> cert = it->second.envoy;
-            if (m.envoy && (!cert || m.envoy->at > cert->at)) cert = m.envoy;
+            if (m.envoy && (!cert || m.envoy->at >= cert->at)) cert = m.envoy;
             if (m.since > it->second.since) it->second = m;
             it->second.envoy = cert;
         }
