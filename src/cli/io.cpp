@@ -12,6 +12,19 @@
 
 namespace puddle::cli {
 
+void write_new_file(const std::string &path, std::string_view text, const std::string &what) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!fd) {
+        const int err = errno;
+        if (err == EEXIST)
+            throw Error(Failure::failed, "cannot write " + what + " to " + quoted(path), "the file exists",
+                        "choose another name, or remove it first");
+        throw_errno("cannot create " + quoted(path), err);
+    }
+    write_all(fd.get(), reinterpret_cast<const std::uint8_t *>(text.data()), text.size(), path);
+    if (::fsync(fd.get()) != 0) throw_errno("cannot sync " + quoted(path), errno);
+}
+
 Bytes read_input(const std::string &path, std::size_t max_bytes) {
     UniqueFd owned;
     int fd = 0;

@@ -12,6 +12,11 @@
 
 namespace puddle::cli {
 
+// Creates `path` 0600 with `text`, never over an existing file (it may be
+// someone's only copy of something), and syncs it. `what` names the content
+// in messages ("the export", "the envelope").
+void write_new_file(const std::string &path, std::string_view text, const std::string &what);
+
 // Reads FILE, or standard input for "-"; more than max_bytes is refused
 // (usage error naming the limit) without reading on.
 Bytes read_input(const std::string &path, std::size_t max_bytes = SIZE_MAX);

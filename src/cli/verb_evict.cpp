@@ -43,19 +43,6 @@ void lock_a_stale_session(const PublicKey &now) {
 
 bool certified(const MemberRecord &m) { return m.envoy && verify_envoy_cert(*m.envoy, m.pubkey, m.host); }
 
-void write_new_file(const std::string &path, const std::string &text) {
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (!fd) {
-        const int err = errno;
-        if (err == EEXIST)
-            throw Error(Failure::failed, "cannot write the envelope to " + quoted(path), "the file exists",
-                        "choose another name, or remove it first (the envelope is also in the state directory)");
-        throw_errno("cannot create " + quoted(path), err);
-    }
-    write_all(fd.get(), reinterpret_cast<const std::uint8_t *>(text.data()), text.size(), path);
-    if (::fsync(fd.get()) != 0) throw_errno("cannot sync " + quoted(path), errno);
-}
-
 } // namespace
 
 int run_evict(const std::vector<std::string> &argv) {
@@ -122,7 +109,7 @@ int run_evict(const std::vector<std::string> &argv) {
     (void)certify_this_envoy(st.store, fresh, at);
 
     if (out && *out == "-") write_all(STDOUT_FILENO, reinterpret_cast<const std::uint8_t *>(text.data()), text.size(), "standard output");
-    else if (out) write_new_file(*out, text);
+    else if (out) write_new_file(*out, text, "the envelope");
     std::fprintf(stderr, "puddle: evicted %s: rotated %s -> %s (generation %llu), same passphrase\n", host.c_str(),
                  id.pub.str().c_str(), fresh.public_key().str().c_str(), (unsigned long long)envelope.generation);
     std::fprintf(stderr, "puddle: envelope for %zu kept member%s: %s%s%s\n", kept.size(), kept.size() == 1 ? "" : "s",

@@ -41,17 +41,7 @@ int run_export(const std::vector<std::string> &argv) {
     if (target == "-") {
         write_all(STDOUT_FILENO, reinterpret_cast<const std::uint8_t *>(text.data()), text.size(), "standard output");
     } else {
-        // Never over an existing file: it may be someone's only copy of something.
-        UniqueFd fd(::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-        if (!fd) {
-            const int err = errno;
-            if (err == EEXIST)
-                throw Error(Failure::failed, "cannot export to " + quoted(target), "the file exists",
-                            "choose another name, or remove it first");
-            throw_errno("cannot create " + quoted(target), err);
-        }
-        write_all(fd.get(), reinterpret_cast<const std::uint8_t *>(text.data()), text.size(), target);
-        if (::fsync(fd.get()) != 0) throw_errno("cannot sync " + quoted(target), errno);
+        write_new_file(target, text, "the export");
     }
     std::fprintf(stderr,
                  "puddle: exported puddle %s%s%s. The file unlocks with the passphrase alone, on any machine:\n"

@@ -20,17 +20,6 @@ std::string associated_data(const Envelope &e, const EnvoyKey &recipient) {
            "\n" + recipient.str() + "\n" + to_hex(e.salt) + "\n";
 }
 
-template <std::size_t N>
-std::array<std::uint8_t, N> fixed_base64(const ObjectReader &r, const char *name) {
-    const std::string &text = r.string(name);
-    const auto raw = from_base64(text, N);
-    if (!raw || raw->size() != N || to_base64(*raw) != text)
-        r.fail(r.field(name) + " must be the base64 of " + std::to_string(N) + " bytes");
-    std::array<std::uint8_t, N> out{};
-    std::copy(raw->begin(), raw->end(), out.begin());
-    return out;
-}
-
 EnvoyKey envoy_field(const ObjectReader &r, const char *name) {
     std::string why;
     const auto k = parse_envoy_key(r.string(name), &why);
@@ -104,7 +93,6 @@ std::string serialize_envelope(const Envelope &e) {
                             .set("key", to_base64(r.sealed_key))
                             .set("nonce", to_base64(r.nonce))
                             .set("wrapped", to_base64(r.wrapped)));
-    auto retired = parse_json(serialize_rotation_log(e.retired), nullptr);
     return Json::object()
                .set("v", kVersion)
                .set("kind", kKind)
@@ -113,7 +101,7 @@ std::string serialize_envelope(const Envelope &e) {
                .set("at", e.at)
                .set("generation", std::int64_t(e.generation))
                .set("salt", to_base64(e.salt))
-               .set("retired", retired ? std::move(*retired) : Json::array())
+               .set("retired", rotation_log_value(e.retired))
                .set("evicted", std::move(evicted))
                .set("sig_evict", signature_text(e.sig_evict))
                .set("recipients", std::move(recipients))
@@ -126,8 +114,7 @@ Envelope parse_envelope(std::span<const std::uint8_t> bytes, const std::string &
     const Json doc = parse_document(src, bytes, kMaxEnvelopeBytes);
     const ObjectReader r(src, doc, "");
     r.version();
-    if (r.string("kind") != kKind)
-        r.fail(r.field("kind") + " is " + quote_for_message(r.string("kind")) + ", not \"puddle-envelope\"");
+    r.kind(kKind);
     r.only({"v", "kind", "old", "new", "at", "generation", "salt", "retired", "evicted", "sig_evict", "recipients"});
     Envelope e;
     e.old_key = r.key("old");
@@ -138,9 +125,9 @@ Envelope parse_envelope(std::span<const std::uint8_t> bytes, const std::string &
     const std::int64_t generation = r.integer("generation");
     if (generation < 1) r.fail(r.field("generation") + " must be at least 1");
     e.generation = std::uint64_t(generation);
-    e.salt = fixed_base64<kSaltBytes>(r, "salt");
+    e.salt = r.fixed_bytes<kSaltBytes>("salt");
     r.array("retired");
-    e.retired = parse_rotation_log(as_bytes(r.get("retired").dump()), label + ", field \"retired\"");
+    e.retired = parse_rotation_log_value(r.get("retired"), label + ", field \"retired\"");
     if (e.retired.size() != e.generation)
         r.fail(r.field("generation") + " is " + std::to_string(e.generation) + " but \"retired\" holds " +
                std::to_string(e.retired.size()) + " records");
@@ -169,9 +156,9 @@ Envelope parse_envelope(std::span<const std::uint8_t> bytes, const std::string &
         rec.host = host_field(x);
         rec.envoy = envoy_field(x, "envoy");
         if (!seen.insert(rec.envoy.bytes).second) x.fail(where + " repeats an envoy key named before it");
-        rec.sealed_key = fixed_base64<kSealedKeyBytes>(x, "key");
-        rec.nonce = fixed_base64<24>(x, "nonce");
-        rec.wrapped = fixed_base64<kEnvelopeWrapBytes>(x, "wrapped");
+        rec.sealed_key = x.fixed_bytes<kSealedKeyBytes>("key");
+        rec.nonce = x.fixed_bytes<24>("nonce");
+        rec.wrapped = x.fixed_bytes<kEnvelopeWrapBytes>("wrapped");
         e.recipients.push_back(std::move(rec));
     }
     return e;

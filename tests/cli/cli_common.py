@@ -59,8 +59,8 @@ class PuddleCase(unittest.TestCase):
         with open(os.path.join(self.xdg, "puddle", "puddle.toml"), "w") as f:
             f.write(text)
 
-    def run_puddle(self, *args, passphrases=None, input_data=None, timeout=30, env_extra=None):
-        """Runs puddle without a controlling terminal. `passphrases` is a list
+    def run_puddle(self, *args, passphrases=None, input_data=None, timeout=30, env_extra=None, prefix=()):
+        """Runs puddle (after `prefix`, a wrapper command) without a controlling terminal. `passphrases` is a list
         of lines written to a pipe; the argument "FD" is replaced by the
         pipe's descriptor number (e.g. "--passphrase-fd", "FD")."""
         pass_fds = ()
@@ -73,7 +73,7 @@ class PuddleCase(unittest.TestCase):
             args = [str(r) if a == "FD" else a for a in args]
         try:
             env = dict(self.env, **(env_extra or {}))
-            return subprocess.run([PUDDLE, *args], env=env, input=input_data,
+            return subprocess.run([*prefix, PUDDLE, *args], env=env, input=input_data,
                                   capture_output=True, timeout=timeout, pass_fds=pass_fds,
                                   start_new_session=True)
         finally:

@@ -59,25 +59,17 @@ class EnvoysCase(PuddleCase):
 
     # ---- helpers
 
+    def prefix(self, name):
+        """Its own UTS namespace with host name NAME-host."""
+        return ["unshare", "--uts", "--", "sh", "-c", 'hostname "$0" && exec "$@"', name + "-host"]
+
     def argv(self, name, *args):
-        return ["unshare", "--uts", "--", "sh", "-c", 'hostname "$0" && exec "$@"', name + "-host", PUDDLE, *args]
+        return [*self.prefix(name), PUDDLE, *args]
 
     def on(self, name, *args, passphrases=None, input_data=None):
         """puddle as envoy `name`: its HOME and state, host name NAME-host."""
-        pass_fds, r = (), None
-        if passphrases is not None:
-            r, w = os.pipe()
-            os.write(w, "".join(p + "\n" for p in passphrases).encode())
-            os.close(w)
-            pass_fds = (r,)
-            args = [str(r) if a == "FD" else a for a in args]
-        try:
-            env = dict(self.env, **self.envoys[name])
-            return subprocess.run(self.argv(name, *args), env=env, input=input_data,
-                                  capture_output=True, timeout=60, pass_fds=pass_fds)
-        finally:
-            if r is not None:
-                os.close(r)
+        return self.run_puddle(*args, passphrases=passphrases, input_data=input_data, timeout=60,
+                               env_extra=self.envoys[name], prefix=self.prefix(name))
 
     def state(self, name):
         return self.envoys[name]["PUDDLE_HOME"]

@@ -121,6 +121,24 @@ public:
         return *v.as_array();
     }
 
+    // A document that names what it is ("kind"), for files a user carries
+    // around: the wrong file gets "is X, not Y", not a field-by-field refusal.
+    void kind(const char *expected) const {
+        const std::string &k = string("kind");
+        if (k != expected) fail(field("kind") + " is " + quote_for_message(k) + ", not \"" + expected + "\"");
+    }
+
+    // Exactly N bytes, as canonical base64.
+    template <std::size_t N> std::array<std::uint8_t, N> fixed_bytes(const char *name) const {
+        const std::string &text = string(name);
+        const auto raw = from_base64(text, N);
+        if (!raw || raw->size() != N || to_base64(*raw) != text)
+            fail(field(name) + " must be the base64 of " + std::to_string(N) + " bytes");
+        std::array<std::uint8_t, N> out{};
+        std::copy(raw->begin(), raw->end(), out.begin());
+        return out;
+    }
+
     PublicKey key(const char *name) const {
         std::string why;
         const auto k = parse_public_key(string(name), &why);

@@ -72,6 +72,16 @@ std::string serialize_rotation_log(const RotationLog &log) {
     return list.dump() + "\n";
 }
 
+Json rotation_log_value(const RotationLog &log) {
+    auto value = parse_json(serialize_rotation_log(log), nullptr);
+    return value ? std::move(*value) : Json::array();
+}
+
+RotationLog parse_rotation_log_value(const Json &value, const std::string &label) {
+    const std::string text = value.dump();
+    return parse_rotation_log(as_bytes(text), label);
+}
+
 std::optional<RotationLog> load_rotation_log(const StateDir &dir) {
     if (!dir.has(kRotationLogFile)) return std::nullopt;
     return parse_rotation_log(dir.read(kRotationLogFile, kMaxRotationLogBytes, FileTrust::private_file), dir.file(kRotationLogFile));

@@ -9,6 +9,7 @@
 // so no caller spells the file name, its limit or its mode.
 #pragma once
 
+#include "util/json.hpp"
 #include "core/identity.hpp"
 #include "core/statedir.hpp"
 
@@ -47,6 +48,10 @@ std::string rotation_record_problem(const RotationRecord &record);
 RotationLog parse_rotation_log(std::span<const std::uint8_t> bytes, const std::string &label);
 // "[]\n" for the empty log.
 std::string serialize_rotation_log(const RotationLog &log);
+// The log as a JSON value inside another document (export bundle, envelope),
+// and read back from one; `label` names the document and the field.
+Json rotation_log_value(const RotationLog &log);
+RotationLog parse_rotation_log_value(const Json &value, const std::string &label);
 
 // nullopt when the file is absent.
 std::optional<RotationLog> load_rotation_log(const StateDir &dir);
