@@ -6,7 +6,7 @@ export DEBIAN_FRONTEND=noninteractive
 pkgs=(
   build-essential meson ninja-build pkg-config
   libsystemd-dev libsodium-dev libssl-dev libtomlplusplus-dev
-  libboost-test-dev libkeyutils-dev keyutils
+  libboost-test-dev libkeyutils-dev keyutils libtss2-dev swtpm swtpm-tools
   systemd dbus dbus-user-session polkitd pkexec
   python3 python3-nacl python3-dbus
   openssh-client openssh-server git socat iproute2 procps util-linux passwd

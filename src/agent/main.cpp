@@ -104,6 +104,7 @@ int main(int argc, char **argv) {
         std::vector<std::string> warnings;
         auto config = load_config(warnings);
         for (const auto &w : warnings) log_warning(w);
+        set_tpm_choice(config.envoy);
         agent::ListenSockets sockets;
         if (!socket_path.empty() || !ssh_socket_path.empty()) {
             if (!socket_path.empty()) sockets.agent.push_back(bind_socket(socket_path));

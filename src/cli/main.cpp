@@ -1,5 +1,6 @@
 // The puddle command: dispatch to a verb, turn errors into messages and exit codes.
 #include "cli/io.hpp"
+#include "core/config.hpp"
 #include "cli/verbs.hpp"
 #include "core/identity_store.hpp"
 #include "util/error.hpp"
@@ -224,6 +225,13 @@ int dispatch(int argc, char **argv) {
 int main(int argc, char **argv) {
     ::umask(077);
     puddle::set_repair_notice([](const std::string &text) { puddle::cli::print_notice(text); });
+    // Which TPM holds the envoy secret, for every verb: read quietly here
+    // (the verbs that act on the configuration report its errors).
+    try {
+        std::vector<std::string> ignored;
+        puddle::set_tpm_choice(puddle::load_config(ignored, puddle::ConfigErrors::skip_file).envoy);
+    } catch (const std::exception &) {
+    }
     try {
         return puddle::cli::dispatch(argc, argv);
     } catch (const puddle::Error &e) {

@@ -89,7 +89,9 @@ StatusFacts gather() {
         id = store.load();
         auto p = Json::object().set("kind", protection_name(id->protection));
         if (id->envoy) p.set("envoy_key", id->envoy->str());
-        p.set("secret_file", id->envoy ? Json(EnvoySecret::location().file(kEnvoySecretFile)) : Json());
+        p.set("secret_file", !id->envoy ? Json()
+                                        : Json(EnvoySecret::location().file(
+                                              id->protection == Protection::tpm2 ? kEnvoyTpmFile : kEnvoySecretFile)));
         f.protection = p;
     } catch (const Error &) {
     }
@@ -220,7 +222,10 @@ void print_human(const StatusFacts &f) {
             std::printf("%s %s%s\n", bold("name:").c_str(), n->as_string()->c_str(),
                         *f.name.get("unique")->as_bool() ? "" : " (contested)");
         if (const Json *kind = f.protection.get("kind"); kind && kind->as_string()) {
-            if (*kind->as_string() == protection_name(Protection::file))
+            if (*kind->as_string() == protection_name(Protection::tpm2))
+                std::printf("%s passphrase + this machine's envoy secret, sealed in its TPM (%s)\n",
+                            bold("protection:").c_str(), printable(*f.protection.get("secret_file")->as_string()).c_str());
+            else if (*kind->as_string() == protection_name(Protection::file))
                 std::printf("%s passphrase + this machine's envoy secret (%s; a file, so whoever can read\n"
                             "  your home here can take it: keep the passphrase strong)\n",
                             bold("protection:").c_str(), printable(*f.protection.get("secret_file")->as_string()).c_str());

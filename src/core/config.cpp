@@ -229,6 +229,18 @@ const std::map<std::string, std::map<std::string, Setter>> &schema() {
            [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
                c.record.new_requester_warning_hours = std::uint32_t(x.integer(n, k, 0, 24 * 366));
            }}}},
+        {"envoy",
+         {{"tpm",
+           [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               auto v = x.string(n, k);
+               if (v == "auto") c.envoy.mode = TpmChoice::Mode::automatic;
+               else if (v == "required") c.envoy.mode = TpmChoice::Mode::required;
+               else if (v == "off") c.envoy.mode = TpmChoice::Mode::off;
+               else x.fail(n, k, "\"" + v + "\" is not one of \"auto\", \"required\", \"off\"");
+           }},
+          {"tcti", [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               c.envoy.tcti = x.string(n, k);
+           }}}},
         {"names",
          {{"claims_dirs", [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
                const auto *arr = n.as_array();

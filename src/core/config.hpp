@@ -3,6 +3,7 @@
 // file:line and the key; unknown keys are warnings.
 #pragma once
 
+#include "core/tpm.hpp"
 #include "core/wrap.hpp"
 
 #include <cstdint>
@@ -66,6 +67,8 @@ struct Config {
     struct Names {
         std::vector<std::string> claims_dirs{"/var/lib/puddle/names.d"};
     } names;
+    // Where this machine's envoy secret is kept (docs/formats.md).
+    TpmChoice envoy;
 };
 
 // An [ssh] destinations entry as the fingerprint the agent compares:

@@ -31,6 +31,7 @@ const char *protection_name(Protection p) {
     switch (p) {
     case Protection::passphrase_only: return "passphrase";
     case Protection::file: return "envoy-file";
+    case Protection::tpm2: return "envoy-tpm2";
     }
     return "unknown";
 }
@@ -91,7 +92,19 @@ EnvoySecret EnvoySecret::from_bytes(std::span<const std::uint8_t> secret, std::s
 }
 
 std::optional<EnvoySecret> EnvoySecret::load(const StateDir &where) {
-    if (!where.exists() || !where.has(kEnvoySecretFile)) return std::nullopt;
+    if (!where.exists()) return std::nullopt;
+    if (where.has(kEnvoyTpmFile)) {
+        where.check_safe();
+        const auto sealed = where.read(kEnvoyTpmFile, 4096, FileTrust::private_file, Failure::bad_passphrase);
+        auto s = tpm_unseal(sealed, where.file(kEnvoyTpmFile));
+        if (s.size() != kEnvoySecretBytes)
+            throw Error(Failure::bad_passphrase, "cannot use " + where.file(kEnvoyTpmFile),
+                        "the TPM unsealed " + std::to_string(s.size()) + " bytes, not 32", "");
+        auto e = from_bytes(s.bytes(), where.file(kEnvoyTpmFile));
+        e.protection_ = Protection::tpm2;
+        return e;
+    }
+    if (!where.has(kEnvoySecretFile)) return std::nullopt;
     where.check_safe();
     // As ssh refuses an unprotected private key: a secret others could read
     // may already have been read.
@@ -120,8 +133,25 @@ EnvoySecret EnvoySecret::load_or_create(const StateDir &where) {
     SecretBuffer file(kFileBytes);
     std::memcpy(file.data(), kMagic, sizeof kMagic);
     randombytes_buf(file.data() + sizeof kMagic, kEnvoySecretBytes);
+    const auto secret = file.bytes().subspan(sizeof kMagic);
+    // In the TPM where there is one: then the secret is never on the disk.
+    const TpmChoice &tpm = tpm_choice();
+    if (tpm.mode != TpmChoice::Mode::off) {
+        try {
+            const Bytes sealed = tpm_seal(secret);
+            where.write_atomic(kEnvoyTpmFile, sealed, 0600);
+            auto e = from_bytes(secret, where.file(kEnvoyTpmFile));
+            e.protection_ = Protection::tpm2;
+            return e;
+        } catch (const Error &e) {
+            if (tpm.mode == TpmChoice::Mode::required)
+                throw Error(Failure::failed, "cannot make this machine's envoy secret",
+                            "[envoy] tpm = \"required\", and " + e.what_failed() + ": " + e.why(), e.hint());
+            // "auto": no TPM here (or none we may use): the file below.
+        }
+    }
     where.write_atomic(kEnvoySecretFile, file.bytes(), 0600);
-    return from_bytes(file.bytes().subspan(sizeof kMagic), where.file(kEnvoySecretFile));
+    return from_bytes(secret, where.file(kEnvoySecretFile));
 }
 
 SecretBuffer EnvoySecret::wrap_key() const { return subkey(secret_, kWrapSubkey, kWrapContext); }

@@ -15,6 +15,7 @@
 
 #include "core/secret.hpp"
 #include "core/statedir.hpp"
+#include "core/tpm.hpp"
 
 #include <array>
 #include <cstdint>
@@ -33,8 +34,9 @@ inline constexpr std::size_t kEnvoyKeyBytes = 32;
 enum class Protection : std::uint8_t {
     passphrase_only = 0, // a PUDDLEW1 wrap: not sealed to any envoy (yet)
     file = 1,            // envoy secret in a 0600 file outside the state directory
+    tpm2 = 2,            // envoy secret sealed in this machine's TPM 2.0 (tpm.hpp)
 };
-const char *protection_name(Protection p); // "passphrase", "envoy-file"
+const char *protection_name(Protection p); // "passphrase", "envoy-file", "envoy-tpm2"
 
 // An envoy's public key: X25519, "x25519:<64 lowercase hex>".
 struct EnvoyKey {
@@ -48,16 +50,18 @@ class EnvoySecret {
 public:
     // $HOME/.local/state/puddle (HOME, else the passwd entry's home).
     static StateDir location();
-    // The secret in `where`, or nullopt if there is none. Throws for an
-    // unsafe or damaged file (naming it and the fix).
+    // The secret in `where` (envoy.tpm unsealed by the TPM, else
+    // envoy.secret), or nullopt if there is none. Throws for an unsafe or
+    // damaged file, or a TPM that does not unseal it (naming it and the fix).
     static std::optional<EnvoySecret> load(const StateDir &where);
-    // The same, making one (atomically, 0600) if there is none.
+    // The same, making one if there is none: sealed in the TPM where
+    // tpm_choice() says so and one answers, else a 0600 file.
     static EnvoySecret load_or_create(const StateDir &where);
     // From known bytes (test vectors).
     static EnvoySecret from_bytes(std::span<const std::uint8_t> secret, std::string path = {});
 
     const EnvoyKey &public_key() const noexcept { return pub_; }
-    Protection protection() const noexcept { return Protection::file; }
+    Protection protection() const noexcept { return protection_; }
     const std::string &path() const noexcept { return path_; }
 
     // Subkeys (crypto_kdf, BLAKE2b): 1/"puddlew2" seals the identity at
@@ -70,6 +74,7 @@ private:
     SecretBuffer secret_;
     EnvoyKey pub_;
     std::string path_;
+    Protection protection_ = Protection::file;
 };
 
 // Pure parser of envoy.secret: "PUDDLEE1" and the 32 bytes.

@@ -50,9 +50,9 @@ SealedWrap parse_sealed_wrap(std::span<const std::uint8_t> bytes, const std::str
     if (!r.expect(as_bytes(std::string_view(kMagic, sizeof kMagic))) || !r.u8(protection) || !r.u8(reserved[0]) ||
         !r.u8(reserved[1]) || !r.u8(reserved[2]) || !r.bytes(s.envoy.bytes))
         damaged(label, "truncated header");
-    if (protection != std::uint8_t(Protection::file))
+    if (protection != std::uint8_t(Protection::file) && protection != std::uint8_t(Protection::tpm2))
         damaged(label, "unknown protection 0x" + to_hex(std::span(&protection, 1)) +
-                           " (this puddle knows 0x01, an envoy secret in a file)");
+                           " (this puddle knows 0x01, an envoy secret in a file, and 0x02, one sealed in a TPM)");
     if (reserved[0] || reserved[1] || reserved[2]) damaged(label, "reserved header bytes are not 0");
     s.protection = Protection(protection);
     std::memcpy(s.raw.data(), bytes.data(), kSealedWrapBytes);

@@ -93,6 +93,7 @@ int main(int argc, char **argv) {
         std::vector<std::string> warnings;
         auto config = load_config(warnings);
         for (const auto &w : warnings) log_warning(w);
+        set_tpm_choice(config.envoy);
         StateDir dir = StateDir::locate();
         auto *pw = ::getpwuid(::getuid());
         if (!pw) throw Error(Failure::failed, "pair listener", "cannot find the user's name");

@@ -229,7 +229,7 @@ class RotatePassphrase(PuddleCase):
         self.init("old pass")
         good = self.read("identity.wrapped")
         for bad, needle in ((good[:60], b"60 bytes"), (good + b"x", b"175 bytes"),
-                            (b"PUDDLEW3" + good[8:], b"PUDDLEW3"), (good[:8] + b"\x02" + good[9:], b"0x02")):
+                            (b"PUDDLEW3" + good[8:], b"PUDDLEW3"), (good[:8] + b"\x03" + good[9:], b"0x03")):
             with open(self.file("identity.wrapped"), "wb") as f:
                 f.write(bad)
             p = self.run_puddle("rotate-passphrase", "--passphrase-fd", "FD", "--new-passphrase-fd", "FD",

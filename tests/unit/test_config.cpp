@@ -175,6 +175,19 @@ BOOST_AUTO_TEST_CASE(consent_and_ssh_destinations) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(envoy_tpm_modes) {
+    const Config d = parse("");
+    BOOST_TEST(int(d.envoy.mode) == int(TpmChoice::Mode::automatic));
+    BOOST_TEST(d.envoy.tcti.empty());
+    const Config c = parse("[envoy]\ntpm = \"required\"\ntcti = \"device:/dev/tpmrm0\"\n");
+    BOOST_TEST(int(c.envoy.mode) == int(TpmChoice::Mode::required));
+    BOOST_TEST(c.envoy.tcti == "device:/dev/tpmrm0");
+    BOOST_TEST(int(parse("envoy.tpm = \"off\"").envoy.mode) == int(TpmChoice::Mode::off));
+    auto e = refused("[envoy]\ntpm = \"maybe\"\n");
+    CHECK_CONTAINS(e.why(), "envoy.tpm");
+    CHECK_CONTAINS(e.why(), "\"maybe\" is not one of \"auto\", \"required\", \"off\"");
+}
+
 BOOST_AUTO_TEST_CASE(polkit_modes) {
     BOOST_TEST(parse("agent.polkit = \"auto\"").agent.polkit == PolkitMode::automatic);
     BOOST_TEST(parse("agent.polkit = \"required\"").agent.polkit == PolkitMode::required);

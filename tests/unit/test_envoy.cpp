@@ -129,8 +129,8 @@ BOOST_AUTO_TEST_CASE(the_parser_says_what_is_wrong) {
                "cannot read w: file is 100 bytes; a PUDDLEW2 wrap is exactly 174 | restore the identity files from "
                "another member envoy ('puddle export' there, 'puddle import' here)");
     auto bad = good;
-    bad[8] = 2;
-    BOOST_TEST(msg(bad).find("unknown protection 0x02") != std::string::npos);
+    bad[8] = 3;
+    BOOST_TEST(msg(bad).find("unknown protection 0x03") != std::string::npos);
     bad = good;
     bad[10] = 1;
     BOOST_TEST(msg(bad).find("reserved header bytes are not 0") != std::string::npos);

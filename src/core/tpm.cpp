@@ -1,0 +1,190 @@
+#include "core/tpm.hpp"
+
+#include "core/wire.hpp"
+#include "util/error.hpp"
+
+#include <cstdlib>
+#include <cstring>
+
+#ifdef PUDDLE_HAVE_TPM2
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_mu.h>
+#include <tss2/tss2_rc.h>
+#include <tss2/tss2_tctildr.h>
+#endif
+
+namespace puddle {
+namespace {
+
+TpmChoice g_choice;
+constexpr char kMagic[8] = {'P', 'U', 'D', 'D', 'L', 'E', 'T', '1'};
+
+} // namespace
+
+void set_tpm_choice(TpmChoice choice) { g_choice = std::move(choice); }
+const TpmChoice &tpm_choice() { return g_choice; }
+
+#ifndef PUDDLE_HAVE_TPM2
+
+bool tpm_built() noexcept { return false; }
+
+Bytes tpm_seal(std::span<const std::uint8_t>) {
+    throw Error(Failure::failed, "cannot use a TPM", "this puddle was built without tpm2-tss",
+                "build with libtss2-dev installed, or set [envoy] tpm = \"off\"");
+}
+
+SecretBuffer tpm_unseal(std::span<const std::uint8_t>, const std::string &label) {
+    throw Error(Failure::failed, "cannot unseal " + label, "this puddle was built without tpm2-tss",
+                "use a puddle built with TPM support on this machine");
+}
+
+#else
+
+bool tpm_built() noexcept { return true; }
+
+namespace {
+
+std::string rc_text(TSS2_RC rc) { return Tss2_RC_Decode(rc); }
+
+// One connection to the TPM, closed (and its objects flushed) on every path.
+class Tpm {
+public:
+    Tpm() {
+        // tpm2-tss logs its own failures to stderr; puddle reports them
+        // itself, once, with the fix (a TSS2_LOG the user set is kept).
+        ::setenv("TSS2_LOG", "all+NONE", 0);
+        const std::string &conf = g_choice.tcti;
+        TSS2_RC rc = Tss2_TctiLdr_Initialize(conf.empty() ? nullptr : conf.c_str(), &tcti_);
+        if (rc != TSS2_RC_SUCCESS)
+            throw Error(Failure::failed, "cannot reach a TPM" + (conf.empty() ? std::string() : " (" + conf + ")"),
+                        rc_text(rc), "check [envoy] tcti, or that /dev/tpmrm0 exists and is yours to open (group tss)");
+        rc = Esys_Initialize(&ctx_, tcti_, nullptr);
+        if (rc != TSS2_RC_SUCCESS) {
+            Tss2_TctiLdr_Finalize(&tcti_);
+            throw Error(Failure::failed, "cannot talk to the TPM", rc_text(rc), "");
+        }
+    }
+    ~Tpm() {
+        if (primary_ != ESYS_TR_NONE) Esys_FlushContext(ctx_, primary_);
+        if (object_ != ESYS_TR_NONE) Esys_FlushContext(ctx_, object_);
+        Esys_Finalize(&ctx_);
+        Tss2_TctiLdr_Finalize(&tcti_);
+    }
+    Tpm(const Tpm &) = delete;
+    Tpm &operator=(const Tpm &) = delete;
+
+    // The standard storage primary key (the template tpm2_createprimary and
+    // the TCG's provisioning guidance use): the same key every time on one
+    // TPM, a different one on any other.
+    ESYS_TR primary() {
+        TPM2B_SENSITIVE_CREATE sensitive{};
+        TPM2B_PUBLIC tmpl{};
+        tmpl.publicArea.type = TPM2_ALG_ECC;
+        tmpl.publicArea.nameAlg = TPM2_ALG_SHA256;
+        tmpl.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                                           TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
+                                           TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_NODA;
+        auto &ecc = tmpl.publicArea.parameters.eccDetail;
+        ecc.symmetric.algorithm = TPM2_ALG_AES;
+        ecc.symmetric.keyBits.aes = 128;
+        ecc.symmetric.mode.aes = TPM2_ALG_CFB;
+        ecc.scheme.scheme = TPM2_ALG_NULL;
+        ecc.curveID = TPM2_ECC_NIST_P256;
+        ecc.kdf.scheme = TPM2_ALG_NULL;
+        TPM2B_DATA outside{};
+        TPML_PCR_SELECTION pcrs{};
+        TSS2_RC rc = Esys_CreatePrimary(ctx_, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                        &sensitive, &tmpl, &outside, &pcrs, &primary_, nullptr, nullptr, nullptr,
+                                        nullptr);
+        if (rc != TSS2_RC_SUCCESS)
+            throw Error(Failure::failed, "the TPM did not make its storage key", rc_text(rc),
+                        "the owner hierarchy may have a password; puddle needs it empty");
+        return primary_;
+    }
+
+    ESYS_CONTEXT *ctx() { return ctx_; }
+    ESYS_TR &object() { return object_; }
+
+private:
+    TSS2_TCTI_CONTEXT *tcti_ = nullptr;
+    ESYS_CONTEXT *ctx_ = nullptr;
+    ESYS_TR primary_ = ESYS_TR_NONE;
+    ESYS_TR object_ = ESYS_TR_NONE;
+};
+
+[[noreturn]] void damaged(const std::string &label, const std::string &why) {
+    throw Error(Failure::bad_passphrase, "cannot unseal " + label, why,
+                "this envoy secret was sealed in another TPM, or this TPM was cleared: 'puddle export' on another "
+                "member and 'puddle import' here, or pair again");
+}
+
+} // namespace
+
+Bytes tpm_seal(std::span<const std::uint8_t> secret) {
+    Tpm tpm;
+    const ESYS_TR parent = tpm.primary();
+    TPM2B_SENSITIVE_CREATE sensitive{};
+    if (secret.size() > sizeof sensitive.sensitive.data.buffer) throw std::invalid_argument("secret too large");
+    sensitive.sensitive.data.size = std::uint16_t(secret.size());
+    std::memcpy(sensitive.sensitive.data.buffer, secret.data(), secret.size());
+    TPM2B_PUBLIC tmpl{};
+    tmpl.publicArea.type = TPM2_ALG_KEYEDHASH;
+    tmpl.publicArea.nameAlg = TPM2_ALG_SHA256;
+    tmpl.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_USERWITHAUTH;
+    tmpl.publicArea.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL;
+    TPM2B_DATA outside{};
+    TPML_PCR_SELECTION pcrs{};
+    TPM2B_PRIVATE *priv = nullptr;
+    TPM2B_PUBLIC *pub = nullptr;
+    TSS2_RC rc = Esys_Create(tpm.ctx(), parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &tmpl,
+                             &outside, &pcrs, &priv, &pub, nullptr, nullptr, nullptr);
+    std::memset(&sensitive, 0, sizeof sensitive);
+    if (rc != TSS2_RC_SUCCESS) throw Error(Failure::failed, "the TPM did not seal the envoy secret", rc_text(rc), "");
+    std::uint8_t pub_buf[sizeof(TPM2B_PUBLIC)], priv_buf[sizeof(TPM2B_PRIVATE)];
+    size_t pub_len = 0, priv_len = 0;
+    rc = Tss2_MU_TPM2B_PUBLIC_Marshal(pub, pub_buf, sizeof pub_buf, &pub_len);
+    if (rc == TSS2_RC_SUCCESS) rc = Tss2_MU_TPM2B_PRIVATE_Marshal(priv, priv_buf, sizeof priv_buf, &priv_len);
+    Esys_Free(pub);
+    Esys_Free(priv);
+    if (rc != TSS2_RC_SUCCESS) throw Error(Failure::failed, "cannot store the sealed envoy secret", rc_text(rc), "");
+    Bytes out;
+    ByteWriter(out)
+        .bytes(as_bytes(std::string_view(kMagic, sizeof kMagic)))
+        .string(std::span<const std::uint8_t>(pub_buf, pub_len))
+        .string(std::span<const std::uint8_t>(priv_buf, priv_len));
+    return out;
+}
+
+SecretBuffer tpm_unseal(std::span<const std::uint8_t> file, const std::string &label) {
+    ByteReader r(file);
+    std::span<const std::uint8_t> pub_bytes, priv_bytes;
+    if (!r.expect(as_bytes(std::string_view(kMagic, sizeof kMagic))) || !r.string(pub_bytes) ||
+        !r.string(priv_bytes) || !r.at_end())
+        damaged(label, "it is not PUDDLET1 and two length-prefixed TPM structures");
+    TPM2B_PUBLIC pub{};
+    TPM2B_PRIVATE priv{};
+    size_t off = 0;
+    if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(pub_bytes.data(), pub_bytes.size(), &off, &pub) != TSS2_RC_SUCCESS ||
+        off != pub_bytes.size())
+        damaged(label, "its public part does not parse");
+    off = 0;
+    if (Tss2_MU_TPM2B_PRIVATE_Unmarshal(priv_bytes.data(), priv_bytes.size(), &off, &priv) != TSS2_RC_SUCCESS ||
+        off != priv_bytes.size())
+        damaged(label, "its private part does not parse");
+    Tpm tpm;
+    const ESYS_TR parent = tpm.primary();
+    TSS2_RC rc = Esys_Load(tpm.ctx(), parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub, &tpm.object());
+    if (rc != TSS2_RC_SUCCESS) damaged(label, "this TPM does not load it (" + rc_text(rc) + ")");
+    TPM2B_SENSITIVE_DATA *data = nullptr;
+    rc = Esys_Unseal(tpm.ctx(), tpm.object(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data);
+    if (rc != TSS2_RC_SUCCESS) damaged(label, "this TPM does not unseal it (" + rc_text(rc) + ")");
+    SecretBuffer out(data->size);
+    std::memcpy(out.data(), data->buffer, data->size);
+    std::memset(data->buffer, 0, data->size);
+    Esys_Free(data);
+    return out;
+}
+
+#endif
+
+} // namespace puddle
