@@ -15,7 +15,10 @@ namespace puddle::agent {
 namespace {
 
 constexpr std::uint64_t kCacheUsec = 1000000;
-constexpr std::uint64_t kPolkitTimeoutUsec = 10 * 1000000;
+// D-Bus's own default: a polkitd starved of CPU (32 busy clients on two
+// cores) has been seen to take over 10 s; a timeout is for a polkitd that
+// is gone, not one that is slow.
+constexpr std::uint64_t kPolkitTimeoutUsec = 25 * 1000000;
 
 std::uint64_t now_monotonic() { return now_usec(CLOCK_MONOTONIC); }
 

@@ -70,7 +70,7 @@ class Authorizer {
 public:
     static constexpr std::size_t kMaxInFlight = 8;
     static constexpr std::size_t kMaxQueued = 4096;
-    static constexpr std::uint64_t kMaxQueuedUsec = 30 * 1000000ull;
+    static constexpr std::uint64_t kMaxQueuedUsec = 60 * 1000000ull;
 
     Authorizer(sd_event *loop, PolkitMode mode);
     ~Authorizer();
