@@ -112,6 +112,13 @@ private:
     std::optional<std::string> old_;
 };
 
+// Commits make this machine's envoy secret under $HOME/.local/state: a home
+// of the tests' own, never the runner's (BOOST_TEST_GLOBAL_FIXTURE(OwnHome)).
+struct OwnHome {
+    TempDir home;
+    EnvVar env{"HOME", home.path()};
+};
+
 } // namespace puddle_test
 
 // Checks that `hay` contains `needle`, printing both when it does not.

@@ -22,14 +22,7 @@ using puddle_test::catch_error;
 using puddle_test::mode_of;
 using puddle_test::TempDir;
 
-namespace {
-// Commits make this machine's envoy secret under $HOME/.local/state: a home
-// of the tests' own, never the runner's.
-struct OwnHome {
-    puddle_test::TempDir home;
-    puddle_test::EnvVar env{"HOME", home.path()};
-};
-} // namespace
+using puddle_test::OwnHome;
 BOOST_TEST_GLOBAL_FIXTURE(OwnHome);
 
 namespace {

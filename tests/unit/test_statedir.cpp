@@ -29,14 +29,7 @@ using puddle_test::read_file;
 using puddle_test::TempDir;
 using puddle_test::write_file;
 
-namespace {
-// Commits make this machine's envoy secret under $HOME/.local/state: a home
-// of the tests' own, never the runner's.
-struct OwnHome {
-    puddle_test::TempDir home;
-    puddle_test::EnvVar env{"HOME", home.path()};
-};
-} // namespace
+using puddle_test::OwnHome;
 BOOST_TEST_GLOBAL_FIXTURE(OwnHome);
 
 namespace {
