@@ -107,10 +107,14 @@ const std::vector<Verb> &verbs() {
          "comes from standard input, e.g. 'ssh HOST puddle accept - < envelope.json'.\n",
          run_accept},
         {"members", "this envoy's view of the member envoys",
-         "usage: puddle members [--json]\n\n"
+         "usage: puddle members [--json]\n"
+         "       puddle members --took HOST\n\n"
          "Lists this envoy (self) and the envoys it has paired with or learned of while\n"
-         "pairing. --json: {pubkey, members: [{host, since, direction, wrapped_digest,\n"
-         "pubkey, same_wrap}]}; see puddle(1).\n",
+         "pairing, each with the generation of the key it was last seen holding.\n"
+         "--json: {pubkey, generation, members: [{host, since, direction, wrapped_digest,\n"
+         "pubkey, generation, same_wrap, envoy_key}]}; see puddle(1).\n"
+         "--took HOST: records that HOST holds the key this envoy holds (after 'puddle\n"
+         "accept' there), so 'status' stops waiting for it.\n",
          run_members},
         {"rekey", "rotate to a new keypair, or take a rotated key from another member",
          "usage: puddle rekey [--new-passphrase | --new-passphrase-fd M] [--passphrase-fd N]\n"

@@ -41,8 +41,6 @@ void lock_a_stale_session(const PublicKey &now) {
     }
 }
 
-bool certified(const MemberRecord &m) { return m.envoy && verify_envoy_cert(*m.envoy, m.pubkey, m.host); }
-
 } // namespace
 
 int run_evict(const std::vector<std::string> &argv) {
@@ -71,7 +69,7 @@ int run_evict(const std::vector<std::string> &argv) {
         const auto own_envoy = id.envoy;
         for (const auto &m : view.members) {
             if (m.direction == MemberDirection::self || m.host != host) continue;
-            EvictedEnvoy ev{m.host, certified(m) ? std::optional<EnvoyKey>(m.envoy->key) : std::nullopt};
+            EvictedEnvoy ev{m.host, has_certified_envoy(m) ? std::optional<EnvoyKey>(m.envoy->key) : std::nullopt};
             if (std::find(evicted.begin(), evicted.end(), ev) == evicted.end()) evicted.push_back(ev);
         }
         if (evicted.empty())

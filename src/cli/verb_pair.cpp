@@ -248,35 +248,55 @@ int run_join(const std::vector<std::string> &argv) {
 }
 
 int run_members(const std::vector<std::string> &argv) {
-    Args args("members", argv, {{"json", false}}, 0);
+    Args args("members", argv, {{"json", false}, {"took", true}}, 0);
+    if (auto host = args.value("took")) {
+        if (args.flag("json")) usage_error("members", "--took records; --json lists: give one");
+        auto st = open_state(false);
+        const auto id = st.store.load();
+        record_took(st.dir, id, *host, std::int64_t(std::time(nullptr)));
+        std::printf("recorded: %s holds %s\n", host->c_str(), id.pub.str().c_str());
+        return 0;
+    }
     auto st = open_state(false);
     auto id = st.store.load();
     MembersView view = members_with_self(st.dir, id, pair::local_host_name());
     const std::string mine = wrapped_digest(id.wrapped.raw);
+    const RotationLog log = load_rotation_log(st.dir).value_or(RotationLog{});
+    // The generation each record's key is, in this envoy's rotation log.
+    auto generation = [&](const MemberRecord &m) { return generation_of(log, m.pubkey, id.pub); };
+    const auto current = generation_of(log, id.pub, id.pub).value_or(0);
     if (args.flag("json")) {
         auto arr = Json::array();
-        for (const auto &m : view.members)
+        for (const auto &m : view.members) {
+            const auto g = generation(m);
             arr.push(Json::object()
                          .set("host", m.host)
                          .set("since", m.since)
                          .set("direction", std::string(direction_name(m.direction)))
                          .set("wrapped_digest", m.wrapped_digest)
                          .set("pubkey", m.pubkey.str())
+                         .set("generation", g ? Json(long(*g)) : Json())
                          .set("same_wrap", m.wrapped_digest == mine)
-                         .set("envoy_key", m.envoy && verify_envoy_cert(*m.envoy, m.pubkey, m.host)
-                                               ? Json(m.envoy->key.str())
-                                               : Json()));
-        std::printf("%s\n", Json::object().set("pubkey", id.pub.str()).set("members", arr).dump().c_str());
+                         .set("envoy_key", has_certified_envoy(m) ? Json(m.envoy->key.str()) : Json()));
+        }
+        std::printf("%s\n", Json::object()
+                                .set("pubkey", id.pub.str())
+                                .set("generation", long(current))
+                                .set("members", arr)
+                                .dump()
+                                .c_str());
         return 0;
     }
-    std::printf("puddle %s\n", id.pub.str().c_str());
+    std::printf("puddle %s (generation %llu)\n", id.pub.str().c_str(), (unsigned long long)current);
     for (const auto &m : view.members) {
         std::time_t t = std::time_t(m.since);
         char when[32];
         std::strftime(when, sizeof when, "%Y-%m-%d %H:%M", std::localtime(&t));
-        const bool certified = m.envoy && verify_envoy_cert(*m.envoy, m.pubkey, m.host);
-        std::printf("  %-24s %-9s since %s  envoy %s%s%s\n", printable(m.host, 64).c_str(),
+        const bool certified = has_certified_envoy(m);
+        const auto g = generation(m);
+        std::printf("  %-24s %-9s since %s  gen %s  envoy %s%s%s\n", printable(m.host, 64).c_str(),
                     std::string(direction_name(m.direction)).c_str(), when,
+                    g ? std::to_string(*g).c_str() : "?",
                     certified ? (m.envoy->key.str().substr(0, 23) + "…").c_str() : "unknown (not paired since the upgrade)",
                     m.pubkey == id.pub ? "" : "  (other key)",
                     m.wrapped_digest == mine ? "" : "  (holds a different wrap: passphrase changed?)");

@@ -9,6 +9,7 @@
 #include "core/names.hpp"
 #include "core/files/pending.hpp"
 #include "core/membership.hpp"
+#include "core/rotation.hpp"
 #include "pair/holder.hpp"
 #include "util/json.hpp"
 #include "util/text.hpp"
@@ -29,6 +30,8 @@ struct StatusFacts {
     std::optional<AgentState> agent; // nullopt: agent not reachable
     std::string agent_problem;
     Json pair_pending, rekey_pending, name, members;
+    Json generation; // of the key held, in this envoy's rotation log
+    Json delivery;   // {generation, made_at, taken, waiting} of the envelope made here, or null
     Json protection; // {kind, envoy_key, secret_file} or null when the identity cannot be read
     Health health;
     std::vector<std::string> hints;
@@ -120,6 +123,28 @@ StatusFacts gather() {
         } catch (const Error &) {
             // health reports the unreadable members.json
         }
+        try {
+            const auto log = load_rotation_log(dir).value_or(RotationLog{});
+            f.generation = Json(long(generation_of(log, id->pub, id->pub).value_or(0)));
+        } catch (const Error &) {
+            // health reports the unreadable rotation log
+        }
+        try {
+            if (const auto d = load_delivery(dir, *id)) {
+                auto list = [](const std::vector<std::string> &hosts) {
+                    auto a = Json::array();
+                    for (const auto &h : hosts) a.push(Json(h));
+                    return a;
+                };
+                f.delivery = Json::object()
+                                 .set("generation", long(d->generation))
+                                 .set("made_at", d->made_at)
+                                 .set("taken", list(d->taken))
+                                 .set("waiting", list(d->waiting));
+            }
+        } catch (const Error &) {
+            // health reports the unreadable envelope.json
+        }
     }
     f.health = found;
     for (const auto &x : assess_health(dir, config).findings) f.health.add(x.severity, x.reason);
@@ -175,6 +200,8 @@ void print_json(const StatusFacts &f) {
                  .set("rekey_pending", f.rekey_pending)
                  .set("name", f.name)
                  .set("members", f.members)
+                 .set("generation", f.generation)
+                 .set("delivery", f.delivery)
                  .set("protection", f.protection)
                  .set("health", f.initialized || !f.health.findings.empty() ? health_json(f.health) : Json())
                  .set("hints", hints);
@@ -234,6 +261,17 @@ void print_human(const StatusFacts &f) {
                             "  seals it to this machine)\n", bold("protection:").c_str());
         }
         if (f.members.as_int()) std::printf("%s %lld recorded\n", bold("members:").c_str(), (long long)*f.members.as_int());
+        if (f.generation.as_int() && *f.generation.as_int() > 0)
+            std::printf("%s %lld (rotations since the first key)\n", bold("generation:").c_str(),
+                        (long long)*f.generation.as_int());
+        const Json *waiting = f.delivery.get("waiting");
+        if (waiting && waiting->as_array() && !waiting->as_array()->empty()) {
+            std::string hosts;
+            for (const auto &h : *waiting->as_array())
+                hosts += (hosts.empty() ? "" : ", ") + printable(*h.as_string(), 64);
+            std::printf("%s sealed here to members not yet seen taking it: %s\n", bold("envelope:").c_str(),
+                        hosts.c_str());
+        }
         if (f.pair_pending.get("expires")) std::printf("%s a pairing code is pending\n", bold("pair:").c_str());
         if (f.rekey_pending.get("expires")) std::printf("%s a rekey code is pending\n", bold("rekey:").c_str());
     }

@@ -229,6 +229,11 @@ const std::map<std::string, std::map<std::string, Setter>> &schema() {
            [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
                c.record.new_requester_warning_hours = std::uint32_t(x.integer(n, k, 0, 24 * 366));
            }}}},
+        {"health",
+         {{"member_behind_days",
+           [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               c.health.member_behind_days = std::uint32_t(x.integer(n, k, 0, 3660));
+           }}}},
         {"envoy",
          {{"tpm",
            [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {

@@ -64,6 +64,11 @@ struct Config {
         // before first used the key; 0: never.
         std::uint32_t new_requester_warning_hours = 0;
     } record;
+    struct HealthRules {
+        // Health is Warning once a member this envoy sealed a new generation
+        // to has not been seen taking it for this many days; 0: never.
+        std::uint32_t member_behind_days = 14;
+    } health;
     struct Names {
         std::vector<std::string> claims_dirs{"/var/lib/puddle/names.d"};
     } names;

@@ -3,6 +3,7 @@
 #include "core/identity_store.hpp"
 #include "core/names.hpp"
 #include "core/files/members.hpp"
+#include "core/membership.hpp"
 #include "core/files/name_claim.hpp"
 #include "core/files/pending.hpp"
 #include "core/files/rotation_log.hpp"
@@ -124,8 +125,9 @@ Health assess_health(const StateDir &dir, const Config &config) {
 
     PublicKey pub;
     std::string own_digest;
+    StoredIdentity id;
     try {
-        auto id = store.load();
+        id = store.load();
         pub = id.pub;
         own_digest = wrapped_digest(id.wrapped.raw);
     } catch (const Error &e) {
@@ -189,6 +191,22 @@ Health assess_health(const StateDir &dir, const Config &config) {
                           "copies have drifted");
         } catch (const Error &e) {
             h.add(HealthState::warning, "members.json cannot be read: " + e.why());
+        }
+    }
+
+    if (config.health.member_behind_days > 0) {
+        try {
+            const auto d = load_delivery(dir, id);
+            const std::int64_t days = d ? (now - d->made_at) / 86400 : 0;
+            if (d && d->made_at <= now && days >= std::int64_t(config.health.member_behind_days))
+                for (const auto &host : d->waiting)
+                    h.add(HealthState::warning,
+                          "envoy " + host + " has not been seen taking generation " + std::to_string(d->generation) +
+                              " of the identity, sealed to it here " + std::to_string(days) +
+                              " days ago; fix: 'puddle accept " + dir.file(kEnvelopeFile) +
+                              "' there (any transport), then 'puddle members --took " + host + "' here");
+        } catch (const Error &e) {
+            h.add(HealthState::warning, "envelope.json cannot be read: " + e.why());
         }
     }
 

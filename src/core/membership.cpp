@@ -75,7 +75,7 @@ std::vector<Recipient> envelope_recipients(const MembersView &view, const std::o
     for (const auto &m : view.members) {
         if (m.direction == MemberDirection::self) continue;
         if (std::find(left_out.begin(), left_out.end(), m.host) != left_out.end()) continue;
-        if (!m.envoy || !verify_envoy_cert(*m.envoy, m.pubkey, m.host)) {
+        if (!has_certified_envoy(m)) {
             if (std::find(unreachable.begin(), unreachable.end(), m.host) == unreachable.end())
                 unreachable.push_back(m.host);
             continue;
@@ -91,6 +91,37 @@ void save_envelope(const StateDir &dir, const Envelope &envelope) {
     const std::string text = serialize_envelope(envelope);
     dir.write_atomic(kEnvelopeFile, as_bytes(text), 0600);
 }
+
+std::optional<Delivery> load_delivery(const StateDir &dir, const StoredIdentity &id) {
+    if (!dir.has(kEnvelopeFile)) return std::nullopt;
+    const auto env = parse_envelope(dir.read(kEnvelopeFile, kMaxEnvelopeBytes, FileTrust::private_file),
+                                    dir.file(kEnvelopeFile));
+    if (!(env.new_key == id.pub)) return std::nullopt;
+    Delivery d{env.new_key, env.generation, env.at, {}, {}};
+    const MembersView view = load_members(dir).value_or(MembersView{});
+    for (const auto &r : env.recipients) {
+        const bool took = std::any_of(view.members.begin(), view.members.end(), [&](const MemberRecord &m) {
+            return m.host == r.host && m.pubkey == env.new_key && m.direction != MemberDirection::self;
+        });
+        auto &list = took ? d.taken : d.waiting;
+        if (std::find(list.begin(), list.end(), r.host) == list.end()) list.push_back(r.host);
+    }
+    return d;
+}
+
+void record_took(const StateDir &dir, const StoredIdentity &id, const std::string &host, std::int64_t at) {
+    const MembersView view = load_members(dir).value_or(MembersView{});
+    const MemberRecord *known = nullptr;
+    for (const auto &m : view.members)
+        if (m.host == host && m.direction != MemberDirection::self) known = &m;
+    if (!known)
+        throw Error(Failure::failed, "members --took", "no member named \"" + host + "\" in this envoy's view",
+                    "'puddle members' lists the members this envoy knows");
+    const MemberRecord rec{host, at, known->direction, wrapped_digest(id.wrapped.raw), id.pub, std::nullopt};
+    save_members(dir, merge_members(view, MembersView{{rec}}));
+}
+
+bool has_certified_envoy(const MemberRecord &m) { return m.envoy && verify_envoy_cert(*m.envoy, m.pubkey, m.host); }
 
 MembersView members_with_self(const StateDir &dir, const StoredIdentity &id, const std::string &own_host) {
     MembersView view = load_members(dir).value_or(MembersView{});

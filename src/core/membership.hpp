@@ -73,7 +73,32 @@ std::vector<Recipient> envelope_recipients(const MembersView &view, const std::o
 inline constexpr const char *kEnvelopeFile = "envelope.json";
 void save_envelope(const StateDir &dir, const Envelope &envelope);
 
+// ---- the generation this envoy made ----
+
+// Whether the last envelope made here (envelope.json) has reached its
+// recipients, as far as this envoy has seen: a recipient has taken it once
+// members.json records that host with the new key (it claimed the key through
+// this envoy's listener, or the user said so with `members --took`).
+struct Delivery {
+    PublicKey key;                    // the generation the envelope carries
+    std::uint64_t generation = 0;
+    std::int64_t made_at = 0;
+    std::vector<std::string> taken, waiting; // recipient hosts
+};
+// nullopt when there is no envelope.json or it carries another key than the
+// one this envoy holds (a later generation came from elsewhere). Throws
+// Error(Failure::failed) for an unreadable envelope.json or members.json.
+std::optional<Delivery> load_delivery(const StateDir &dir, const StoredIdentity &id);
+
+// The user's word that `host` (a member of this envoy's view) holds the key
+// this envoy holds now, after 'puddle accept' there. Call under StateLock.
+void record_took(const StateDir &dir, const StoredIdentity &id, const std::string &host, std::int64_t at);
+
 // ---- reading ----
+
+// A member whose envoy key the identity (the key the record names) certified
+// for its host: one that a new generation can be sealed to.
+bool has_certified_envoy(const MemberRecord &m);
 
 // This envoy's view with its own record, for `members` and `status`: the
 // record's digest is this wrap's, and an envoy made by init (which has

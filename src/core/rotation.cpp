@@ -77,6 +77,26 @@ std::vector<RotationRecord> path_from(const RotationLog &log, const PublicKey &c
     }
 }
 
+std::optional<std::uint64_t> generation_of(const RotationLog &log, const PublicKey &key, const PublicKey &current) {
+    const auto ok = verified_flags(log);
+    std::set<KeyBytes> visited{key.bytes};
+    PublicKey at = key;
+    std::uint64_t steps = 0;
+    bool known = key == current;
+    for (;;) {
+        const RotationRecord *back = nullptr;
+        for (std::size_t i = 0; i < log.size(); ++i) {
+            if (!ok[i]) continue;
+            if (log[i].old_key == at) known = true;
+            if (log[i].new_key == at && !back) back = &log[i];
+        }
+        if (!back) return known || steps > 0 ? std::optional<std::uint64_t>(steps) : std::nullopt;
+        if (!visited.insert(back->old_key.bytes).second) return std::nullopt; // a cycle has no generations
+        ++steps;
+        at = back->old_key;
+    }
+}
+
 bool append_record(RotationLog &log, const RotationRecord &record) {
     if (auto problem = rotation_record_problem(record); !problem.empty())
         throw Error(Failure::failed, "cannot add a rotation record", problem);

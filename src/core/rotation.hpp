@@ -16,6 +16,7 @@
 #include <span>
 #include <string_view>
 
+#include <cstdint>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -38,6 +39,12 @@ std::optional<std::pair<RotationRecord, RotationRecord>> find_fork(const Rotatio
 // key, and so on. Stops (returning what it has) where the next step is a fork
 // or would revisit a key. Empty when nothing leads away from `current`.
 std::vector<RotationRecord> path_from(const RotationLog &log, const PublicKey &current);
+
+// The generation of `key` in `log`: how many verifying records lead to it
+// from a key no record leads to (0 for that first key), or nullopt for a key
+// the log does not know (with an empty log, every key is unknown but
+// `current`, which is generation 0).
+std::optional<std::uint64_t> generation_of(const RotationLog &log, const PublicKey &key, const PublicKey &current);
 
 // Appends a record that verifies; returns false (and leaves the log alone)
 // when an equal record is already there. Throws Error(Failure::failed) for a

@@ -409,7 +409,7 @@ class Members(Case):
         self.assertEqual(m["pubkey"], pub)
         self.assertEqual(len(m["members"]), 1)
         me = m["members"][0]
-        self.assertEqual(set(me), {"host", "since", "direction", "wrapped_digest", "pubkey", "same_wrap", "envoy_key"})
+        self.assertEqual(set(me), {"host", "since", "direction", "wrapped_digest", "pubkey", "same_wrap", "envoy_key", "generation"})
         self.assertEqual((me["host"], me["direction"], me["pubkey"], me["same_wrap"]), (host, "self", pub, True))
         # init certified this machine's envoy key (the one identity.wrapped is sealed to).
         self.assertEqual(me["envoy_key"], "x25519:" + self.read("identity.wrapped")[12:44].hex())

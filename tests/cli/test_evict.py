@@ -166,6 +166,61 @@ class ThreeEnvoys(EnvoysCase):
         self.assertEqual(p.returncode, 5, p.stderr)
         self.assertIn(b"and this machine is envoy", p.stderr)
 
+    def test_the_envoy_that_made_a_generation_waits_for_its_recipients(self):
+        self.evict_c()
+        new = self.pub("a")
+        st = strict_json(self.on("a", "status", "--json").stdout)
+        self.assertEqual((st["generation"], st["delivery"]["generation"]), (1, 1), st)
+        self.assertEqual((st["delivery"]["waiting"], st["delivery"]["taken"]), (["b-host"], []), st)
+        # Within [health] member_behind_days (14 by default): listed, no warning.
+        self.assertFalse(any("b-host" in r for r in st["health"]["reasons"]), st["health"])
+        self.assertIn(b"not yet seen taking it: b-host", self.on("a", "status").stdout)
+        m = strict_json(self.on("a", "members", "--json").stdout)
+        self.assertEqual(m["generation"], 1)
+        self.assertEqual({r["host"]: r["generation"] for r in m["members"]}, {"a-host": 1, "b-host": 0})
+        # Past it: Warning, naming the member and the way out.
+        config = os.path.join(self.xdg, "puddle", "puddle.toml")
+        os.makedirs(os.path.dirname(config), exist_ok=True)
+        with open(config, "w") as f:
+            f.write("[health]\nmember_behind_days = 3\n")
+        path = os.path.join(self.state("a"), "envelope.json")
+        carried = os.path.join(self.tmp, "carried.json")
+        shutil.copy(path, carried)
+        doc = json.loads(self.read_in("a", "envelope.json"))
+        doc["at"] -= 4 * 86400  # as if made four days ago (A's own copy; B gets the signed one)
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        st = strict_json(self.on("a", "status", "--json").stdout)
+        self.assertEqual(st["health"]["state"], "warning", st["health"])
+        reason = [r for r in st["health"]["reasons"] if "b-host" in r]
+        self.assertEqual(len(reason), 1, st["health"])
+        self.assertIn("has not been seen taking generation 1", reason[0])
+        self.assertIn("4 days ago", reason[0])
+        self.assertIn("'puddle members --took b-host' here", reason[0])
+        # B takes it; A is told so.
+        self.assertEqual(self.on("b", "accept", carried).returncode, 0)
+        p = self.on("a", "members", "--took", "b-host")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"recorded: b-host holds " + new.encode(), p.stdout)
+        st = strict_json(self.on("a", "status", "--json").stdout)
+        self.assertEqual((st["delivery"]["waiting"], st["delivery"]["taken"]), ([], ["b-host"]), st)
+        self.assertFalse(any("b-host" in r for r in st["health"]["reasons"]), st["health"])
+        m = strict_json(self.on("a", "members", "--json").stdout)
+        self.assertEqual(max(r["generation"] for r in m["members"] if r["host"] == "b-host"), 1)
+        # B sees its own key at generation 1.
+        self.assertEqual(strict_json(self.on("b", "members", "--json").stdout)["generation"], 1)
+        # Bad input: an unknown host, both modes at once, a config out of range.
+        p = self.on("a", "members", "--took", "nobody-host")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(b'no member named "nobody-host"', p.stderr)
+        self.assertEqual(self.on("a", "members", "--took", "b-host", "--json").returncode, 2)
+        with open(config, "w") as f:
+            f.write("[health]\nmember_behind_days = -1\n")
+        p = self.on("a", "members", "--took", "b-host")
+        self.assertEqual(p.returncode, 0, p.stderr)  # members only reads the configuration it needs
+        st = strict_json(self.on("a", "status", "--json").stdout)
+        self.assertTrue(any("member_behind_days" in r for r in st["health"]["reasons"]), st["health"])
+
     def test_b_opens_its_entry_independently(self):
         """The envelope format read by PyNaCl alone (docs/formats.md)."""
         self.evict_c()

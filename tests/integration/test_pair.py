@@ -524,10 +524,17 @@ class Pairing(unittest.TestCase):
         p = b_run("accept", "-", input=envelope)
         self.assertEqual(p.returncode, 0, p.stderr)
         b_takes_it("stdin")
+        # Accepting a file tells A nothing: A still waits for B...
+        st = json.loads(self.a.puddle("status", "--json").stdout)
+        delivery = st["delivery"]
+        self.assertEqual((delivery["generation"], "envoy-b" in delivery["waiting"]), (st["generation"], True), st)
         code = self.rekey_pair()
         p = b_run("rekey", "--from", target, "--code", code, "--passphrase-fd", "FD")
         self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
         self.assertEqual(b_run("pubkey").stdout.strip(), new)
+        # ... until B claims the key through A's listener.
+        delivery = json.loads(self.a.puddle("status", "--json").stdout)["delivery"]
+        self.assertEqual(("envoy-b" in delivery["taken"], "envoy-b" in delivery["waiting"]), (True, False), delivery)
 
         # A and B agree: A, B; C is gone from both.
         p = b_run("accept", "-", input=envelope)  # after rekey --from: already holding it

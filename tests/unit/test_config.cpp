@@ -148,6 +148,13 @@ BOOST_AUTO_TEST_CASE(the_new_requester_warning_is_off_unless_asked_for) {
     CHECK_CONTAINS(e.why(), "record.new_requester_warning_hours");
 }
 
+BOOST_AUTO_TEST_CASE(members_behind_a_generation_warn_after_two_weeks) {
+    BOOST_TEST(parse("").health.member_behind_days == 14u);
+    BOOST_TEST(parse("[health]\nmember_behind_days = 0\n").health.member_behind_days == 0u);
+    CHECK_CONTAINS(refused("[health]\nmember_behind_days = 3661\n").why(), "health.member_behind_days");
+    CHECK_CONTAINS(refused("[health]\nmember_behind_days = \"2w\"\n").why(), "health.member_behind_days");
+}
+
 BOOST_AUTO_TEST_CASE(consent_and_ssh_destinations) {
     const Config d = parse("");
     BOOST_TEST(int(d.consent.mode) == int(ConsentMode::never));
