@@ -3,6 +3,7 @@ python3-dbus (an independent client, not puddle's). Prints one JSON object:
 {"ok": result} or {"error": name, "message": text}.
 
   bus_client.py unlock PASSFILE IDLE_USEC WATCH_PID   (passphrase passed as a pipe fd)
+  bus_client.py rekey PASSFILE NEWPASSFILE           (both passed as pipe fds)
   bus_client.py sign HEX
   bus_client.py lock
   bus_client.py props
@@ -32,6 +33,18 @@ def main():
             agent.Unlock(dbus.types.UnixFd(r), dbus.UInt64(int(sys.argv[3])), dbus.UInt32(int(sys.argv[4])))
             os.close(r)
             result = None
+        elif cmd == "rekey":
+            fds = []
+            for path in sys.argv[2:4]:
+                with open(path, "rb") as f:
+                    secret = f.read()
+                r, w = os.pipe()
+                os.write(w, secret)
+                os.close(w)
+                fds.append(r)
+            result = str(agent.Rekey(dbus.types.UnixFd(fds[0]), dbus.types.UnixFd(fds[1]), timeout=120))
+            for r in fds:
+                os.close(r)
         elif cmd == "sign":
             sig = agent.Sign(dbus.ByteArray(bytes.fromhex(sys.argv[2])), byte_arrays=True)
             result = bytes(sig).hex()

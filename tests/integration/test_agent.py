@@ -36,15 +36,15 @@ class UnlockAndSign(AgentTestCase):
                        "print('held', flush=True); sys.stdin.readline()", self.a.state_file(".lock")],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.assertEqual(holder.stdout.readline().strip(), "held")
-        rekeys = []
-        for _ in range(3):
-            r, w = os.pipe()
-            os.write(w, b"wrong passphrase\nnew passphrase\n")
-            os.close(w)
-            rekeys.append(self._session.popen([os.path.join(self.a.bindir, "puddle"), "rekey", "--passphrase-fd",
-                                               str(r), "--new-passphrase-fd", str(r)], pass_fds=(r,),
-                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-            os.close(r)
+        # The agent's Rekey directly: puddle's own command reads the identity
+        # under the lock first, so it would wait here rather than at the agent.
+        wrong = self._session.write_file(".wrongpass", "wrong passphrase\n", mode=0o600)
+        new = self._session.write_file(".newpass", "new passphrase\n", mode=0o600)
+        self.addCleanup(os.unlink, wrong)
+        self.addCleanup(os.unlink, new)
+        rekeys = [self._session.popen([PY, os.path.join(self.a.bindir, "bus_client.py"), "rekey", wrong, new],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                  for _ in range(3)]
         # The agent's SetName directly (the puddle command would itself wait
         # for the lock first).
         name = self._session.run(["busctl", "--user", "call", "org.puddle.Agent1", "/org/puddle/Agent1",
@@ -72,14 +72,15 @@ class UnlockAndSign(AgentTestCase):
         self.assertNotEqual(name.returncode, 0)
         self.assertIn("try again", name.stderr)
         # The first waits on the worker for the lock and then fails on the
-        # passphrase (exit 5); the others are refused at once (one rotation
-        # at a time).
+        # passphrase; the others are refused at once (one rotation at a time).
         results = []
         for p in rekeys:
-            out, err = p.communicate(timeout=60)
-            results.append((p.returncode, err.strip()))
-        self.assertEqual(sorted(rc for rc, _ in results), [1, 1, 5], results)
-        self.assertEqual(sum("already in progress" in e for _, e in results), 2, results)
+            out, err = p.communicate(timeout=150)
+            self.assertEqual(p.returncode, 0, err)
+            results.append(json.loads(out))
+        self.assertTrue(all("error" in r for r in results), results)
+        self.assertEqual(sum("already in progress" in r["message"] for r in results), 2, results)
+        self.assertEqual(sum("passphrase" in r["message"] for r in results), 1, results)
         self.assertEqual(self.a.puddle("pubkey").stdout.strip(), self.pub)
 
     def test_unlock_then_sign_through_each_door_verifies(self):
