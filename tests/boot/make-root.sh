@@ -8,7 +8,7 @@ dir=${1:-/var/tmp/puddle-test/trixie}
 pkgs=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,polkitd,pkexec,openssh-client,openssh-server,\
 python3,python3-dbus,python3-nacl,socat,keyutils,procps,iproute2,util-linux,git,openssl,\
 meson,ninja-build,pkg-config,g++,libsystemd-dev,libsodium-dev,libssl-dev,\
-libtomlplusplus-dev,libboost-test-dev,libkeyutils-dev
+libtomlplusplus-dev,libboost-test-dev,libkeyutils-dev,libtss2-dev,swtpm
 stamp=$(printf '%s' "$pkgs" | sha256sum | cut -c1-16)
 if [[ -f $dir.stamp && $(cat "$dir.stamp") == "$stamp" && -x $dir/usr/lib/systemd/systemd ]]; then
   echo "make-root: $dir is up to date"

@@ -4,86 +4,19 @@ software TPM, reached through tpm2-tss's swtpm TCTI: the secret is sealed
 unlocks through it, a different TPM (another swtpm state) refuses it, a TPM
 that does not answer is an error naming the TCTI, and [envoy] tpm = "off"
 keeps the file. SKIP (exit 77) where swtpm or a TPM-enabled build is missing."""
-import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cli_common import main, FAST_KDF, PuddleCase, strict_json  # noqa: E402
+from swtpm import SwTpm, tpm_support  # noqa: E402
 
 ROTATE = ("rotate-passphrase", "--passphrase-fd", "FD", "--new-passphrase-fd", "FD")
 
 
-def free_port_pair():
-    """Two consecutive free TCP ports on 127.0.0.1 (server, control)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port < 65000:
-            try:
-                with socket.socket() as s2:
-                    s2.bind(("127.0.0.1", port + 1))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError("no free port pair")
-
-
-class SwTpm:
-    """One swtpm process of ours, with its own state directory."""
-
-    def __init__(self, state_dir):
-        self.state_dir = state_dir
-        os.makedirs(state_dir, exist_ok=True)
-        self.port = free_port_pair()
-        self.proc = subprocess.Popen(
-            ["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={state_dir}",
-             "--server", f"type=tcp,port={self.port},bindaddr=127.0.0.1",
-             "--ctrl", f"type=tcp,port={self.port + 1},bindaddr=127.0.0.1",
-             "--flags", "startup-clear,not-need-init"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError("swtpm exited: " + self.proc.stderr.read().decode(errors="replace"))
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("swtpm did not listen within 10 s")
-
-    @property
-    def tcti(self):
-        return f"swtpm:host=127.0.0.1,port={self.port}"
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stderr:
-            self.proc.stderr.close()
-
-
-def tpm_support():
-    if not shutil.which("swtpm"):
-        return "SKIP: swtpm is not installed (Debian: swtpm, swtpm-tools)"
-    out = subprocess.run(["ldd", os.environ.get("PUDDLE_BIN", "")], capture_output=True, text=True).stdout
-    return None if "libtss2-esys" in out else "SKIP: this puddle was built without tpm2-tss (libtss2-dev)"
-
-
-SKIP = tpm_support()
+SKIP = tpm_support(os.environ.get("PUDDLE_BIN", ""))
 
 
 @unittest.skipIf(SKIP, SKIP or "")

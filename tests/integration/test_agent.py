@@ -5,9 +5,11 @@ import base64
 import json
 import os
 import subprocess
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 import unittest
 import xml.etree.ElementTree as ET
@@ -18,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agent_fixture import CONFIG, PASSPHRASE, PY, SOURCE, AgentTestCase, b64, main, wait_until  # noqa: E402
 from cli_common import strict_json  # noqa: E402
 import nacl_unwrap  # noqa: E402
+from swtpm import SwTpm, tpm_support  # noqa: E402
 
 
 def verify(pub: str, data: bytes, sig: bytes):
@@ -472,6 +475,72 @@ class StartedBeforeInit(AgentTestCase):
         verify(pub, b"after init", base64.b64decode(replies[0][3:]))
         with open(self.a.state_file("session.unlocked")) as f:
             self.assertEqual(json.load(f)["pubkey"], pub)
+
+class UnlockThroughATpm(AgentTestCase):
+    """The agent unseals this machine's envoy secret from a TPM 2.0 at unlock
+    (swtpm, Debian's software TPM). The unit allows the agent AF_UNIX alone
+    and swtpm listens on TCP, so this class's drop-in adds AF_INET for the
+    agent; a real TPM (/dev/tpmrm0) needs no such change."""
+
+    initialize = False
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        why = tpm_support(os.path.join(cls.a.bindir, "puddle-agent"))
+        if why:
+            cls.tearDownClass()
+            raise unittest.SkipTest(why)
+        cls.tpm_dir = tempfile.mkdtemp(prefix="puddle-swtpm-")
+        cls.tpms = []
+        cls._session.write_file(".config/systemd/user/puddle-agent.service.d/swtpm-test.conf",
+                                "[Service]\nRestrictAddressFamilies=AF_INET\n")
+        cls._session.systemctl("daemon-reload")
+
+    @classmethod
+    def tearDownClass(cls):
+        for t in getattr(cls, "tpms", []):
+            t.stop()
+        if getattr(cls, "tpm_dir", None):
+            shutil.rmtree(cls.tpm_dir, ignore_errors=True)
+        super().tearDownClass()
+
+    def start_tpm(self, name):
+        t = SwTpm(os.path.join(self.tpm_dir, name))
+        self.tpms.append(t)
+        return t
+
+    def use(self, tpm):
+        """The agent reads the configuration when it starts: stopped first."""
+        self.a.stop_agent()
+        self._session.write_file(".config/puddle/puddle.toml",
+                                 CONFIG + f'[envoy]\ntpm = "required"\ntcti = "{tpm.tcti}"\n')
+
+    def test_the_agent_unseals_from_its_tpm_and_another_tpm_refuses(self):
+        own = self.start_tpm("own")
+        self.use(own)
+        pub = self.a.init()
+        st = strict_json(self.a.puddle("status", "--json").stdout)
+        self.assertEqual(st["protection"]["kind"], "envoy-tpm2", st)
+        self.assertFalse(os.path.exists(os.path.join(self._session.home, ".local", "state", "puddle", "envoy.secret")))
+        p = self.a.unlock("--no-watch")
+        self.assertEqual(p.returncode, 0, p.stderr + self.journal())
+        replies = self.a.sock("SIGN " + b64(b"unsealed by the agent"))
+        self.assertTrue(replies[0].startswith("OK "), replies)
+        verify(pub, b"unsealed by the agent", base64.b64decode(replies[0][3:]))
+        # Another TPM (another swtpm state): the agent cannot unseal, says so, stays locked.
+        self.use(self.start_tpm("other"))
+        p = self.a.unlock("--no-watch")
+        self.assertNotEqual(p.returncode, 0, p.stdout)
+        print(f"\nunlock with another TPM: exit {p.returncode}: {p.stderr.strip()}", file=sys.stderr)
+        self.assertIn("TPM", p.stderr)
+        self.assertFalse(self.a.bus("props")["ok"]["Unlocked"])
+        # Back on its own TPM: unlocks again.
+        self.use(own)
+        p = self.a.unlock("--no-watch")
+        self.assertEqual(p.returncode, 0, p.stderr + self.journal())
+        self.assertTrue(self.a.sock("SIGN " + b64(b"again"))[0].startswith("OK "))
+
 
 if __name__ == "__main__":
     main()
