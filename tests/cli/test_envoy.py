@@ -189,5 +189,20 @@ class EnvoySecretFile(EnvoyCase):
         self.assertEqual(self.run_puddle(*ROTATE, passphrases=["pw", "new"]).returncode, 0)
 
 
+    def test_another_process_of_the_user_with_every_file_still_needs_the_passphrase(self):
+        """puddle-agent(1) SECURITY: on this machine a process of the same user
+        can read the envoy secret (a file; or have the TPM unseal it) and the
+        identity files. It then holds the passphrase-wrapped key and no more:
+        each guess costs an Argon2id derivation, as for ssh-agent users' key files."""
+        self.init("the passphrase")
+        w, salt, pub = self.read("identity.wrapped"), self.read("identity.salt"), self.read("identity.pub").decode()
+        import nacl.exceptions
+        for guess in (b"", b"the passphrase ", b"The passphrase", b"x" * 64):
+            with self.assertRaises(nacl.exceptions.CryptoError):
+                nacl_unwrap.unwrap(w, salt, pub, guess, home=self.tmp)
+        # The same reader with the passphrase: the claim above is about the passphrase alone.
+        self.assertEqual(len(nacl_unwrap.unwrap(w, salt, pub, b"the passphrase", home=self.tmp)), 32)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
