@@ -738,7 +738,7 @@ int cmd_unlock(const Args &a) {
     std::string pass = read_file(a.str("passphrase-file"));
     while (!pass.empty() && (pass.back() == '\n' || pass.back() == '\r')) pass.pop_back();
     std::string wrapped = read_file(a.str("wrapped"));
-    if (wrapped.size() != 90) die("identity.wrapped is not 90 bytes");
+    if (wrapped.size() != 90) die("--wrapped is not a 90-byte passphrase wrap (v1; puddle export holds it)");
     auto *w = reinterpret_cast<const unsigned char *>(wrapped.data());
     std::uint32_t ops = get_u32(w + 9), mem_kib = get_u32(w + 13);
     std::string puddle = a.str("puddle", "-");
