@@ -221,6 +221,28 @@ class ThreeEnvoys(EnvoysCase):
         st = strict_json(self.on("a", "status", "--json").stdout)
         self.assertTrue(any("member_behind_days" in r for r in st["health"]["reasons"]), st["health"])
 
+    def test_the_old_key_verifies_its_history_and_is_not_the_puddle_any_more(self):
+        # C, before the eviction, signs with the key all three held then.
+        seed = nacl_unwrap.unwrap(self.read_in("c", "identity.wrapped"), self.read_in("c", "identity.salt"),
+                                  self.read_in("c", "identity.pub").decode(), PASS.encode(),
+                                  home=self.envoys["c"]["HOME"])
+        before = nacl.signing.SigningKey(seed).sign(b"signed before").signature.hex()
+        self.evict_c()
+        new = self.pub("a")
+        self.assertEqual(self.on("b", "accept", os.path.join(self.state("a"), "envelope.json")).returncode, 0)
+        # History verifies against the old key, named.
+        p = self.on("b", "verify", "--sig", before, "--pub", self.old, input_data=b"signed before")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # The puddle is the new key now: the old key's signature, made before or after, is not the puddle's.
+        after = nacl.signing.SigningKey(seed).sign(b"signed after").signature.hex()
+        for name in ("a", "b"):
+            for data, sig in ((b"signed before", before), (b"signed after", after)):
+                p = self.on(name, "verify", "--sig", sig, input_data=data)
+                self.assertEqual(p.returncode, 1, p.stdout)
+                self.assertIn(b"not made by " + new.encode(), p.stderr)
+        # And the old key cannot lead the puddle anywhere: a rotation it signs alone forks the log
+        # (test_two_evictions_from_different_members_are_a_fork).
+
     def test_b_opens_its_entry_independently(self):
         """The envelope format read by PyNaCl alone (docs/formats.md)."""
         self.evict_c()
