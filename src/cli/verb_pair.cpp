@@ -261,10 +261,10 @@ int run_members(const std::vector<std::string> &argv) {
     auto id = st.store.load();
     MembersView view = members_with_self(st.dir, id, pair::local_host_name());
     const std::string mine = wrapped_digest(id.wrapped.raw);
-    const RotationLog log = load_rotation_log(st.dir).value_or(RotationLog{});
     // The generation each record's key is, in this envoy's rotation log.
-    auto generation = [&](const MemberRecord &m) { return generation_of(log, m.pubkey, id.pub); };
-    const auto current = generation_of(log, id.pub, id.pub).value_or(0);
+    const KeyGenerations generations(load_rotation_log(st.dir).value_or(RotationLog{}), id.pub);
+    auto generation = [&](const MemberRecord &m) { return generations.of(m.pubkey); };
+    const auto current = generations.of(id.pub).value_or(0);
     if (args.flag("json")) {
         auto arr = Json::array();
         for (const auto &m : view.members) {

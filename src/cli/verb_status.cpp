@@ -124,8 +124,8 @@ StatusFacts gather() {
             // health reports the unreadable members.json
         }
         try {
-            const auto log = load_rotation_log(dir).value_or(RotationLog{});
-            f.generation = Json(long(generation_of(log, id->pub, id->pub).value_or(0)));
+            const KeyGenerations generations(load_rotation_log(dir).value_or(RotationLog{}), id->pub);
+            f.generation = Json(long(generations.of(id->pub).value_or(0)));
         } catch (const Error &) {
             // health reports the unreadable rotation log
         }

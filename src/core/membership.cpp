@@ -97,7 +97,7 @@ std::optional<Delivery> load_delivery(const StateDir &dir, const StoredIdentity 
     const auto env = parse_envelope(dir.read(kEnvelopeFile, kMaxEnvelopeBytes, FileTrust::private_file),
                                     dir.file(kEnvelopeFile));
     if (!(env.new_key == id.pub)) return std::nullopt;
-    Delivery d{env.new_key, env.generation, env.at, {}, {}};
+    Delivery d{env.generation, env.at, {}, {}};
     const MembersView view = load_members(dir).value_or(MembersView{});
     for (const auto &r : env.recipients) {
         const bool took = std::any_of(view.members.begin(), view.members.end(), [&](const MemberRecord &m) {

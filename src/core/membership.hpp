@@ -80,8 +80,7 @@ void save_envelope(const StateDir &dir, const Envelope &envelope);
 // members.json records that host with the new key (it claimed the key through
 // this envoy's listener, or the user said so with `members --took`).
 struct Delivery {
-    PublicKey key;                    // the generation the envelope carries
-    std::uint64_t generation = 0;
+    std::uint64_t generation = 0;     // of the key this envoy holds, which the envelope carries
     std::int64_t made_at = 0;
     std::vector<std::string> taken, waiting; // recipient hosts
 };

@@ -77,24 +77,32 @@ std::vector<RotationRecord> path_from(const RotationLog &log, const PublicKey &c
     }
 }
 
-std::optional<std::uint64_t> generation_of(const RotationLog &log, const PublicKey &key, const PublicKey &current) {
+KeyGenerations::KeyGenerations(const RotationLog &log, const PublicKey &current) {
     const auto ok = verified_flags(log);
-    std::set<KeyBytes> visited{key.bytes};
-    PublicKey at = key;
-    std::uint64_t steps = 0;
-    bool known = key == current;
-    for (;;) {
-        const RotationRecord *back = nullptr;
-        for (std::size_t i = 0; i < log.size(); ++i) {
-            if (!ok[i]) continue;
-            if (log[i].old_key == at) known = true;
-            if (log[i].new_key == at && !back) back = &log[i];
-        }
-        if (!back) return known || steps > 0 ? std::optional<std::uint64_t>(steps) : std::nullopt;
-        if (!visited.insert(back->old_key.bytes).second) return std::nullopt; // a cycle has no generations
-        ++steps;
-        at = back->old_key;
+    std::map<KeyBytes, KeyBytes> back; // new key -> old key, the first verifying record that leads to it
+    std::set<KeyBytes> keys{current.bytes};
+    for (std::size_t i = 0; i < log.size(); ++i) {
+        if (!ok[i]) continue;
+        back.emplace(log[i].new_key.bytes, log[i].old_key.bytes);
+        keys.insert(log[i].old_key.bytes);
+        keys.insert(log[i].new_key.bytes);
     }
+    for (const auto &key : keys) {
+        std::set<KeyBytes> visited{key};
+        std::uint64_t steps = 0;
+        bool cycle = false;
+        for (auto it = back.find(key); it != back.end(); it = back.find(it->second), ++steps)
+            if (!visited.insert(it->second).second) {
+                cycle = true;
+                break;
+            }
+        if (!cycle) generation_.emplace(key, steps);
+    }
+}
+
+std::optional<std::uint64_t> KeyGenerations::of(const PublicKey &key) const {
+    const auto it = generation_.find(key.bytes);
+    return it == generation_.end() ? std::nullopt : std::optional<std::uint64_t>(it->second);
 }
 
 bool append_record(RotationLog &log, const RotationRecord &record) {

@@ -16,7 +16,9 @@
 #include <span>
 #include <string_view>
 
+#include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -40,11 +42,19 @@ std::optional<std::pair<RotationRecord, RotationRecord>> find_fork(const Rotatio
 // or would revisit a key. Empty when nothing leads away from `current`.
 std::vector<RotationRecord> path_from(const RotationLog &log, const PublicKey &current);
 
-// The generation of `key` in `log`: how many verifying records lead to it
-// from a key no record leads to (0 for that first key), or nullopt for a key
-// the log does not know (with an empty log, every key is unknown but
-// `current`, which is generation 0).
-std::optional<std::uint64_t> generation_of(const RotationLog &log, const PublicKey &key, const PublicKey &current);
+// The generation of each key of `log`: how many verifying records lead to it
+// from a key no record leads to (0 for that first key). Built once per log
+// (each record's signatures are checked once), then asked per key: nullopt
+// for a key the log does not know (with an empty log, every key but
+// `current`, which is generation 0) or one on a cycle of records.
+class KeyGenerations {
+public:
+    KeyGenerations(const RotationLog &log, const PublicKey &current);
+    std::optional<std::uint64_t> of(const PublicKey &key) const;
+
+private:
+    std::map<std::array<std::uint8_t, kPublicKeyBytes>, std::uint64_t> generation_;
+};
 
 // Appends a record that verifies; returns false (and leaves the log alone)
 // when an equal record is already there. Throws Error(Failure::failed) for a

@@ -663,19 +663,20 @@ BOOST_AUTO_TEST_CASE(a_key_s_generation_counts_the_rotations_that_lead_to_it) {
                              make_rotation_record(pair_n(0), pair_n(1), 100),
                              make_rotation_record(pair_n(2), pair_n(3), 300)};
     const auto now = pair_n(3).public_key();
-    for (int i = 0; i <= 3; ++i) BOOST_TEST(generation_of(log, pair_n(i).public_key(), now).value_or(99) == std::uint64_t(i));
-    BOOST_TEST(!generation_of(log, pair_n(4).public_key(), now).has_value()); // not of this identity
+    const KeyGenerations gens(log, now);
+    for (int i = 0; i <= 3; ++i) BOOST_TEST(gens.of(pair_n(i).public_key()).value_or(99) == std::uint64_t(i));
+    BOOST_TEST(!gens.of(pair_n(4).public_key()).has_value()); // not of this identity
     // Without a log, only the key held is known: generation 0.
-    BOOST_TEST(generation_of({}, now, now).value_or(99) == std::uint64_t(0));
-    BOOST_TEST(!generation_of({}, pair_n(0).public_key(), now).has_value());
+    BOOST_TEST(KeyGenerations({}, now).of(now).value_or(99) == std::uint64_t(0));
+    BOOST_TEST(!KeyGenerations({}, now).of(pair_n(0).public_key()).has_value());
     // A record that does not verify leads nowhere.
     RotationLog forged = log;
     forged[0].sig_old[0] ^= 1;
-    BOOST_TEST(generation_of(forged, pair_n(3).public_key(), now).value_or(99) == std::uint64_t(1));
+    BOOST_TEST(KeyGenerations(forged, now).of(pair_n(3).public_key()).value_or(99) == std::uint64_t(1));
     // A cycle (two verifying records back and forth) has no generations.
     const RotationLog cycle = {make_rotation_record(pair_n(0), pair_n(1), 100),
                                make_rotation_record(pair_n(1), pair_n(0), 200)};
-    BOOST_TEST(!generation_of(cycle, pair_n(0).public_key(), pair_n(0).public_key()).has_value());
+    BOOST_TEST(!KeyGenerations(cycle, pair_n(0).public_key()).of(pair_n(0).public_key()).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(two_records_from_one_old_key_are_a_fork) {
