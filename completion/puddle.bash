@@ -47,7 +47,7 @@ _puddle_complete_value()
 {
     # $1 = placeholder, $cur = word being completed
     case $1 in
-        FILE | PATH)
+        FILE | PATH | RECEIPT)
             if declare -F _filedir >/dev/null; then _filedir; else
                 local IFS=$'\n'; COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null
             fi ;;

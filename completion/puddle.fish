@@ -62,7 +62,7 @@ end
 function __puddle_value -a placeholder
     set -l cur (commandline -ct)
     switch $placeholder
-        case FILE PATH
+        case FILE PATH RECEIPT
             __fish_complete_path $cur
         case PID
             __fish_complete_pids

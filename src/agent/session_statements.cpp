@@ -53,10 +53,14 @@ void Session::rekey(SecretBuffer passphrase, SecretBuffer new_passphrase, RekeyD
             // learn this machine's envoy key under the new key.
             try {
                 const auto fresh_id = st.store.load();
+                const std::string host = local_host_name();
                 std::vector<std::string> unreachable;
-                const auto recipients = envelope_recipients(members_with_self(st.dir, id, local_host_name()),
-                                                            fresh_id.envoy, {}, unreachable);
-                save_envelope(st.dir, make_envelope(old, fresh_id.pub, now, fresh_id.salt, fresh_id.wrapped.raw,
+                const auto recipients = envelope_recipients(members_with_self(st.dir, id, host), fresh_id.envoy, {},
+                                                            unreachable);
+                const auto maker = EnvoySecret::load(EnvoySecret::location());
+                if (!maker) throw Error(Failure::failed, "no envelope", "this machine has no envoy secret");
+                save_envelope(st.dir, make_envelope(old, *work->fresh, *maker, host, now, fresh_id.salt,
+                                                    fresh_id.wrapped.raw,
                                                     load_rotation_log(st.dir).value_or(RotationLog{}), {}, recipients));
                 (void)certify_this_envoy(st.store, *work->fresh, now);
             } catch (const Error &e) {

@@ -98,23 +98,33 @@ const std::vector<Verb> &verbs() {
          "  --passphrase-fd N    read the passphrase from file descriptor N\n"
          "  --envelope FILE      also write the envelope to FILE (created 0600), or - for standard output\n",
          run_evict},
-        {"accept", "take a new key from an envelope made by 'puddle evict'",
-         "usage: puddle accept FILE|-\n\n"
-         "Opens this machine's entry of the envelope with its envoy secret (no passphrase), checks\n"
-         "that the rotation log leads from the key held here to the new one without a fork, and\n"
-         "takes the new key. Refused for an evicted envoy, an envelope not addressed to this\n"
-         "machine, an altered one, and a fork (recorded: health Degraded). With - the envelope\n"
-         "comes from standard input, e.g. 'ssh HOST puddle accept - < envelope.json'.\n",
+        {"accept", "take a new key from an envelope made by 'puddle evict' or 'puddle rekey'",
+         "usage: puddle accept [--from HOST] [--receipt FILE] FILE|-\n\n"
+         "Checks the envelope's three signatures (old key, new key, the maker's machine key), that\n"
+         "its maker is a certified member known here, and shows who made it and whom it evicts.\n"
+         "It is taken only with your word: a yes on the terminal, or --from naming the maker\n"
+         "(an evicted machine still holds the old key and can make an envelope too). Then it\n"
+         "opens this machine's entry with its envoy secret (no passphrase), checks the key inside\n"
+         "is the one the signatures name and that the rotation log leads to it without a fork, and\n"
+         "takes it. Refused, changing nothing: an altered envelope, an unknown or other maker, an\n"
+         "evicted machine, an envelope not addressed here, a fork (recorded: health Degraded).\n"
+         "Writes a receipt signed by this machine (receipt.json in the state directory) for the\n"
+         "maker: 'puddle members --took FILE' there.\n\n"
+         "  --from HOST          the maker: its host name, or 8 or more hex digits of its machine key\n"
+         "                       ('puddle evict' prints it); needed without a terminal\n"
+         "  --receipt FILE       also write the receipt to FILE (created 0600)\n",
          run_accept},
         {"members", "this envoy's view of the member envoys",
          "usage: puddle members [--json]\n"
-         "       puddle members --took HOST\n\n"
+         "       puddle members --took RECEIPT|HOST\n\n"
          "Lists this envoy (self) and the envoys it has paired with or learned of while\n"
          "pairing, each with the generation of the key it was last seen holding.\n"
          "--json: {pubkey, generation, members: [{host, since, direction, wrapped_digest,\n"
          "pubkey, generation, same_wrap, envoy_key}]}; see puddle(1).\n"
-         "--took HOST: records that HOST holds the key this envoy holds (after 'puddle\n"
-         "accept' there), so 'status' stops waiting for it.\n",
+         "--took RECEIPT: records, on the evidence of the receipt 'puddle accept' wrote there\n"
+         "(a file, or - for standard input), that its machine holds the key this envoy holds,\n"
+         "so 'status' stops waiting for it. --took HOST takes your word for it instead, for a\n"
+         "member paired with an older puddle (no machine key).\n",
          run_members},
         {"rekey", "rotate to a new keypair, or take a rotated key from another member",
          "usage: puddle rekey [--new-passphrase | --new-passphrase-fd M] [--passphrase-fd N]\n"

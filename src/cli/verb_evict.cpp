@@ -11,6 +11,7 @@
 #include "core/files/members.hpp"
 #include "core/identity_store.hpp"
 #include "core/membership.hpp"
+#include "core/receipt.hpp"
 #include "core/rotation.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -21,6 +22,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fcntl.h>
+#include <optional>
 #include <unistd.h>
 
 namespace puddle::cli {
@@ -96,7 +98,9 @@ int run_evict(const std::vector<std::string> &argv) {
     const Keypair fresh = rotate(st.store, old_pair, pass.bytes(), config.kdf, at);
     pass = SecretBuffer();
     const auto new_id = st.store.load();
-    const Envelope envelope = make_envelope(old_pair, fresh.public_key(), at, new_id.salt, new_id.wrapped.raw,
+    const auto maker = EnvoySecret::load(EnvoySecret::location());
+    if (!maker) throw Error(Failure::failed, "evict", "this machine's envoy secret is gone", "'puddle status' says what to do");
+    const Envelope envelope = make_envelope(old_pair, fresh, *maker, own_host, at, new_id.salt, new_id.wrapped.raw,
                                             load_rotation_log(st.dir).value_or(RotationLog{}), evicted, kept);
     const std::string text = serialize_envelope(envelope);
     save_envelope(st.dir, envelope);
@@ -113,7 +117,11 @@ int run_evict(const std::vector<std::string> &argv) {
     std::fprintf(stderr, "puddle: envelope for %zu kept member%s: %s%s%s\n", kept.size(), kept.size() == 1 ? "" : "s",
                  st.dir.file(kEnvelopeFile).c_str(), out && *out != "-" ? " and " : "",
                  out && *out != "-" ? out->c_str() : "");
-    for (const auto &k : kept) std::fprintf(stderr, "  %s: 'puddle accept FILE' there (any transport: ssh %s puddle accept - < FILE)\n", k.host.c_str(), k.host.c_str());
+    for (const auto &k : kept)
+        std::fprintf(stderr, "  %s: 'puddle accept FILE' there (any transport: ssh %s puddle accept --from %s - < FILE)\n",
+                     k.host.c_str(), k.host.c_str(), own_host.c_str());
+    std::fprintf(stderr, "puddle: this machine's key, which each member checks it against: %s\n",
+                 maker->signing_key().str().c_str());
     for (const auto &u : unreachable)
         std::fprintf(stderr, "  %s: no envoy key known here (not paired since the upgrade): hand it the key with "
                      "'puddle rekey-pair' here and 'puddle rekey --from %s' there\n", u.c_str(), own_host.c_str());
@@ -121,9 +129,51 @@ int run_evict(const std::vector<std::string> &argv) {
     return 0;
 }
 
+namespace {
+
+// --from HOST or a prefix of the maker's machine key (hex, with or without
+// "ed25519:", at least 8 digits: host names repeat, keys do not).
+bool names_the_maker(const std::string &from, const EnvelopeMaker &maker) {
+    if (from == maker.host) return true;
+    std::string hex = from.starts_with("ed25519:") ? from.substr(8) : from;
+    return hex.size() >= 8 && maker.signer.str().substr(8).starts_with(hex);
+}
+
+// The user's yes, on the controlling terminal (standard input may carry the
+// envelope). nullopt: no terminal to ask on.
+std::optional<bool> ask_on_terminal(const std::string &question) {
+    UniqueFd tty(::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY));
+    if (!tty) return std::nullopt;
+    const std::string q = question + " [y/N] ";
+    write_all(tty.get(), reinterpret_cast<const std::uint8_t *>(q.data()), q.size(), "the terminal");
+    std::string answer;
+    char c = 0;
+    while (answer.size() < 64) {
+        const ssize_t n = ::read(tty.get(), &c, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0 || c == '\n') break;
+        answer += c;
+    }
+    return answer == "y" || answer == "Y" || answer == "yes" || answer == "YES" || answer == "Yes";
+}
+
+bool has_terminal() {
+    UniqueFd tty(::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY));
+    return bool(tty);
+}
+
+} // namespace
+
 int run_accept(const std::vector<std::string> &argv) {
-    Args args("accept", argv, {}, 1);
+    Args args("accept", argv, {{"from", true}, {"receipt", true}}, 1);
     if (args.positionals().empty()) usage_error("accept", "name the envelope FILE, or - for standard input");
+    const auto from = args.value("from");
+    if (from && from->empty()) usage_error("accept", "--from needs the maker's host name or a prefix of its machine key");
+    // Who made an envelope is the user's call: an evicted member holds the
+    // old key and can make one too. Asked before anything is read.
+    if (!from && !has_terminal())
+        usage_error("accept", "no terminal to confirm who made the envelope: give --from HOST (or a prefix of the "
+                              "maker's machine key, which 'puddle evict' printed there)");
     const std::string source = args.positionals()[0];
     const std::string label = source == "-" ? "standard input" : quoted(source);
     const Envelope env = parse_envelope(read_input(source, kMaxEnvelopeBytes), label);
@@ -139,29 +189,21 @@ int run_accept(const std::vector<std::string> &argv) {
                     "run 'puddle status' once (it seals it), then accept again");
     const auto envoy = EnvoySecret::load(EnvoySecret::location()).value();
     const auto &me = envoy.public_key();
-    if (!verify_eviction(env))
-        throw Error(Failure::failed, "accept " + label, "its eviction statement is not signed by " + env.old_key.str(),
-                    "ask for a new envelope; this one was altered or made by something that is not a member");
+    if (const auto bad = envelope_signature_problem(env); !bad.empty())
+        throw Error(Failure::failed, "accept " + label, "its statement does not verify under " + bad + " signature",
+                    "ask for a new envelope; this one was altered, or made by something that is not a member");
     for (const auto &e : env.evicted)
         if (e.envoy && *e.envoy == me)
             throw Error(Failure::denied, "accept " + label,
                         "this envoy (" + e.host + ", " + me.str() + ") is the one the rotation to " + env.new_key.str() +
                             " evicted; it cannot open the new key",
                         "if that was a mistake, join again from a kept member ('puddle pair' there)");
-    // Fork: the envelope's log and ours disagree about a key's successor.
-    RotationLog merged = load_rotation_log(st.dir).value_or(RotationLog{});
-    const RotationLog mine = merged;
-    for (const auto &rec : env.retired) (void)append_record(merged, rec);
-    if (auto fork = find_fork(merged)) {
-        // Kept on record, so health reports it (Degraded) until resolved.
-        st.store.commit(id.salt, id.wrapped.raw, id.pub, serialize_rotation_log(merged));
-        throw Error(Failure::failed, "accept " + label,
-                    "the rotation log forks: " + fork->first.old_key.str() + " was rotated to " +
-                        fork->first.new_key.str() + " and to " + fork->second.new_key.str() +
-                        " (two members evicted or rotated on their own)",
-                    "find out which member made each; accept neither until you know ('puddle status' shows the fork)");
-    }
-    const auto path = check_rotation_offer(serialize_rotation_log(env.retired), id.pub, env.new_key);
+    MembersView view = load_members(st.dir).value_or(MembersView{});
+    std::string why;
+    if (!certified_maker(view, env.maker, why))
+        throw Error(Failure::failed, "accept " + label, why,
+                    "take the key over the pair listener instead ('puddle rekey-pair' on the member that rotated, "
+                    "'puddle rekey --from HOST' here), which also makes the two machines known to each other");
     const auto *entry = recipient_for(env, me);
     if (!entry) {
         std::string hosts;
@@ -172,10 +214,40 @@ int run_accept(const std::vector<std::string> &argv) {
                     "the member that evicted did not know this machine's envoy key: take the key with 'puddle "
                     "rekey --from HOST' after 'puddle rekey-pair' there");
     }
+    std::string names;
+    for (const auto &e : env.evicted) names += (names.empty() ? "" : ", ") + e.host;
+    const std::string what = "made by " + env.maker.host + " (machine key " + env.maker.signer.str() +
+                             "), rotating to " + env.new_key.str() + "; evicts: " + (names.empty() ? "nobody" : names);
+    if (from) {
+        if (!names_the_maker(*from, env.maker))
+            throw Error(Failure::denied, "accept " + label,
+                        "it was " + what + ", not by " + quoted(*from) + " as --from says",
+                        "if you did not make that rotation on " + env.maker.host +
+                            ", do not take it: the machine that did may be one you evicted");
+    } else {
+        std::fprintf(stderr, "puddle: the envelope was %s\n", what.c_str());
+        const auto yes = ask_on_terminal("Take it?");
+        if (!yes) usage_error("accept", "no terminal to confirm who made the envelope: give --from HOST");
+        if (!*yes) throw Error(Failure::denied, "accept " + label, "not taken: you said no", "");
+    }
     const WrappedBytes wrapped = open_envelope(env, *entry, envoy);
-    (void)parse_wrapped(wrapped, label + ", the new key");
+    check_received_kdf(parse_wrapped(wrapped, label + ", the new key").kdf, label + ", the new key");
+    // Fork: the envelope's log and ours disagree about the successor of a
+    // key on the way from the key held here. Recorded (health says Degraded)
+    // only now: the envelope is addressed to this machine and its maker is a
+    // member the user named.
+    RotationLog merged = load_rotation_log(st.dir).value_or(RotationLog{});
+    for (const auto &rec : env.retired) (void)append_record(merged, rec);
+    if (auto fork = find_fork_from(merged, id.pub)) {
+        st.store.commit(id.salt, id.wrapped.raw, id.pub, serialize_rotation_log(merged));
+        throw Error(Failure::failed, "accept " + label,
+                    "the rotation log forks: " + fork->first.old_key.str() + " was rotated to " +
+                        fork->first.new_key.str() + " and to " + fork->second.new_key.str() +
+                        " (two members evicted or rotated on their own)",
+                    "find out which member made each; accept neither until you know ('puddle status' shows the fork)");
+    }
+    const auto path = check_rotation_offer(serialize_rotation_log(env.retired), id.pub, env.new_key);
     adopt_rotation(st.store, id.pub, path, env.salt, wrapped, env.new_key);
-    MembersView view = load_members(st.dir).value_or(MembersView{});
     std::erase_if(view.members, [&](const MemberRecord &m) {
         return m.direction != MemberDirection::self &&
                std::any_of(env.evicted.begin(), env.evicted.end(), [&](const EvictedEnvoy &e) {
@@ -183,10 +255,16 @@ int run_accept(const std::vector<std::string> &argv) {
                });
     });
     save_members(st.dir, view);
-    std::string names;
-    for (const auto &e : env.evicted) names += (names.empty() ? "" : ", ") + e.host;
-    std::printf("rotated to %s (generation %llu; evicted: %s)\n", env.new_key.str().c_str(),
-                (unsigned long long)env.generation, names.c_str());
+    // The receipt the maker records this machine by ('members --took').
+    const Receipt receipt = make_receipt(env.new_key, env.generation, local_host_name(), envoy,
+                                         std::int64_t(std::time(nullptr)));
+    const std::string receipt_text = serialize_receipt(receipt);
+    st.dir.write_atomic(kReceiptFile, as_bytes(receipt_text), 0600);
+    if (auto out = args.value("receipt")) write_new_file(*out, receipt_text, "the receipt");
+    std::printf("rotated to %s (generation %llu; made by %s; evicted: %s)\n", env.new_key.str().c_str(),
+                (unsigned long long)env.generation, env.maker.host.c_str(), names.empty() ? "nobody" : names.c_str());
+    std::fprintf(stderr, "puddle: receipt for %s: %s; there: 'puddle members --took FILE'\n", env.maker.host.c_str(),
+                 args.value("receipt") ? args.value("receipt")->c_str() : st.dir.file(kReceiptFile).c_str());
     lock_a_stale_session(env.new_key);
     return 0;
 }

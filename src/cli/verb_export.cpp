@@ -73,8 +73,9 @@ int run_import(const std::vector<std::string> &argv) {
     // Passphrase on a stdin bundle: only through --passphrase-fd (stdin is taken).
     if (source == "-" && !args.value("passphrase-fd") && !::isatty(STDIN_FILENO) && ::access("/dev/tty", R_OK | W_OK) != 0)
         usage_error("import", "standard input carries the bundle: give the passphrase with --passphrase-fd N");
-    auto pass = current_passphrase(args, "Passphrase of the puddle you are importing");
     const auto wrapped = parse_wrapped(bundle.wrapped, "the bundle's wrap");
+    check_received_kdf(wrapped.kdf, "the bundle's wrap");
+    auto pass = current_passphrase(args, "Passphrase of the puddle you are importing");
     const auto keypair = unwrap_seed(wrapped, pass.bytes(), bundle.salt, bundle.pub); // before anything is written
     pass = SecretBuffer();
 

@@ -11,6 +11,7 @@
 #include "core/files/pair_result.hpp"
 #include "core/files/pending.hpp"
 #include "core/membership.hpp"
+#include "core/receipt.hpp"
 #include "core/rotation.hpp"
 #include "pair/holder.hpp"
 #include "pair/joiner.hpp"
@@ -228,6 +229,7 @@ int run_join(const std::vector<std::string> &argv) {
                         "move " + StateDir::locate().path() + " away first if you really want to switch");
         // Verify the unwrap before writing anything.
         auto wrapped = parse_wrapped(p.wrapped, "the holder's identity.wrapped");
+        check_received_kdf(wrapped.kdf, "the holder's identity.wrapped");
         auto keypair = unwrap_seed(wrapped, pass.bytes(), p.salt, joined);
         if (member) {
             already = true;
@@ -251,10 +253,16 @@ int run_members(const std::vector<std::string> &argv) {
     Args args("members", argv, {{"json", false}, {"took", true}}, 0);
     if (auto host = args.value("took")) {
         if (args.flag("json")) usage_error("members", "--took records; --json lists: give one");
+        // A receipt (a file, or - for standard input) is evidence; a bare
+        // host name is the user's word, for members of an older puddle.
+        const bool receipt = *host == "-" || host->find('/') != std::string::npos || ::access(host->c_str(), F_OK) == 0;
+        std::optional<Receipt> r;
+        if (receipt)
+            r = parse_receipt(read_input(*host, kMaxReceiptBytes), *host == "-" ? "standard input" : quoted(*host));
         auto st = open_state(false);
         const auto id = st.store.load();
-        record_took(st.dir, id, *host, std::int64_t(std::time(nullptr)));
-        std::printf("recorded: %s holds %s\n", host->c_str(), id.pub.str().c_str());
+        const std::string who = r ? record_receipt(st.dir, id, *r) : (record_took(st.dir, id, *host, std::int64_t(std::time(nullptr))), *host);
+        std::printf("recorded: %s holds %s%s\n", who.c_str(), id.pub.str().c_str(), r ? " (its receipt verifies)" : "");
         return 0;
     }
     auto st = open_state(false);
@@ -336,6 +344,7 @@ int rekey_from(const Args &args, const std::string &from) {
         }
         const auto path = check_rotation_offer(p.retired_json, current, rotated);
         auto wrapped = parse_wrapped(p.wrapped, "the holder's identity.wrapped");
+        check_received_kdf(wrapped.kdf, "the holder's identity.wrapped");
         const auto keypair = unwrap_seed(wrapped, pass.bytes(), p.salt, rotated);
         auto st = open_state(false);
         adopt_rotation(st.store, current, path, p.salt, p.wrapped, rotated);

@@ -13,10 +13,13 @@ using namespace files_detail;
 
 namespace {
 
-constexpr const char *kKind = "puddle-envelope";
+// The kind names the statement's version: "puddle-envelope" (v1) was signed
+// by the old key alone, over neither the wrap it carried nor its maker.
+constexpr const char *kKind = "puddle-envelope-v2";
+constexpr const char *kOldKind = "puddle-envelope";
 
 std::string associated_data(const Envelope &e, const EnvoyKey &recipient) {
-    return "puddle-envelope-v1\n" + e.old_key.str() + "\n" + e.new_key.str() + "\n" + std::to_string(e.generation) +
+    return "puddle-envelope-v2\n" + e.old_key.str() + "\n" + e.new_key.str() + "\n" + std::to_string(e.generation) +
            "\n" + recipient.str() + "\n" + to_hex(e.salt) + "\n";
 }
 
@@ -36,31 +39,38 @@ std::string host_field(const ObjectReader &r) {
 
 } // namespace
 
-std::string eviction_statement(const PublicKey &old_key, const PublicKey &new_key, std::int64_t at,
-                               const std::vector<EvictedEnvoy> &evicted) {
-    std::string s = "puddle-statement-evict-v1\n" + old_key.str() + "\n" + new_key.str() + "\n" + std::to_string(at) + "\n";
-    for (const auto &e : evicted) s += e.host + " " + (e.envoy ? e.envoy->str() : std::string("-")) + "\n";
+std::string envelope_statement(const Envelope &e) {
+    std::string s = "puddle-statement-envelope-v2\n" + e.old_key.str() + "\n" + e.new_key.str() + "\n" +
+                    std::to_string(e.at) + "\n" + std::to_string(e.generation) + "\n" + to_hex(e.salt) + "\n" +
+                    e.wrap_digest + "\n" + "maker " + e.maker.host + " " + e.maker.envoy.str() + " " +
+                    e.maker.signer.str() + "\n";
+    for (const auto &x : e.evicted) s += "evicted " + x.host + " " + (x.envoy ? x.envoy->str() : std::string("-")) + "\n";
+    for (const auto &r : e.recipients) s += "to " + r.host + " " + r.envoy.str() + "\n";
     return s;
 }
 
-bool verify_eviction(const Envelope &e) {
-    return verify_signature(e.old_key, as_bytes(eviction_statement(e.old_key, e.new_key, e.at, e.evicted)),
-                            e.sig_evict);
+std::string envelope_signature_problem(const Envelope &e) {
+    const std::string statement = envelope_statement(e);
+    if (!verify_signature(e.old_key, as_bytes(statement), e.sig_old)) return "the old key's";
+    if (!verify_signature(e.new_key, as_bytes(statement), e.sig_new)) return "the new key's";
+    if (!verify_signature(e.maker.signer, as_bytes(statement), e.sig_maker)) return "the maker's machine key's";
+    return {};
 }
 
-Envelope make_envelope(const Keypair &old_pair, const PublicKey &new_key, std::int64_t at, const Salt &salt,
-                       const WrappedBytes &new_wrap, RotationLog retired, std::vector<EvictedEnvoy> evicted,
-                       const std::vector<Recipient> &recipients) {
+Envelope make_envelope(const Keypair &old_pair, const Keypair &new_pair, const EnvoySecret &maker,
+                       const std::string &maker_host, std::int64_t at, const Salt &salt, const WrappedBytes &new_wrap,
+                       RotationLog retired, std::vector<EvictedEnvoy> evicted, const std::vector<Recipient> &recipients) {
     init_sodium();
     Envelope e;
     e.old_key = old_pair.public_key();
-    e.new_key = new_key;
+    e.new_key = new_pair.public_key();
     e.at = at;
     e.generation = retired.size();
     e.salt = salt;
+    e.wrap_digest = wrapped_digest(new_wrap);
+    e.maker = EnvelopeMaker{maker_host, maker.public_key(), maker.signing_key()};
     e.retired = std::move(retired);
     e.evicted = std::move(evicted);
-    e.sig_evict = old_pair.sign(as_bytes(eviction_statement(e.old_key, e.new_key, e.at, e.evicted)));
     for (const auto &to : recipients) {
         EnvelopeRecipient r;
         r.host = to.host;
@@ -78,6 +88,10 @@ Envelope make_envelope(const Keypair &old_pair, const PublicKey &new_key, std::i
                                                    nullptr, r.nonce.data(), k.data());
         e.recipients.push_back(std::move(r));
     }
+    const std::string statement = envelope_statement(e);
+    e.sig_old = old_pair.sign(as_bytes(statement));
+    e.sig_new = new_pair.sign(as_bytes(statement));
+    e.sig_maker = maker.signing_keypair().sign(as_bytes(statement));
     return e;
 }
 
@@ -101,10 +115,17 @@ std::string serialize_envelope(const Envelope &e) {
                .set("at", e.at)
                .set("generation", std::int64_t(e.generation))
                .set("salt", to_base64(e.salt))
+               .set("wrap_digest", e.wrap_digest)
+               .set("maker", Json::object()
+                                 .set("host", e.maker.host)
+                                 .set("envoy", e.maker.envoy.str())
+                                 .set("signer", e.maker.signer.str()))
                .set("retired", rotation_log_value(e.retired))
                .set("evicted", std::move(evicted))
-               .set("sig_evict", signature_text(e.sig_evict))
                .set("recipients", std::move(recipients))
+               .set("sig_old", signature_text(e.sig_old))
+               .set("sig_new", signature_text(e.sig_new))
+               .set("sig_maker", signature_text(e.sig_maker))
                .dump() +
            "\n";
 }
@@ -114,8 +135,12 @@ Envelope parse_envelope(std::span<const std::uint8_t> bytes, const std::string &
     const Json doc = parse_document(src, bytes, kMaxEnvelopeBytes);
     const ObjectReader r(src, doc, "");
     r.version();
+    if (r.has("kind") && r.get("kind").as_string() && *r.get("kind").as_string() == kOldKind)
+        r.fail("it is an envelope of an older puddle (\"puddle-envelope\"), whose signature covers neither the key it "
+               "carries nor the member that made it, so this puddle does not take it");
     r.kind(kKind);
-    r.only({"v", "kind", "old", "new", "at", "generation", "salt", "retired", "evicted", "sig_evict", "recipients"});
+    r.only({"v", "kind", "old", "new", "at", "generation", "salt", "wrap_digest", "maker", "retired", "evicted",
+            "recipients", "sig_old", "sig_new", "sig_maker"});
     Envelope e;
     e.old_key = r.key("old");
     e.new_key = r.key("new");
@@ -126,6 +151,15 @@ Envelope parse_envelope(std::span<const std::uint8_t> bytes, const std::string &
     if (generation < 1) r.fail(r.field("generation") + " must be at least 1");
     e.generation = std::uint64_t(generation);
     e.salt = r.fixed_bytes<kSaltBytes>("salt");
+    e.wrap_digest = r.string("wrap_digest");
+    if (const auto p = wrapped_digest_problem(e.wrap_digest); !p.empty()) r.fail(r.field("wrap_digest") + " " + p);
+    {
+        const ObjectReader m(src, r.get("maker"), "maker");
+        m.only({"host", "envoy", "signer"});
+        e.maker.host = host_field(m);
+        e.maker.envoy = envoy_field(m, "envoy");
+        e.maker.signer = m.key("signer");
+    }
     r.array("retired");
     e.retired = parse_rotation_log_value(r.get("retired"), label + ", field \"retired\"");
     if (e.retired.size() != e.generation)
@@ -143,7 +177,6 @@ Envelope parse_envelope(std::span<const std::uint8_t> bytes, const std::string &
         if (!x.get("envoy").is_null()) ev.envoy = envoy_field(x, "envoy");
         e.evicted.push_back(std::move(ev));
     }
-    e.sig_evict = r.signature("sig_evict");
     const auto &recipients = r.array("recipients");
     if (recipients.size() > kMaxEnvelopeRecipients)
         r.fail("more than " + std::to_string(kMaxEnvelopeRecipients) + " recipients");
@@ -161,6 +194,9 @@ Envelope parse_envelope(std::span<const std::uint8_t> bytes, const std::string &
         rec.wrapped = x.fixed_bytes<kEnvelopeWrapBytes>("wrapped");
         e.recipients.push_back(std::move(rec));
     }
+    e.sig_old = r.signature("sig_old");
+    e.sig_new = r.signature("sig_new");
+    e.sig_maker = r.signature("sig_maker");
     return e;
 }
 
@@ -189,6 +225,12 @@ WrappedBytes open_envelope(const Envelope &e, const EnvelopeRecipient &r, const 
                                                    reinterpret_cast<const std::uint8_t *>(ad.data()), ad.size(),
                                                    r.nonce.data(), k.data()) != 0)
         throw fail("the new key does not decrypt for this identity and generation (the envelope was altered)");
+    // The entry is sealed anonymously: anyone who knows this machine's
+    // public envoy key can write one. What makes it the maker's is that it
+    // holds the very wrap the three signatures name.
+    if (wrapped_digest(out) != e.wrap_digest)
+        throw fail("it holds another key than the one the envelope's signatures name (the entry was rewritten on "
+                   "its way here)");
     return out;
 }
 

@@ -9,8 +9,16 @@
 // (crypto_box_seal: X25519 + XSalsa20-Poly1305), and the new v1 wrap
 // encrypted under k with XChaCha20-Poly1305, the associated data binding
 // identity (old and new key), generation, salt and recipient.
-// The eviction statement (who was left out) is signed by the old key; the
-// rotation record in `retired` by both keys, as for every rotation.
+// The envelope statement covers everything a kept member acts on -- old and
+// new key, time, generation, salt, the digest of the new v1 wrap (the same
+// for every recipient, checked after an entry is opened), the maker, who was
+// left out and whom it is for -- and is signed three times: by the old key,
+// by the new key, and by the maker's machine key (EnvoySecret::signing_key,
+// certified by the identity in the maker's envoy certificate). The identity's
+// signatures say the rotation is the identity's; only the machine key says
+// which member made it, since an evicted member still holds the old key.
+// The rotation record in `retired` is signed by both keys, as for every
+// rotation.
 #pragma once
 
 #include "core/envoy.hpp"
@@ -47,30 +55,44 @@ struct EvictedEnvoy {
     bool operator==(const EvictedEnvoy &) const = default;
 };
 
+// The member that made the envelope: its host and the two public halves of
+// its envoy certificate.
+struct EnvelopeMaker {
+    std::string host;
+    EnvoyKey envoy;
+    PublicKey signer; // machine key
+    bool operator==(const EnvelopeMaker &) const = default;
+};
+
 struct Envelope {
     PublicKey old_key, new_key;
     std::int64_t at = 0;
     std::uint64_t generation = 0; // records in the rotation log up to and including this one
     Salt salt{};
-    RotationLog retired;          // the evicting member's log, ending with old -> new
+    std::string wrap_digest;      // wrapped_digest() of the new v1 wrap: "sha256:<hex>"
+    EnvelopeMaker maker;
+    RotationLog retired;          // the maker's log, ending with old -> new
     std::vector<EvictedEnvoy> evicted;
-    Signature sig_evict{};        // old key, over eviction_statement()
     std::vector<EnvelopeRecipient> recipients;
+    Signature sig_old{}, sig_new{}, sig_maker{}; // over envelope_statement()
     bool operator==(const Envelope &) const = default;
 };
 
-std::string eviction_statement(const PublicKey &old_key, const PublicKey &new_key, std::int64_t at,
-                               const std::vector<EvictedEnvoy> &evicted);
-bool verify_eviction(const Envelope &e);
+std::string envelope_statement(const Envelope &e);
+// Which of the three signatures does not verify over the statement ("" when
+// all do): "the old key's", "the new key's" or "the maker's machine key's".
+std::string envelope_signature_problem(const Envelope &e);
 
 struct Recipient {
     std::string host;
     EnvoyKey envoy;
 };
-// Seals `new_wrap` (the v1 wrap of the new key, with `salt`) to each recipient.
-Envelope make_envelope(const Keypair &old_pair, const PublicKey &new_key, std::int64_t at, const Salt &salt,
-                       const WrappedBytes &new_wrap, RotationLog retired, std::vector<EvictedEnvoy> evicted,
-                       const std::vector<Recipient> &recipients);
+// Seals `new_wrap` (the v1 wrap of `new_pair`, with `salt`) to each recipient
+// and signs the statement with the old key, the new key and `maker` (this
+// machine's signing key; `maker_host` its host name).
+Envelope make_envelope(const Keypair &old_pair, const Keypair &new_pair, const EnvoySecret &maker,
+                       const std::string &maker_host, std::int64_t at, const Salt &salt, const WrappedBytes &new_wrap,
+                       RotationLog retired, std::vector<EvictedEnvoy> evicted, const std::vector<Recipient> &recipients);
 
 std::string serialize_envelope(const Envelope &e);
 // Strict; throws Error(Failure::failed) naming `label`, the field and the defect.
@@ -79,7 +101,8 @@ Envelope parse_envelope(std::span<const std::uint8_t> bytes, const std::string &
 // The recipient entry for `envoy`, or nullptr.
 const EnvelopeRecipient *recipient_for(const Envelope &e, const EnvoyKey &envoy);
 // The new v1 wrap, opened with this machine's envoy secret. Throws
-// Error(Failure::failed) when the entry does not open.
+// Error(Failure::failed) when the entry does not open, or opens to another
+// wrap than the one the statement names (an entry rewritten on the way).
 WrappedBytes open_envelope(const Envelope &e, const EnvelopeRecipient &r, const EnvoySecret &envoy);
 
 } // namespace puddle

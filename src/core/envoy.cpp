@@ -15,9 +15,10 @@ namespace {
 
 constexpr char kMagic[8] = {'P', 'U', 'D', 'D', 'L', 'E', 'E', '1'};
 constexpr std::size_t kFileBytes = sizeof kMagic + kEnvoySecretBytes;
-constexpr std::uint64_t kWrapSubkey = 1, kBoxSubkey = 2;
+constexpr std::uint64_t kWrapSubkey = 1, kBoxSubkey = 2, kSignSubkey = 3;
 constexpr char kWrapContext[crypto_kdf_CONTEXTBYTES] = {'p', 'u', 'd', 'd', 'l', 'e', 'w', '2'};
 constexpr char kBoxContext[crypto_kdf_CONTEXTBYTES] = {'p', 'u', 'd', 'd', 'l', 'e', 'b', 'x'};
+constexpr char kSignContext[crypto_kdf_CONTEXTBYTES] = {'p', 'u', 'd', 'd', 'l', 'e', 's', 'g'};
 
 SecretBuffer subkey(const SecretBuffer &secret, std::uint64_t id, const char (&ctx)[crypto_kdf_CONTEXTBYTES]) {
     SecretBuffer k(32);
@@ -88,6 +89,7 @@ EnvoySecret EnvoySecret::from_bytes(std::span<const std::uint8_t> secret, std::s
     e.path_ = std::move(path);
     auto sk = e.box_secret_key();
     crypto_scalarmult_base(e.pub_.bytes.data(), sk.data());
+    e.signer_ = e.signing_keypair().public_key();
     return e;
 }
 
@@ -155,6 +157,11 @@ EnvoySecret EnvoySecret::load_or_create(const StateDir &where) {
 }
 
 SecretBuffer EnvoySecret::wrap_key() const { return subkey(secret_, kWrapSubkey, kWrapContext); }
+
+Keypair EnvoySecret::signing_keypair() const {
+    const auto seed = subkey(secret_, kSignSubkey, kSignContext);
+    return Keypair::from_seed(seed.bytes());
+}
 
 SecretBuffer EnvoySecret::box_secret_key() const {
     auto seed = subkey(secret_, kBoxSubkey, kBoxContext);

@@ -13,6 +13,7 @@
 // necessarily XDG_STATE_HOME.
 #pragma once
 
+#include "core/identity.hpp"
 #include "core/secret.hpp"
 #include "core/statedir.hpp"
 #include "core/tpm.hpp"
@@ -65,14 +66,21 @@ public:
     const std::string &path() const noexcept { return path_; }
 
     // Subkeys (crypto_kdf, BLAKE2b): 1/"puddlew2" seals the identity at
-    // rest, 2/"puddlebx" seeds the X25519 key pair envelopes are sealed to.
+    // rest, 2/"puddlebx" seeds the X25519 key pair envelopes are sealed to,
+    // 3/"puddlesg" seeds the machine's Ed25519 signing key (the machine key:
+    // it signs the envelopes this machine makes and the receipts of those it
+    // takes, so a member can tell which machine made a rotation, which the
+    // identity's own signature cannot say: every member holds that key).
     SecretBuffer wrap_key() const;
     SecretBuffer box_secret_key() const;
+    Keypair signing_keypair() const;
+    const PublicKey &signing_key() const noexcept { return signer_; }
 
 private:
     EnvoySecret() = default;
     SecretBuffer secret_;
     EnvoyKey pub_;
+    PublicKey signer_;
     std::string path_;
     Protection protection_ = Protection::file;
 };

@@ -64,7 +64,15 @@ std::optional<EnvoyCert> certify_this_envoy(const IdentityStore &store, const Ke
     const auto id = store.load();
     if (!id.envoy || !(id.pub == identity.public_key())) return std::nullopt;
     const std::string host = local_host_name();
-    ensure_own_envoy_cert(store.dir(), identity, *id.envoy, host, now);
+    const auto machine_key = [&] {
+        const auto envoy = EnvoySecret::load(EnvoySecret::location());
+        if (!envoy || !(envoy->public_key() == *id.envoy))
+            throw Error(Failure::failed, "cannot certify this machine's key",
+                        "the envoy secret here is not the one identity.wrapped is sealed to",
+                        "'puddle status' says what to do");
+        return envoy->signing_key();
+    };
+    ensure_own_envoy_cert(store.dir(), identity, *id.envoy, machine_key, host, now);
     return own_cert(store.dir(), id.pub, host);
 }
 
@@ -119,6 +127,49 @@ void record_took(const StateDir &dir, const StoredIdentity &id, const std::strin
                     "'puddle members' lists the members this envoy knows");
     const MemberRecord rec{host, at, known->direction, wrapped_digest(id.wrapped.raw), id.pub, std::nullopt};
     save_members(dir, merge_members(view, MembersView{{rec}}));
+}
+
+std::string record_receipt(const StateDir &dir, const StoredIdentity &id, const Receipt &receipt) {
+    const auto fail = [](const std::string &why, const std::string &hint) {
+        return Error(Failure::failed, "members --took", why, hint);
+    };
+    if (!verify_receipt(receipt))
+        throw fail("the receipt's signature does not verify under the machine key it names",
+                   "it was altered on its way: ask for it again ('puddle accept' writes receipt.json there)");
+    if (!(receipt.key == id.pub))
+        throw fail("the receipt is for " + receipt.key.str() + ", not the key held here (" + id.pub.str() + ")",
+                   "'puddle status' on both machines shows which key each holds");
+    const MembersView view = load_members(dir).value_or(MembersView{});
+    const MemberRecord *known = nullptr;
+    for (const auto &m : view.members)
+        if (m.direction != MemberDirection::self && has_certified_envoy(m) && m.envoy->signer &&
+            *m.envoy->signer == receipt.machine && m.envoy->key == receipt.envoy)
+            known = &m;
+    if (!known)
+        throw fail("no member of this envoy's view has the machine key " + receipt.machine.str(),
+                   "'puddle members' lists the members known here; a member paired with an older puddle is known "
+                   "without one: record it by name ('puddle members --took HOST') after checking with the user");
+    const MemberRecord rec{known->host, receipt.at, known->direction, wrapped_digest(id.wrapped.raw), id.pub,
+                           std::nullopt};
+    save_members(dir, merge_members(view, MembersView{{rec}}));
+    return known->host;
+}
+
+const MemberRecord *certified_maker(const MembersView &view, const EnvelopeMaker &maker, std::string &why) {
+    bool known_without = false;
+    for (const auto &m : view.members) {
+        if (!has_certified_envoy(m) || !(m.envoy->key == maker.envoy)) continue;
+        if (!m.envoy->signer) {
+            known_without = true;
+            continue;
+        }
+        if (*m.envoy->signer == maker.signer && m.host == maker.host) return &m;
+    }
+    why = known_without ? "its maker " + maker.host + " (" + maker.envoy.str() +
+                              ") is known here only by a certificate of an older puddle, without a machine key"
+                        : "its maker " + maker.host + " (machine key " + maker.signer.str() +
+                              ") is not a certified member of this machine's view";
+    return nullptr;
 }
 
 bool has_certified_envoy(const MemberRecord &m) { return m.envoy && verify_envoy_cert(*m.envoy, m.pubkey, m.host); }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "core/envelope.hpp"
+#include "core/receipt.hpp"
 #include "core/files/members.hpp"
 #include "core/files/rotation_log.hpp"
 #include "core/identity_store.hpp"
@@ -92,6 +93,19 @@ std::optional<Delivery> load_delivery(const StateDir &dir, const StoredIdentity 
 // The user's word that `host` (a member of this envoy's view) holds the key
 // this envoy holds now, after 'puddle accept' there. Call under StateLock.
 void record_took(const StateDir &dir, const StoredIdentity &id, const std::string &host, std::int64_t at);
+
+// The same on evidence: a receipt signed by the machine key of a member of
+// this envoy's view, for the key held here. Returns the member's host.
+// Throws Error(Failure::failed) for a receipt that does not verify, is for
+// another key, or whose machine key no member's certificate names. Call
+// under StateLock.
+std::string record_receipt(const StateDir &dir, const StoredIdentity &id, const Receipt &receipt);
+
+// The member of `view` whose verifying envoy certificate names the maker's
+// host, envoy key and machine key: whom an envelope may come from. nullptr
+// when there is none; then `why` says whether the maker is unknown here or
+// known only by a certificate without a machine key (an older puddle's).
+const MemberRecord *certified_maker(const MembersView &view, const EnvelopeMaker &maker, std::string &why);
 
 // ---- reading ----
 

@@ -56,6 +56,33 @@ std::optional<std::pair<RotationRecord, RotationRecord>> find_fork(const Rotatio
     return std::nullopt;
 }
 
+std::optional<std::pair<RotationRecord, RotationRecord>> find_fork_from(const RotationLog &log,
+                                                                       const PublicKey &current) {
+    const auto ok = verified_flags(log);
+    std::set<KeyBytes> on_path{current.bytes};
+    // Ancestors: back along the records that lead to a key on the path.
+    for (bool grew = true; grew;) {
+        grew = false;
+        for (std::size_t i = 0; i < log.size(); ++i)
+            if (ok[i] && on_path.count(log[i].new_key.bytes) && on_path.insert(log[i].old_key.bytes).second) grew = true;
+    }
+    // Descendants of `current`, down every branch.
+    std::set<KeyBytes> ahead{current.bytes};
+    for (bool grew = true; grew;) {
+        grew = false;
+        for (std::size_t i = 0; i < log.size(); ++i)
+            if (ok[i] && ahead.count(log[i].old_key.bytes) && ahead.insert(log[i].new_key.bytes).second) grew = true;
+    }
+    on_path.insert(ahead.begin(), ahead.end());
+    for (std::size_t i = 0; i < log.size(); ++i) {
+        if (!ok[i] || !on_path.count(log[i].old_key.bytes)) continue;
+        for (std::size_t j = i + 1; j < log.size(); ++j)
+            if (ok[j] && log[j].old_key == log[i].old_key && !same_statement(log[i], log[j]))
+                return std::make_pair(log[i], log[j]);
+    }
+    return std::nullopt;
+}
+
 std::vector<RotationRecord> path_from(const RotationLog &log, const PublicKey &current) {
     const auto ok = verified_flags(log);
     std::vector<RotationRecord> path;

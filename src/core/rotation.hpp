@@ -35,6 +35,11 @@ bool verify_rotation(const RotationRecord &record);
 // key or time), the first such pair in log order. Records whose signatures do
 // not verify prove nothing and are ignored.
 std::optional<std::pair<RotationRecord, RotationRecord>> find_fork(const RotationLog &log);
+// The same, limited to forks on the path of `current`: at a key it descends
+// from or one that descends from it. A fork on a branch this key never took
+// (settled elsewhere long ago) is history, not a reason to refuse.
+std::optional<std::pair<RotationRecord, RotationRecord>> find_fork_from(const RotationLog &log,
+                                                                       const PublicKey &current);
 
 // The chain of verifying records from `current` to the newest key: the record
 // whose old key is `current`, then the one whose old key is that record's new

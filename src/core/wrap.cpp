@@ -49,6 +49,17 @@ void check_kdf_params(const KdfParams &kdf, const std::string &where) {
                         std::to_string(kMinMemlimitKib) + ".." + std::to_string(kMaxMemlimitKib) + " KiB");
 }
 
+void check_received_kdf(const KdfParams &kdf, const std::string &label) {
+    check_kdf_params(kdf, label);
+    const std::uint64_t cost = std::uint64_t(kdf.opslimit) * kdf.memlimit_kib;
+    if (cost > kMaxReceivedKdfCostKib)
+        throw Error(Failure::failed, "refusing " + label,
+                    "its Argon2id cost (" + std::to_string(kdf.opslimit) + " passes x " +
+                        std::to_string(kdf.memlimit_kib / 1024) + " MiB) is above what puddle takes from elsewhere (" +
+                        std::to_string(kMaxReceivedKdfCostKib / 1024) + " MiB-passes): every unlock would take that long",
+                    "on the machine it came from: 'puddle rotate-passphrase' with [kdf] at most that, then send it again");
+}
+
 WrappedKey parse_wrapped(std::span<const std::uint8_t> bytes, const std::string &label) {
     if (bytes.size() < sizeof kMagic || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
         if (bytes.size() >= 6 && std::memcmp(bytes.data(), "PUDDLE", 6) == 0 && bytes.size() >= 8)

@@ -50,6 +50,13 @@ Salt random_salt();
 
 // Throws Error(Failure::failed) if the parameters are outside the bounds above.
 void check_kdf_params(const KdfParams &kdf, const std::string &where);
+// A wrap that arrives from elsewhere (an envelope, an export bundle, a
+// pairing payload) becomes the one every unlock here derives: its cost
+// (passes x memory) is bounded to 4 GiB-passes, about 21 times the default
+// 3 x 64 MiB, before anything is derived or written, so a planted wrap cannot
+// make each unlock take minutes. Throws Error(Failure::failed) naming `label`.
+inline constexpr std::uint64_t kMaxReceivedKdfCostKib = 4ull * 1024 * 1024;
+void check_received_kdf(const KdfParams &kdf, const std::string &label);
 
 // Argon2id v1.3 (one lane) of the passphrase into a 32-byte key.
 SecretBuffer derive_wrapping_key(std::span<const std::uint8_t> passphrase, const Salt &salt,

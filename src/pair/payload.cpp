@@ -111,7 +111,12 @@ Bytes encode_member_record(const MemberRecord &record) {
     if (record.envoy) {
         if (record.envoy->at < 0) throw Error(Failure::failed, "cannot build the member record", "negative time");
         Bytes cert;
-        ByteWriter(cert).bytes(record.envoy->key.bytes).u64(std::uint64_t(record.envoy->at)).bytes(record.envoy->sig);
+        // v1: key ‖ at ‖ sig (104 bytes); v2 puts the machine key after the
+        // envoy key (136 bytes). The length tells them apart.
+        ByteWriter cw(cert);
+        cw.bytes(record.envoy->key.bytes);
+        if (record.envoy->signer) cw.bytes(record.envoy->signer->bytes);
+        cw.u64(std::uint64_t(record.envoy->at)).bytes(record.envoy->sig);
         w.string(cert);
     }
     return out;
@@ -133,8 +138,11 @@ std::optional<MemberRecord> decode_member_record(std::span<const std::uint8_t> p
         ByteReader c(cert);
         EnvoyCert e;
         std::uint64_t at = 0;
-        if (!c.bytes(e.key.bytes) || !c.u64(at) || !c.bytes(e.sig) || !c.at_end() || at > std::uint64_t(INT64_MAX)) {
-            error = "member record: an envoy certificate is 104 bytes (key, time, signature)";
+        if (cert.size() == 136) e.signer = PublicKey{};
+        if ((cert.size() != 104 && cert.size() != 136) || !c.bytes(e.key.bytes) || (e.signer && !c.bytes(e.signer->bytes)) ||
+            !c.u64(at) || !c.bytes(e.sig) || !c.at_end() || at > std::uint64_t(INT64_MAX)) {
+            error = "member record: an envoy certificate is 136 bytes (envoy key, machine key, time, signature) "
+                    "or, from an older puddle, 104 (no machine key)";
             return std::nullopt;
         }
         e.at = std::int64_t(at);

@@ -432,7 +432,7 @@ class Pairing(unittest.TestCase):
         twin = self.new_joiner()
         shutil.rmtree(twin)
         subprocess.run(["cp", "-a", member, twin], check=True)  # its state and its envoy secret
-        p = self.joiner_puddle(twin, "accept", os.path.join(self.session.home, ".puddle", "envelope.json"))
+        p = self.joiner_puddle(twin, "accept", "--from", os.uname().nodename, os.path.join(self.session.home, ".puddle", "envelope.json"))
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(self.joiner_puddle(twin, "pubkey").stdout.strip(), new)
         # The member that held the old key accepts it.
@@ -518,10 +518,10 @@ class Pairing(unittest.TestCase):
         with open(path, "w") as f:
             f.write(envelope)
         os.chown(path, self.session.uid, self.session.gid)
-        p = b_run("accept", path)
+        p = b_run("accept", "--from", a_host, path)
         self.assertEqual(p.returncode, 0, p.stderr)
         b_takes_it("file")
-        p = b_run("accept", "-", input=envelope)
+        p = b_run("accept", "--from", a_host, "-", input=envelope)
         self.assertEqual(p.returncode, 0, p.stderr)
         b_takes_it("stdin")
         # Accepting a file tells A nothing: A still waits for B...
@@ -537,17 +537,17 @@ class Pairing(unittest.TestCase):
         self.assertEqual(("envoy-b" in delivery["taken"], "envoy-b" in delivery["waiting"]), (True, False), delivery)
 
         # A and B agree: A, B; C is gone from both.
-        p = b_run("accept", "-", input=envelope)  # after rekey --from: already holding it
+        p = b_run("accept", "--from", a_host, "-", input=envelope)  # after rekey --from: already holding it
         self.assertEqual(p.returncode, 0, p.stderr)
         restore_b()
-        self.assertEqual(b_run("accept", "-", input=envelope).returncode, 0)
+        self.assertEqual(b_run("accept", "--from", a_host, "-", input=envelope).returncode, 0)
         self.assertEqual(sorted(members(b_run)), sorted(members(self.a.puddle)))
         self.assertNotIn("envoy-c", members(self.a.puddle))
         self.assertIn("envoy-b", members(self.a.puddle))
 
         # C, evicted, with the envelope: refused, saying why; its key stays the old one.
         c = joiners["envoy-c"]
-        p = self.joiner_puddle(c, "accept", "-", hostname="envoy-c", input=envelope)
+        p = self.joiner_puddle(c, "accept", "--from", a_host, "-", hostname="envoy-c", input=envelope)
         self.assertEqual(p.returncode, 7, p.stderr)
         self.assertIn("evicted", p.stderr)
         self.assertEqual(self.joiner_puddle(c, "pubkey", hostname="envoy-c").stdout.strip(), old)

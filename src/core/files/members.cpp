@@ -17,7 +17,9 @@ namespace {
 
 constexpr std::string_view kDigestPrefix = "sha256:";
 
-std::string digest_problem(std::string_view digest) {
+} // namespace
+
+std::string wrapped_digest_problem(std::string_view digest) {
     if (!digest.starts_with(kDigestPrefix)) return "must start with \"sha256:\"";
     const auto hex = digest.substr(kDigestPrefix.size());
     if (hex.size() != 64)
@@ -28,11 +30,13 @@ std::string digest_problem(std::string_view digest) {
     return {};
 }
 
+namespace {
+
 std::string member_problem(const MemberRecord &m) {
     std::string why;
     if (!valid_host(m.host, &why)) return "field \"host\": " + why;
     if (m.since < 0) return "field \"since\" must not be negative (it is a time in Unix seconds)";
-    if (auto p = digest_problem(m.wrapped_digest); !p.empty()) return "field \"wrapped_digest\" " + p;
+    if (auto p = wrapped_digest_problem(m.wrapped_digest); !p.empty()) return "field \"wrapped_digest\" " + p;
     return {};
 }
 
@@ -115,11 +119,12 @@ MembersView parse_members(std::span<const std::uint8_t> bytes, const std::string
         m.pubkey = r.key("pubkey");
         if (r.has("envoy")) {
             const ObjectReader e(src, r.get("envoy"), where + ".envoy");
-            e.only({"key", "at", "sig"});
+            e.only({"key", "signer", "at", "sig"});
             std::string why;
             const auto key = parse_envoy_key(e.string("key"), &why);
             if (!key) e.fail(e.field("key") + ": " + why);
-            m.envoy = EnvoyCert{*key, e.integer("at"), e.signature("sig")};
+            m.envoy = EnvoyCert{*key, e.has("signer") ? std::optional<PublicKey>(e.key("signer")) : std::nullopt,
+                                e.integer("at"), e.signature("sig")};
             if (m.envoy->at < 0) e.fail(e.field("at") + " must not be negative");
         }
         if (auto problem = member_problem(m); !problem.empty()) src.fail(with_where(where, problem));
@@ -146,10 +151,9 @@ std::string serialize_members(const MembersView &view) {
                        .set("pubkey", m.pubkey.str());
         if (m.envoy) {
             if (m.envoy->at < 0) throw std::invalid_argument("cannot write a members view: a negative envoy time");
-            rec.set("envoy", Json::object()
-                                 .set("key", m.envoy->key.str())
-                                 .set("at", m.envoy->at)
-                                 .set("sig", signature_text(m.envoy->sig)));
+            auto cert = Json::object().set("key", m.envoy->key.str());
+            if (m.envoy->signer) cert.set("signer", m.envoy->signer->str());
+            rec.set("envoy", std::move(cert).set("at", m.envoy->at).set("sig", signature_text(m.envoy->sig)));
         }
         list.push(std::move(rec));
     }

@@ -64,6 +64,8 @@ std::string local_host_name();
 
 // "sha256:" + lowercase hex of SHA-256(wrapped) (libsodium crypto_hash_sha256).
 std::string wrapped_digest(std::span<const std::uint8_t> wrapped);
+// Why `digest` is not one wrapped_digest() writes ("" when it is).
+std::string wrapped_digest_problem(std::string_view digest);
 
 MembersView parse_members(std::span<const std::uint8_t> bytes, const std::string &label);
 // Members in the order given.
