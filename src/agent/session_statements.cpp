@@ -47,25 +47,13 @@ void Session::rekey(SecretBuffer passphrase, SecretBuffer new_passphrase, RekeyD
             if (!(old.public_key() == expected))
                 throw AgentError(Failure::invalid_argument, "the session holds another key than identity.pub");
             const std::int64_t now = std::int64_t(::time(nullptr));
-            work->fresh.emplace(rotate(st.store, old, work->new_passphrase.bytes(), kdf, now));
             // The new generation for every member whose envoy key is known
             // here, as `evict` makes it with nobody left out; and members
             // learn this machine's envoy key under the new key.
-            try {
-                const auto fresh_id = st.store.load();
-                const std::string host = local_host_name();
-                std::vector<std::string> unreachable;
-                const auto recipients = envelope_recipients(members_with_self(st.dir, id, host), fresh_id.envoy, {},
-                                                            unreachable);
-                const auto maker = EnvoySecret::load(EnvoySecret::location());
-                if (!maker) throw Error(Failure::failed, "no envelope", "this machine has no envoy secret");
-                save_envelope(st.dir, make_envelope(old, *work->fresh, *maker, host, now, fresh_id.salt,
-                                                    fresh_id.wrapped.raw,
-                                                    load_rotation_log(st.dir).value_or(RotationLog{}), {}, recipients));
-                (void)certify_this_envoy(st.store, *work->fresh, now);
-            } catch (const Error &e) {
-                log_warning("the rotation is done, but its envelope or envoy certificate is not: " + e.why());
-            }
+            auto sealed = rotate_and_seal(st.store, old, work->new_passphrase.bytes(), kdf, now, {});
+            if (!sealed.seal_error.empty())
+                log_warning("the rotation is done, but its envelope or envoy certificate is not: " + sealed.seal_error);
+            work->fresh.emplace(std::move(sealed.fresh));
         } catch (const AgentError &) {
             work->error = std::current_exception();
         } catch (const Error &e) {

@@ -60,28 +60,17 @@ int run_evict(const std::vector<std::string> &argv) {
         throw Error(Failure::failed, "evict", "this machine is " + quoted(host) + ": an envoy cannot evict itself",
                     "run 'puddle evict " + host + "' on another member");
 
+    // Checked before the passphrase is asked: a host the view does not know.
     StoredIdentity id;
-    std::vector<EvictedEnvoy> evicted;
-    std::vector<Recipient> kept;
-    std::vector<std::string> unreachable;
     {
         auto st = open_state(false);
         id = st.store.load();
         const MembersView view = members_with_self(st.dir, id, own_host);
-        const auto own_envoy = id.envoy;
-        for (const auto &m : view.members) {
-            if (m.direction == MemberDirection::self || m.host != host) continue;
-            EvictedEnvoy ev{m.host, has_certified_envoy(m) ? std::optional<EnvoyKey>(m.envoy->key) : std::nullopt};
-            if (std::find(evicted.begin(), evicted.end(), ev) == evicted.end()) evicted.push_back(ev);
-        }
-        if (evicted.empty())
+        if (std::none_of(view.members.begin(), view.members.end(), [&](const MemberRecord &m) {
+                return m.direction != MemberDirection::self && m.host == host;
+            }))
             throw Error(Failure::failed, "evict", "no member named " + quoted(host) + " in this envoy's view",
                         "'puddle members' lists the members this envoy knows");
-        kept = envelope_recipients(view, own_envoy, {host}, unreachable);
-        // An envoy key the evicted host also used under another name stays out.
-        std::erase_if(kept, [&](const Recipient &r) {
-            return std::any_of(evicted.begin(), evicted.end(), [&](const EvictedEnvoy &e) { return e.envoy && *e.envoy == r.envoy; });
-        });
     }
     auto pass = current_passphrase(args, "Passphrase");
     const auto old_pair = unwrap_seed(id.wrapped, pass.bytes(), id.salt, id.pub);
@@ -91,24 +80,21 @@ int run_evict(const std::vector<std::string> &argv) {
     if (!(now_id.pub == id.pub) || now_id.wrapped.raw != id.wrapped.raw)
         throw Error(Failure::failed, "evict", "the identity changed while the passphrase was read",
                     "run 'puddle evict " + host + "' again");
-    const std::int64_t at = std::int64_t(std::time(nullptr));
-    // The new generation, wrapped under the same passphrase (a new salt),
-    // with the record signed by both keys: committed here first, through
-    // the journal, before anything leaves.
-    const Keypair fresh = rotate(st.store, old_pair, pass.bytes(), config.kdf, at);
+    // The new generation, wrapped under the same passphrase (a new salt).
+    const auto sealed = rotate_and_seal(st.store, old_pair, pass.bytes(), config.kdf,
+                                        std::int64_t(std::time(nullptr)), {host});
     pass = SecretBuffer();
-    const auto new_id = st.store.load();
-    const auto maker = EnvoySecret::load(EnvoySecret::location());
-    if (!maker) throw Error(Failure::failed, "evict", "this machine's envoy secret is gone", "'puddle status' says what to do");
-    const Envelope envelope = make_envelope(old_pair, fresh, *maker, own_host, at, new_id.salt, new_id.wrapped.raw,
-                                            load_rotation_log(st.dir).value_or(RotationLog{}), evicted, kept);
+    if (!sealed.envelope)
+        throw Error(Failure::failed, "evict",
+                    "the rotation to " + sealed.fresh.public_key().str() + " is done, but its envelope is not (" +
+                        sealed.seal_error + ")",
+                    "hand the new key to the members you keep over the pair listener: 'puddle rekey-pair' here, "
+                    "'puddle rekey --from " + own_host + "' there; then 'puddle evict' is not needed again");
+    const Envelope &envelope = *sealed.envelope;
+    const auto &kept = envelope.recipients;
+    const auto &unreachable = sealed.unreachable;
+    const Keypair &fresh = sealed.fresh;
     const std::string text = serialize_envelope(envelope);
-    save_envelope(st.dir, envelope);
-    // The evicted member leaves this envoy's view.
-    MembersView view = load_members(st.dir).value_or(MembersView{});
-    std::erase_if(view.members, [&](const MemberRecord &m) { return m.host == host && m.direction != MemberDirection::self; });
-    save_members(st.dir, view);
-    (void)certify_this_envoy(st.store, fresh, at);
 
     if (out && *out == "-") write_all(STDOUT_FILENO, reinterpret_cast<const std::uint8_t *>(text.data()), text.size(), "standard output");
     else if (out) write_new_file(*out, text, "the envelope");
@@ -121,7 +107,7 @@ int run_evict(const std::vector<std::string> &argv) {
         std::fprintf(stderr, "  %s: 'puddle accept FILE' there (any transport: ssh %s puddle accept --from %s - < FILE)\n",
                      k.host.c_str(), k.host.c_str(), own_host.c_str());
     std::fprintf(stderr, "puddle: this machine's key, which each member checks it against: %s\n",
-                 maker->signing_key().str().c_str());
+                 envelope.maker.signer.str().c_str());
     for (const auto &u : unreachable)
         std::fprintf(stderr, "  %s: no envoy key known here (not paired since the upgrade): hand it the key with "
                      "'puddle rekey-pair' here and 'puddle rekey --from %s' there\n", u.c_str(), own_host.c_str());

@@ -1,5 +1,6 @@
 #include "core/membership.hpp"
 
+#include "core/rotation.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -91,6 +92,64 @@ std::vector<Recipient> envelope_recipients(const MembersView &view, const std::o
         if (own && *own == m.envoy->key) continue;
         if (std::any_of(out.begin(), out.end(), [&](const Recipient &r) { return r.envoy == m.envoy->key; })) continue;
         out.push_back(Recipient{m.host, m.envoy->key});
+    }
+    return out;
+}
+
+SealedRotation rotate_and_seal(const IdentityStore &store, const Keypair &old,
+                               std::span<const std::uint8_t> new_passphrase, const KdfParams &kdf, std::int64_t at,
+                               const std::vector<std::string> &left_out) {
+    const StateDir &dir = store.dir();
+    const std::string own_host = local_host_name();
+    const auto id = store.load();
+    const auto maker = EnvoySecret::load(EnvoySecret::location());
+    const bool can_seal = maker && id.envoy && maker->public_key() == *id.envoy;
+    if (!can_seal && !left_out.empty()) // an eviction is nothing without its envelope
+        throw Error(Failure::failed, "cannot seal a new generation",
+                    "this machine's envoy secret is not the one identity.wrapped is sealed to",
+                    "'puddle status' says what to do");
+    const MembersView view = members_with_self(dir, id, own_host);
+    std::vector<EvictedEnvoy> evicted;
+    for (const auto &host : left_out) {
+        if (host == own_host)
+            throw Error(Failure::failed, "evict", "this machine is \"" + host + "\": an envoy cannot evict itself",
+                        "run 'puddle evict " + host + "' on another member");
+        const std::size_t before = evicted.size();
+        for (const auto &m : view.members) {
+            if (m.direction == MemberDirection::self || m.host != host) continue;
+            EvictedEnvoy ev{m.host, has_certified_envoy(m) ? std::optional<EnvoyKey>(m.envoy->key) : std::nullopt};
+            if (std::find(evicted.begin(), evicted.end(), ev) == evicted.end()) evicted.push_back(ev);
+        }
+        if (evicted.size() == before)
+            throw Error(Failure::failed, "evict", "no member named \"" + host + "\" in this envoy's view",
+                        "'puddle members' lists the members this envoy knows");
+    }
+    std::vector<std::string> unreachable;
+    auto recipients = envelope_recipients(view, id.envoy, left_out, unreachable);
+    // An envoy key the evicted host also used under another name stays out.
+    std::erase_if(recipients, [&](const Recipient &r) {
+        return std::any_of(evicted.begin(), evicted.end(), [&](const EvictedEnvoy &e) { return e.envoy && *e.envoy == r.envoy; });
+    });
+
+    SealedRotation out{rotate(store, old, new_passphrase, kdf, at), std::nullopt, std::move(unreachable), {}};
+    try {
+        if (!can_seal)
+            throw Error(Failure::failed, "no envelope", "identity.wrapped is not sealed to this machine's envoy secret");
+        const auto new_id = store.load();
+        out.envelope = make_envelope(old, out.fresh, *maker, own_host, at, new_id.salt, new_id.wrapped.raw,
+                                     load_rotation_log(dir).value_or(RotationLog{}), evicted, recipients);
+        save_envelope(dir, *out.envelope);
+        if (!left_out.empty()) {
+            MembersView kept = load_members(dir).value_or(MembersView{});
+            std::erase_if(kept.members, [&](const MemberRecord &m) {
+                return m.direction != MemberDirection::self &&
+                       std::find(left_out.begin(), left_out.end(), m.host) != left_out.end();
+            });
+            save_members(dir, kept);
+        }
+        (void)certify_this_envoy(store, out.fresh, at);
+    } catch (const Error &e) {
+        out.seal_error = e.what_failed() + ": " + e.why();
     }
     return out;
 }

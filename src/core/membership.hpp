@@ -13,6 +13,7 @@
 #include "core/identity_store.hpp"
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -69,6 +70,29 @@ std::optional<EnvoyCert> certify_this_envoy(const IdentityStore &store, const Ke
 std::vector<Recipient> envelope_recipients(const MembersView &view, const std::optional<EnvoyKey> &own,
                                            const std::vector<std::string> &left_out,
                                            std::vector<std::string> &unreachable);
+
+// One rotation that leaves nobody behind, as `evict` (hosts `left_out`) and
+// the agent's `rekey` (nobody left out) make it: the members of this envoy's
+// view to seal the new generation to, and those evicted, are settled first;
+// then the identity rotates from `old` (unwrapped, and checked against
+// identity.pub, by the caller) under `new_passphrase` -- committed through
+// the journal before anything leaves; then the envelope, made and signed
+// here by the old key, the new key and this machine's machine key, is saved
+// as envelope.json, the left-out hosts leave the view, and this envoy is
+// certified under the new key. Call under StateLock.
+struct SealedRotation {
+    Keypair fresh;
+    std::optional<Envelope> envelope;     // nullopt: see seal_error
+    std::vector<std::string> unreachable; // members without a certified envoy key: not in the envelope
+    std::string seal_error;               // why the rotation, committed, has no envelope (or certificate)
+};
+// Throws before anything is written for a left-out host the view does not
+// know, one that is this machine, or a rotation that fails. Once the
+// rotation is committed it no longer throws: what failed after it (the
+// envelope, the members view, the certificate) is in seal_error.
+SealedRotation rotate_and_seal(const IdentityStore &store, const Keypair &old,
+                               std::span<const std::uint8_t> new_passphrase, const KdfParams &kdf, std::int64_t at,
+                               const std::vector<std::string> &left_out);
 
 // envelope.json in the state directory (0600): the last envelope made here.
 inline constexpr const char *kEnvelopeFile = "envelope.json";
