@@ -99,7 +99,7 @@ const std::vector<Verb> &verbs() {
          "  --envelope FILE      also write the envelope to FILE (created 0600), or - for standard output\n",
          run_evict},
         {"accept", "take a new key from an envelope made by 'puddle evict' or 'puddle rekey'",
-         "usage: puddle accept [--from HOST] [--receipt FILE] FILE|-\n\n"
+         "usage: puddle accept [--from HOST] [--receipt FILE] [--settle] FILE|-\n\n"
          "Checks the envelope's three signatures (old key, new key, the maker's machine key), that\n"
          "its maker is a certified member known here, and shows who made it and whom it evicts.\n"
          "It is taken only with your word: a yes on the terminal, or --from naming the maker\n"
@@ -112,7 +112,11 @@ const std::vector<Verb> &verbs() {
          "maker: 'puddle members --took FILE' there.\n\n"
          "  --from HOST          the maker: its host name, or 8 or more hex digits of its machine key\n"
          "                       ('puddle evict' prints it); needed without a terminal\n"
-         "  --receipt FILE       also write the receipt to FILE (created 0600)\n",
+         "  --receipt FILE       also write the receipt to FILE (created 0600)\n"
+         "  --settle             settle a fork in favour of this envelope's branch: the other\n"
+         "                       branches leave the rotation log, and this machine takes the\n"
+         "                       envelope's key if it held one of them (your own envelope.json\n"
+         "                       keeps your branch)\n",
          run_accept},
         {"members", "this envoy's view of the member envoys",
          "usage: puddle members [--json]\n"

@@ -150,8 +150,51 @@ bool has_terminal() {
 
 } // namespace
 
+namespace {
+
+// --settle: the user says the branch of `env` is the puddle's. Every fork
+// along it is settled in its favour (the other branches leave the log), and
+// this machine takes its new key if it holds one of those other branches or
+// an older key of the chain. Writes the identity and the log as one decision.
+void settle_fork(const OpenState &st, const StoredIdentity &id, const Envelope &env, RotationLog &merged,
+                 const WrappedBytes &wrapped, const std::string &label) {
+    const auto chain = chain_to(env.retired, env.new_key);
+    if (chain.empty())
+        throw Error(Failure::failed, "accept --settle " + label, "its rotation log does not lead to " + env.new_key.str(),
+                    "ask its maker for a new envelope");
+    const RotationLog dropped = settle_forks(merged, chain);
+    const bool on_chain = std::any_of(chain.begin(), chain.end(), [&](const RotationRecord &r) {
+        return r.old_key == id.pub || r.new_key == id.pub;
+    });
+    const bool on_dropped = std::any_of(dropped.begin(), dropped.end(), [&](const RotationRecord &r) {
+        return r.new_key == id.pub;
+    });
+    if (!on_chain && !on_dropped)
+        throw Error(Failure::failed, "accept --settle " + label,
+                    "the key held here, " + id.pub.str() + ", is on neither side of a fork with " + env.new_key.str(),
+                    "this machine belongs to another puddle, or misses a rotation: take the key with 'puddle rekey "
+                    "--from HOST'");
+    if (dropped.empty() && id.pub == env.new_key) {
+        std::printf("no fork on the way to %s; nothing changed\n", id.pub.str().c_str());
+        return;
+    }
+    if (auto fork = find_fork_from(merged, env.new_key))
+        throw Error(Failure::failed, "accept --settle " + label,
+                    "another fork remains after " + env.new_key.str() + ": " + fork->first.old_key.str() +
+                        " was rotated to " + fork->first.new_key.str() + " and to " + fork->second.new_key.str(),
+                    "settle it with the envelope that leads past it");
+    if (id.pub == env.new_key) st.store.commit(id.salt, id.wrapped.raw, id.pub, serialize_rotation_log(merged));
+    else st.store.commit(env.salt, wrapped, env.new_key, serialize_rotation_log(merged));
+    for (const auto &r : dropped)
+        std::printf("settled: dropped the rotation %s -> %s (at %lld); %s is not this puddle's key\n",
+                    r.old_key.str().c_str(), r.new_key.str().c_str(), (long long)r.at, r.new_key.str().c_str());
+}
+
+} // namespace
+
 int run_accept(const std::vector<std::string> &argv) {
-    Args args("accept", argv, {{"from", true}, {"receipt", true}}, 1);
+    Args args("accept", argv, {{"from", true}, {"receipt", true}, {"settle", false}}, 1);
+    const bool settle = args.flag("settle");
     if (args.positionals().empty()) usage_error("accept", "name the envelope FILE, or - for standard input");
     const auto from = args.value("from");
     if (from && from->empty()) usage_error("accept", "--from needs the maker's host name or a prefix of its machine key");
@@ -166,7 +209,8 @@ int run_accept(const std::vector<std::string> &argv) {
 
     auto st = open_state(false);
     const auto id = st.store.load();
-    if (id.pub == env.new_key) {
+    const bool holding = id.pub == env.new_key;
+    if (holding && !settle) {
         std::printf("already holding %s; nothing changed\n", id.pub.str().c_str());
         return 0;
     }
@@ -186,12 +230,14 @@ int run_accept(const std::vector<std::string> &argv) {
                         "if that was a mistake, join again from a kept member ('puddle pair' there)");
     MembersView view = load_members(st.dir).value_or(MembersView{});
     std::string why;
-    if (!certified_maker(view, env.maker, why))
+    // This machine is a maker it knows too: settling a fork in favour of an
+    // envelope it made itself.
+    if (!certified_maker(members_with_self(st.dir, id, local_host_name()), env.maker, why))
         throw Error(Failure::failed, "accept " + label, why,
                     "take the key over the pair listener instead ('puddle rekey-pair' on the member that rotated, "
                     "'puddle rekey --from HOST' here), which also makes the two machines known to each other");
     const auto *entry = recipient_for(env, me);
-    if (!entry) {
+    if (!entry && !holding) {
         std::string hosts;
         for (const auto &r : env.recipients) hosts += (hosts.empty() ? "" : ", ") + r.host;
         throw Error(Failure::failed, "accept " + label,
@@ -216,24 +262,35 @@ int run_accept(const std::vector<std::string> &argv) {
         if (!yes) usage_error("accept", "no terminal to confirm who made the envelope: give --from HOST");
         if (!*yes) throw Error(Failure::denied, "accept " + label, "not taken: you said no", "");
     }
-    const WrappedBytes wrapped = open_envelope(env, *entry, envoy);
-    check_received_kdf(parse_wrapped(wrapped, label + ", the new key").kdf, label + ", the new key");
+    WrappedBytes wrapped = id.wrapped.raw;
+    if (!holding) {
+        wrapped = open_envelope(env, *entry, envoy);
+        check_received_kdf(parse_wrapped(wrapped, label + ", the new key").kdf, label + ", the new key");
+    }
     // Fork: the envelope's log and ours disagree about the successor of a
     // key on the way from the key held here. Recorded (health says Degraded)
     // only now: the envelope is addressed to this machine and its maker is a
     // member the user named.
     RotationLog merged = load_rotation_log(st.dir).value_or(RotationLog{});
     for (const auto &rec : env.retired) (void)append_record(merged, rec);
-    if (auto fork = find_fork_from(merged, id.pub)) {
+    if (settle) {
+        settle_fork(st, id, env, merged, wrapped, label);
+    } else if (auto fork = find_fork_from(merged, id.pub)) {
         st.store.commit(id.salt, id.wrapped.raw, id.pub, serialize_rotation_log(merged));
         throw Error(Failure::failed, "accept " + label,
                     "the rotation log forks: " + fork->first.old_key.str() + " was rotated to " +
                         fork->first.new_key.str() + " and to " + fork->second.new_key.str() +
                         " (two members evicted or rotated on their own)",
-                    "find out which member made each; accept neither until you know ('puddle status' shows the fork)");
+                    "find out which member made each; then 'puddle accept --settle --from HOST FILE' with the envelope "
+                    "of the one you trust ('puddle status' shows the fork; puddle(1), ACCEPT)");
+    } else {
+        const auto path = check_rotation_offer(serialize_rotation_log(env.retired), id.pub, env.new_key);
+        adopt_rotation(st.store, id.pub, path, env.salt, wrapped, env.new_key);
     }
-    const auto path = check_rotation_offer(serialize_rotation_log(env.retired), id.pub, env.new_key);
-    adopt_rotation(st.store, id.pub, path, env.salt, wrapped, env.new_key);
+    if (holding) {
+        lock_a_stale_session(env.new_key);
+        return 0;
+    }
     std::erase_if(view.members, [&](const MemberRecord &m) {
         return m.direction != MemberDirection::self &&
                std::any_of(env.evicted.begin(), env.evicted.end(), [&](const EvictedEnvoy &e) {

@@ -1,5 +1,7 @@
 #include "core/rotation.hpp"
 
+#include <algorithm>
+
 #include "core/files/json_reader.hpp"
 
 #include <set>
@@ -81,6 +83,52 @@ std::optional<std::pair<RotationRecord, RotationRecord>> find_fork_from(const Ro
                 return std::make_pair(log[i], log[j]);
     }
     return std::nullopt;
+}
+
+std::vector<RotationRecord> chain_to(const RotationLog &log, const PublicKey &key) {
+    const auto ok = verified_flags(log);
+    std::vector<RotationRecord> chain;
+    std::set<KeyBytes> visited{key.bytes};
+    PublicKey at = key;
+    for (;;) {
+        const RotationRecord *prev = nullptr;
+        bool two = false;
+        for (std::size_t i = 0; i < log.size(); ++i) {
+            if (!ok[i] || !(log[i].new_key == at)) continue;
+            if (prev && !same_statement(*prev, log[i])) two = true;
+            prev = &log[i];
+        }
+        if (!prev || two || !visited.insert(prev->old_key.bytes).second) break;
+        chain.push_back(*prev);
+        at = prev->old_key;
+    }
+    std::reverse(chain.begin(), chain.end());
+    return chain;
+}
+
+RotationLog settle_forks(RotationLog &log, const std::vector<RotationRecord> &chain) {
+    const auto ok = verified_flags(log);
+    std::vector<bool> drop(log.size(), false);
+    std::set<KeyBytes> gone; // keys reached only through a dropped record
+    for (const auto &step : chain)
+        for (std::size_t i = 0; i < log.size(); ++i)
+            if (ok[i] && log[i].old_key == step.old_key && !same_statement(log[i], step)) {
+                drop[i] = true;
+                gone.insert(log[i].new_key.bytes);
+            }
+    for (bool grew = true; grew;) {
+        grew = false;
+        for (std::size_t i = 0; i < log.size(); ++i)
+            if (!drop[i] && gone.count(log[i].old_key.bytes)) {
+                drop[i] = true;
+                gone.insert(log[i].new_key.bytes);
+                grew = true;
+            }
+    }
+    RotationLog kept, dropped;
+    for (std::size_t i = 0; i < log.size(); ++i) (drop[i] ? dropped : kept).push_back(log[i]);
+    log = std::move(kept);
+    return dropped;
 }
 
 std::vector<RotationRecord> path_from(const RotationLog &log, const PublicKey &current) {

@@ -61,6 +61,18 @@ private:
     std::map<std::array<std::uint8_t, kPublicKeyBytes>, std::uint64_t> generation_;
 };
 
+// The chain of verifying records in `log` that leads to `key` from a key no
+// record leads to, oldest first; empty when none does. Stops (returning what
+// it has, from the newest fork-free step) where two records lead to a key
+// or a key repeats.
+std::vector<RotationRecord> chain_to(const RotationLog &log, const PublicKey &key);
+
+// Settles every fork along `chain` in its favour: at each key the chain
+// leaves, a verifying record that leaves it another way is dropped from
+// `log`, with every record that descends from it. Returns what was dropped,
+// in log order.
+RotationLog settle_forks(RotationLog &log, const std::vector<RotationRecord> &chain);
+
 // Appends a record that verifies; returns false (and leaves the log alone)
 // when an equal record is already there. Throws Error(Failure::failed) for a
 // record whose signatures do not verify, or when the log is full.

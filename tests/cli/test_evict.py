@@ -323,6 +323,9 @@ class ThreeEnvoys(EnvoysCase):
             self.assertIn(needle, p.stderr)
 
     def test_two_evictions_from_different_members_are_a_fork(self):
+        self.make_fork()
+
+    def make_fork(self):
         # B learns C too, then both A and B evict C on their own.
         self.write_members("b", [self.record_of("a", "joined"), self.record_of("c")])
         envelope_a = self.evict_c()
@@ -336,6 +339,36 @@ class ThreeEnvoys(EnvoysCase):
         st = strict_json(self.on("b", "status", "--json").stdout)
         self.assertEqual(st["health"]["state"], "degraded", st)
         self.assertTrue(any("fork" in r for r in st["health"]["reasons"]), st)
+        self.assertIn(b"puddle accept --settle --from HOST FILE", p.stderr)
+        return envelope_a, b_key
+
+    def test_a_fork_is_settled_for_the_other_member(self):
+        envelope_a, b_key = self.make_fork()
+        a_key = self.pub("a")
+        p = self.on("b", "accept", "--settle", "--from", "a-host", "-", input_data=envelope_a)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"settled: dropped the rotation " + self.old.encode() + b" -> " + b_key.encode(), p.stdout)
+        self.assertEqual(self.pub("b"), a_key)
+        log = json.loads(self.read_in("b", "retired_puddles.json"))
+        self.assertEqual([(r["old"], r["new"]) for r in log], [(self.old, a_key)])
+        st = strict_json(self.on("b", "status", "--json").stdout)
+        self.assertFalse(any("fork" in r for r in st["health"]["reasons"]), st["health"])
+        self.signs_with_new_key("b", a_key)
+        # Settled once: the same envelope again changes nothing.
+        self.assertEqual(self.on("b", "accept", "--from", "a-host", "-", input_data=envelope_a).returncode, 0)
+
+    def test_a_fork_is_settled_for_this_member_with_its_own_envelope(self):
+        _, b_key = self.make_fork()
+        p = self.on("b", "accept", "--settle", "--from", "b-host", os.path.join(self.state("b"), "envelope.json"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"settled: dropped the rotation " + self.old.encode() + b" -> " + self.pub("a").encode(), p.stdout)
+        self.assertEqual(self.pub("b"), b_key)
+        st = strict_json(self.on("b", "status", "--json").stdout)
+        self.assertFalse(any("fork" in r for r in st["health"]["reasons"]), st["health"])
+        # Settling again finds nothing to settle.
+        self.assertEqual(self.on("b", "accept", "--settle", "--from", "b-host",
+                                 os.path.join(self.state("b"), "envelope.json")).stdout,
+                         b"no fork on the way to " + b_key.encode() + b"; nothing changed\n")
 
     def test_evict_refuses_unknown_hosts_and_itself(self):
         p = self.on("a", "evict", "--passphrase-fd", "FD", "nobody", passphrases=[PASS])
