@@ -2,6 +2,7 @@
 // (PAIRING.md) and the local view of member envoys.
 #include "cli/agent_client.hpp"
 #include "cli/args.hpp"
+#include "cli/code_source.hpp"
 #include "cli/io.hpp"
 #include "cli/passphrase_source.hpp"
 #include "cli/verbs.hpp"
@@ -69,17 +70,6 @@ void configure_port(std::uint16_t port) {
     if (!out) throw_errno("cannot write " + file, errno);
     out.close();
     reload_user_manager();
-}
-
-std::string ask_code() {
-    UniqueFd tty(::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY));
-    if (!tty) throw Error(Failure::invalid_argument, "join", "no --code given and no terminal to ask it on", "pass --code NNNN-NNNN");
-    const char prompt[] = "Pairing code (NNNN-NNNN): ";
-    (void)!::write(tty.get(), prompt, sizeof prompt - 1);
-    std::string code;
-    char c;
-    while (::read(tty.get(), &c, 1) == 1 && c != '\n') code += c;
-    return code;
 }
 
 } // namespace
@@ -191,16 +181,15 @@ int run_rekey_pair(const std::vector<std::string> &argv) {
 }
 
 int run_join(const std::vector<std::string> &argv) {
-    Args args("join", argv, {{"from", true}, {"code", true}, {"passphrase-fd", true}}, 0);
-    check_fd_options(args, {"passphrase-fd"});
+    Args args("join", argv, {{"from", true}, {"code", true}, {"code-fd", true}, {"passphrase-fd", true}}, 0);
+    check_fd_options(args, {"code-fd", "passphrase-fd"});
     auto from = args.value("from");
     if (!from) usage_error("join", "--from HOST[:PORT] is required");
     harden({"puddle join", "the key"}); // before the passphrase is asked and the seed unwrapped
     auto config = load_config_reporting();
     pair::JoinRequest req;
     req.target = pair::parse_join_target(*from, config.pair.port);
-    req.code = args.value("code") ? *args.value("code") : ask_code();
-    if (!pair::prs_from_code(req.code)) usage_error("join", "a pairing code is 8 digits, written NNNN-NNNN");
+    req.code = pairing_code(args, "join");
     req.user = user_name();
     req.own_host = pair::local_host_name();
 
@@ -318,8 +307,7 @@ int rekey_from(const Args &args, const std::string &from) {
     pair::JoinRequest req;
     req.target = pair::parse_join_target(from, config.pair.port);
     req.purpose = pair::Purpose::rekey;
-    req.code = args.value("code") ? *args.value("code") : ask_code();
-    if (!pair::prs_from_code(req.code)) usage_error("rekey", "a code is 8 digits, written NNNN-NNNN");
+    req.code = pairing_code(args, "rekey");
     req.user = user_name();
     req.own_host = pair::local_host_name();
     PublicKey current = open_state(false).store.load_public_key();
@@ -353,10 +341,10 @@ int rekey_from(const Args &args, const std::string &from) {
 
 int run_rekey(const std::vector<std::string> &argv) {
     Args args("rekey", argv,
-              {{"from", true}, {"code", true}, {"new-passphrase", false}, {"passphrase-fd", true},
+              {{"from", true}, {"code", true}, {"code-fd", true}, {"new-passphrase", false}, {"passphrase-fd", true},
                {"new-passphrase-fd", true}},
               0);
-    check_fd_options(args, {"passphrase-fd", "new-passphrase-fd"});
+    check_fd_options(args, {"code-fd", "passphrase-fd", "new-passphrase-fd"});
     if (args.flag("new-passphrase") && args.value("new-passphrase-fd"))
         usage_error("rekey", "--new-passphrase asks on the terminal and --new-passphrase-fd reads a descriptor: give one");
     if (auto from = args.value("from")) {
@@ -364,7 +352,7 @@ int run_rekey(const std::vector<std::string> &argv) {
             usage_error("rekey", "--from takes the rotated key as it is wrapped; change the passphrase afterwards");
         return rekey_from(args, *from);
     }
-    if (args.value("code")) usage_error("rekey", "--code goes with --from");
+    if (args.value("code") || args.value("code-fd")) usage_error("rekey", "a pairing code (--code-fd, --code) goes with --from");
     (void)load_config_reporting(); // the agent refuses a configuration error; say which here
     // The whole identity, read here with its checks: the agent's refusal
     // would carry no hint.

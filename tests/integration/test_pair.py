@@ -146,12 +146,13 @@ class Pairing(unittest.TestCase):
         os.chmod(d, 0o700)
         return d
 
-    def joiner_puddle(self, joiner, *args, passphrase=PASSPHRASE, hostname="joiner-host", input=None):
+    def joiner_puddle(self, joiner, *args, passphrase=PASSPHRASE, hostname="joiner-host", input=None, code=None):
         """puddle as the joiner: in the second namespace, its own host name,
         its own state and config directories (same user name, as pairing
-        requires)."""
+        requires). With `code`, the code's line comes first on the pipe
+        ("--code-fd", "FD", "--passphrase-fd", "FD")."""
         r, w = os.pipe()
-        os.write(w, (passphrase + "\n").encode())
+        os.write(w, ((code + "\n" if code else "") + passphrase + "\n").encode())
         os.close(w)
         args = [str(r) if a == "FD" else a for a in args]
         argv = ["setpriv", f"--reuid={self.session.uid}", f"--regid={self.session.gid}", "--clear-groups",
@@ -165,8 +166,8 @@ class Pairing(unittest.TestCase):
 
     def join(self, joiner, code, passphrase=PASSPHRASE, target=None):
         target = target or f"{self.ns.host_ip}:{PORT}"
-        return self.joiner_puddle(joiner, "join", "--from", target, "--code", code, "--passphrase-fd", "FD",
-                                  passphrase=passphrase)
+        return self.joiner_puddle(joiner, "join", "--from", target, "--code-fd", "FD", "--passphrase-fd", "FD",
+                                  passphrase=passphrase, code=code)
 
     def joiner_files(self, joiner):
         d = os.path.join(joiner, "state")
@@ -419,8 +420,8 @@ class Pairing(unittest.TestCase):
         stranger = self.new_joiner()
         self.assertEqual(self.joiner_puddle(stranger, "init", "--passphrase-fd", "FD").returncode, 0)
         code = self.rekey_pair()
-        p = self.joiner_puddle(stranger, "rekey", "--from", f"{self.ns.host_ip}:{PORT}", "--code", code,
-                               "--passphrase-fd", "FD")
+        p = self.joiner_puddle(stranger, "rekey", "--from", f"{self.ns.host_ip}:{PORT}", "--code-fd", "FD",
+                               "--passphrase-fd", "FD", code=code)
         self.assertEqual(p.returncode, 1, p.stderr + self.session.journal(unit="puddle-pair.service"))
         self.assertIn("does not descend", p.stderr)
         # The agent sealed the new key to the member too (it joined with its envoy key):
@@ -437,8 +438,8 @@ class Pairing(unittest.TestCase):
         self.assertEqual(self.joiner_puddle(twin, "pubkey").stdout.strip(), new)
         # The member that held the old key accepts it.
         code = self.rekey_pair()
-        p = self.joiner_puddle(member, "rekey", "--from", f"{self.ns.host_ip}:{PORT}", "--code", code,
-                               "--passphrase-fd", "FD")
+        p = self.joiner_puddle(member, "rekey", "--from", f"{self.ns.host_ip}:{PORT}", "--code-fd", "FD",
+                               "--passphrase-fd", "FD", code=code)
         self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
         self.assertEqual(nacl_unwrap.portable_identity(os.path.join(member, "state"), member),
                          nacl_unwrap.portable_identity(self.state("")))
@@ -458,7 +459,8 @@ class Pairing(unittest.TestCase):
         joiners = {"envoy-b": self.new_joiner(), "envoy-c": self.new_joiner()}
         for host, d in joiners.items():
             code = self.pair()
-            p = self.joiner_puddle(d, "join", "--from", target, "--code", code, "--passphrase-fd", "FD", hostname=host)
+            p = self.joiner_puddle(d, "join", "--from", target, "--code-fd", "FD", "--passphrase-fd", "FD",
+                                   hostname=host, code=code)
             self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
             wait_until(lambda: self.result().get("host") == host and self.result().get("result") == "claimed", 15,
                        what=f"{host}'s claim to be recorded")
@@ -529,7 +531,7 @@ class Pairing(unittest.TestCase):
         delivery = st["delivery"]
         self.assertEqual((delivery["generation"], "envoy-b" in delivery["waiting"]), (st["generation"], True), st)
         code = self.rekey_pair()
-        p = b_run("rekey", "--from", target, "--code", code, "--passphrase-fd", "FD")
+        p = b_run("rekey", "--from", target, "--code-fd", "FD", "--passphrase-fd", "FD", code=code)
         self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
         self.assertEqual(b_run("pubkey").stdout.strip(), new)
         # ... until B claims the key through A's listener.
