@@ -133,6 +133,8 @@ class Pairing(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
         m = re.search(r"pairing code: (\d{4}-\d{4})", p.stdout)
         self.assertTrue(m, p.stdout)
+        # 'puddle pair' returns once the socket's start is queued, not done.
+        wait_until(self.socket_active, 10, what="puddle-pair.socket")
         return m.group(1)
 
     def new_joiner(self, config=""):
@@ -155,14 +157,17 @@ class Pairing(unittest.TestCase):
         os.write(w, ((code + "\n" if code else "") + passphrase + "\n").encode())
         os.close(w)
         args = [str(r) if a == "FD" else a for a in args]
-        argv = ["setpriv", f"--reuid={self.session.uid}", f"--regid={self.session.gid}", "--clear-groups",
-                "env", "-i", f"HOME={joiner}", f"PUDDLE_HOME={joiner}/state", f"XDG_CONFIG_HOME={joiner}/config",
-                "PATH=/usr/bin:/bin", os.path.join(self.a.bindir, "puddle"), *args]
         try:
-            return subprocess.run(self.ns.command(argv, hostname=hostname), capture_output=True, text=True,
+            return subprocess.run(self.joiner_argv(joiner, *args, hostname=hostname), capture_output=True, text=True,
                                   pass_fds=(r,), timeout=120, start_new_session=True, input=input)
         finally:
             os.close(r)
+
+    def joiner_argv(self, joiner, *args, hostname="joiner-host"):
+        argv = ["setpriv", f"--reuid={self.session.uid}", f"--regid={self.session.gid}", "--clear-groups",
+                "env", "-i", f"HOME={joiner}", f"PUDDLE_HOME={joiner}/state", f"XDG_CONFIG_HOME={joiner}/config",
+                "PATH=/usr/bin:/bin", os.path.join(self.a.bindir, "puddle"), *args]
+        return self.ns.command(argv, hostname=hostname)
 
     def join(self, joiner, code, passphrase=PASSPHRASE, target=None):
         target = target or f"{self.ns.host_ip}:{PORT}"
@@ -239,6 +244,30 @@ class Pairing(unittest.TestCase):
         out, err = waiter.communicate(timeout=60)
         self.assertEqual(waiter.returncode, 0, err)
         self.assertIn("claimed: joiner-host", out)
+
+    def test_idle_connections_from_one_network_leave_room_and_are_logged(self):
+        # Twelve idle TCP connections from twelve addresses of 127.0.0.0/24
+        # (once, eight took every slot and the real joiner failed unlogged).
+        code = self.pair()
+        mark = self.session.journal_mark()
+        idle = []
+        try:
+            for i in range(12):
+                idle.append(socket.create_connection(("127.0.0.1", PORT), timeout=5,
+                                                     source_address=(f"127.0.0.{10 + i}", 0)))
+            journal = self.session.wait_journal("refused a connection from", unit="puddle-pair.service", since=mark)
+            self.assertIn("at capacity for 127.0.0.0/24: 4 connections from that network in progress", journal)
+            # A joiner from another network gets through while they wait.
+            joiner = self.new_joiner()
+            p = self.join(joiner, code)
+            self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
+        finally:
+            for s in idle:
+                s.close()
+        # Eight refusals in a second: one line, not eight.
+        refusals = [l for l in self.session.journal(unit="puddle-pair.service", since=mark).splitlines()
+                    if "refused a connection from" in l]
+        self.assertEqual(len(refusals), 1, refusals)
 
     def test_join_refuses_to_replace_a_different_puddle(self):
         code = self.pair()
