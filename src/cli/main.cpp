@@ -57,8 +57,9 @@ const std::vector<Verb> &verbs() {
          "starts puddle-pair.socket through your user manager and prints the code. The listener\n"
          "hands the WRAPPED identity to the machine that proves it knows the code, then stops.\n"
          "A failed claim burns the code.\n\n"
-         "  --wait   wait until the code is claimed, burned or expired, and say which\n"
-         "           (exit 0 when claimed, 6 otherwise)\n",
+         "  --wait   wait until the code is claimed, burned or expired, and say which, when\n"
+         "           and from which address (exit 0 when claimed, 6 otherwise); warn of each\n"
+         "           claim that held the code and was dropped\n",
          run_pair},
         {"join", "join a puddle with a code from one of its envoys",
          "usage: puddle join --from HOST[:PORT] [--code-fd N] [--passphrase-fd N]\n\n"

@@ -120,21 +120,34 @@ int hand_out(const std::string &verb, std::string_view purpose, const char *pend
     if (!wait) return 0;
 
     StateDir dir = StateDir::locate();
+    std::optional<std::int64_t> held_reported;
     for (;;) {
         if (auto r = load_pair_result(dir, purpose)) {
-            if (r->created == pending.created) {
+            if (r->created == pending.created && r->result == "held") {
+                // Not the end: say so once per hold, and wait on.
+                if (r->at != held_reported) {
+                    held_reported = r->at;
+                    std::fprintf(stderr,
+                                 "puddle: warning: at %s a claim from %s held the code after HELLO and went quiet; "
+                                 "dropped, the code is still good (someone else trying it, or a joiner that "
+                                 "stalled)\n",
+                                 clock_time(r->at.value_or(0)).c_str(), printable(r->peer, 64).c_str());
+                }
+            } else if (r->created == pending.created) {
                 const std::string &result = r->result, &host = r->host, &peer = r->peer;
+                const std::string when = clock_time(r->at.value_or(std::int64_t(std::time(nullptr))));
                 if (result == "claimed") {
-                    std::printf("claimed: %s (%s) joined\n", host.c_str(), peer.c_str());
+                    std::printf("claimed: %s (%s) joined at %s\n", host.c_str(), peer.c_str(), when.c_str());
                     return 0;
                 }
                 if (result == "unacknowledged")
                     throw Error(Failure::pairing_failed, verb,
-                                "the key went to " + peer + " but it never acknowledged; it may have joined "
+                                "the key went to " + peer + " at " + when + " but it never acknowledged; it may have joined "
                                 "without being recorded in this envoy's members view",
                                 "run 'puddle members' on the new machine: if it lists this puddle, it joined");
                 if (result == "burned")
-                    throw Error(Failure::pairing_failed, verb, "the code was burned by a failed claim from " + peer,
+                    throw Error(Failure::pairing_failed, verb,
+                                "the code was burned at " + when + " by a failed claim from " + printable(peer, 64),
                                 "run 'puddle " + verb + "' again for a new code");
                 throw Error(Failure::pairing_failed, verb, "the code " + result + " unclaimed",
                             "run 'puddle " + verb + "' again for a new code");

@@ -149,7 +149,7 @@ void Listener::accept_one(int listening_fd) {
     try {
         connections_.push_back(Served{std::make_unique<ConnectionThread>(
                                           loop_.get(), SD_EVENT_PRIORITY_IMPORTANT, ctx_.get(), holder_,
-                                          std::move(conn), peer,
+                                          std::move(conn), peer, source.network,
                                           ConnectionThread::Reports{
                                               [this](ConnectionThread &c, ClaimOutcome o) { claim_ended(c, o); },
                                               [this](ConnectionThread &c) { thread_done(c); },
@@ -231,7 +231,7 @@ void Listener::drain_expired() {
             try {
                 TlsConnection tls(ctx_.get(), TlsRole::server, std::move(conn),
                                   Channel::Clock::now() + std::chrono::seconds(3));
-                holder_.serve(tls, peer_name(ss));
+                holder_.serve(tls, peer_name(ss), source_of(ss).network);
             } catch (const Error &) {
                 // Expired anyway: nothing to tell this client.
             }
