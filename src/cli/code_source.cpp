@@ -69,10 +69,14 @@ std::optional<std::string> parse_code_line(std::string_view line) {
     return std::string(line);
 }
 
-std::string pairing_code(const Args &args, const std::string &verb) {
-    const auto argv_code = args.value("code");
-    if (argv_code && args.value("code-fd"))
+void check_code_options(const Args &args, const std::string &verb) {
+    if (args.value("code") && args.value("code-fd"))
         usage_error(verb, "--code and --code-fd both give the pairing code: give one (--code-fd)");
+}
+
+std::string pairing_code(const Args &args, const std::string &verb) {
+    check_code_options(args, verb);
+    const auto argv_code = args.value("code");
     if (args.value("code-fd")) return from_fd(args, verb);
     if (!argv_code) return from_terminal(verb);
     std::fprintf(stderr,

@@ -22,6 +22,10 @@ inline constexpr std::size_t kMaxCodeLineBytes = 64;
 // dropped), if it is a code (8 digits, NNNN-NNNN or NNNNNNNN).
 std::optional<std::string> parse_code_line(std::string_view line);
 
+// Refuses --code with --code-fd (a usage error): called with the other
+// checks of the options, before the verb opens or asks anything.
+void check_code_options(const Args &args, const std::string &verb);
+
 // The code for `verb`, from --code-fd, the terminal or --code (with the
 // warning on stderr). Both --code and --code-fd: a usage error. A line that
 // is not a code: exit 2 naming where it came from. The caller has checked

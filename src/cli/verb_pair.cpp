@@ -196,6 +196,7 @@ int run_rekey_pair(const std::vector<std::string> &argv) {
 int run_join(const std::vector<std::string> &argv) {
     Args args("join", argv, {{"from", true}, {"code", true}, {"code-fd", true}, {"passphrase-fd", true}}, 0);
     check_fd_options(args, {"code-fd", "passphrase-fd"});
+    check_code_options(args, "join");
     auto from = args.value("from");
     if (!from) usage_error("join", "--from HOST[:PORT] is required");
     harden({"puddle join", "the key"}); // before the passphrase is asked and the seed unwrapped
@@ -358,6 +359,7 @@ int run_rekey(const std::vector<std::string> &argv) {
                {"new-passphrase-fd", true}},
               0);
     check_fd_options(args, {"code-fd", "passphrase-fd", "new-passphrase-fd"});
+    check_code_options(args, "rekey");
     if (args.flag("new-passphrase") && args.value("new-passphrase-fd"))
         usage_error("rekey", "--new-passphrase asks on the terminal and --new-passphrase-fd reads a descriptor: give one");
     if (auto from = args.value("from")) {

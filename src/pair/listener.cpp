@@ -216,8 +216,9 @@ void Listener::join_connections() {
 
 void Listener::drain_expired() {
     // Expired: whoever is already queued (e.g. the connection that started
-    // this listener) hears "expired" rather than silence -- at most
-    // kMaxDrained of them, for at most 5 seconds.
+    // this listener) hears that there is nothing to claim (the holder's one
+    // answer for it, no-pending) rather than silence -- at most kMaxDrained
+    // of them, for at most 5 seconds.
     constexpr int kMaxDrained = 16;
     const auto drain_until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     int drained = 0;

@@ -116,12 +116,14 @@ class PairingCode(Case):
             self.assertFalse(os.path.exists(self.home), line[:20])
 
     def test_both_code_options_are_a_usage_error(self):
-        p = self.run_puddle("join", "--from", "127.0.0.1:1", "--code", "1234-5678", "--code-fd", "FD",
-                            passphrases=["1234-5678"])
-        msg, hint = self.error(p, 2)
-        self.assertIn("--code and --code-fd both give the pairing code", msg)
-        self.assertEqual(hint, "hint: see 'puddle join --help'")
-        self.assertNotIn(b"warning", p.stderr)
+        # Said before anything else is read (a broken configuration here).
+        self.write_config("this is not [toml\n")
+        for verb in (["join", "--from", "127.0.0.1:1"], ["rekey", "--from", "127.0.0.1:1"]):
+            p = self.run_puddle(*verb, "--code", "1234-5678", "--code-fd", "FD", passphrases=["1234-5678"])
+            msg, hint = self.error(p, 2)
+            self.assertIn("--code and --code-fd both give the pairing code", msg)
+            self.assertEqual(hint, f"hint: see 'puddle {verb[0]} --help'")
+            self.assertNotIn(b"warning", p.stderr)
 
     def test_without_a_terminal_the_code_fd_is_named(self):
         p = self.run_puddle("join", "--from", "127.0.0.1:1", "--passphrase-fd", "FD", passphrases=[PASS])
