@@ -58,11 +58,11 @@ def main():
             subprocess.run(["chown", f"{s.uid}:{s.gid}", joiner], check=True)
             print(f"== a second envoy, host 'second-envoy' at {ns.peer_ip}, joins from {ns.host_ip}", flush=True)
             r, w = os.pipe()
-            os.write(w, (PASSPHRASE + "\n").encode())
+            os.write(w, (code + "\n" + PASSPHRASE + "\n").encode())  # the code's line, then the passphrase's
             os.close(w)
             argv = ns.command(["setpriv", f"--reuid={s.uid}", f"--regid={s.gid}", "--clear-groups", "env", "-i",
                                f"HOME={joiner}", f"PUDDLE_HOME={joiner}/state", "PATH=/usr/bin:/bin",
-                               "puddle", "join", "--from", ns.host_ip, "--code", code, "--passphrase-fd", str(r)],
+                               "puddle", "join", "--from", ns.host_ip, "--code-fd", str(r), "--passphrase-fd", str(r)],
                               hostname="second-envoy")
             p = subprocess.run(argv, pass_fds=(r,), capture_output=True, text=True, timeout=120)
             os.close(r)

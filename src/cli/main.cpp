@@ -57,19 +57,24 @@ const std::vector<Verb> &verbs() {
          "starts puddle-pair.socket through your user manager and prints the code. The listener\n"
          "hands the WRAPPED identity to the machine that proves it knows the code, then stops.\n"
          "A failed claim burns the code.\n\n"
-         "  --wait   wait until the code is claimed, burned or expired, and say which\n"
-         "           (exit 0 when claimed, 6 otherwise)\n",
+         "  --wait   wait until the code is claimed, burned or expired, and say which, when\n"
+         "           and from which address (exit 0 when claimed, 6 otherwise); warn of each\n"
+         "           claim that held the code and was dropped\n",
          run_pair},
         {"join", "join a puddle with a code from one of its envoys",
-         "usage: puddle join --from HOST[:PORT] [--code NNNN-NNNN] [--passphrase-fd N]\n\n"
+         "usage: puddle join --from HOST[:PORT] [--code-fd N] [--passphrase-fd N]\n\n"
          "Claims the code printed by 'puddle pair' on HOST, receives the wrapped identity over\n"
          "TLS + CPace, checks that the passphrase unwraps it, and only then writes the identity\n"
          "files. Refuses to replace a different puddle; joining the same puddle again changes\n"
          "nothing. A wrong code burns it: get a new one. Exit 6 when pairing fails, 5 for a\n"
          "wrong passphrase.\n\n"
          "  --from HOST[:PORT]  the envoy that printed the code (default port from puddle.toml, 1531)\n"
-         "  --code CODE         the code (asked on the terminal if absent)\n"
-         "  --passphrase-fd N   read the puddle's passphrase from file descriptor N\n",
+         "  --code-fd N         read the code (NNNN-NNNN, one line) from file descriptor N;\n"
+         "                      without it the code is asked on the terminal\n"
+         "  --code CODE         the code on the command line: warned against, as every local\n"
+         "                      user can read it there and claim the code first\n"
+         "  --passphrase-fd N   read the puddle's passphrase from file descriptor N (the same N\n"
+         "                      as --code-fd: the code's line first)\n",
          run_join},
         {"export", "write the identity to a file that unlocks with the passphrase alone",
          "usage: puddle export FILE|-\n\n"
@@ -132,7 +137,7 @@ const std::vector<Verb> &verbs() {
          run_members},
         {"rekey", "rotate to a new keypair, or take a rotated key from another member",
          "usage: puddle rekey [--new-passphrase | --new-passphrase-fd M] [--passphrase-fd N]\n"
-         "       puddle rekey --from HOST[:PORT] [--code CODE] [--passphrase-fd N]\n\n"
+         "       puddle rekey --from HOST[:PORT] [--code-fd N] [--passphrase-fd N]\n\n"
          "Without --from: needs an unlocked session and the current passphrase; the agent makes a\n"
          "new keypair, appends to retired_puddles.json a record signed by the old and the new key,\n"
          "wraps the new key (under a new passphrase with --new-passphrase) and moves the session to\n"
@@ -144,7 +149,8 @@ const std::vector<Verb> &verbs() {
          "  --new-passphrase-fd M read the new passphrase from file descriptor M\n"
          "  --passphrase-fd N     read the current (with --from: the rotated key's) passphrase from N\n"
          "  --from HOST[:PORT]    the member that rotated\n"
-         "  --code CODE           the rekey code (asked on the terminal if absent)\n",
+         "  --code-fd N           read the rekey code from file descriptor N (else asked on the terminal)\n"
+         "  --code CODE           the code on the command line: warned against (any local user reads it)\n",
          run_rekey},
         {"rekey-pair", "print a single-use code that hands the rotated key to a member",
          "usage: puddle rekey-pair [--wait]\n\n"

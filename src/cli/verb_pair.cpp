@@ -2,6 +2,7 @@
 // (PAIRING.md) and the local view of member envoys.
 #include "cli/agent_client.hpp"
 #include "cli/args.hpp"
+#include "cli/code_source.hpp"
 #include "cli/io.hpp"
 #include "cli/passphrase_source.hpp"
 #include "cli/verbs.hpp"
@@ -72,17 +73,6 @@ void configure_port(std::uint16_t port) {
     reload_user_manager();
 }
 
-std::string ask_code() {
-    UniqueFd tty(::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY));
-    if (!tty) throw Error(Failure::invalid_argument, "join", "no --code given and no terminal to ask it on", "pass --code NNNN-NNNN");
-    const char prompt[] = "Pairing code (NNNN-NNNN): ";
-    (void)!::write(tty.get(), prompt, sizeof prompt - 1);
-    std::string code;
-    char c;
-    while (::read(tty.get(), &c, 1) == 1 && c != '\n') code += c;
-    return code;
-}
-
 } // namespace
 
 namespace {
@@ -131,21 +121,34 @@ int hand_out(const std::string &verb, std::string_view purpose, const char *pend
     if (!wait) return 0;
 
     StateDir dir = StateDir::locate();
+    std::optional<std::int64_t> held_reported;
     for (;;) {
         if (auto r = load_pair_result(dir, purpose)) {
-            if (r->created == pending.created) {
+            if (r->created == pending.created && r->result == "held") {
+                // Not the end: say so once per hold, and wait on.
+                if (r->at != held_reported) {
+                    held_reported = r->at;
+                    std::fprintf(stderr,
+                                 "puddle: warning: at %s a claim from %s held the code after HELLO and went quiet; "
+                                 "dropped, the code is still good (someone else trying it, or a joiner that "
+                                 "stalled)\n",
+                                 clock_time(r->at.value_or(0)).c_str(), printable(r->peer, 64).c_str());
+                }
+            } else if (r->created == pending.created) {
                 const std::string &result = r->result, &host = r->host, &peer = r->peer;
+                const std::string when = clock_time(r->at.value_or(std::int64_t(std::time(nullptr))));
                 if (result == "claimed") {
-                    std::printf("claimed: %s (%s) joined\n", host.c_str(), peer.c_str());
+                    std::printf("claimed: %s (%s) joined at %s\n", host.c_str(), peer.c_str(), when.c_str());
                     return 0;
                 }
                 if (result == "unacknowledged")
                     throw Error(Failure::pairing_failed, verb,
-                                "the key went to " + peer + " but it never acknowledged; it may have joined "
+                                "the key went to " + peer + " at " + when + " but it never acknowledged; it may have joined "
                                 "without being recorded in this envoy's members view",
                                 "run 'puddle members' on the new machine: if it lists this puddle, it joined");
                 if (result == "burned")
-                    throw Error(Failure::pairing_failed, verb, "the code was burned by a failed claim from " + peer,
+                    throw Error(Failure::pairing_failed, verb,
+                                "the code was burned at " + when + " by a failed claim from " + printable(peer, 64),
                                 "run 'puddle " + verb + "' again for a new code");
                 throw Error(Failure::pairing_failed, verb, "the code " + result + " unclaimed",
                             "run 'puddle " + verb + "' again for a new code");
@@ -192,16 +195,16 @@ int run_rekey_pair(const std::vector<std::string> &argv) {
 }
 
 int run_join(const std::vector<std::string> &argv) {
-    Args args("join", argv, {{"from", true}, {"code", true}, {"passphrase-fd", true}}, 0);
-    check_fd_options(args, {"passphrase-fd"});
+    Args args("join", argv, {{"from", true}, {"code", true}, {"code-fd", true}, {"passphrase-fd", true}}, 0);
+    check_fd_options(args, {"code-fd", "passphrase-fd"});
+    check_code_options(args, "join");
     auto from = args.value("from");
     if (!from) usage_error("join", "--from HOST[:PORT] is required");
     harden({"puddle join", "the key"}); // before the passphrase is asked and the seed unwrapped
     auto config = load_config_reporting();
     pair::JoinRequest req;
     req.target = pair::parse_join_target(*from, config.pair.port);
-    req.code = args.value("code") ? *args.value("code") : ask_code();
-    if (!pair::prs_from_code(req.code)) usage_error("join", "a pairing code is 8 digits, written NNNN-NNNN");
+    req.code = pairing_code(args, "join");
     req.user = user_name();
     req.own_host = pair::local_host_name();
 
@@ -326,8 +329,7 @@ int rekey_from(const Args &args, const std::string &from) {
     pair::JoinRequest req;
     req.target = pair::parse_join_target(from, config.pair.port);
     req.purpose = pair::Purpose::rekey;
-    req.code = args.value("code") ? *args.value("code") : ask_code();
-    if (!pair::prs_from_code(req.code)) usage_error("rekey", "a code is 8 digits, written NNNN-NNNN");
+    req.code = pairing_code(args, "rekey");
     req.user = user_name();
     req.own_host = pair::local_host_name();
     PublicKey current = open_state(false).store.load_public_key();
@@ -362,10 +364,11 @@ int rekey_from(const Args &args, const std::string &from) {
 
 int run_rekey(const std::vector<std::string> &argv) {
     Args args("rekey", argv,
-              {{"from", true}, {"code", true}, {"new-passphrase", false}, {"passphrase-fd", true},
+              {{"from", true}, {"code", true}, {"code-fd", true}, {"new-passphrase", false}, {"passphrase-fd", true},
                {"new-passphrase-fd", true}},
               0);
-    check_fd_options(args, {"passphrase-fd", "new-passphrase-fd"});
+    check_fd_options(args, {"code-fd", "passphrase-fd", "new-passphrase-fd"});
+    check_code_options(args, "rekey");
     if (args.flag("new-passphrase") && args.value("new-passphrase-fd"))
         usage_error("rekey", "--new-passphrase asks on the terminal and --new-passphrase-fd reads a descriptor: give one");
     if (auto from = args.value("from")) {
@@ -373,7 +376,7 @@ int run_rekey(const std::vector<std::string> &argv) {
             usage_error("rekey", "--from takes the rotated key as it is wrapped; change the passphrase afterwards");
         return rekey_from(args, *from);
     }
-    if (args.value("code")) usage_error("rekey", "--code goes with --from");
+    if (args.value("code") || args.value("code-fd")) usage_error("rekey", "a pairing code (--code-fd, --code) goes with --from");
     (void)load_config_reporting(); // the agent refuses a configuration error; say which here
     // The whole identity, read here with its checks: the agent's refusal
     // would carry no hint.

@@ -14,8 +14,13 @@ void Channel::send(const Message &m) {
     transcript_.add(frame);
 }
 
-Message Channel::receive(MsgType expected) {
-    const auto deadline = message_deadline();
+Message Channel::receive(MsgType expected) { return receive_until(expected, message_deadline()); }
+
+Message Channel::receive(MsgType expected, Clock::duration timeout) {
+    return receive_until(expected, std::min(message_deadline(), Clock::now() + timeout));
+}
+
+Message Channel::receive_until(MsgType expected, Clock::time_point deadline) {
     Bytes buf = tls_.read_exact(kFrameHeaderBytes, deadline);
     // The length is checked against the type's limit from the header alone,
     // before any body is read.

@@ -35,14 +35,20 @@ public:
     // The next message, which must be of type `expected` (an ERROR from the
     // peer throws PeerRefused; anything else throws BadMessage).
     Message receive(MsgType expected);
+    // The same with a shorter deadline than kMessageTimeout for this message.
+    Message receive(MsgType expected, Clock::duration timeout);
     // Best effort: tell the peer why we stop.
     void send_error(ErrorCode code, const std::string &text) noexcept;
     TranscriptHash transcript_hash() const { return transcript_.hash(); }
 
     template <class T> T receive_as(MsgType expected) { return std::get<T>(receive(expected)); }
+    template <class T> T receive_as(MsgType expected, Clock::duration timeout) {
+        return std::get<T>(receive(expected, timeout));
+    }
 
 private:
     Clock::time_point message_deadline() const;
+    Message receive_until(MsgType expected, Clock::time_point deadline);
     TlsConnection &tls_;
     Clock::time_point end_;
     Transcript transcript_;

@@ -11,7 +11,7 @@
 namespace puddle::pair {
 
 ConnectionThread::ConnectionThread(sd_event *loop, int priority, SSL_CTX *ctx, Holder &holder, UniqueFd conn,
-                                   std::string peer, Reports reports)
+                                   std::string peer, std::string network, Reports reports)
     : peer_(std::move(peer)), reports_(std::move(reports)) {
     int ends[2];
     if (::pipe2(ends, O_CLOEXEC | O_NONBLOCK) != 0) throw_errno("cannot create a pipe for a connection", errno);
@@ -22,7 +22,8 @@ ConnectionThread::ConnectionThread(sd_event *loop, int priority, SSL_CTX *ctx, H
     if (r < 0) throw_errno("cannot watch a connection's pipe", -r);
     source_.reset(src);
     sd_event_source_set_priority(src, priority);
-    thread_ = std::thread(serve, ctx, std::ref(holder), std::move(conn), peer_, std::move(write_end));
+    thread_ = std::thread(serve, ctx, std::ref(holder), std::move(conn), peer_, std::move(network),
+                          std::move(write_end));
 }
 
 ConnectionThread::~ConnectionThread() {
@@ -30,10 +31,11 @@ ConnectionThread::~ConnectionThread() {
     if (thread_.joinable()) thread_.join();
 }
 
-void ConnectionThread::serve(SSL_CTX *ctx, Holder &holder, UniqueFd conn, const std::string &peer, UniqueFd report) {
+void ConnectionThread::serve(SSL_CTX *ctx, Holder &holder, UniqueFd conn, const std::string &peer,
+                             const std::string &network, UniqueFd report) {
     try {
         TlsConnection tls(ctx, TlsRole::server, std::move(conn), Channel::Clock::now() + Channel::kMessageTimeout);
-        auto outcome = holder.serve(tls, peer);
+        auto outcome = holder.serve(tls, peer, network);
         if (outcome != ClaimOutcome::untouched) {
             const char byte = char(outcome);
             // A pipe with room for 64 KiB takes this one byte.

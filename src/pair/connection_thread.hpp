@@ -31,8 +31,9 @@ public:
 
     // Starts serving `conn`. `ctx` and `holder` must outlive this object.
     // Throws Error when the pipe or its event source cannot be made.
+    // `network` is the peer's source network (pair/admission.hpp), for the holder.
     ConnectionThread(sd_event *loop, int priority, SSL_CTX *ctx, Holder &holder, UniqueFd conn, std::string peer,
-                     Reports reports);
+                     std::string network, Reports reports);
     // Joins: waits for the connection's deadlines at most.
     ~ConnectionThread();
     ConnectionThread(const ConnectionThread &) = delete;
@@ -45,7 +46,8 @@ public:
     std::optional<ClaimOutcome> join();
 
 private:
-    static void serve(SSL_CTX *ctx, Holder &holder, UniqueFd conn, const std::string &peer, UniqueFd report);
+    static void serve(SSL_CTX *ctx, Holder &holder, UniqueFd conn, const std::string &peer,
+                      const std::string &network, UniqueFd report);
     static int on_report(sd_event_source *, int fd, std::uint32_t, void *userdata);
     std::optional<ClaimOutcome> read_outcome();
 

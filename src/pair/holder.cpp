@@ -1,6 +1,7 @@
 #include "pair/holder.hpp"
 
 #include "core/identity_store.hpp"
+#include "core/files/pair_result.hpp"
 #include "core/membership.hpp"
 #include "pair/payload.hpp"
 #include "util/log.hpp"
@@ -34,6 +35,33 @@ bool Holder::take_claim() {
     return true;
 }
 
+bool Holder::is_burned() const {
+    std::lock_guard lock(mu_);
+    return burned_;
+}
+
+bool Holder::stalled_too_often(const std::string &network) const {
+    std::lock_guard lock(mu_);
+    const auto it = stalls_.find(network);
+    return it != stalls_.end() && it->second >= kMaxStallsPerNetwork;
+}
+
+void Holder::note_held(const std::string &peer, const std::string &network) {
+    {
+        std::lock_guard lock(mu_);
+        ++stalls_[network];
+    }
+    // For `pair --wait`, which says so while it waits (a held code is
+    // someone else trying, or a joiner that stalled).
+    const PairResult held{pending_.purpose, pending_.created, "held", "", peer, now_seconds()};
+    try {
+        StateLock guard(dir_);
+        save_pair_result(dir_, held);
+    } catch (const Error &e) {
+        log_warning(e.what());
+    }
+}
+
 void Holder::release_claim() {
     std::lock_guard lock(mu_);
     claim_taken_ = false;
@@ -48,7 +76,7 @@ void Holder::burn() {
     dir_.remove(pending_file_);
 }
 
-ClaimOutcome Holder::serve(TlsConnection &tls, const std::string &peer) {
+ClaimOutcome Holder::serve(TlsConnection &tls, const std::string &peer, const std::string &network) {
     Channel ch(tls);
     Hello hello;
     try {
@@ -61,12 +89,16 @@ ClaimOutcome Holder::serve(TlsConnection &tls, const std::string &peer) {
         ch.send_error(ErrorCode::bad_message, "unsupported protocol version " + std::to_string(hello.version));
         return ClaimOutcome::untouched;
     }
-    if (hello.user != user_ || hello.purpose != purpose_) {
-        ch.send_error(ErrorCode::no_pending, "nothing to claim for that user and purpose here");
+    // One answer, byte for byte, whether the user does not exist, exists
+    // without a code, asks for the other purpose, or had a code that expired
+    // or was used: a scanner learns nothing about who pairs when.
+    if (hello.user != user_ || hello.purpose != purpose_ || now_seconds() >= pending_.expires || is_burned()) {
+        ch.send_error(ErrorCode::no_pending, kNoPendingText);
         return ClaimOutcome::untouched;
     }
-    if (now_seconds() >= pending_.expires) {
-        ch.send_error(ErrorCode::expired, "the code has expired");
+    if (stalled_too_often(network)) {
+        ch.send_error(ErrorCode::busy, "claims from your network stalled too often on this code; claim it from "
+                                       "another network, or get a new code");
         return ClaimOutcome::untouched;
     }
     if (!take_claim()) {
@@ -76,12 +108,25 @@ ClaimOutcome Holder::serve(TlsConnection &tls, const std::string &peer) {
     SessionNonce nh;
     randombytes_buf(nh.data(), nh.size());
     CpaceA a;
+    const auto held_since = Channel::Clock::now();
     try {
         ch.send(HelloAck{nh});
-        a = ch.receive_as<CpaceA>(MsgType::cpace_a);
+        // The joiner sends CPACE_A as soon as HELLO_ACK arrives (it asked the
+        // passphrase before connecting): a client that goes quiet here only
+        // holds the claim, and everyone else is answered "busy" meanwhile.
+        a = ch.receive_as<CpaceA>(MsgType::cpace_a, kClaimHoldTimeout);
     } catch (const BadMessage &e) {
         release_claim();
         ch.send_error(ErrorCode::bad_message, e.why());
+        return ClaimOutcome::untouched;
+    } catch (const Error &e) {
+        release_claim();
+        // Closed or refused at once: nothing held. (The read gives up at its
+        // deadline give or take the millisecond it rounds to, hence the slack.)
+        if (Channel::Clock::now() + std::chrono::milliseconds(50) < held_since + kClaimHoldTimeout) throw;
+        note_held(peer, network);
+        log_warning("pairing claim from " + peer + " held the code " + std::to_string(kClaimHoldTimeout.count()) +
+                    " s after HELLO without CPACE_A; dropped, the code is still good");
         return ClaimOutcome::untouched;
     } catch (...) {
         release_claim();

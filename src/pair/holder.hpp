@@ -10,6 +10,8 @@
 #include "pair/cpace.hpp"
 #include "pair/payload.hpp"
 
+#include <chrono>
+#include <map>
 #include <mutex>
 #include <string>
 
@@ -27,12 +29,29 @@ enum class ClaimOutcome {
 
 class Holder {
 public:
+    // How long a claim may hold the code between HELLO_ACK and CPACE_A. The
+    // joiner sends CPACE_A at once; anything slower is holding the listener
+    // (others hear "busy"), so it is dropped well before the 10 s a message
+    // may otherwise take.
+    static constexpr auto kClaimHoldTimeout = std::chrono::seconds(3);
+    // The one answer to every HELLO that has nothing to claim (PAIRING.md's
+    // no-pending, expired and used-up cases alike; docs/formats.md).
+    // A network whose claims stalled this often gets no more HELLO_ACK for
+    // this code: with the rate limit alone, one address could hold the code
+    // again and again (20 connections a minute, 3 s each) and keep everyone
+    // else hearing "busy".
+    static constexpr int kMaxStallsPerNetwork = 2;
+    static constexpr const char *kNoPendingText =
+        "nothing to claim here for that user and purpose (no code, or it expired or was used)";
+
     // `pending_file` is pair.pending or rekey.pending; `pending` its content.
     // `claims_json`: the claims this envoy knows (a JSON array), handed on.
     Holder(StateDir dir, std::string user, std::string host, std::string pending_file, PairPending pending,
            std::string claims_json);
 
-    ClaimOutcome serve(TlsConnection &tls, const std::string &peer);
+    // `peer` (address:port) is for the log; `network` (pair/admission.hpp's
+    // Source::network) is where stalled claims are counted.
+    ClaimOutcome serve(TlsConnection &tls, const std::string &peer, const std::string &network);
 
     const PairPending &pending() const { return pending_; }
     Purpose purpose() const { return purpose_; }
@@ -42,6 +61,9 @@ private:
     // The one claim in progress; false when another connection holds it.
     bool take_claim();
     void release_claim();
+    bool is_burned() const;
+    bool stalled_too_often(const std::string &network) const;
+    void note_held(const std::string &peer, const std::string &network);
     void burn();
     ClaimOutcome unacknowledged(const std::string &peer, const std::string &why);
     PairPayload build_payload();
@@ -55,6 +77,7 @@ private:
     bool claim_taken_ = false;
     bool burned_ = false;
     std::string joiner_host_;
+    std::map<std::string, int> stalls_; // per network
     std::string claims_json_;
 };
 

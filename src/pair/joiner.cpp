@@ -56,8 +56,10 @@ UniqueFd connect_to(const JoinTarget &t, Channel::Clock::time_point deadline) {
 [[noreturn]] void refused(const PeerRefused &e, const std::string &where) {
     switch (e.msg.known()) {
     case ErrorCode::no_pending:
+        // Also what a code that expired or was used is answered (the holder
+        // says the same to every HELLO with nothing to claim).
         throw Error(Failure::pairing_failed, "nothing to claim on " + where, e.msg.text,
-                    "run 'puddle pair' on that machine first, as the same user");
+                    "run 'puddle pair' on that machine for a new code, as the same user");
     case ErrorCode::expired:
         throw Error(Failure::pairing_failed, "the code has expired", e.msg.text, "run 'puddle pair' there again");
     case ErrorCode::busy:

@@ -29,12 +29,6 @@ std::string peer_name(const sockaddr_storage &ss) {
     return std::string(host) + ":" + port;
 }
 
-std::string peer_address(const sockaddr_storage &ss) {
-    char host[NI_MAXHOST] = "?";
-    getnameinfo(reinterpret_cast<const sockaddr *>(&ss), sizeof ss, host, sizeof host, nullptr, 0, NI_NUMERICHOST);
-    return host;
-}
-
 UniqueFd accept_from(int listening_fd, sockaddr_storage &ss) {
     socklen_t len = sizeof ss;
     return UniqueFd(::accept4(listening_fd, reinterpret_cast<sockaddr *>(&ss), &len, SOCK_CLOEXEC));
@@ -124,23 +118,56 @@ void Listener::accept_one(int listening_fd) {
     sockaddr_storage ss{};
     UniqueFd conn = accept_from(listening_fd, ss);
     if (!conn) return;
-    const std::string addr = peer_address(ss), peer = peer_name(ss);
-    // Refused connections are closed unanswered.
-    const auto verdict = rate_.record(addr, now);
-    if (verdict == RateLimit::Verdict::limited_now) log_warning("rate-limiting " + addr);
-    if (verdict != RateLimit::Verdict::allowed || connections_.size() >= kMaxConcurrent) return;
+    const Source source = source_of(ss);
+    const std::string peer = peer_name(ss);
+    // Refused connections are closed unanswered, and logged (throttled).
+    // Refused attempts count against the rate too (RateLimit::record).
+    const auto by_address = rate_.record(source.address, now);
+    const auto by_network = network_rate_.record(source.network, now);
+    if (by_address == RateLimit::Verdict::limited_now)
+        log_warning("rate-limiting " + source.address + ": over " + std::to_string(kRateLimitPerMinute) +
+                    " connections a minute");
+    if (by_network == RateLimit::Verdict::limited_now)
+        log_warning("rate-limiting " + source.network + ": over " + std::to_string(kNetworkRateLimitPerMinute) +
+                    " connections a minute from that network");
+    if (by_address == RateLimit::Verdict::untracked || by_network == RateLimit::Verdict::untracked)
+        return refused(peer, "too many sources seen this minute to track another", now);
+    if (by_address != RateLimit::Verdict::allowed || by_network != RateLimit::Verdict::allowed) return;
+    switch (slots_.admit(source)) {
+    case SlotLimit::Verdict::admitted: break;
+    case SlotLimit::Verdict::full:
+        return refused(peer, "at capacity: all " + std::to_string(kMaxConcurrent) + " connections in progress", now);
+    case SlotLimit::Verdict::network_full:
+        return refused(peer, "at capacity for " + source.network + ": " + std::to_string(kMaxConcurrentPerNetwork) +
+                                 " connections from that network in progress",
+                       now);
+    case SlotLimit::Verdict::address_full:
+        return refused(peer, "at capacity for that address: " + std::to_string(kMaxConcurrentPerAddress) +
+                                 " connections from it in progress",
+                       now);
+    }
     try {
-        connections_.push_back(std::make_unique<ConnectionThread>(
-            loop_.get(), SD_EVENT_PRIORITY_IMPORTANT, ctx_.get(), holder_, std::move(conn), peer,
-            ConnectionThread::Reports{
-                [this](ConnectionThread &c, ClaimOutcome o) { claim_ended(c, o); },
-                [this](ConnectionThread &c) { thread_done(c); },
-            }));
+        connections_.push_back(Served{std::make_unique<ConnectionThread>(
+                                          loop_.get(), SD_EVENT_PRIORITY_IMPORTANT, ctx_.get(), holder_,
+                                          std::move(conn), peer, source.network,
+                                          ConnectionThread::Reports{
+                                              [this](ConnectionThread &c, ClaimOutcome o) { claim_ended(c, o); },
+                                              [this](ConnectionThread &c) { thread_done(c); },
+                                          }),
+                                      source});
     } catch (const std::exception &e) {
         // No thread or pipe for it now (a resource limit): this connection
         // is dropped, the next one may find room.
+        slots_.release(source);
         log_warning("connection from " + peer + " dropped: " + e.what());
     }
+}
+
+void Listener::refused(const std::string &peer, const std::string &why, std::time_t now) {
+    std::size_t held_back = 0;
+    if (!refusal_log_.due(now, held_back)) return;
+    log_warning("refused a connection from " + peer + ": " + why +
+                (held_back ? "; " + std::to_string(held_back) + " more refused since the last such line" : ""));
 }
 
 void Listener::claim_ended(const ConnectionThread &conn, ClaimOutcome outcome) {
@@ -150,7 +177,11 @@ void Listener::claim_ended(const ConnectionThread &conn, ClaimOutcome outcome) {
 }
 
 void Listener::thread_done(const ConnectionThread &conn) {
-    std::erase_if(connections_, [&](const auto &c) { return c.get() == &conn; });
+    std::erase_if(connections_, [&](const Served &c) {
+        if (c.thread.get() != &conn) return false;
+        slots_.release(c.source);
+        return true;
+    });
 }
 
 int Listener::on_expiry(sd_event_source *, std::uint64_t, void *userdata) {
@@ -176,17 +207,18 @@ void Listener::join_connections() {
     // Connections in progress finish within their deadlines; a claim that
     // ends meanwhile still counts.
     for (auto &c : connections_)
-        if (auto outcome = c->join()) {
+        if (auto outcome = c.thread->join()) {
             outcome_ = *outcome;
-            final_peer_ = c->peer();
+            final_peer_ = c.thread->peer();
         }
     connections_.clear();
 }
 
 void Listener::drain_expired() {
     // Expired: whoever is already queued (e.g. the connection that started
-    // this listener) hears "expired" rather than silence -- at most
-    // kMaxDrained of them, for at most 5 seconds.
+    // this listener) hears that there is nothing to claim (the holder's one
+    // answer for it, no-pending) rather than silence -- at most kMaxDrained
+    // of them, for at most 5 seconds.
     constexpr int kMaxDrained = 16;
     const auto drain_until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     int drained = 0;
@@ -200,7 +232,7 @@ void Listener::drain_expired() {
             try {
                 TlsConnection tls(ctx_.get(), TlsRole::server, std::move(conn),
                                   Channel::Clock::now() + std::chrono::seconds(3));
-                holder_.serve(tls, peer_name(ss));
+                holder_.serve(tls, peer_name(ss), source_of(ss).network);
             } catch (const Error &) {
                 // Expired anyway: nothing to tell this client.
             }

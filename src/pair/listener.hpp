@@ -7,6 +7,7 @@
 #include "core/config.hpp"
 #include "core/files/pending.hpp"
 #include "core/statedir.hpp"
+#include "pair/admission.hpp"
 #include "pair/connection_thread.hpp"
 #include "pair/holder.hpp"
 #include "pair/rate_limit.hpp"
@@ -32,12 +33,22 @@ std::optional<PendingClaim> find_pending_claim(const StateDir &dir);
 
 class Listener {
 public:
-    // At most this many connections are served at once.
-    static constexpr std::size_t kMaxConcurrent = 8;
-    // Per source address: at most this many connections a minute, and at
-    // most this many addresses tracked (new ones past it are refused).
+    // At most this many connections are served at once, at most this many
+    // of them from one source network (an IPv4 /24, an IPv6 /64) and from
+    // one address: idle connections from one place cannot take every slot
+    // (pair/admission.hpp).
+    static constexpr std::size_t kMaxConcurrent = 16;
+    static constexpr std::size_t kMaxConcurrentPerNetwork = 4;
+    static constexpr std::size_t kMaxConcurrentPerAddress = 2;
+    // Per source address and per source network: at most this many
+    // connections a minute, and at most this many of each tracked (new ones
+    // past it are refused).
     static constexpr std::size_t kRateLimitPerMinute = 20;
+    static constexpr std::size_t kNetworkRateLimitPerMinute = 60;
     static constexpr std::size_t kMaxTrackedAddresses = 4096;
+    // Refused connections are logged, at most one line this often (with a
+    // count of the others), so that a flood cannot flood the journal too.
+    static constexpr std::time_t kRefusalLogSeconds = 10;
 
     // Throws Error when the TLS context or the event loop cannot be made.
     // SIGTERM must be blocked already (it is read from the loop).
@@ -58,6 +69,7 @@ private:
     void accept_one(int listening_fd);
     void claim_ended(const ConnectionThread &conn, ClaimOutcome outcome);
     void thread_done(const ConnectionThread &conn);
+    void refused(const std::string &peer, const std::string &why, std::time_t now);
     void join_connections();
     void drain_expired();
     void record_result();
@@ -72,12 +84,20 @@ private:
     std::vector<SdEventSource> accept_sources_;
     SdEventSource expiry_, prune_, sigterm_;
     RateLimit rate_{kRateLimitPerMinute, kMaxTrackedAddresses};
+    RateLimit network_rate_{kNetworkRateLimitPerMinute, kMaxTrackedAddresses};
+    SlotLimit slots_{kMaxConcurrent, kMaxConcurrentPerNetwork, kMaxConcurrentPerAddress};
+    LogThrottle refusal_log_{kRefusalLogSeconds};
     bool stopped_ = false; // SIGTERM
     std::optional<ClaimOutcome> outcome_; // once burned, claimed or unacknowledged
     std::string final_peer_;
+    // A connection being served, and the slot it holds.
+    struct Served {
+        std::unique_ptr<ConnectionThread> thread;
+        Source source;
+    };
     // Last: destroyed (joined) first, while the holder and the TLS context
     // they use are still there.
-    std::vector<std::unique_ptr<ConnectionThread>> connections_;
+    std::vector<Served> connections_;
 };
 
 // Stops puddle-pair.socket when systemd runs this listener, unless a newer

@@ -300,7 +300,7 @@ class Booted(unittest.TestCase):
         code = re.search(r"(\d{4}-\d{4})", out).group(1)
         self.ok("mkdir -p ~/j/state ~/j/config/puddle && chmod 700 ~/j ~/j/state && touch ~/j/config/puddle/puddle.toml")
         r = self.sh("J=$HOME/j; HOME=$J PUDDLE_HOME=$J/state XDG_CONFIG_HOME=$J/config puddle join --from 127.0.0.1 "
-                    "--code %s --passphrase-fd 3 3<~/pass" % code)
+                    "--code-fd 4 4<<<%s --passphrase-fd 3 3<~/pass" % code)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr + self.m.journal("puddle-pair.service"))
         # The same identity, each sealed to its own envoy: the exports agree, the files do not.
         self.ok("J=$HOME/j; HOME=$J PUDDLE_HOME=$J/state XDG_CONFIG_HOME=$J/config puddle export - > ~/j.export; "

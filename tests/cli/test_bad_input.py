@@ -89,6 +89,73 @@ class FdOptions(Case):
         self.assertEqual(p.returncode, 0, p.stderr)
 
 
+class PairingCode(Case):
+    """join and rekey --from take the code from the terminal or --code-fd; on
+    the command line (readable by every local user) only with a warning."""
+
+    def test_code_fd_is_checked_before_anything_is_opened(self):
+        self.init()
+        before = self.snapshot()
+        for verb in (["join", "--from", "127.0.0.1", "--code-fd", "9", "--passphrase-fd", "0"],
+                     ["rekey", "--from", "127.0.0.1", "--code-fd", "9", "--passphrase-fd", "0"],
+                     ["rekey", "--code-fd", "9"]):
+            p = self.run_puddle(*verb, input_data=b"")
+            msg, hint = self.error(p, 2)
+            self.assertIn("--code-fd 9: that file descriptor is not open", msg, verb)
+            self.assertIn("--help", hint)
+        self.assertEqual(self.snapshot(), before)
+
+    def test_a_line_that_is_not_a_code_is_refused_before_anything_is_written(self):
+        for line in ("1234-567", "12345-678", "abcd-efgh", "1234-5678-9", "x" * 5000, ""):
+            p = self.run_puddle("join", "--from", "127.0.0.1:1", "--code-fd", "FD", "--passphrase-fd", "FD",
+                                passphrases=[line, PASS])
+            msg, hint = self.error(p, 2)
+            self.assertIn("the pairing code from file descriptor", msg, line[:20])
+            self.assertIn("is not a code: a pairing code is 8 digits, written NNNN-NNNN", msg)
+            self.assertIn("the code 'puddle pair' printed on the other machine", hint)
+            self.assertFalse(os.path.exists(self.home), line[:20])
+
+    def test_both_code_options_are_a_usage_error(self):
+        # Said before anything else is read (a broken configuration here).
+        self.write_config("this is not [toml\n")
+        for verb in (["join", "--from", "127.0.0.1:1"], ["rekey", "--from", "127.0.0.1:1"]):
+            p = self.run_puddle(*verb, "--code", "1234-5678", "--code-fd", "FD", passphrases=["1234-5678"])
+            msg, hint = self.error(p, 2)
+            self.assertIn("--code and --code-fd both give the pairing code", msg)
+            self.assertEqual(hint, f"hint: see 'puddle {verb[0]} --help'")
+            self.assertNotIn(b"warning", p.stderr)
+
+    def test_without_a_terminal_the_code_fd_is_named(self):
+        p = self.run_puddle("join", "--from", "127.0.0.1:1", "--passphrase-fd", "FD", passphrases=[PASS])
+        msg, hint = self.error(p, 2)
+        self.assertIn("cannot ask for the pairing code: there is no terminal", msg)
+        self.assertEqual(hint, "hint: pass it on a file descriptor with --code-fd N")
+        self.assertFalse(os.path.exists(self.home))
+
+    def test_code_fd_goes_with_from(self):
+        self.init()
+        p = self.run_puddle("rekey", "--code-fd", "FD", passphrases=["1234-5678"])
+        msg, _ = self.error(p, 2)
+        self.assertIn("a pairing code (--code-fd, --code) goes with --from", msg)
+
+    def test_code_on_the_command_line_still_works_with_a_warning(self):
+        # Port 1 on loopback: the verb goes on to connect (exit 1), after the warning.
+        p = self.run_puddle("join", "--from", "127.0.0.1:1", "--code", "1234-5678", "--passphrase-fd", "FD",
+                            passphrases=[PASS])
+        msg, _ = self.error(p, 1)
+        self.assertIn("cannot reach 127.0.0.1:1", msg)
+        warnings = [l for l in lines(p.stderr) if l.startswith("puddle: warning:")]
+        self.assertEqual(len(warnings), 1, p.stderr)
+        self.assertIn("--code leaves the pairing code in the process list", warnings[0])
+        self.assertIn("any local user can read it and claim the code first", warnings[0])
+        self.assertIn("pass it with --code-fd N", warnings[0])
+        # A bad code there is refused like one from a descriptor, naming --code.
+        p = self.run_puddle("join", "--from", "127.0.0.1:1", "--code", "12-34", "--passphrase-fd", "FD",
+                            passphrases=[PASS])
+        msg, _ = self.error(p, 2)
+        self.assertIn("the pairing code from --code is not a code", msg)
+
+
 class LogArguments(Case):
     def test_since_and_lines_are_checked_and_say_what_is_accepted(self):
         for bad in ("soon", "25:00", "2026-13-01", "-1y", ""):
@@ -474,8 +541,8 @@ class Interrupted(Case):
         p = self.run_puddle("init")  # no terminal, no --passphrase-fd
         self.error(p, 2)
         self.assertFalse(os.path.exists(self.home))
-        p = self.run_puddle("join", "--from", "127.0.0.1:1", "--code", "1234-5678", "--passphrase-fd", "FD",
-                            passphrases=[PASS])
+        p = self.run_puddle("join", "--from", "127.0.0.1:1", "--code-fd", "FD", "--passphrase-fd", "FD",
+                            passphrases=["1234-5678", PASS])
         msg, _ = self.error(p, 1)
         self.assertIn("cannot reach 127.0.0.1:1", msg)
         self.assertFalse(os.path.exists(self.home))

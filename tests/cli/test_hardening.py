@@ -78,11 +78,11 @@ class RefusedWhenTraced(PuddleCase):
     def test_join_and_rekey_from_refuse_before_connecting(self):
         # Port 1 on loopback: were the verb to go on, it would fail to connect
         # (exit 6), not refuse (exit 1).
-        code, err = self.traced("join", "--from", "127.0.0.1:1", "--code", "1234-5678", "--passphrase-fd", "FD")
+        code, err = self.traced("join", "--from", "127.0.0.1:1", "--code-fd", "FD", "--passphrase-fd", "FD")
         self.assertEqual(code, 1, err)
         self.assertIn(b"traces puddle join (ptrace)", err)
         self.init()
-        code, err = self.traced("rekey", "--from", "127.0.0.1:1", "--code", "1234-5678", "--passphrase-fd", "FD")
+        code, err = self.traced("rekey", "--from", "127.0.0.1:1", "--code-fd", "FD", "--passphrase-fd", "FD")
         self.assertEqual(code, 1, err)
         self.assertIn(b"traces puddle rekey (ptrace)", err)
 

@@ -226,9 +226,10 @@ class Faults(unittest.TestCase):
                 "PATH=/usr/bin:/bin", os.path.join(self.a.bindir, "puddle"), *args]
         return self.ns.command(argv, hostname="joiner-host")
 
-    def joiner_spawn(self, joiner, *args, passphrase):
+    def joiner_spawn(self, joiner, *args, passphrase, code=None):
+        """With `code`, its line goes first on the pipe (--code-fd FD --passphrase-fd FD)."""
         r, w = os.pipe()
-        os.write(w, (passphrase + "\n").encode())
+        os.write(w, ((code + "\n" if code else "") + passphrase + "\n").encode())
         os.close(w)
         args = [str(r) if a == "FD" else a for a in args]
         try:
@@ -237,8 +238,8 @@ class Faults(unittest.TestCase):
         finally:
             os.close(r)
 
-    def joiner_run(self, joiner, *args, passphrase=PASSPHRASE):
-        p = self.joiner_spawn(joiner, *args, passphrase=passphrase)
+    def joiner_run(self, joiner, *args, passphrase=PASSPHRASE, code=None):
+        p = self.joiner_spawn(joiner, *args, passphrase=passphrase, code=code)
         out, err = p.communicate(timeout=120)
         return p.returncode, out, err
 
@@ -363,8 +364,8 @@ class Faults(unittest.TestCase):
             code = self.fresh_code("pair")
             joiner = self.new_joiner()
             t = time.monotonic()
-            rc, out, err = self.joiner_run(joiner, "join", "--from", self.target(), "--code", code,
-                                           "--passphrase-fd", "FD", passphrase=self.founder_pass())
+            rc, out, err = self.joiner_run(joiner, "join", "--from", self.target(), "--code-fd", "FD",
+                                           "--passphrase-fd", "FD", passphrase=self.founder_pass(), code=code)
             durations.append(time.monotonic() - t)
             self.assertEqual(rc, 0, err + self.session.journal(unit="puddle-pair.service")[-2000:])
             if k == 0:
@@ -380,8 +381,8 @@ class Faults(unittest.TestCase):
             code = self.fresh_code("pair")
             joiner = self.new_joiner()
             state = os.path.join(joiner, "state")
-            p = self.joiner_spawn(joiner, "join", "--from", self.target(), "--code", code, "--passphrase-fd", "FD",
-                                  passphrase=self.founder_pass())
+            p = self.joiner_spawn(joiner, "join", "--from", self.target(), "--code-fd", "FD", "--passphrase-fd", "FD",
+                                  passphrase=self.founder_pass(), code=code)
             finished, _, err = self.kill_group(p, kill_delay(self.rng, duration))
             o["finished first"] += finished
             if finished:
@@ -429,8 +430,8 @@ class Faults(unittest.TestCase):
                 founder_results["empty/" + res] = founder_results.get("empty/" + res, 0) + 1
                 # Nothing lost: the same envoy joins with a new code.
                 code = self.fresh_code("pair")
-                rc, out, err = self.joiner_run(joiner, "join", "--from", self.target(), "--code", code,
-                                               "--passphrase-fd", "FD", passphrase=self.founder_pass())
+                rc, out, err = self.joiner_run(joiner, "join", "--from", self.target(), "--code-fd", "FD",
+                                               "--passphrase-fd", "FD", passphrase=self.founder_pass(), code=code)
                 self.assertEqual(rc, 0, f"{label}: the retried join fails: {err}")
                 # Alike on both, once out of each machine's envoy seal.
                 self.assertEqual(nacl_unwrap.portable_identity(state), nacl_unwrap.portable_identity(self.state()),
@@ -461,8 +462,8 @@ class Faults(unittest.TestCase):
             return self.fresh_code("rekey-pair")
 
         def rekey_from(code):
-            return self.joiner_spawn(member, "rekey", "--from", self.target(), "--code", code, "--passphrase-fd",
-                                     "FD", passphrase=self.founder_pass())
+            return self.joiner_spawn(member, "rekey", "--from", self.target(), "--code-fd", "FD", "--passphrase-fd",
+                                     "FD", passphrase=self.founder_pass(), code=code)
 
         # Uninterrupted ones, to time one.
         durations = []

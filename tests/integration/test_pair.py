@@ -2,15 +2,21 @@
 systemd --user manager in the root network namespace; the joiner runs in a
 second network namespace (its own UTS name too), and they talk real TLS 1.3
 + CPace over a veth link."""
+import fcntl
 import json
 import os
+import pty
+import pwd
 import re
+import select
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 import unittest
@@ -133,6 +139,8 @@ class Pairing(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
         m = re.search(r"pairing code: (\d{4}-\d{4})", p.stdout)
         self.assertTrue(m, p.stdout)
+        # 'puddle pair' returns once the socket's start is queued, not done.
+        wait_until(self.socket_active, 10, what="puddle-pair.socket")
         return m.group(1)
 
     def new_joiner(self, config=""):
@@ -146,27 +154,143 @@ class Pairing(unittest.TestCase):
         os.chmod(d, 0o700)
         return d
 
-    def joiner_puddle(self, joiner, *args, passphrase=PASSPHRASE, hostname="joiner-host", input=None):
+    def joiner_puddle(self, joiner, *args, passphrase=PASSPHRASE, hostname="joiner-host", input=None, code=None):
         """puddle as the joiner: in the second namespace, its own host name,
         its own state and config directories (same user name, as pairing
-        requires)."""
+        requires). With `code`, the code's line comes first on the pipe
+        ("--code-fd", "FD", "--passphrase-fd", "FD")."""
         r, w = os.pipe()
-        os.write(w, (passphrase + "\n").encode())
+        os.write(w, ((code + "\n" if code else "") + passphrase + "\n").encode())
         os.close(w)
         args = [str(r) if a == "FD" else a for a in args]
-        argv = ["setpriv", f"--reuid={self.session.uid}", f"--regid={self.session.gid}", "--clear-groups",
-                "env", "-i", f"HOME={joiner}", f"PUDDLE_HOME={joiner}/state", f"XDG_CONFIG_HOME={joiner}/config",
-                "PATH=/usr/bin:/bin", os.path.join(self.a.bindir, "puddle"), *args]
         try:
-            return subprocess.run(self.ns.command(argv, hostname=hostname), capture_output=True, text=True,
+            return subprocess.run(self.joiner_argv(joiner, *args, hostname=hostname), capture_output=True, text=True,
                                   pass_fds=(r,), timeout=120, start_new_session=True, input=input)
         finally:
             os.close(r)
 
+    def joiner_argv(self, joiner, *args, hostname="joiner-host"):
+        argv = ["setpriv", f"--reuid={self.session.uid}", f"--regid={self.session.gid}", "--clear-groups",
+                "env", "-i", f"HOME={joiner}", f"PUDDLE_HOME={joiner}/state", f"XDG_CONFIG_HOME={joiner}/config",
+                "PATH=/usr/bin:/bin", os.path.join(self.a.bindir, "puddle"), *args]
+        return self.ns.command(argv, hostname=hostname)
+
+    def joiner_on_terminal(self, joiner, *args, code=None):
+        """puddle as the joiner with a pseudo-terminal as its controlling
+        terminal (where it asks what no descriptor gives). With `code`, the
+        code's line on a pipe ("--code-fd", "FD"). Returns (process, master)."""
+        master, slave = pty.openpty()
+        os.fchown(slave, self.session.uid, self.session.gid)
+        pass_fds = ()
+        if code:
+            r, w = os.pipe()
+            os.write(w, (code + "\n").encode())
+            os.close(w)
+            pass_fds = (r,)
+            args = [str(r) if a == "FD" else a for a in args]
+        try:
+            p = subprocess.Popen(self.joiner_argv(joiner, *args), stdin=slave, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, pass_fds=pass_fds, start_new_session=True,
+                                 preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+        finally:
+            os.close(slave)
+            for fd in pass_fds:
+                os.close(fd)
+        return p, master
+
+    @staticmethod
+    def read_until(master, text, timeout=30):
+        seen = b""
+        deadline = time.monotonic() + timeout
+        while text.encode() not in seen:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([master], [], [], left)[0]:
+                raise AssertionError(f"{text!r} never asked on the terminal; it shows {seen!r}")
+            try:
+                chunk = os.read(master, 1024)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                raise AssertionError(f"the terminal closed before {text!r}; it showed {seen!r}")
+            seen += chunk
+        return seen
+
+    @staticmethod
+    def command_lines():
+        """Every process's command line, as any local user reads them."""
+        lines = {}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    lines[int(pid)] = f.read()
+            except OSError:
+                pass
+        return lines
+
+    # ---- a pairing client written here, as an attacker would drive the listener
+
+    def user_name(self):
+        return pwd.getpwuid(self.session.uid).pw_name
+
+    @staticmethod
+    def hello(user, purpose=1):
+        """HELLO (PAIRING.md framing): version 1, purpose, nJ, the user name."""
+        body = bytes([1, purpose]) + os.urandom(16) + struct.pack(">I", len(user.encode())) + user.encode()
+        return struct.pack(">IB", len(body) + 1, 1) + body
+
+    @staticmethod
+    def tls_to_listener(sock):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        return ctx.wrap_socket(sock)
+
+    @staticmethod
+    def read_frame(tls):
+        def exact(n):
+            data = b""
+            while len(data) < n:
+                chunk = tls.recv(n - len(data))
+                if not chunk:
+                    raise AssertionError(f"connection closed after {data!r}")
+                data += chunk
+            return data
+        header = exact(5)
+        return header + exact(struct.unpack(">I", header[:4])[0] - 1)
+
+    def stall(self, source):
+        """HELLO for this user, HELLO_ACK back, then silence: how long until
+        the listener drops the connection."""
+        with socket.create_connection(("127.0.0.1", PORT), timeout=30, source_address=(source, 0)) as raw, \
+                self.tls_to_listener(raw) as tls:
+            tls.sendall(self.hello(self.user_name()))
+            self.assertEqual(self.read_frame(tls)[4], 2)  # HELLO_ACK: the claim is this connection's
+            t = time.monotonic()
+            try:
+                while tls.recv(100):
+                    pass
+            except (OSError, ssl.SSLError):
+                pass
+            return time.monotonic() - t
+
+    def hello_answer(self, user, purpose, source):
+        """The listener's answer to HELLO, as the bytes of the frame."""
+        with socket.create_connection(("127.0.0.1", PORT), timeout=20, source_address=(source, 0)) as raw, \
+                self.tls_to_listener(raw) as tls:
+            tls.sendall(self.hello(user, purpose))
+            answer = self.read_frame(tls)
+            try:
+                while tls.recv(100):  # until the listener closes its end
+                    pass
+            except (OSError, ssl.SSLError):
+                pass
+            return answer
+
     def join(self, joiner, code, passphrase=PASSPHRASE, target=None):
         target = target or f"{self.ns.host_ip}:{PORT}"
-        return self.joiner_puddle(joiner, "join", "--from", target, "--code", code, "--passphrase-fd", "FD",
-                                  passphrase=passphrase)
+        return self.joiner_puddle(joiner, "join", "--from", target, "--code-fd", "FD", "--passphrase-fd", "FD",
+                                  passphrase=passphrase, code=code)
 
     def joiner_files(self, joiner):
         d = os.path.join(joiner, "state")
@@ -238,6 +362,161 @@ class Pairing(unittest.TestCase):
         out, err = waiter.communicate(timeout=60)
         self.assertEqual(waiter.returncode, 0, err)
         self.assertIn("claimed: joiner-host", out)
+
+    def test_the_code_from_a_descriptor_is_in_no_command_line_while_join_asks_the_passphrase(self):
+        code = self.pair()
+        joiner = self.new_joiner()
+        target = f"{self.ns.host_ip}:{PORT}"
+        p, master = self.joiner_on_terminal(joiner, "join", "--from", target, "--code-fd", "FD", code=code)
+        try:
+            self.read_until(master, "Passphrase")
+            # What another local user sees meanwhile: the join, and no code.
+            lines = self.command_lines()
+            joins = [pid for pid, line in lines.items() if b"join\0--from\0" + target.encode() in line]
+            self.assertTrue(joins, "the waiting join is not in the process list")
+            for digits in (code, code.replace("-", "")):
+                self.assertEqual([(pid, line) for pid, line in lines.items() if digits.encode() in line], [])
+            os.write(master, (PASSPHRASE + "\n").encode())
+            out, err = p.communicate(timeout=60)
+        finally:
+            os.close(master)
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 0, err + self.session.journal(unit="puddle-pair.service"))
+        self.assertIn(self.pub_now(), out)  # a rekey test may have run first
+        self.assertNotIn("warning", err)
+
+    def test_code_and_passphrase_typed_on_the_terminal(self):
+        code = self.pair()
+        joiner = self.new_joiner()
+        target = f"{self.ns.host_ip}:{PORT}"
+        p, master = self.joiner_on_terminal(joiner, "join", "--from", target)
+        try:
+            self.read_until(master, "Pairing code (NNNN-NNNN): ")
+            os.write(master, (code + "\n").encode())
+            self.read_until(master, "Passphrase")
+            lines = self.command_lines()
+            self.assertEqual([pid for pid, line in lines.items() if code.encode() in line], [])
+            os.write(master, (PASSPHRASE + "\n").encode())
+            out, err = p.communicate(timeout=60)
+        finally:
+            os.close(master)
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 0, err + self.session.journal(unit="puddle-pair.service"))
+        self.assertIn(self.pub_now(), out)  # a rekey test may have run first
+
+    def test_code_on_the_command_line_still_joins_with_a_warning(self):
+        code = self.pair()
+        joiner = self.new_joiner()
+        p = self.joiner_puddle(joiner, "join", "--from", f"{self.ns.host_ip}:{PORT}", "--code", code,
+                               "--passphrase-fd", "FD")
+        self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
+        self.assertIn(self.pub_now(), p.stdout)
+        warning = [l for l in p.stderr.splitlines() if l.startswith("puddle: warning:")]
+        self.assertEqual(len(warning), 1, p.stderr)
+        self.assertIn("any local user can read it and claim the code first", warning[0])
+        self.assertIn("--code-fd N", warning[0])
+
+    def test_idle_connections_from_one_network_leave_room_and_are_logged(self):
+        # Twelve idle TCP connections from twelve addresses of 127.0.0.0/24
+        # (once, eight took every slot and the real joiner failed unlogged).
+        code = self.pair()
+        mark = self.session.journal_mark()
+        idle = []
+        try:
+            for i in range(12):
+                idle.append(socket.create_connection(("127.0.0.1", PORT), timeout=5,
+                                                     source_address=(f"127.0.0.{10 + i}", 0)))
+            journal = self.session.wait_journal("refused a connection from", unit="puddle-pair.service", since=mark)
+            self.assertIn("at capacity for 127.0.0.0/24: 4 connections from that network in progress", journal)
+            # A joiner from another network gets through while they wait.
+            joiner = self.new_joiner()
+            p = self.join(joiner, code)
+            self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
+        finally:
+            for s in idle:
+                s.close()
+        # Eight refusals in a second: one line, not eight.
+        refusals = [l for l in self.session.journal(unit="puddle-pair.service", since=mark).splitlines()
+                    if "refused a connection from" in l]
+        self.assertEqual(len(refusals), 1, refusals)
+
+    def test_a_claim_that_goes_quiet_after_hello_is_dropped_and_pair_wait_says_by_whom(self):
+        waiter = self.session.popen([os.path.join(self.a.bindir, "puddle"), "pair", "--wait"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = waiter.stdout.readline()
+        m = re.search(r"pairing code: (\d{4}-\d{4})", line)
+        self.assertTrue(m, line)
+        code = m.group(1)
+        wait_until(self.socket_active, 10, what="puddle-pair.socket")
+        held = self.stall("127.0.0.5")
+        # Dropped after the short deadline, not the 10 s any message may take.
+        self.assertGreater(held, 2.5)
+        self.assertLess(held, 6, "the listener let a silent claim hold the code")
+        # Holding it again and again from one network ends there: "busy",
+        # for that network only.
+        self.stall("127.0.0.6")
+        answer = self.hello_answer(self.user_name(), 1, "127.0.0.7")
+        self.assertEqual(answer[4], 15, (answer, self.session.journal(unit="puddle-pair.service")))  # ERROR
+        self.assertIn(b"busy", answer)
+        self.assertIn(b"stalled too often", answer)
+        journal = self.session.wait_journal("held the code", unit="puddle-pair.service")
+        self.assertRegex(journal, r"claim from \S*127\.0\.0\.5:\d+ held the code 3 s after HELLO without CPACE_A")
+        # The code is still good.
+        joiner = self.new_joiner()
+        p = self.join(joiner, code)
+        self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
+        out, err = waiter.communicate(timeout=60)
+        self.assertEqual(waiter.returncode, 0, err)
+        self.assertIn("claimed: joiner-host", out)
+        self.assertRegex(err, r"puddle: warning: at \d\d:\d\d:\d\d a claim from \S*127\.0\.0\.5:\d+ held the code "
+                              r"after HELLO and went quiet; dropped, the code is still good")
+
+    def test_pair_wait_says_when_and_by_whom_the_code_was_burned(self):
+        waiter = self.session.popen([os.path.join(self.a.bindir, "puddle"), "pair", "--wait"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        code = re.search(r"pairing code: (\d{4}-\d{4})", waiter.stdout.readline()).group(1)
+        wrong = "%04d-%04d" % ((int(code[:4]) + 1) % 10000, int(code[5:]))
+        self.assertEqual(self.join(self.new_joiner(), wrong).returncode, 6)
+        _, err = waiter.communicate(timeout=60)
+        self.assertEqual(waiter.returncode, 6, err)
+        self.assertRegex(err, r"the code was burned at \d\d:\d\d:\d\d by a failed claim from '?[^ ]*"
+                              + re.escape(self.ns.peer_ip))
+
+    def test_unknown_users_and_users_without_a_code_get_the_same_answer(self):
+        # Byte for byte: a user that does not exist, one that exists without
+        # a code, this user asking for the other purpose, and this user once
+        # the code expired (once, "expired" told a scanner whose code it was).
+        self.session.write_file(".config/puddle/puddle.toml", FOUNDER_CONFIG + "code_ttl_seconds = 10\n")
+        try:
+            self.pair()
+            with open(self.state("pair.pending")) as f:
+                pending = json.load(f)
+            me = self.user_name()
+            answers = {
+                "unknown user": self.hello_answer("no-such-user-p23", 1, "127.0.0.21"),
+                "user without a code": self.hello_answer("root", 1, "127.0.0.22"),
+                "this user, other purpose": self.hello_answer(me, 2, "127.0.0.23"),
+            }
+            # Connected while the code is good, HELLO after it expired (the
+            # handshake and HELLO deadlines, 10 s each, leave room either side).
+            time.sleep(max(0, pending["created"] + 2 - time.time()))
+            late = self.tls_to_listener(socket.create_connection(("127.0.0.1", PORT), timeout=20,
+                                                                 source_address=("127.0.0.24", 0)))
+            time.sleep(max(0, pending["expires"] + 0.4 - time.time()))
+            late.sendall(self.hello(me, 1))
+            answers["this user, code expired"] = self.read_frame(late)
+            late.close()
+            first = answers["unknown user"]
+            self.assertEqual(first[4], 15, first)  # ERROR
+            self.assertIn(b"no-pending", first)
+            for label, answer in answers.items():
+                self.assertEqual(answer, first, label)
+        finally:
+            self.session.write_file(".config/puddle/puddle.toml", FOUNDER_CONFIG)
 
     def test_join_refuses_to_replace_a_different_puddle(self):
         code = self.pair()
@@ -419,8 +698,8 @@ class Pairing(unittest.TestCase):
         stranger = self.new_joiner()
         self.assertEqual(self.joiner_puddle(stranger, "init", "--passphrase-fd", "FD").returncode, 0)
         code = self.rekey_pair()
-        p = self.joiner_puddle(stranger, "rekey", "--from", f"{self.ns.host_ip}:{PORT}", "--code", code,
-                               "--passphrase-fd", "FD")
+        p = self.joiner_puddle(stranger, "rekey", "--from", f"{self.ns.host_ip}:{PORT}", "--code-fd", "FD",
+                               "--passphrase-fd", "FD", code=code)
         self.assertEqual(p.returncode, 1, p.stderr + self.session.journal(unit="puddle-pair.service"))
         self.assertIn("does not descend", p.stderr)
         # The agent sealed the new key to the member too (it joined with its envoy key):
@@ -437,8 +716,8 @@ class Pairing(unittest.TestCase):
         self.assertEqual(self.joiner_puddle(twin, "pubkey").stdout.strip(), new)
         # The member that held the old key accepts it.
         code = self.rekey_pair()
-        p = self.joiner_puddle(member, "rekey", "--from", f"{self.ns.host_ip}:{PORT}", "--code", code,
-                               "--passphrase-fd", "FD")
+        p = self.joiner_puddle(member, "rekey", "--from", f"{self.ns.host_ip}:{PORT}", "--code-fd", "FD",
+                               "--passphrase-fd", "FD", code=code)
         self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
         self.assertEqual(nacl_unwrap.portable_identity(os.path.join(member, "state"), member),
                          nacl_unwrap.portable_identity(self.state("")))
@@ -458,7 +737,8 @@ class Pairing(unittest.TestCase):
         joiners = {"envoy-b": self.new_joiner(), "envoy-c": self.new_joiner()}
         for host, d in joiners.items():
             code = self.pair()
-            p = self.joiner_puddle(d, "join", "--from", target, "--code", code, "--passphrase-fd", "FD", hostname=host)
+            p = self.joiner_puddle(d, "join", "--from", target, "--code-fd", "FD", "--passphrase-fd", "FD",
+                                   hostname=host, code=code)
             self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
             wait_until(lambda: self.result().get("host") == host and self.result().get("result") == "claimed", 15,
                        what=f"{host}'s claim to be recorded")
@@ -529,7 +809,7 @@ class Pairing(unittest.TestCase):
         delivery = st["delivery"]
         self.assertEqual((delivery["generation"], "envoy-b" in delivery["waiting"]), (st["generation"], True), st)
         code = self.rekey_pair()
-        p = b_run("rekey", "--from", target, "--code", code, "--passphrase-fd", "FD")
+        p = b_run("rekey", "--from", target, "--code-fd", "FD", "--passphrase-fd", "FD", code=code)
         self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
         self.assertEqual(b_run("pubkey").stdout.strip(), new)
         # ... until B claims the key through A's listener.

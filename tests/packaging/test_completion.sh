@@ -40,6 +40,8 @@ cases() {
   "$1" "given options not repeated" "puddle unlock --idle-mins 5 --" --no-watch '!--idle-mins'
   "$1" "verify options" "puddle verify --sig x --" --pub '!--sig' '!--hex'
   "$1" "sign options" "puddle sign --" --hex
+  # The code on the command line is for every local user to read: not offered.
+  "$1" "join takes the code from a descriptor" "puddle join --" --from --code-fd --passphrase-fd '!--code'
   "$1" "sign FILE" "puddle sign $work/files/mess" "$work/files/message.txt"
   "$1" "verify FILE after options" "puddle verify --sig x $work/files/oth" "$work/files/other.bin"
   "$1" "watch-pid takes a PID" "puddle unlock --watch-pid " '#number' '!message.txt'

@@ -28,6 +28,7 @@ std::optional<PairResultView> parse_pair_result(std::span<const std::uint8_t> by
     r.string("result", view.result);
     r.string("host", view.host);
     r.string("peer", view.peer);
+    r.integer("at", view.at);
     return view;
 }
 

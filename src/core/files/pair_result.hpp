@@ -21,7 +21,11 @@ inline constexpr std::size_t kMaxPairResultBytes = 4096;
 struct PairResult {
     std::string purpose;        // "pair" or "rekey"
     std::int64_t created = 0;   // the pending code's `created`, to match it
-    std::string result;         // "claimed", "unacknowledged" or "burned"
+    // Final: "claimed", "unacknowledged", "burned", "expired" or "stopped".
+    // Not final: "held" -- a claim from `peer` held the code after HELLO
+    // without going on and was dropped; the code is still good, and the
+    // listener writes the final result later over it.
+    std::string result;
     std::string host;           // the joiner's host, for "claimed"
     std::string peer;           // the peer's address
     std::int64_t at = 0;        // Unix seconds
@@ -37,6 +41,7 @@ std::string serialize_pair_result(const PairResult &result);
 struct PairResultView {
     std::optional<std::int64_t> created;
     std::string result, host, peer;
+    std::optional<std::int64_t> at;
 };
 std::optional<PairResultView> parse_pair_result(std::span<const std::uint8_t> bytes);
 
