@@ -7,7 +7,9 @@
 #include "util/log.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <fcntl.h>
+#include <fstream>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -136,18 +138,65 @@ BusCreds sender_creds(sd_bus_message *m) {
     return c;
 }
 
+// The pidfd the bus took of the caller when it connected (ProcessFD of
+// GetConnectionCredentials: dbus-daemon 1.15.2 and later, dbus-broker), or
+// -1 where the bus has none.
+int bus_process_fd(sd_bus_message *m) {
+    const char *sender = sd_bus_message_get_sender(m);
+    if (!sender) return -1;
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    sd_bus_message *reply = nullptr;
+    int r = sd_bus_call_method(sd_bus_message_get_bus(m), "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                               "org.freedesktop.DBus", "GetConnectionCredentials", &error, &reply, "s", sender);
+    sd_bus_error_free(&error);
+    if (r < 0) return -1;
+    SdBusMessage owned(reply);
+    int fd = -1;
+    if (sd_bus_message_enter_container(reply, 'a', "{sv}") < 0) return -1;
+    while (fd < 0 && sd_bus_message_enter_container(reply, 'e', "sv") > 0) {
+        const char *key = nullptr;
+        if (sd_bus_message_read(reply, "s", &key) < 0) return -1;
+        if (std::string_view(key) == "ProcessFD") {
+            int passed = -1;
+            if (sd_bus_message_read(reply, "v", "h", &passed) < 0) return -1;
+            fd = ::fcntl(passed, F_DUPFD_CLOEXEC, 3); // the message owns `passed`
+        } else if (sd_bus_message_skip(reply, "v") < 0) {
+            return -1;
+        }
+        if (sd_bus_message_exit_container(reply) < 0) break;
+    }
+    return fd;
+}
+
+// The pid a pidfd names ("Pid:" of its fdinfo), 0 when it cannot be read
+// and -1 when the process is gone.
+pid_t pidfd_pid(int pidfd) {
+    std::ifstream info("/proc/self/fdinfo/" + std::to_string(pidfd));
+    for (std::string line; std::getline(info, line);)
+        if (line.rfind("Pid:", 0) == 0) return pid_t(std::strtol(line.c_str() + 4, nullptr, 10));
+    return 0;
+}
+
 } // namespace
 
 BusDoor::Caller BusDoor::query_caller(sd_bus_message *m) {
     Caller caller;
-    // dbus-daemon 1.14 hands out no ProcessFD: pin the process from first
-    // sight on. The pidfd is opened before make_peer reads the start time,
-    // so both name one process; then the bus is asked again: if the caller
-    // left and its pid went to another process between the first reading
-    // and the pidfd, the name is gone or its pid no longer the same, and
-    // the call is refused (a check that cannot get an answer denies).
+    // The bus's own pidfd of the caller where it has one (ProcessFD). Else
+    // (dbus-daemon 1.14) the process is pinned from first sight on: the
+    // pidfd is opened before make_peer reads the start time, so both name
+    // one process; then the bus is asked again: if the caller left and its
+    // pid went to another process between the first reading and the pidfd,
+    // the name is gone or its pid no longer the same, and the call is
+    // refused (a check that cannot get an answer denies).
     const BusCreds first = sender_creds(m);
-    int pidfd = first.read && first.pid > 0 ? int(::syscall(SYS_pidfd_open, first.pid, 0)) : -1;
+    int pidfd = bus_process_fd(m);
+    if (pidfd >= 0 && pidfd_pid(pidfd) != first.pid) {
+        ::close(pidfd);
+        caller.peer = make_peer(0, first.uid);
+        caller.refusal = "the bus's pidfd of the caller names another process than its credentials";
+        return caller;
+    }
+    if (pidfd < 0 && first.read && first.pid > 0) pidfd = int(::syscall(SYS_pidfd_open, first.pid, 0));
     caller.peer = make_peer(first.read ? first.pid : 0, first.uid, pidfd);
     const BusCreds again = sender_creds(m);
     if (!first.read || pidfd < 0 || !again.read || again.pid != first.pid || again.uid != first.uid) {

@@ -1,9 +1,10 @@
 """Plays the requester tricks of issue 23 on agent.sock as whoever runs it
 (the tests run it as the test user); prints one JSON object.
 
-  requester_client.py fork-exec B64   connect, STATUS (the agent has met this
-      process), fork; the parent execs /bin/sleep, the child keeps the
-      socket and sends SIGN B64 once the parent is sleep
+  requester_client.py fork-exec B64 [PROGRAM ARG...]   connect, STATUS (the
+      agent has met this process), fork; the parent execs PROGRAM (default
+      /bin/sleep 3), the child keeps the socket and sends SIGN B64 once the
+      parent runs it
   requester_client.py exec PROGRAM B64   connect, STATUS, then exec PROGRAM
       (a copy of python3) running this script's "after-exec" on the same
       socket, which sends SIGN B64
@@ -41,22 +42,24 @@ def main():
         s = connect()
         print(json.dumps({"sign": ask(s, "SIGN " + sys.argv[2])}))
     elif mode == "fork-exec":
+        target = sys.argv[3:] or ["/bin/sleep", "3"]
         s = connect()
         status = ask(s, "STATUS")
         parent = os.getpid()
+        me = os.readlink("/proc/self/exe")
         if os.fork() == 0:
-            # Until the parent is /bin/sleep: the SIGN then comes from a
+            # Until the parent runs PROGRAM: the SIGN then comes from a
             # process that is not the one that connected.
             for _ in range(200):
                 try:
-                    if os.readlink(f"/proc/{parent}/exe").endswith("/sleep"):
+                    if os.readlink(f"/proc/{parent}/exe") != me:
                         break
                 except OSError:
                     pass
                 time.sleep(0.02)
             print(json.dumps({"status": status, "sign": ask(s, "SIGN " + sys.argv[2])}), flush=True)
             os._exit(0)
-        os.execv("/bin/sleep", ["sleep", "3"])
+        os.execv(target[0], target)
     elif mode == "exec":
         s = connect()
         status = ask(s, "STATUS")
