@@ -5,11 +5,10 @@
 #include "core/passphrase.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/proc.hpp"
 
 #include <cerrno>
-#include <cstdlib>
 #include <fcntl.h>
-#include <fstream>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -168,15 +167,6 @@ int bus_process_fd(sd_bus_message *m) {
     return fd;
 }
 
-// The pid a pidfd names ("Pid:" of its fdinfo), 0 when it cannot be read
-// and -1 when the process is gone.
-pid_t pidfd_pid(int pidfd) {
-    std::ifstream info("/proc/self/fdinfo/" + std::to_string(pidfd));
-    for (std::string line; std::getline(info, line);)
-        if (line.rfind("Pid:", 0) == 0) return pid_t(std::strtol(line.c_str() + 4, nullptr, 10));
-    return 0;
-}
-
 } // namespace
 
 BusDoor::Caller BusDoor::query_caller(sd_bus_message *m) {
@@ -190,7 +180,7 @@ BusDoor::Caller BusDoor::query_caller(sd_bus_message *m) {
     // refused (a check that cannot get an answer denies).
     const BusCreds first = sender_creds(m);
     int pidfd = bus_process_fd(m);
-    if (pidfd >= 0 && pidfd_pid(pidfd) != first.pid) {
+    if (pidfd >= 0 && !pidfd_matches(pidfd, first.pid)) {
         ::close(pidfd);
         caller.peer = make_peer(0, first.uid);
         caller.refusal = "the bus's pidfd of the caller names another process than its credentials";

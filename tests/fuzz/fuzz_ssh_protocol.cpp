@@ -151,9 +151,9 @@ void check_stream(Span buffer) {
 // bounded and hold no control bytes, so no journal field or prompt line can
 // be broken by a request.
 bool clean_name(const std::string &s) {
-    if (s.size() > kMaxNameBytes) return false;
+    if (s.size() > kMaxNameBytes + 3) return false;
     for (unsigned char c : s)
-        if (c < 0x20 || c == 0x7f) return false;
+        if (c < 0x20 || c >= 0x7f) return false;
     return true;
 }
 

@@ -149,6 +149,7 @@ class RequesterConsent(ConsentBase):
         odd = self.copy_python("evil\nAllow git to sign")
         r = self.client_run(odd, "sign", b64(b"odd name"))
         self.assertTrue(r["sign"].startswith("ERR denied "), r)
+        self.assertEqual(len(self.asked()), 1, (r, self.asked(), self.journal_tail()))
         (q,) = self.asked()
         first, rest = q.split("\n", 1)
         label = os.path.join(self.session.home, "evil\\x0aAllow git to sign")

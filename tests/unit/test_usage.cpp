@@ -115,9 +115,12 @@ BOOST_AUTO_TEST_CASE(anything_else_is_other_data) {
 BOOST_AUTO_TEST_CASE(hostile_names_cannot_break_a_line_or_grow_without_bound) {
     auto p = ssh::classify_sign_data(sshsig_blob("git\nMESSAGE_ID=forged\x1b[31m"));
     const auto &ns = std::get<ssh::SshSigUse>(p).sig_namespace;
-    BOOST_TEST(ns == "git?MESSAGE_ID=forged?[31m");
+    BOOST_TEST(ns == "git\\x0aMESSAGE_ID=forged\\x1b[31m");
+    // U+0085 (NEL) and U+2028 break lines too in some dialogs: quoted.
+    auto nel = ssh::classify_sign_data(userauth_blob("a\xc2\x85" "b\xe2\x80\xa8" "c", std::nullopt));
+    BOOST_TEST(std::get<ssh::LoginUse>(nel).user == "a\\xc2\\x85b\\xe2\\x80\\xa8c");
     auto big = ssh::classify_sign_data(sshsig_blob(std::string(5000, 'n')));
-    BOOST_TEST(std::get<ssh::SshSigUse>(big).sig_namespace.size() == ssh::kMaxNameBytes);
+    BOOST_TEST(std::get<ssh::SshSigUse>(big).sig_namespace.size() == ssh::kMaxNameBytes + 3); // and "..."
     Requester r = git();
     r.exe = "/tmp/evil\nPUDDLE_OUTCOME=signed";
     auto fields = journal_fields(make_use(Door::ssh, r, text("x"), ssh_purpose(p)), Outcome::refused, "no\nway", "");
