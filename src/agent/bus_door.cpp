@@ -5,6 +5,7 @@
 #include "core/passphrase.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/proc.hpp"
 
 #include <cerrno>
 #include <fcntl.h>
@@ -118,21 +119,82 @@ void BusDoor::release_name() {
     sd_bus_flush(bus_.get());
 }
 
-Peer BusDoor::query_peer(sd_bus_message *m) {
-    sd_bus_creds *creds = nullptr;
+namespace {
+
+struct BusCreds {
     pid_t pid = 0;
     uid_t uid = uid_t(-1);
+    bool read = false;
+};
+
+BusCreds sender_creds(sd_bus_message *m) {
+    BusCreds c;
+    sd_bus_creds *creds = nullptr;
     if (sd_bus_query_sender_creds(m, SD_BUS_CREDS_PID | SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds) >= 0) {
-        sd_bus_creds_get_euid(creds, &uid);
-        sd_bus_creds_get_pid(creds, &pid);
+        c.read = sd_bus_creds_get_euid(creds, &c.uid) >= 0 && sd_bus_creds_get_pid(creds, &c.pid) >= 0;
         sd_bus_creds_unref(creds);
     }
-    // dbus-daemon 1.14 hands out no ProcessFD: pin the process from first
-    // sight on. The pidfd is opened before make_peer reads the start time,
-    // so both name one process; each polkit check then verifies that the
-    // pid still belongs to it.
-    int pidfd = pid > 0 ? int(::syscall(SYS_pidfd_open, pid, 0)) : -1;
-    return make_peer(pid, uid, pidfd);
+    return c;
+}
+
+// The pidfd the bus took of the caller when it connected (ProcessFD of
+// GetConnectionCredentials: dbus-daemon 1.15.2 and later, dbus-broker), or
+// -1 where the bus has none.
+int bus_process_fd(sd_bus_message *m) {
+    const char *sender = sd_bus_message_get_sender(m);
+    if (!sender) return -1;
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    sd_bus_message *reply = nullptr;
+    int r = sd_bus_call_method(sd_bus_message_get_bus(m), "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                               "org.freedesktop.DBus", "GetConnectionCredentials", &error, &reply, "s", sender);
+    sd_bus_error_free(&error);
+    if (r < 0) return -1;
+    SdBusMessage owned(reply);
+    int fd = -1;
+    if (sd_bus_message_enter_container(reply, 'a', "{sv}") < 0) return -1;
+    while (fd < 0 && sd_bus_message_enter_container(reply, 'e', "sv") > 0) {
+        const char *key = nullptr;
+        if (sd_bus_message_read(reply, "s", &key) < 0) return -1;
+        if (std::string_view(key) == "ProcessFD") {
+            int passed = -1;
+            if (sd_bus_message_read(reply, "v", "h", &passed) < 0) return -1;
+            fd = ::fcntl(passed, F_DUPFD_CLOEXEC, 3); // the message owns `passed`
+        } else if (sd_bus_message_skip(reply, "v") < 0) {
+            return -1;
+        }
+        if (sd_bus_message_exit_container(reply) < 0) break;
+    }
+    return fd;
+}
+
+} // namespace
+
+BusDoor::Caller BusDoor::query_caller(sd_bus_message *m) {
+    Caller caller;
+    // The bus's own pidfd of the caller where it has one (ProcessFD). Else
+    // (dbus-daemon 1.14) the process is pinned from first sight on: the
+    // pidfd is opened before make_peer reads the start time, so both name
+    // one process; then the bus is asked again: if the caller left and its
+    // pid went to another process between the first reading and the pidfd,
+    // the name is gone or its pid no longer the same, and the call is
+    // refused (a check that cannot get an answer denies).
+    const BusCreds first = sender_creds(m);
+    int pidfd = bus_process_fd(m);
+    if (pidfd >= 0 && !pidfd_matches(pidfd, first.pid)) {
+        ::close(pidfd);
+        caller.peer = make_peer(0, first.uid);
+        caller.refusal = "the bus's pidfd of the caller names another process than its credentials";
+        return caller;
+    }
+    if (pidfd < 0 && first.read && first.pid > 0) pidfd = int(::syscall(SYS_pidfd_open, first.pid, 0));
+    caller.peer = make_peer(first.read ? first.pid : 0, first.uid, pidfd);
+    const BusCreds again = sender_creds(m);
+    if (!first.read || pidfd < 0 || !again.read || again.pid != first.pid || again.uid != first.uid) {
+        caller.refusal = "the caller's process cannot be pinned (it left, or its credentials changed)";
+        return caller;
+    }
+    describe_peer(caller.peer);
+    return caller;
 }
 
 const BusDoor::Caller &BusDoor::caller_of(sd_bus_message *m) {
@@ -141,9 +203,7 @@ const BusDoor::Caller &BusDoor::caller_of(sd_bus_message *m) {
     auto it = callers_.find(key);
     if (it != callers_.end() && !key.empty()) return it->second;
     if (callers_.size() >= 256) callers_.clear(); // costs each caller one credentials query and one polkit call
-    Caller c;
-    c.peer = query_peer(m);
-    return callers_.insert_or_assign(key, std::move(c)).first->second;
+    return callers_.insert_or_assign(key, query_caller(m)).first->second;
 }
 
 void BusDoor::reply_error(sd_bus_message *m, const std::exception &e) {
@@ -155,68 +215,81 @@ void BusDoor::reply_error(sd_bus_message *m, const std::exception &e) {
     sd_bus_reply_method_errorf(m, SD_BUS_ERROR_FAILED, "internal error; see the agent's log");
 }
 
-bool BusDoor::authorized(sd_bus_message *m, Action action) {
+bool BusDoor::authorized(sd_bus_message *m, Action action, std::shared_ptr<const Facts> *facts_out) {
     std::optional<Verdict> verdict;
-    int stage = 0;
+    std::shared_ptr<const Facts> facts;
+    bool approved = false;
+    MessageRef ref(sd_bus_message_ref(m), sd_bus_message_unref);
     if (auto it = decided_.find(m); it != decided_.end()) {
-        // The second dispatch: polkit (or consent) has answered for this
+        // The second dispatch: polkit (or the user) has answered for this
         // very message. Read it from the start again, whatever the first
         // dispatch did.
         sd_bus_message_rewind(m, true);
         const bool same_action = it->second.action == action;
         verdict = std::move(it->second.verdict);
-        stage = it->second.stage;
+        facts = std::move(it->second.facts);
+        approved = it->second.approved;
         decided_.erase(it);
         if (!same_action) verdict = Verdict{false, "authorization was asked for another action"};
     } else {
         if (activity_) activity_();
         const Caller &caller = caller_of(m);
-        MessageRef ref(sd_bus_message_ref(m), sd_bus_message_unref);
-        verdict = authorizer_.check(caller.peer, action, caller.cache,
-                                    [this, ref, action](Verdict v) { redispatch(ref, action, std::move(v)); });
-        if (!verdict) return false; // the call waits; it comes back through redispatch
+        if (action == Action::sign) facts = facts_of(m, caller);
+        // The caller pinned at its first call must still be the program it
+        // was then: a process that exec'd another program since is refused.
+        std::string why = caller.refusal.empty() ? requester_changed(caller.peer, std::nullopt) : caller.refusal;
+        if (!why.empty()) {
+            log_warning(std::string("refused a call from ") + (sd_bus_message_get_sender(m) ? sd_bus_message_get_sender(m) : "?") +
+                        ": " + why);
+            verdict = Verdict{false, "refused: " + why};
+            approved = true; // nobody is asked
+        } else {
+            verdict = authorizer_.check(caller.peer, action, caller.cache, [this, ref, action, facts](Verdict v) {
+                redispatch(ref, action, std::move(v), facts, false);
+            });
+            if (!verdict) return false; // the call waits; it comes back through redispatch
+        }
     }
-    if (verdict->allowed && action == Action::sign && stage < 2 &&
-        (service_.consent_asks() || service_.config().agent.unlock_on_request)) {
+    if (verdict->allowed && !approved && facts && facts->use && !facts->refusal && service_.approval_asks()) {
         // polkit allowed; unlock_on_request and the user's own answer come
-        // next (CONSENT), each a dispatch of its own.
-        const void *data = nullptr;
-        size_t size = 0;
-        if (sd_bus_message_read_array(m, 'y', &data, &size) < 0) size = 0;
-        const Use use = use_of(m, std::span(static_cast<const std::uint8_t *>(data), size));
-        sd_bus_message_rewind(m, true);
-        MessageRef ref(sd_bus_message_ref(m), sd_bus_message_unref);
-        auto next = [this, ref, action](int s) {
-            return [this, ref, action, s](Verdict v) { redispatch(ref, action, std::move(v), s); };
-        };
-        std::optional<Verdict> now;
-        if (stage == 0 && !(now = service_.unlock_first(use, next(1)))) return false;
-        if (!(now = service_.consent(use, next(2)))) return false;
+        // next (Service::approve, the same step as the sockets'), and the
+        // call is dispatched again with the answer.
+        auto now = service_.approve(*facts->use, [this, ref, action, facts](Verdict v) {
+            redispatch(ref, action, std::move(v), facts, true);
+        });
+        if (!now) return false;
         verdict = std::move(*now);
     }
-    if (!verdict->allowed) {
-        const AgentError refusal = denial(*verdict);
-        if (action == Action::sign) {
-            sd_bus_message_rewind(m, true);
-            const void *data = nullptr;
-            size_t size = 0;
-            if (sd_bus_message_read_array(m, 'y', &data, &size) >= 0)
-                service_.record_refusal(use_of(m, std::span(static_cast<const std::uint8_t *>(data), size)), refusal);
-        }
-        reply_error(m, refusal);
+    std::optional<AgentError> refusal = facts ? facts->refusal : std::nullopt;
+    if (!verdict->allowed) refusal = denial(*verdict);
+    if (refusal) {
+        if (facts && facts->use) service_.record_refusal(*facts->use, *refusal);
+        reply_error(m, *refusal);
         return false;
     }
+    if (facts_out) *facts_out = std::move(facts);
     return true;
 }
 
-Use BusDoor::use_of(sd_bus_message *m, std::span<const std::uint8_t> data) {
-    return make_use(Door::bus, requester_of(caller_of(m).peer), data, raw_purpose());
+std::shared_ptr<const Facts> BusDoor::facts_of(sd_bus_message *m, const Caller &caller) {
+    auto facts = std::make_shared<Facts>();
+    const void *data = nullptr;
+    size_t size = 0;
+    if (sd_bus_message_read_array(m, 'y', &data, &size) < 0) size = 0;
+    const auto bytes = std::span(static_cast<const std::uint8_t *>(data), size);
+    // Read as the ssh door reads it (usage.hpp classify_for_door).
+    SignFacts what = classify_for_door(Door::bus, bytes);
+    facts->use = make_use(Door::bus, requester_of(caller.peer), bytes, std::move(what.purpose));
+    if (!what.refusal.empty()) facts->refusal = AgentError(Failure::denied, what.refusal);
+    sd_bus_message_rewind(m, true);
+    return facts;
 }
 
-void BusDoor::redispatch(const MessageRef &ref, Action action, Verdict verdict, int stage) {
+void BusDoor::redispatch(const MessageRef &ref, Action action, Verdict verdict, std::shared_ptr<const Facts> facts,
+                         bool approved) {
     // The reference keeps the message, and so its address, ours: no other
     // message can find this verdict.
-    decided_.insert_or_assign(ref.get(), Decided{ref, action, std::move(verdict), stage});
+    decided_.insert_or_assign(ref.get(), Decided{ref, action, std::move(verdict), std::move(facts), approved});
     int r = sd_bus_enqueue_for_read(bus_.get(), ref.get());
     if (r < 0) {
         decided_.erase(ref.get());
@@ -238,14 +311,15 @@ void BusDoor::reply_failed(sd_bus_message *m, std::exception_ptr error) {
 
 int BusDoor::method_sign(sd_bus_message *m, void *userdata, sd_bus_error *) {
     auto *self = static_cast<BusDoor *>(userdata);
-    if (!self->authorized(m, Action::sign)) return 1;
+    std::shared_ptr<const Facts> facts;
+    if (!self->authorized(m, Action::sign, &facts)) return 1;
     try {
         const void *data = nullptr;
         size_t size = 0;
         int r = sd_bus_message_read_array(m, 'y', &data, &size);
         if (r < 0) return r;
         const auto bytes = std::span(static_cast<const std::uint8_t *>(data), size);
-        auto sig = self->service_.sign(bytes, self->use_of(m, bytes));
+        auto sig = self->service_.sign(bytes, *facts->use);
         sd_bus_message *reply = nullptr;
         r = sd_bus_message_new_method_return(m, &reply);
         if (r < 0) throw_errno("cannot build the reply", -r);

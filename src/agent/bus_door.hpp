@@ -39,21 +39,27 @@ private:
     using MessageRef = std::shared_ptr<sd_bus_message>;
 
     // A bus connection's credentials are fixed when it connects, so they
-    // are asked of the bus once per unique name, not once per call.
+    // are asked of the bus once per unique name, not once per call; the
+    // process is pinned and described then (requester.hpp).
     struct Caller {
         Peer peer;
         std::shared_ptr<AuthzCache> cache = std::make_shared<AuthzCache>();
+        std::string refusal; // why its calls are refused ("" when they are not)
     };
-    static Peer query_peer(sd_bus_message *m);
+    // Reads the sender's credentials, opens a pidfd of its pid and reads
+    // them again: the pid is the caller's only if both readings agree.
+    static Caller query_caller(sd_bus_message *m);
     const Caller &caller_of(sd_bus_message *m);
     // As systemd's bus_verify_polkit_async: true when the call may go on;
-    // false when it was refused (and answered) or when polkit is still
-    // deciding, in which case the answer is kept for this message and the
-    // message is dispatched again, so each method reads top to bottom.
-    bool authorized(sd_bus_message *m, Action action);
-    // The use a Sign call makes of the key, for the record.
-    Use use_of(sd_bus_message *m, std::span<const std::uint8_t> data);
-    void redispatch(const MessageRef &ref, Action action, Verdict verdict, int stage = 0);
+    // false when it was refused (and answered) or when polkit or the user is
+    // still deciding, in which case the answer is kept for this message and
+    // the message is dispatched again, so each method reads top to bottom.
+    // `facts`: the request's facts (a Sign's use), read at the first dispatch.
+    bool authorized(sd_bus_message *m, Action action, std::shared_ptr<const Facts> *facts = nullptr);
+    // A Sign call's facts, read from its data once (the message is rewound).
+    std::shared_ptr<const Facts> facts_of(sd_bus_message *m, const Caller &caller);
+    void redispatch(const MessageRef &ref, Action action, Verdict verdict, std::shared_ptr<const Facts> facts,
+                    bool approved);
     static void reply_error(sd_bus_message *m, const std::exception &e);
     static void reply_failed(sd_bus_message *m, std::exception_ptr error);
 
@@ -74,7 +80,8 @@ private:
         MessageRef message;
         Action action;
         Verdict verdict;
-        int stage = 0; // 0: polkit's verdict; 1: after unlock_on_request; 2: consent's
+        std::shared_ptr<const Facts> facts;
+        bool approved = false; // the verdict is the approval step's (Service::approve), not polkit's
     };
     std::map<sd_bus_message *, Decided> decided_;
 };

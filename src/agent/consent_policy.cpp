@@ -13,8 +13,10 @@ bool needs_consent(ConsentMode mode, const Use &use, bool known) {
 }
 
 std::string consent_prompt(const Use &use) {
-    std::string who = use.who.program();
-    if (!use.who.unit.empty()) who += " (" + use.who.unit + ")";
+    // Labels, not the raw names: the question is shown as lines, and a
+    // requester must not be able to write one of them.
+    std::string who = use.who.program_label();
+    if (!use.who.unit.empty()) who += " (" + use.who.unit_label() + ")";
     return "Allow " + who + " to sign with your puddle key?\n" + use.purpose.summary + ", through " +
            door_name(use.door) + ".";
 }

@@ -35,9 +35,9 @@ std::optional<Step> LineDoor::next_request(std::string_view input) {
     return s;
 }
 
-std::string LineDoor::handle(const Request &request, Connection &conn) {
+std::string LineDoor::handle(const Request &request, Connection &, const Facts &facts) {
     return std::visit(Overloaded{
-                          [this, &conn](const SignRequest &r) { return handle_sign(r, conn); },
+                          [this, &facts](const SignRequest &r) { return handle_sign(r, facts); },
                           [this](const StatusRequest &) { return handle_status(); },
                           [this](const PubkeyRequest &) { return handle_pubkey(); },
                           [this](const LockRequest &) { return handle_lock(); },
@@ -49,14 +49,20 @@ std::string LineDoor::handle(const Request &request, Connection &conn) {
                       request);
 }
 
-std::optional<Use> LineDoor::use_of(const Request &request, const Connection &conn) {
+Facts LineDoor::facts_of(const Request &request, const Connection &conn) {
+    Facts facts;
     const auto *sign = std::get_if<SignRequest>(&request);
-    if (!sign) return std::nullopt;
-    return make_use(Door::socket, requester_of(conn.peer), sign->data, raw_purpose());
+    if (!sign) return facts;
+    // Read as the ssh door reads it: a "challenge" may be an ssh login or a
+    // git signature (usage.hpp classify_for_door).
+    SignFacts what = classify_for_door(Door::socket, sign->data);
+    facts.use = make_use(Door::socket, requester_of(conn.peer), sign->data, std::move(what.purpose));
+    if (!what.refusal.empty()) facts.refusal = AgentError(Failure::denied, what.refusal);
+    return facts;
 }
 
-std::string LineDoor::handle_sign(const SignRequest &r, const Connection &conn) {
-    return format_ok(to_base64(service_.sign(r.data, *use_of(r, conn))));
+std::string LineDoor::handle_sign(const SignRequest &r, const Facts &facts) {
+    return format_ok(to_base64(service_.sign(r.data, *facts.use)));
 }
 
 std::string LineDoor::handle_status() {

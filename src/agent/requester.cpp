@@ -1,10 +1,13 @@
 #include "agent/requester.hpp"
 
 #include "agent/authorizer.hpp"
+#include "util/proc.hpp"
 
 #include <climits>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <sys/syscall.h>
 #include <systemd/sd-login.h>
 #include <unistd.h>
 
@@ -17,6 +20,13 @@ std::string take(char *owned) {
     return s;
 }
 
+std::string read_exe(pid_t pid) {
+    char buf[PATH_MAX];
+    const std::string link = "/proc/" + std::to_string(pid) + "/exe";
+    if (ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1); n > 0) return std::string(buf, std::size_t(n));
+    return {};
+}
+
 } // namespace
 
 Requester describe_requester(pid_t pid) {
@@ -24,8 +34,7 @@ Requester describe_requester(pid_t pid) {
     r.pid = pid;
     if (pid <= 0) return r;
     const std::string proc = "/proc/" + std::to_string(pid);
-    char buf[PATH_MAX];
-    if (ssize_t n = ::readlink((proc + "/exe").c_str(), buf, sizeof buf - 1); n > 0) r.exe.assign(buf, std::size_t(n));
+    r.exe = read_exe(pid);
     if (std::ifstream comm(proc + "/comm"); comm) std::getline(comm, r.comm);
     char *s = nullptr;
     if (sd_pid_get_user_unit(pid, &s) >= 0) r.unit = take(s);
@@ -35,10 +44,38 @@ Requester describe_requester(pid_t pid) {
     return r;
 }
 
-const Requester &requester_of(const Peer &peer) {
+bool peer_alive(const Peer &peer) {
+    if (peer.pid <= 0) return false;
+    if (peer.pidfd && *peer.pidfd)
+        return ::syscall(SYS_pidfd_send_signal, peer.pidfd->get(), 0, nullptr, 0) == 0;
+    return peer.start_time != 0 && process_start_time(peer.pid) == peer.start_time;
+}
+
+const Requester &describe_peer(const Peer &peer) {
+    Requester r = describe_requester(peer.pid);
+    // Read after the description: if the pinned process is gone now, what
+    // was read may be its pid's next owner.
+    if (!peer_alive(peer)) r = Requester{peer.pid, {}, {}, {}, {}};
     auto &slot = *peer.described;
-    if (!slot) slot = std::make_shared<const Requester>(describe_requester(peer.pid));
+    slot = std::make_shared<const Requester>(std::move(r));
     return *slot;
+}
+
+const Requester &requester_of(const Peer &peer) {
+    if (!*peer.described) return describe_peer(peer);
+    return **peer.described;
+}
+
+std::string requester_changed(const Peer &peer, std::optional<pid_t> sender_pid) {
+    const Requester &described = requester_of(peer);
+    Requester now;
+    now.pid = peer.pid;
+    if (peer.pid > 0) {
+        now.exe = read_exe(peer.pid);
+        if (std::ifstream comm("/proc/" + std::to_string(peer.pid) + "/comm"); comm) std::getline(comm, now.comm);
+    }
+    // Alive after the reading, so what was read was the pinned process's.
+    return requester_change(described, sender_pid, peer_alive(peer), now);
 }
 
 } // namespace puddle::agent

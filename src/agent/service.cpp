@@ -35,6 +35,17 @@ Signature Service::sign(std::span<const std::uint8_t> data, const Use &use) {
     }
 }
 
+std::optional<Verdict> Service::approve(const Use &use, std::function<void(Verdict)> done) {
+    // Shared: the answer to the passphrase question goes on to consent with it.
+    auto finish = std::make_shared<std::function<void(Verdict)>>(std::move(done));
+    auto unlocked = unlock_first(use, [this, use, finish](Verdict) {
+        // On the loop, after the passphrase question: consent next.
+        if (auto now = consent(use, *finish)) (*finish)(std::move(*now));
+    });
+    if (!unlocked) return std::nullopt;
+    return consent(use, *finish);
+}
+
 std::optional<Verdict> Service::unlock_first(const Use &use, std::function<void(Verdict)> done) {
     constexpr std::size_t kMaxWaiters = 256;
     const Verdict go_on{true, {}};
@@ -45,7 +56,7 @@ std::optional<Verdict> Service::unlock_first(const Use &use, std::function<void(
     if (unlock_waiters_.size() >= kMaxWaiters) return go_on;
     unlock_waiters_.push_back(std::move(done));
     if (unlock_waiters_.size() > 1) return std::nullopt; // one question for all of them
-    const std::string question = "puddle: " + use.who.program() + " asks for a signature (" + use.purpose.summary +
+    const std::string question = "puddle: " + use.who.program_label() + " asks for a signature (" + use.purpose.summary +
                                  "). Passphrase to unlock your puddle key:";
     consent_.ask_passphrase(question, [this](std::shared_ptr<PassphraseOutcome> outcome) { unlock_answered(outcome); });
     return std::nullopt;

@@ -41,19 +41,14 @@ public:
     // Records a signing request refused before it reached sign() (polkit,
     // consent, a destination rule).
     void record_refusal(const Use &use, const AgentError &refusal);
-    // Consent (consent.hpp), asked after polkit allowed a signature.
-    bool consent_asks() const noexcept { return consent_.asks(); }
-    std::optional<Verdict> consent(const Use &use, std::function<void(Verdict)> done) {
-        // A locked key fails the request anyway: a question first would be
-        // one without consequence.
-        if (!session_.unlocked()) return Verdict{true, {}};
-        return consent_.check(use, record_.known(use.who.program()), std::move(done));
-    }
-    // unlock_on_request: a signature asked for while locked, by a program
-    // in the user's active login session, first asks the passphrase and
-    // unlocks. The verdict is always an allow (a request still locked fails
-    // as locked); nullopt while the question is open, then `done`.
-    std::optional<Verdict> unlock_first(const Use &use, std::function<void(Verdict)> done);
+    // The one approval step of a signature after polkit allowed it, for
+    // every door: unlock_on_request, then consent, in that order. The
+    // verdict now when neither asks, else nullopt and `done` runs later on
+    // the loop, once, with the user's answer.
+    std::optional<Verdict> approve(const Use &use, std::function<void(Verdict)> done);
+    // True when approve() may ask anything: a door that has nothing to ask
+    // need not build a request's use before it acts.
+    bool approval_asks() const noexcept { return consent_.asks() || config_.agent.unlock_on_request; }
     // The session ended: answers given in it are forgotten.
     void on_locked() { consent_.forget(); }
     // Finishes later, on the loop: see Session::unlock.
@@ -74,6 +69,18 @@ public:
     std::string key_comment(const PublicKey &key) const;
 
 private:
+    // Consent (consent.hpp). A locked key fails the request anyway: a
+    // question first would be one without consequence.
+    std::optional<Verdict> consent(const Use &use, std::function<void(Verdict)> done) {
+        if (!session_.unlocked()) return Verdict{true, {}};
+        return consent_.check(use, record_.known(use.who.program()), std::move(done));
+    }
+    // unlock_on_request: a signature asked for while locked, by a program
+    // in the user's active login session, first asks the passphrase and
+    // unlocks. The verdict is always an allow (a request still locked fails
+    // as locked); nullopt while the question is open, then `done`.
+    std::optional<Verdict> unlock_first(const Use &use, std::function<void(Verdict)> done);
+
     Session &session_;
     Config config_;
     void unlock_answered(const std::shared_ptr<PassphraseOutcome> &outcome);
@@ -83,6 +90,15 @@ private:
     Consent consent_;
     // Requests waiting for the passphrase question of unlock_on_request.
     std::vector<std::function<void(Verdict)>> unlock_waiters_;
+};
+
+// What a request is, read once when the door takes it: the use a signing
+// request makes of the key (who, what for: the record and the questions)
+// and a refusal known before anyone is asked (an ssh login off the ssh door,
+// another key, a destination rule).
+struct Facts {
+    std::optional<Use> use;
+    std::optional<AgentError> refusal;
 };
 
 // A refusal as the doors report it.

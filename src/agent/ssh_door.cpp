@@ -41,10 +41,10 @@ std::optional<Step> SshDoor::next_request(std::string_view input) {
     return s;
 }
 
-std::string SshDoor::handle(const Request &request, Connection &conn) {
+std::string SshDoor::handle(const Request &request, Connection &conn, const Facts &facts) {
     return std::visit(Overloaded{
                           [this](const ssh::RequestIdentities &) { return handle_request_identities(); },
-                          [this, &conn](const ssh::SignRequest &r) { return handle_sign(r, conn); },
+                          [this, &facts](const ssh::SignRequest &r) { return handle_sign(r, facts); },
                           [&conn](const ssh::SessionBind &b) { return handle_session_bind(b, conn); },
                           // The line door's requests never reach this door.
                           [](const auto &) -> std::string {
@@ -65,7 +65,10 @@ std::string SshDoor::handle_request_identities() {
     return as_string(ssh::framed_identities_answer(*key, service_.key_comment(*key)));
 }
 
-Use SshDoor::use_for(const ssh::SignRequest &r, const ssh::SignPurpose &what, const Connection &conn) {
+Facts SshDoor::facts_of(const Request &request, const Connection &conn) {
+    Facts facts;
+    const auto *sign = std::get_if<ssh::SignRequest>(&request);
+    if (!sign) return facts;
     // The last binding names the host this connection now talks to; an
     // earlier one marked forwarding means the request came over a forward.
     std::optional<std::string> host;
@@ -74,13 +77,13 @@ Use SshDoor::use_for(const ssh::SignRequest &r, const ssh::SignPurpose &what, co
         host = b.host_key;
         forwarded = forwarded || b.forwarded;
     }
-    return make_use(Door::ssh, requester_of(conn.peer), r.data, ssh_purpose(what, host, forwarded));
-}
-
-std::optional<Use> SshDoor::use_of(const Request &request, const Connection &conn) {
-    const auto *sign = std::get_if<ssh::SignRequest>(&request);
-    if (!sign) return std::nullopt;
-    return use_for(*sign, ssh::classify_sign_data(sign->data), conn);
+    // Read once: what the data is for decides the record, the questions and
+    // the refusals.
+    SignFacts what = classify_for_door(Door::ssh, sign->data, host, forwarded);
+    facts.use = make_use(Door::ssh, requester_of(conn.peer), sign->data, std::move(what.purpose));
+    Failure kind;
+    if (auto why = sign_refusal(*sign, what.what, conn, kind); !why.empty()) facts.refusal = AgentError(kind, why);
+    return facts;
 }
 
 std::string SshDoor::handle_session_bind(const ssh::SessionBind &b, Connection &conn) {
@@ -104,23 +107,16 @@ std::string SshDoor::sign_refusal(const ssh::SignRequest &r, const ssh::SignPurp
     return destination_refusal(what, conn.bindings, service_.config().ssh.destinations);
 }
 
-bool SshDoor::refused_anyway(const Request &request, const Connection &conn) {
-    const auto *sign = std::get_if<ssh::SignRequest>(&request);
-    Failure kind;
-    return sign && !sign_refusal(*sign, ssh::classify_sign_data(sign->data), conn, kind).empty();
-}
-
-std::string SshDoor::handle_sign(const ssh::SignRequest &r, const Connection &conn) {
-    // Read once: what the data is for decides both the record and the refusals.
-    const ssh::SignPurpose what = ssh::classify_sign_data(r.data);
-    const Use use = use_for(r, what, conn);
-    Failure kind;
-    if (auto why = sign_refusal(r, what, conn, kind); !why.empty()) {
-        const AgentError e(kind, why);
-        service_.record_refusal(use, e);
+std::string SshDoor::handle_sign(const ssh::SignRequest &r, const Facts &facts) {
+    // The key may have changed (rekey) while the request waited for polkit
+    // or the user: the signature must still be by the key asked for.
+    const auto key = service_.public_key();
+    if (!key || !ssh::key_blob_matches(r.key_blob, *key)) {
+        const AgentError e(Failure::invalid_argument, "not the puddle key");
+        service_.record_refusal(*facts.use, e);
         throw e;
     }
-    return as_string(ssh::framed_sign_response(service_.sign(r.data, use)));
+    return as_string(ssh::framed_sign_response(service_.sign(r.data, *facts.use)));
 }
 
 std::string SshDoor::failure_reply(const AgentError &) { return as_string(ssh::framed_failure()); }

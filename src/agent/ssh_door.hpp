@@ -15,22 +15,20 @@ public:
 
 protected:
     std::optional<Step> next_request(std::string_view input) override;
-    std::string handle(const Request &request, Connection &conn) override;
-    std::optional<Use> use_of(const Request &request, const Connection &conn) override;
-    bool refused_anyway(const Request &request, const Connection &conn) override;
+    std::string handle(const Request &request, Connection &conn, const Facts &facts) override;
+    Facts facts_of(const Request &request, const Connection &conn) override;
     std::string failure_reply(const AgentError &e) override;
     std::string foreign_uid_reply(const std::string &why) override;
 
 private:
     // As ssh-agent.c's process_request_identities and process_sign_request2.
     std::string handle_request_identities();
-    std::string handle_sign(const ssh::SignRequest &r, const Connection &conn);
+    std::string handle_sign(const ssh::SignRequest &r, const Facts &facts);
     // Why this door refuses the request before signing: another key, a login
     // for another session or host than the binding, a destination rule; ""
     // when it does not. The kind is set with the text.
     std::string sign_refusal(const ssh::SignRequest &r, const ssh::SignPurpose &what, const Connection &conn,
                              Failure &kind);
-    Use use_for(const ssh::SignRequest &r, const ssh::SignPurpose &what, const Connection &conn);
     // Verifies and records the connection's binding (ssh_policy.hpp).
     static std::string handle_session_bind(const ssh::SessionBind &b, Connection &conn);
 };

@@ -1,5 +1,7 @@
 #include "agent/ssh_protocol.hpp"
 
+#include "util/text.hpp"
+
 #include "core/wire.hpp"
 
 #include <algorithm>
@@ -153,11 +155,11 @@ namespace {
 constexpr std::uint8_t kUserauthRequest = 50; // SSH_MSG_USERAUTH_REQUEST
 constexpr std::string_view kSshSigMagic = "SSHSIG";
 
+// One line of printable ASCII (util/text one_line_label): a control byte is
+// not the only way to break a line — U+0085, U+2028 and bidi overrides are
+// UTF-8 — and these names are shown in the consent question.
 std::string printable_name(std::span<const std::uint8_t> raw) {
-    std::string out;
-    for (std::uint8_t c : raw.first(std::min(raw.size(), kMaxNameBytes)))
-        out += (c < 0x20 || c == 0x7f) ? '?' : char(c);
-    return out;
+    return one_line_label(std::string_view(reinterpret_cast<const char *>(raw.data()), raw.size()), kMaxNameBytes);
 }
 
 bool string_of(ByteReader &r, std::string &out) {

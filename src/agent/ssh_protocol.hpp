@@ -173,7 +173,8 @@ struct OtherUse {};
 using SignPurpose = std::variant<LoginUse, SshSigUse, OtherUse>;
 
 // Pure; anything that is not exactly one of the two layouts is OtherUse.
-// Names are cut to kMaxNameBytes and have control bytes replaced, so a
+// Names are one line of printable ASCII of at most kMaxNameBytes (then
+// "..."), other bytes as \xNN (util/text one_line_label), so a
 // hostile request cannot put a line break into the record or a prompt.
 inline constexpr std::size_t kMaxNameBytes = 256;
 SignPurpose classify_sign_data(std::span<const std::uint8_t> data);

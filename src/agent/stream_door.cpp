@@ -1,12 +1,15 @@
 #include "agent/stream_door.hpp"
 
+#include "agent/requester.hpp"
 #include "util/clock.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #ifndef SO_PEERPIDFD
@@ -34,6 +37,14 @@ StreamDoor::StreamDoor(sd_event *loop, Service &service, Authorizer &authorizer,
                        std::function<void()> activity, std::string name)
     : service_(service), loop_(loop), authorizer_(authorizer), listen_fd_(std::move(listen_fd)),
       activity_(std::move(activity)), name_(std::move(name)) {
+    // The kernel then attaches the sender's credentials to every message on
+    // the accepted sockets (they inherit the option), whatever the client
+    // sends: OpenSSH and every other client stay as they are. A socket unit
+    // sets it too (PassCredentials=), before the agent runs.
+    const int on = 1;
+    if (::setsockopt(listen_fd_.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0)
+        log_warning("cannot set SO_PASSCRED on " + name_ + ": " + errno_text(errno) +
+                    "; requests whose sender cannot be told are refused");
     sd_event_source *src = nullptr;
     int r = sd_event_add_io(loop_, &src, listen_fd_.get(), EPOLLIN, on_accept, this);
     if (r < 0) throw_errno("cannot watch " + name_, -r);
@@ -77,11 +88,21 @@ void StreamDoor::accept_one() {
                                                            " connections are busy; try again")));
         return;
     }
+    // The process that connected, pinned: the kernel's pidfd of the peer
+    // (Linux 6.5), else one opened now, before make_peer reads its start
+    // time, so that both name one process.
     int pidfd = -1;
     len = sizeof pidfd;
     if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) != 0) pidfd = -1;
+    if (pidfd < 0 && cred.pid > 0) pidfd = int(::syscall(SYS_pidfd_open, cred.pid, 0));
+    const int on = 1;
+    if (::setsockopt(fd.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0)
+        log_warning("cannot set SO_PASSCRED on a connection to " + name_ + ": " + errno_text(errno));
     auto c = std::make_shared<Conn>();
     c->ctx.peer = make_peer(cred.pid, cred.uid, pidfd);
+    // Described now, not at its first request: by then the process could
+    // have become another program (exec) or handed the socket to another.
+    describe_peer(c->ctx.peer);
     sd_event_source *src = nullptr;
     if (sd_event_add_io(loop_, &src, fd.get(), EPOLLIN, on_io, this) < 0) return;
     c->source.reset(src);
@@ -151,20 +172,7 @@ int StreamDoor::on_io(sd_event_source *, int fd, std::uint32_t events, void *use
     ConnPtr c = it->second;
     c->last_active = now_usec(CLOCK_MONOTONIC);
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-        char buf[kReadChunk];
-        bool eof = false;
-        for (;;) {
-            ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-            if (n > 0) {
-                c->in.append(buf, std::size_t(n));
-                if (c->in.size() - c->consumed > kMaxPendingInput || std::size_t(n) < sizeof buf) break;
-                continue;
-            }
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0 && errno == EAGAIN) break;
-            eof = true; // peer closed (or half-closed) its side, or an error
-            break;
-        }
+        const bool eof = !self->receive(*c);
         if (self->activity_) self->activity_();
         self->process(c);
         // A client may send its requests and shut its side down; it still
@@ -184,6 +192,50 @@ int StreamDoor::on_io(sd_event_source *, int fd, std::uint32_t events, void *use
     return 0;
 }
 
+bool StreamDoor::receive(Conn &c) {
+    char buf[kReadChunk];
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(struct ucred))];
+    for (;;) {
+        struct iovec iov {buf, sizeof buf};
+        struct msghdr msg {};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        // With SO_PASSCRED the kernel never hands out bytes of two senders
+        // in one read, and names the sender of these.
+        ssize_t n = ::recvmsg(c.fd.get(), &msg, MSG_CMSG_CLOEXEC);
+        if (n > 0) {
+            std::optional<struct ucred> sender;
+            for (struct cmsghdr *h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h))
+                if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_CREDENTIALS &&
+                    h->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
+                    struct ucred u;
+                    std::memcpy(&u, CMSG_DATA(h), sizeof u);
+                    sender = u;
+                } else if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
+                    // Nobody passes this agent descriptors: close any that fit.
+                    const std::size_t count = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                    for (std::size_t i = 0; i < count; ++i) {
+                        int passed;
+                        std::memcpy(&passed, CMSG_DATA(h) + i * sizeof(int), sizeof passed);
+                        ::close(passed);
+                    }
+                }
+            // No credentials, or another process's: the bytes are not the
+            // connecting process's, whatever they say.
+            if (!c.stranger && (!sender || sender->pid != c.ctx.peer.pid || sender->uid != c.ctx.peer.uid))
+                c.stranger = sender ? sender->pid : 0;
+            c.in.append(buf, std::size_t(n));
+            if (c.in.size() - c.consumed > kMaxPendingInput || std::size_t(n) < sizeof buf) return true;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return true;
+        return false; // peer closed (or half-closed) its side, or an error
+    }
+}
+
 void StreamDoor::process(const ConnPtr &c) {
     while (!c->waiting && !c->close_after_flush) {
         auto step = next_request(std::string_view(c->in).substr(c->consumed));
@@ -191,20 +243,7 @@ void StreamDoor::process(const ConnPtr &c) {
         c->consumed += step->consumed;
         c->out += step->reply;
         if (step->close) c->close_after_flush = true;
-        if (!step->request) continue;
-        std::weak_ptr<Conn> weak = c;
-        auto verdict = authorizer_.check(c->ctx.peer, action_of(*step->request), c->cache,
-                                         [this, weak, step = *step](Verdict v) {
-            auto conn = weak.lock();
-            if (!conn) return;
-            conn->waiting = false;
-            decided(conn, step, std::move(v));
-            if (conn->waiting) return;
-            process(conn);
-            settle(conn);
-        });
-        if (verdict) decided(c, *step, std::move(*verdict));
-        else c->waiting = true;
+        if (step->request) take(c, *step);
     }
     if (c->close_after_flush || c->consumed == c->in.size()) {
         c->in.clear();
@@ -230,46 +269,63 @@ Action action_of(const Request &request) {
     return std::visit(Of{}, request);
 }
 
-void StreamDoor::decided(const ConnPtr &c, const Step &step, Verdict verdict, int stage) {
-    // Each stage may ask the user; the connection then waits and the answer
-    // comes back here at the next stage.
-    auto later = [this, weak = std::weak_ptr<Conn>(c), step](int next) {
-        return [this, weak, step, next](Verdict answer) {
-            auto conn = weak.lock();
-            if (!conn) return;
-            conn->waiting = false;
-            decided(conn, step, std::move(answer), next);
-            if (conn->waiting) return;
-            process(conn);
-            settle(conn);
-        };
-    };
-    if (verdict.allowed && stage < 2 && (service_.consent_asks() || service_.config().agent.unlock_on_request) &&
-        !refused_anyway(*step.request, c->ctx)) {
-        if (auto use = use_of(*step.request, c->ctx)) {
-            std::optional<Verdict> now;
-            if (stage == 0 && !(now = service_.unlock_first(*use, later(1)))) {
-                c->waiting = true;
-                return;
-            }
-            if (!(now = service_.consent(*use, later(2)))) {
-                c->waiting = true;
-                return;
-            }
-            verdict = std::move(*now);
-        }
+void StreamDoor::take(const ConnPtr &c, const Step &step) {
+    auto facts = std::make_shared<Facts>(facts_of(*step.request, c->ctx));
+    // The request must be the connecting process's, and that process still
+    // the program it was at accept; else it is refused without asking
+    // anyone (polkit's subject, consent's question would name the wrong
+    // process), and the connection closes: its bytes cannot be trusted.
+    const pid_t sender = c->stranger ? *c->stranger : c->ctx.peer.pid;
+    if (auto why = requester_changed(c->ctx.peer, sender); !why.empty()) {
+        log_warning("refused a request on " + name_ + ": " + why);
+        if (facts->use && c->stranger && *c->stranger > 0) facts->use->who = describe_requester(*c->stranger);
+        facts->refusal = AgentError(Failure::denied, "refused: " + why);
+        c->close_after_flush = true;
+        execute(*c, step, *facts, Verdict{true, {}});
+        return;
     }
-    execute(*c, step, verdict);
+    auto verdict = authorizer_.check(c->ctx.peer, action_of(*step.request), c->cache, resume(c, step, facts, false));
+    if (verdict) decided(c, step, facts, std::move(*verdict));
+    else c->waiting = true;
 }
 
-void StreamDoor::execute(Conn &c, const Step &step, const Verdict &verdict) {
-    try {
-        if (!verdict.allowed) {
-            const AgentError refusal = denial(verdict);
-            if (auto use = use_of(*step.request, c.ctx)) service_.record_refusal(*use, refusal);
-            throw refusal;
+std::function<void(Verdict)> StreamDoor::resume(const ConnPtr &c, const Step &step,
+                                                std::shared_ptr<const Facts> facts, bool approved) {
+    return [this, weak = std::weak_ptr<Conn>(c), step, facts = std::move(facts), approved](Verdict v) {
+        auto conn = weak.lock();
+        if (!conn) return;
+        conn->waiting = false;
+        if (approved) execute(*conn, step, *facts, v);
+        else decided(conn, step, facts, std::move(v));
+        if (conn->waiting) return;
+        process(conn);
+        settle(conn);
+    };
+}
+
+void StreamDoor::decided(const ConnPtr &c, const Step &step, const std::shared_ptr<const Facts> &facts,
+                         Verdict verdict) {
+    // A request refused anyway asks nobody.
+    if (verdict.allowed && facts->use && !facts->refusal && service_.approval_asks()) {
+        auto now = service_.approve(*facts->use, resume(c, step, facts, true));
+        if (!now) {
+            c->waiting = true;
+            return;
         }
-        c.out += handle(*step.request, c.ctx);
+        verdict = std::move(*now);
+    }
+    execute(*c, step, *facts, verdict);
+}
+
+void StreamDoor::execute(Conn &c, const Step &step, const Facts &facts, const Verdict &verdict) {
+    try {
+        std::optional<AgentError> refusal = facts.refusal;
+        if (!verdict.allowed) refusal = denial(verdict); // polkit's or the user's refusal first
+        if (refusal) {
+            if (facts.use) service_.record_refusal(*facts.use, *refusal);
+            throw *refusal;
+        }
+        c.out += handle(*step.request, c.ctx, facts);
     } catch (const AgentError &e) {
         c.out += failure_reply(e);
     } catch (const std::exception &e) {

@@ -42,7 +42,7 @@ Action action_of(const Request &request);
 
 // What a door knows of one connection beyond its bytes.
 struct Connection {
-    Peer peer;
+    Peer peer; // pinned and described at accept (requester.hpp)
     std::vector<Binding> bindings; // ssh door only; in the order received
 };
 
@@ -65,13 +65,12 @@ protected:
     // The next complete request in `input`, or nullopt if more bytes are
     // needed. Also answers a request that can never complete (too large).
     virtual std::optional<Step> next_request(std::string_view input) = 0;
-    // Performs an authorized request and returns its reply; throws AgentError.
-    virtual std::string handle(const Request &request, Connection &conn) = 0;
-    // For a signing request: the use the record names (nullopt for others).
-    virtual std::optional<Use> use_of(const Request &request, const Connection &conn) = 0;
-    // True when handle() will refuse the request whatever the user says (the
-    // ssh door: another key, a destination rule): nobody is asked first.
-    virtual bool refused_anyway(const Request &, const Connection &) { return false; }
+    // Performs an authorized request, with the facts facts_of() gave, and
+    // returns its reply; throws AgentError.
+    virtual std::string handle(const Request &request, Connection &conn, const Facts &facts) = 0;
+    // The request's facts as this door reads them (a signing request's use,
+    // the door's own refusals), once per request.
+    virtual Facts facts_of(const Request &request, const Connection &conn) = 0;
     // The reply to a refused or failed request.
     virtual std::string failure_reply(const AgentError &e) = 0;
     // What a peer of another uid gets before the connection closes.
@@ -82,6 +81,10 @@ protected:
 private:
     struct Conn {
         UniqueFd fd;
+        // Set when bytes came from another process than the one that
+        // connected (SCM_CREDENTIALS): its pid, 0 when unknown. Every later
+        // request is refused and the connection closed.
+        std::optional<pid_t> stranger;
         SdEventSource source;
         Connection ctx;
         std::shared_ptr<AuthzCache> cache = std::make_shared<AuthzCache>();
@@ -104,12 +107,19 @@ private:
     std::uint64_t scan_usec() const;
     static int on_io(sd_event_source *, int fd, std::uint32_t events, void *userdata);
     void accept_one();
+    // Reads what is there; false at end of file or an error.
+    bool receive(Conn &c);
     void process(const ConnPtr &c);
-    void execute(Conn &c, const Step &step, const Verdict &verdict);
-    // After polkit's verdict: consent where it asks (the connection then
-    // waits), then execute.
-    // stage 0: polkit's verdict; 1: after unlock_on_request; 2: after consent.
-    void decided(const ConnPtr &c, const Step &step, Verdict verdict, int stage = 0);
+    // A request taken from the input: its facts, then polkit.
+    void take(const ConnPtr &c, const Step &step);
+    void execute(Conn &c, const Step &step, const Facts &facts, const Verdict &verdict);
+    // After polkit's verdict: the approval step (Service::approve; the
+    // connection may wait for the user), then execute.
+    void decided(const ConnPtr &c, const Step &step, const std::shared_ptr<const Facts> &facts, Verdict verdict);
+    // Called back later from the loop with a verdict: executes and goes on
+    // with the connection's next requests.
+    std::function<void(Verdict)> resume(const ConnPtr &c, const Step &step, std::shared_ptr<const Facts> facts,
+                                        bool approved);
     void settle(const ConnPtr &c);
     bool flush(Conn &c);
 

@@ -1,6 +1,7 @@
 #include "agent/usage.hpp"
 
 #include "core/encoding.hpp"
+#include "util/text.hpp"
 
 #include <array>
 #include <sodium.h>
@@ -21,9 +22,9 @@ std::string one_line(std::string_view s) {
 void add_requester_fields(std::vector<std::string> &f, const Use &use) {
     f.push_back(std::string(field::kDoor) + "=" + std::string(door_name(use.door)));
     f.push_back(std::string(field::kPid) + "=" + std::to_string(use.who.pid));
-    f.push_back(std::string(field::kExe) + "=" + one_line(use.who.program()));
-    if (!use.who.unit.empty()) f.push_back(std::string(field::kUnit) + "=" + one_line(use.who.unit));
-    if (!use.who.session.empty()) f.push_back(std::string(field::kSession) + "=" + one_line(use.who.session));
+    f.push_back(std::string(field::kExe) + "=" + use.who.program_label());
+    if (!use.who.unit.empty()) f.push_back(std::string(field::kUnit) + "=" + use.who.unit_label());
+    if (!use.who.session.empty()) f.push_back(std::string(field::kSession) + "=" + one_line_label(use.who.session, kMaxLabelBytes));
 }
 
 } // namespace
@@ -86,6 +87,25 @@ Purpose ssh_purpose(const ssh::SignPurpose &what, const std::optional<std::strin
     return p;
 }
 
+SignFacts classify_for_door(Door door, std::span<const std::uint8_t> data,
+                            const std::optional<std::string> &bound_host_key, bool forwarded) {
+    SignFacts f{ssh::classify_sign_data(data), {}, {}};
+    if (door == Door::ssh) {
+        f.purpose = ssh_purpose(f.what, bound_host_key, forwarded);
+        return f;
+    }
+    if (std::holds_alternative<ssh::OtherUse>(f.what)) {
+        f.purpose = raw_purpose();
+        return f;
+    }
+    f.purpose = ssh_purpose(f.what);
+    if (std::holds_alternative<ssh::LoginUse>(f.what))
+        f.refusal = std::string("an ssh login request (SSH userauth data) is signed only through ssh-agent.sock, "
+                                "which binds it to its ssh session; refused on ") +
+                    door_name(door);
+    return f;
+}
+
 Use make_use(Door door, const Requester &who, std::span<const std::uint8_t> data, Purpose purpose) {
     Use u;
     u.door = door;
@@ -99,8 +119,8 @@ Use make_use(Door door, const Requester &who, std::span<const std::uint8_t> data
 }
 
 std::string use_message(const Use &use, Outcome outcome, std::string_view reason) {
-    std::string m = std::string(outcome_name(outcome)) + " for " + use.who.program();
-    if (!use.who.unit.empty()) m += " (" + use.who.unit + ")";
+    std::string m = std::string(outcome_name(outcome)) + " for " + use.who.program_label();
+    if (!use.who.unit.empty()) m += " (" + use.who.unit_label() + ")";
     m += ": " + use.purpose.summary + " via " + door_name(use.door);
     if (!reason.empty()) m += ": " + std::string(reason);
     return one_line(m);
@@ -126,8 +146,8 @@ std::vector<std::string> journal_fields(const Use &use, Outcome outcome, std::st
 
 std::vector<std::string> new_requester_fields(const Use &use) {
     std::vector<std::string> f;
-    std::string m = "first signature for " + use.who.program();
-    if (!use.who.unit.empty()) m += " (" + use.who.unit + ")";
+    std::string m = "first signature for " + use.who.program_label();
+    if (!use.who.unit.empty()) m += " (" + use.who.unit_label() + ")";
     m += ", a program not seen before";
     f.push_back("MESSAGE=" + one_line(m));
     f.push_back("MESSAGE_ID=" + std::string(message_id::kNewRequester));

@@ -36,6 +36,21 @@ Purpose raw_purpose();
 Purpose ssh_purpose(const ssh::SignPurpose &what, const std::optional<std::string> &bound_host_key = std::nullopt,
                     bool forwarded = false);
 
+// What data asked to be signed is, read the same way on every door
+// (puddle-agent(1) DOORS): an SSHSIG is named with its namespace wherever it
+// arrives; an ssh login (SSH userauth request data) is signed only on the
+// ssh door, whose session-bind ties it to one ssh session — elsewhere it
+// has no session and `refusal` says so; anything else is "raw Sign" (or
+// "ssh-other" on the ssh door). Pure; the ssh door adds its own refusals
+// (another key, the binding, [ssh] destinations).
+struct SignFacts {
+    ssh::SignPurpose what;
+    Purpose purpose;
+    std::string refusal; // "" when the door may sign it
+};
+SignFacts classify_for_door(Door door, std::span<const std::uint8_t> data,
+                            const std::optional<std::string> &bound_host_key = std::nullopt, bool forwarded = false);
+
 struct Use {
     Door door = Door::socket;
     Requester who;

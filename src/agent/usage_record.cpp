@@ -33,7 +33,7 @@ void UsageRecord::record(const Use &use, Outcome outcome, std::string_view reaso
     send(journal_fields(use, outcome, reason, key));
     if (outcome == Outcome::signed_) ++counts_.signed_;
     else ++counts_.refused;
-    last_ = LastUse{now_usec(CLOCK_REALTIME), use.who.program(), use.who.unit, use.purpose.summary,
+    last_ = LastUse{now_usec(CLOCK_REALTIME), use.who.program_label(), use.who.unit_label(), use.purpose.summary,
                     outcome_name(outcome)};
 }
 

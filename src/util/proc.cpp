@@ -2,15 +2,18 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 namespace puddle {
 
 std::uint64_t process_start_time(pid_t pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string stat;
-    if (!std::getline(in, stat)) return 0;
-    auto close = stat.rfind(')'); // the command name may contain spaces and parentheses
+    // The whole file, not a line: the command name may hold a newline (a
+    // program named so could not otherwise be identified, for polkit or as
+    // a requester), as well as spaces and parentheses.
+    const std::string stat{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    auto close = stat.rfind(')');
     if (close == std::string::npos || close + 2 > stat.size()) return 0;
     std::string rest = stat.substr(close + 2);
     std::size_t pos = 0;

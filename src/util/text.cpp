@@ -1,6 +1,7 @@
 #include "util/text.hpp"
 
 #include <cstdio>
+#include <cstring>
 
 namespace puddle {
 
@@ -69,6 +70,22 @@ std::string printable(std::string_view s, std::size_t max) {
         std::snprintf(buf, sizeof buf, "\\x%02x", c);
         out += buf;
         ++i;
+    }
+    if (i < s.size()) out += "...";
+    return out;
+}
+
+std::string one_line_label(std::string_view s, std::size_t max) {
+    std::string out;
+    std::size_t i = 0;
+    for (; i < s.size(); ++i) {
+        const unsigned char c = s[i];
+        char buf[8];
+        if (c == '\\') std::snprintf(buf, sizeof buf, "\\\\");
+        else if (c >= 0x20 && c < 0x7f) std::snprintf(buf, sizeof buf, "%c", c);
+        else std::snprintf(buf, sizeof buf, "\\x%02x", c);
+        if (out.size() + std::strlen(buf) > max) break;
+        out += buf;
     }
     if (i < s.size()) out += "...";
     return out;

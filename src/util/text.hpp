@@ -21,6 +21,14 @@ std::size_t utf8_sequence_length(std::string_view s);
 // "...".
 std::string printable(std::string_view s, std::size_t max = 1024);
 
+// A name a peer controls (an executable's path, a unit, a host) as one line
+// of printable ASCII for a prompt or a record line: printable ASCII kept, a
+// backslash doubled, every other byte as \xNN (newlines, escape codes, C1
+// controls, bidi overrides and other Unicode that could fake a line or
+// reorder one), cut after `max` bytes of output with "...". Injective below
+// the cap, so two names never look alike unless one was cut.
+std::string one_line_label(std::string_view s, std::size_t max = 256);
+
 // The same text as valid UTF-8, each byte that is not part of a well-formed
 // sequence replaced by U+FFFD (JSON must be UTF-8; a path need not be).
 std::string valid_utf8(std::string_view s);

@@ -4,10 +4,13 @@
 // Invariants: framing never reads past the buffer and honours the 256 KiB
 // limit; an accepted request re-encodes to exactly the bytes it came from;
 // only the three parsed types can be Malformed; a malformed reason is fixed
-// text; key and signature blobs round-trip.
+// text; key and signature blobs round-trip; what data is for is read the
+// same way on every door, and a requester's names (the input as a path)
+// are one capped line of printable text in the record and the question.
 #include "fuzz_support.hpp"
 #include "agent/ssh_protocol.hpp"
 #include "agent/ssh_policy.hpp"
+#include "agent/consent_policy.hpp"
 #include "agent/usage.hpp"
 
 #include <algorithm>
@@ -148,9 +151,9 @@ void check_stream(Span buffer) {
 // bounded and hold no control bytes, so no journal field or prompt line can
 // be broken by a request.
 bool clean_name(const std::string &s) {
-    if (s.size() > kMaxNameBytes) return false;
+    if (s.size() > kMaxNameBytes + 3) return false;
     for (unsigned char c : s)
-        if (c < 0x20 || c == 0x7f) return false;
+        if (c < 0x20 || c >= 0x7f) return false;
     return true;
 }
 
@@ -162,11 +165,29 @@ void check_purpose(Span data) {
     } else if (const auto *login = std::get_if<LoginUse>(&what)) {
         FUZZ_CHECK(clean_name(login->user) && clean_name(login->service));
     }
+    // Whatever the bytes of the requester's names, they are one capped line
+    // of printable ASCII wherever they are shown (issue 23).
     agent::Requester who;
     who.pid = 1;
+    who.exe.assign(data.begin(), data.end());
+    who.unit.assign(data.rbegin(), data.rend());
+    for (const std::string &label : {who.program_label(), who.unit_label()}) {
+        FUZZ_CHECK(label.size() <= agent::kMaxLabelBytes + 3);
+        for (unsigned char c : label) FUZZ_CHECK(c >= 0x20 && c < 0x7f);
+    }
     const auto use = agent::make_use(agent::Door::ssh, who, data, agent::ssh_purpose(what));
     for (const auto &f : agent::journal_fields(use, agent::Outcome::signed_, {}, {}))
         FUZZ_CHECK(f.find('\n') == std::string::npos);
+    const std::string question = agent::consent_prompt(use);
+    FUZZ_CHECK(std::count(question.begin(), question.end(), '\n') == 1);
+    // Every door reads the data the same way; only the ssh door signs a login.
+    for (agent::Door door : {agent::Door::socket, agent::Door::bus, agent::Door::ssh}) {
+        const agent::SignFacts f = agent::classify_for_door(door, data);
+        FUZZ_CHECK(f.what.index() == what.index());
+        FUZZ_CHECK(f.purpose.summary.find('\n') == std::string::npos);
+        FUZZ_CHECK(f.refusal.empty() == (door == agent::Door::ssh || !std::holds_alternative<LoginUse>(what)));
+        if (std::holds_alternative<SshSigUse>(what)) FUZZ_CHECK(f.purpose.kind == "sshsig");
+    }
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size) {

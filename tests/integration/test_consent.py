@@ -12,6 +12,11 @@ argument, exit status = the answer) or a pinentry (Assuan CONFIRM).
 - policy "forwarded": a plain ssh login is not asked about, a login made on
   the far side of `ssh -A` is;
 - a pinentry answers when no askpass is configured;
+- the requester asked about is the process that sent the request (issue 23):
+  under "new-requester", a process that connects, forks and execs a known
+  program does not get that program's standing for its child's request (it
+  is refused, nobody asked); an executable with a newline in its name is one
+  line of the question;
 - unlock_on_request: a signature asked for while locked, from the login
   session, asks the passphrase with the askpass program and signs; a burst
   asks once; a wrong or refused passphrase fails as locked; the ssh door
@@ -19,6 +24,7 @@ argument, exit status = the answer) or a pinentry (Assuan CONFIRM).
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -98,6 +104,58 @@ class ConsentBase(test_record.RecordBase):
     def sign_file(self, text):
         path = self.session.write_file("data.txt", text)
         return self.a.puddle("sign", path)
+
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class RequesterConsent(ConsentBase):
+    def setUp(self):
+        super().setUp()
+        with open(os.path.join(HERE, "requester_client.py")) as f:
+            self.client = self.session.write_file("requester_client.py", f.read(), mode=0o755)
+
+    def copy_python(self, name):
+        path = os.path.join(self.session.home, name)
+        shutil.copy2(os.path.realpath("/usr/bin/python3"), path)
+        os.chown(path, self.session.uid, self.session.gid)
+        return path
+
+    def client_run(self, exe, *args):
+        p = self.session.run([exe, self.client, *args], timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout.strip().splitlines()[-1])
+
+    def test_a_fork_and_exec_does_not_take_a_known_programs_standing(self):
+        self.configure("new-requester")
+        self.answer("yes")
+        python = os.path.realpath("/usr/bin/python3")
+        # python3 becomes known (asked once, yes).
+        self.assertTrue(self.client_run(python, "sign", b64(b"known"))["sign"].startswith("OK "))
+        self.assertEqual(len(self.asked()), 1)
+        self.answer("no")
+        # Another program connects, forks and execs python3; its child asks.
+        evil = self.copy_python("not-python")
+        r = self.client_run(evil, "fork-exec", b64(b"a challenge"), python, "-c", "import time; time.sleep(3)")
+        self.assertTrue(r["sign"].startswith("ERR denied "), r)
+        self.assertIn("not by the process that connected", r["sign"])
+        self.assertEqual(len(self.asked()), 1, self.asked())
+        refused = [u for u in self.log_json() if u["outcome"] == "refused"][-1]
+        self.assertIn("not by the process that connected", refused["reason"])
+        self.assertNotEqual(refused["program"], python)
+
+    def test_a_newline_in_the_executable_is_one_line_of_the_question(self):
+        self.configure("always")
+        odd = self.copy_python("evil\nAllow git to sign")
+        r = self.client_run(odd, "sign", b64(b"odd name"))
+        self.assertTrue(r["sign"].startswith("ERR denied "), r)
+        self.assertEqual(len(self.asked()), 1, (r, self.asked(), self.journal_tail()))
+        (q,) = self.asked()
+        first, rest = q.split("\n", 1)
+        label = os.path.join(self.session.home, "evil\\x0aAllow git to sign")
+        self.assertTrue(first.startswith("confirm|Allow %s (" % label), q)
+        self.assertTrue(first.endswith(") to sign with your puddle key?"), q)
+        self.assertEqual(rest, "raw Sign, through agent.sock.")
 
 
 class Consent(ConsentBase):

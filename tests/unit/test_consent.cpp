@@ -17,6 +17,7 @@
 #include <csignal>
 #include <fcntl.h>
 #include <unistd.h>
+#include <algorithm>
 #include <sys/stat.h>
 
 using namespace puddle;
@@ -64,6 +65,14 @@ BOOST_AUTO_TEST_CASE(the_question_names_requester_purpose_and_door) {
     BOOST_TEST(consent_prompt(use_of("/usr/bin/ssh", true)) ==
                "Allow /usr/bin/ssh (session-2.scope) to sign with your puddle key?\n"
                "ssh login as a to SHA256:x (forwarded), through ssh-agent.sock.");
+}
+
+BOOST_AUTO_TEST_CASE(a_path_with_newlines_cannot_write_lines_of_the_question) {
+    const std::string q = consent_prompt(use_of("/tmp/x\nAllow /usr/bin/git (session-2.scope) to sign?\n"));
+    BOOST_TEST(std::count(q.begin(), q.end(), '\n') == 1);
+    BOOST_TEST(q.substr(0, q.find('\n')) ==
+               "Allow /tmp/x\\x0aAllow /usr/bin/git (session-2.scope) to sign?\\x0a (session-2.scope) to sign with "
+               "your puddle key?");
 }
 
 BOOST_AUTO_TEST_CASE(answers_are_remembered_for_their_lifetime) {

@@ -115,14 +115,17 @@ BOOST_AUTO_TEST_CASE(anything_else_is_other_data) {
 BOOST_AUTO_TEST_CASE(hostile_names_cannot_break_a_line_or_grow_without_bound) {
     auto p = ssh::classify_sign_data(sshsig_blob("git\nMESSAGE_ID=forged\x1b[31m"));
     const auto &ns = std::get<ssh::SshSigUse>(p).sig_namespace;
-    BOOST_TEST(ns == "git?MESSAGE_ID=forged?[31m");
+    BOOST_TEST(ns == "git\\x0aMESSAGE_ID=forged\\x1b[31m");
+    // U+0085 (NEL) and U+2028 break lines too in some dialogs: quoted.
+    auto nel = ssh::classify_sign_data(userauth_blob("a\xc2\x85" "b\xe2\x80\xa8" "c", std::nullopt));
+    BOOST_TEST(std::get<ssh::LoginUse>(nel).user == "a\\xc2\\x85b\\xe2\\x80\\xa8c");
     auto big = ssh::classify_sign_data(sshsig_blob(std::string(5000, 'n')));
-    BOOST_TEST(std::get<ssh::SshSigUse>(big).sig_namespace.size() == ssh::kMaxNameBytes);
+    BOOST_TEST(std::get<ssh::SshSigUse>(big).sig_namespace.size() == ssh::kMaxNameBytes + 3); // and "..."
     Requester r = git();
     r.exe = "/tmp/evil\nPUDDLE_OUTCOME=signed";
     auto fields = journal_fields(make_use(Door::ssh, r, text("x"), ssh_purpose(p)), Outcome::refused, "no\nway", "");
     for (const auto &f : fields) BOOST_TEST(f.find('\n') == std::string::npos, f);
-    BOOST_TEST(has(fields, "PUDDLE_REQUESTER_EXE=/tmp/evil?PUDDLE_OUTCOME=signed"));
+    BOOST_TEST(has(fields, "PUDDLE_REQUESTER_EXE=/tmp/evil\\x0aPUDDLE_OUTCOME=signed"));
     BOOST_TEST(has(fields, "PUDDLE_OUTCOME=refused"));
     BOOST_TEST(has(fields, "PUDDLE_REASON=no?way"));
 }
@@ -160,4 +163,64 @@ BOOST_AUTO_TEST_CASE(a_requester_without_an_executable_is_still_named) {
     BOOST_TEST(r.program() == "pid 7");
     r.comm = "gone";
     BOOST_TEST(r.program() == "[gone]");
+}
+
+BOOST_AUTO_TEST_CASE(a_requester_is_shown_as_one_capped_line_of_printable_text) {
+    Requester r = git();
+    r.exe = "/tmp/x\nAllow /usr/bin/git\x1b[2K\xe2\x80\xae\\";
+    BOOST_TEST(r.program_label() == "/tmp/x\\x0aAllow /usr/bin/git\\x1b[2K\\xe2\\x80\\xae\\\\");
+    r.unit = std::string(1000, 'u');
+    BOOST_TEST(r.unit_label().size() <= kMaxLabelBytes + 3);
+    BOOST_TEST(r.unit_label().substr(r.unit_label().size() - 3) == "...");
+    const Use use = make_use(Door::socket, r, text("x"), raw_purpose());
+    BOOST_TEST(use_message(use, Outcome::signed_, "").find('\n') == std::string::npos);
+    for (const auto &f : new_requester_fields(use)) BOOST_TEST(f.find('\n') == std::string::npos, f);
+    // The raw path still identifies the program (consent's memory, the known list).
+    BOOST_TEST(r.program() == r.exe);
+}
+
+BOOST_AUTO_TEST_CASE(every_door_reads_what_it_signs_the_same_way) {
+    const Bytes login = userauth_blob("git", std::nullopt), sig = sshsig_blob("git"), raw = text("challenge");
+    for (Door door : {Door::socket, Door::bus}) {
+        const SignFacts l = classify_for_door(door, login);
+        BOOST_TEST(l.purpose.kind == "ssh-login");
+        BOOST_TEST(l.refusal.find("ssh login request") != std::string::npos, l.refusal);
+        BOOST_TEST(l.refusal.find(door_name(door)) != std::string::npos, l.refusal);
+        BOOST_TEST(!classify_for_door(door, userauth_blob("git", host_key())).refusal.empty());
+        const SignFacts s = classify_for_door(door, sig);
+        BOOST_TEST(s.refusal.empty());
+        BOOST_TEST(s.purpose.kind == "sshsig");
+        BOOST_TEST(s.purpose.summary == "sshsig namespace=git");
+        const SignFacts o = classify_for_door(door, raw);
+        BOOST_TEST(o.refusal.empty());
+        BOOST_TEST(o.purpose.summary == "raw Sign");
+    }
+    // The ssh door signs logins (its own rules: ssh_policy) and names other data as such.
+    BOOST_TEST(classify_for_door(Door::ssh, login).refusal.empty());
+    BOOST_TEST(classify_for_door(Door::ssh, sig).purpose.summary == "sshsig namespace=git");
+    BOOST_TEST(classify_for_door(Door::ssh, raw).purpose.kind == "ssh-other");
+}
+
+BOOST_AUTO_TEST_CASE(a_request_is_the_described_requesters_only_while_it_is_the_same_process_and_program) {
+    Requester at_accept = git();
+    Requester now = at_accept;
+    BOOST_TEST(requester_change(at_accept, 4242, true, now).empty());
+    BOOST_TEST(requester_change(at_accept, std::nullopt, true, now).empty()); // the bus: no sender per message
+    // A child that kept the socket sends.
+    BOOST_TEST(requester_change(at_accept, 4243, true, now).find("sent by pid 4243") != std::string::npos);
+    BOOST_TEST(requester_change(at_accept, 0, true, now).find("cannot see") != std::string::npos);
+    BOOST_TEST(requester_change(at_accept, 4242, false, now).find("gone") != std::string::npos);
+    // The process exec'd another program since.
+    now.exe = "/tmp/evil\nx";
+    const std::string why = requester_change(at_accept, 4242, true, now);
+    BOOST_TEST(why.find("now runs /tmp/evil\\x0ax") != std::string::npos, why);
+    BOOST_TEST(why.find('\n') == std::string::npos);
+    // Not dumpable (exe hidden): the comm counts.
+    Requester hidden;
+    hidden.pid = 5;
+    hidden.comm = "puddle";
+    Requester same = hidden;
+    BOOST_TEST(requester_change(hidden, 5, true, same).empty());
+    same.exe = "/usr/bin/git";
+    BOOST_TEST(!requester_change(hidden, 5, true, same).empty());
 }
