@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -69,6 +70,16 @@ std::optional<std::string> parse_code_line(std::string_view line) {
     return std::string(line);
 }
 
+void blank_code_in_command_line(int argc, char **argv) {
+    for (int i = 2; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--") == 0) return;
+        char *value = nullptr;
+        if (std::strcmp(argv[i], "--code") == 0 && i + 1 < argc) value = argv[++i];
+        else if (std::strncmp(argv[i], "--code=", 7) == 0) value = argv[i] + 7;
+        if (value) std::memset(value, '*', std::strlen(value));
+    }
+}
+
 void check_code_options(const Args &args, const std::string &verb) {
     if (args.value("code") && args.value("code-fd"))
         usage_error(verb, "--code and --code-fd both give the pairing code: give one (--code-fd)");
@@ -80,9 +91,10 @@ std::string pairing_code(const Args &args, const std::string &verb) {
     if (args.value("code-fd")) return from_fd(args, verb);
     if (!argv_code) return from_terminal(verb);
     std::fprintf(stderr,
-                 "puddle: warning: --code leaves the pairing code in the process list (/proc/%d/cmdline), where any "
-                 "local user can read it and claim the code first while you type the passphrase; type the code when "
-                 "asked, or pass it with --code-fd N\n",
+                 "puddle: warning: --code puts the pairing code on the command line, where any local user can read "
+                 "it and claim the code first (ps, /proc/%d/cmdline; puddle blanks it there once started, too late "
+                 "for a quicker reader, and your shell may keep it in its history); type the code when asked, or "
+                 "pass it with --code-fd N\n",
                  int(::getpid()));
     return checked(verb, *argv_code, "--code");
 }

@@ -22,6 +22,13 @@ inline constexpr std::size_t kMaxCodeLineBytes = 64;
 // dropped), if it is a code (8 digits, NNNN-NNNN or NNNNNNNN).
 std::optional<std::string> parse_code_line(std::string_view line);
 
+// Overwrites the value of --code in this process's own argument strings
+// (what /proc/PID/cmdline shows) with '*': the warning stays true -- a reader
+// quicker than puddle's start, or the shell's history, has it -- but the
+// process list no longer shows it while join waits for the passphrase.
+// `argv` as main() got it; the verb's copy of the arguments is made before.
+void blank_code_in_command_line(int argc, char **argv);
+
 // Refuses --code with --code-fd (a usage error): called with the other
 // checks of the options, before the verb opens or asks anything.
 void check_code_options(const Args &args, const std::string &verb);

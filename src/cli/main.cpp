@@ -1,4 +1,5 @@
 // The puddle command: dispatch to a verb, turn errors into messages and exit codes.
+#include "cli/code_source.hpp"
 #include "cli/io.hpp"
 #include "core/config.hpp"
 #include "cli/verbs.hpp"
@@ -227,6 +228,7 @@ int dispatch(int argc, char **argv) {
     for (const auto &v : verbs()) {
         if (first != v.name) continue;
         std::vector<std::string> rest(argv + 2, argv + argc);
+        if (first == "join" || first == "rekey") blank_code_in_command_line(argc, argv);
         for (const auto &a : rest) {
             if (a == "--") break;
             if (a == "--help" || a == "-h") {

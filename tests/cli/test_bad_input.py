@@ -146,7 +146,7 @@ class PairingCode(Case):
         self.assertIn("cannot reach 127.0.0.1:1", msg)
         warnings = [l for l in lines(p.stderr) if l.startswith("puddle: warning:")]
         self.assertEqual(len(warnings), 1, p.stderr)
-        self.assertIn("--code leaves the pairing code in the process list", warnings[0])
+        self.assertIn("--code puts the pairing code on the command line", warnings[0])
         self.assertIn("any local user can read it and claim the code first", warnings[0])
         self.assertIn("pass it with --code-fd N", warnings[0])
         # A bad code there is refused like one from a descriptor, naming --code.

@@ -216,6 +216,13 @@ class Pairing(unittest.TestCase):
         return seen
 
     @staticmethod
+    def type_passphrase(master):
+        """Types the passphrase once puddle turned echo off: it flushes what
+        was typed ahead of that (TCSAFLUSH), as a person would not."""
+        wait_until(lambda: not termios.tcgetattr(master)[3] & termios.ECHO, 10, what="echo off on the terminal")
+        os.write(master, (PASSPHRASE + "\n").encode())
+
+    @staticmethod
     def command_lines():
         """Every process's command line, as any local user reads them."""
         lines = {}
@@ -376,7 +383,7 @@ class Pairing(unittest.TestCase):
             self.assertTrue(joins, "the waiting join is not in the process list")
             for digits in (code, code.replace("-", "")):
                 self.assertEqual([(pid, line) for pid, line in lines.items() if digits.encode() in line], [])
-            os.write(master, (PASSPHRASE + "\n").encode())
+            self.type_passphrase(master)
             out, err = p.communicate(timeout=60)
         finally:
             os.close(master)
@@ -398,7 +405,7 @@ class Pairing(unittest.TestCase):
             self.read_until(master, "Passphrase")
             lines = self.command_lines()
             self.assertEqual([pid for pid, line in lines.items() if code.encode() in line], [])
-            os.write(master, (PASSPHRASE + "\n").encode())
+            self.type_passphrase(master)
             out, err = p.communicate(timeout=60)
         finally:
             os.close(master)
@@ -411,12 +418,27 @@ class Pairing(unittest.TestCase):
     def test_code_on_the_command_line_still_joins_with_a_warning(self):
         code = self.pair()
         joiner = self.new_joiner()
-        p = self.joiner_puddle(joiner, "join", "--from", f"{self.ns.host_ip}:{PORT}", "--code", code,
-                               "--passphrase-fd", "FD")
-        self.assertEqual(p.returncode, 0, p.stderr + self.session.journal(unit="puddle-pair.service"))
-        self.assertIn(self.pub_now(), p.stdout)
-        warning = [l for l in p.stderr.splitlines() if l.startswith("puddle: warning:")]
-        self.assertEqual(len(warning), 1, p.stderr)
+        target = f"{self.ns.host_ip}:{PORT}"
+        p, master = self.joiner_on_terminal(joiner, "join", "--from", target, "--code", code)
+        try:
+            self.read_until(master, "Passphrase")
+            # Blanked once puddle started: the process list shows stars.
+            lines = self.command_lines()
+            joins = [line for line in lines.values() if b"join\0--from\0" + target.encode() in line]
+            self.assertEqual(len(joins), 1, joins)
+            self.assertIn(b"\0--code\0*********", joins[0])
+            self.assertEqual([line for line in lines.values() if code.encode() in line], [])
+            self.type_passphrase(master)
+            out, err = p.communicate(timeout=60)
+        finally:
+            os.close(master)
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 0, err + self.session.journal(unit="puddle-pair.service"))
+        self.assertIn(self.pub_now(), out)
+        warning = [l for l in err.splitlines() if l.startswith("puddle: warning:")]
+        self.assertEqual(len(warning), 1, err)
         self.assertIn("any local user can read it and claim the code first", warning[0])
         self.assertIn("--code-fd N", warning[0])
 
