@@ -40,9 +40,9 @@ SecretBuffer read_passphrase_from_passed_fd(int fd) {
         return read_passphrase_fd(own.get(), "the passed descriptor");
     } catch (const Error &e) {
         throw told(Failure::invalid_argument,
-                         e.why() == errno_text(EAGAIN)
-                             ? "the passphrase pipe holds no complete line; write it and a newline before calling"
-                             : e.what());
+                   e.why() == errno_text(EAGAIN)
+                       ? "the passphrase pipe holds no complete line; write it and a newline before calling"
+                       : e.what());
     }
 }
 

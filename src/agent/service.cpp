@@ -24,7 +24,7 @@ Signature Service::sign(std::span<const std::uint8_t> data, const Use &use) {
         if (data.size() >= kReservedPrefix.size() &&
             std::equal(kReservedPrefix.begin(), kReservedPrefix.end(), data.begin()))
             throw told(Failure::reserved_prefix,
-                             "data starting with \"puddle-statement-\" is reserved for puddle's own statements");
+                       "data starting with \"puddle-statement-\" is reserved for puddle's own statements");
         Signature sig = session_.sign(data);
         auto pub = session_.public_key();
         record_.record(use, Outcome::signed_, {}, pub ? pub->str() : std::string());

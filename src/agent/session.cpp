@@ -90,12 +90,12 @@ void Session::unlock(SecretBuffer passphrase, std::uint64_t idle_usec, pid_t wat
         s.watch_start_time = process_start_time(watch_pid);
         if (!s.watch_start_time)
             throw told(Failure::invalid_argument,
-                             "process " + std::to_string(watch_pid) + " to watch does not exist");
+                       "process " + std::to_string(watch_pid) + " to watch does not exist");
     }
 
     if (offload_.pending() >= kMaxPendingUnlocks)
         throw told(Failure::busy, std::to_string(kMaxPendingUnlocks) +
-                                            " unlock requests are already being checked; try again when they are done");
+                                      " unlock requests are already being checked; try again when they are done");
 
     // Move-only state crosses to the worker and back in shared boxes
     // (std::function needs copyable captures).

@@ -24,7 +24,7 @@ void Session::rekey(SecretBuffer passphrase, SecretBuffer new_passphrase, RekeyD
     if (rekeying_) throw told(Failure::busy, "a rotation is already in progress");
     if (offload_.pending() >= kMaxPendingUnlocks)
         throw told(Failure::busy, std::to_string(kMaxPendingUnlocks) +
-                                            " passphrase checks are already running; try again when they are done");
+                                      " passphrase checks are already running; try again when they are done");
     struct Work {
         SecretBuffer passphrase, new_passphrase;
         std::optional<Keypair> fresh;

@@ -85,7 +85,7 @@ void StreamDoor::accept_one() {
         log_warning("refused a connection on " + name_ + ": " + std::to_string(kMaxConnections) +
                     " connections are open and all are busy");
         reject(failure_reply(told(Failure::busy, std::to_string(kMaxConnections) +
-                                                           " connections are busy; try again")));
+                                                     " connections are busy; try again")));
         return;
     }
     // The process that connected, pinned: the kernel's pidfd of the peer
