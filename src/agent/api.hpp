@@ -38,19 +38,9 @@ inline constexpr const char *kUseCounts = "UseCounts"; // (signed, refused) sinc
 inline constexpr const char *kLastUse = "LastUse";     // (time µs, program, unit, purpose, outcome)
 } // namespace property
 
-// A request's failure as the doors report it: its kind and the message the
-// requester reads (no what/why split: it crosses the wire as one text).
-class AgentError : public std::runtime_error {
-public:
-    AgentError(Failure f, const std::string &message) : std::runtime_error(message), failure_(f) {}
-    Failure failure() const noexcept { return failure_; }
-
-private:
-    Failure failure_;
-};
-
 // Reading or unwrapping the identity in core reports an Error: the user can
 // act on "no identity" and "wrong passphrase"; anything else is internal.
+// A told() error keeps its kind.
 Failure identity_failure_kind(const Error &e);
 
 } // namespace puddle::agent

@@ -21,7 +21,7 @@ namespace {
 // does not wait for a slow writer, so a client cannot stall the loop.
 SecretBuffer read_passphrase_from_passed_fd(int fd) {
     struct stat st;
-    if (::fstat(fd, &st) != 0) throw AgentError(Failure::invalid_argument, "the passphrase descriptor is unusable");
+    if (::fstat(fd, &st) != 0) throw told(Failure::invalid_argument, "the passphrase descriptor is unusable");
     // Our own open file description (reopened through /proc, not dup'ed),
     // so that O_NONBLOCK and the read offset do not touch the caller's.
     const std::string path = "/proc/self/fd/" + std::to_string(fd);
@@ -29,20 +29,20 @@ SecretBuffer read_passphrase_from_passed_fd(int fd) {
     if (S_ISREG(st.st_mode)) {
         // A memfd or file: read from the start, whatever its offset is.
         own.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        if (!own) throw AgentError(Failure::invalid_argument, "cannot reopen the passphrase memfd");
+        if (!own) throw told(Failure::invalid_argument, "cannot reopen the passphrase memfd");
     } else if (S_ISFIFO(st.st_mode)) {
         own.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-        if (!own) throw AgentError(Failure::invalid_argument, "cannot reopen the passphrase pipe");
+        if (!own) throw told(Failure::invalid_argument, "cannot reopen the passphrase pipe");
     } else {
-        throw AgentError(Failure::invalid_argument, "the passphrase must come through a pipe or a memfd");
+        throw told(Failure::invalid_argument, "the passphrase must come through a pipe or a memfd");
     }
     try {
         return read_passphrase_fd(own.get(), "the passed descriptor");
     } catch (const Error &e) {
-        throw AgentError(Failure::invalid_argument,
-                         e.why() == errno_text(EAGAIN)
-                             ? "the passphrase pipe holds no complete line; write it and a newline before calling"
-                             : e.what());
+        throw told(Failure::invalid_argument,
+                   e.why() == errno_text(EAGAIN)
+                       ? "the passphrase pipe holds no complete line; write it and a newline before calling"
+                       : e.what());
     }
 }
 
@@ -207,8 +207,8 @@ const BusDoor::Caller &BusDoor::caller_of(sd_bus_message *m) {
 }
 
 void BusDoor::reply_error(sd_bus_message *m, const std::exception &e) {
-    if (auto *ae = dynamic_cast<const AgentError *>(&e)) {
-        sd_bus_reply_method_errorf(m, spelling(ae->failure()).bus_error, "%s", ae->what());
+    if (auto *told_error = dynamic_cast<const Error *>(&e); told_error && told_error->is_told()) {
+        sd_bus_reply_method_errorf(m, spelling(told_error->kind()).bus_error, "%s", told_error->what());
         return;
     }
     log_error(std::string("request failed: ") + e.what());
@@ -260,7 +260,7 @@ bool BusDoor::authorized(sd_bus_message *m, Action action, std::shared_ptr<const
         if (!now) return false;
         verdict = std::move(*now);
     }
-    std::optional<AgentError> refusal = facts ? facts->refusal : std::nullopt;
+    std::optional<Error> refusal = facts ? facts->refusal : std::nullopt;
     if (!verdict->allowed) refusal = denial(*verdict);
     if (refusal) {
         if (facts && facts->use) service_.record_refusal(*facts->use, *refusal);
@@ -280,7 +280,7 @@ std::shared_ptr<const Facts> BusDoor::facts_of(sd_bus_message *m, const Caller &
     // Read as the ssh door reads it (usage.hpp classify_for_door).
     SignFacts what = classify_for_door(Door::bus, bytes);
     facts->use = make_use(Door::bus, requester_of(caller.peer), bytes, std::move(what.purpose));
-    if (!what.refusal.empty()) facts->refusal = AgentError(Failure::denied, what.refusal);
+    if (!what.refusal.empty()) facts->refusal = told(Failure::denied, what.refusal);
     sd_bus_message_rewind(m, true);
     return facts;
 }
@@ -294,7 +294,7 @@ void BusDoor::redispatch(const MessageRef &ref, Action action, Verdict verdict, 
     if (r < 0) {
         decided_.erase(ref.get());
         log_error("cannot dispatch an authorized call again: " + errno_text(-r));
-        reply_error(ref.get(), AgentError(Failure::internal, "internal error; see the agent's log"));
+        reply_error(ref.get(), told(Failure::internal, "internal error; see the agent's log"));
     }
 }
 
@@ -343,7 +343,7 @@ int BusDoor::method_unlock(sd_bus_message *m, void *userdata, sd_bus_error *) {
         int r = sd_bus_message_read(m, "htu", &fd, &idle, &watch);
         if (r < 0) return r;
         auto pass = read_passphrase_from_passed_fd(fd);
-        if (watch > std::uint32_t(INT32_MAX)) throw AgentError(Failure::invalid_argument, "watch PID out of range");
+        if (watch > std::uint32_t(INT32_MAX)) throw told(Failure::invalid_argument, "watch PID out of range");
         // Argon2id runs on the worker thread; the reply follows from there.
         MessageRef ref(sd_bus_message_ref(m), sd_bus_message_unref);
         self->service_.unlock(std::move(pass), idle, pid_t(watch), [ref](std::exception_ptr error) {

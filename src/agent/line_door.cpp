@@ -43,7 +43,7 @@ std::string LineDoor::handle(const Request &request, Connection &, const Facts &
                           [this](const LockRequest &) { return handle_lock(); },
                           // The SSH door's requests never reach this door.
                           [](const auto &) -> std::string {
-                              throw AgentError(Failure::internal, "not a line request");
+                              throw told(Failure::internal, "not a line request");
                           },
                       },
                       request);
@@ -57,7 +57,7 @@ Facts LineDoor::facts_of(const Request &request, const Connection &conn) {
     // git signature (usage.hpp classify_for_door).
     SignFacts what = classify_for_door(Door::socket, sign->data);
     facts.use = make_use(Door::socket, requester_of(conn.peer), sign->data, std::move(what.purpose));
-    if (!what.refusal.empty()) facts.refusal = AgentError(Failure::denied, what.refusal);
+    if (!what.refusal.empty()) facts.refusal = told(Failure::denied, what.refusal);
     return facts;
 }
 
@@ -92,8 +92,8 @@ std::string LineDoor::handle_lock() {
     return format_ok();
 }
 
-std::string LineDoor::failure_reply(const AgentError &e) {
-    return format_err(spelling(e.failure()).line_code, e.what());
+std::string LineDoor::failure_reply(const Error &e) {
+    return format_err(spelling(e.kind()).line_code, e.what());
 }
 
 std::string LineDoor::foreign_uid_reply(const std::string &why) { return format_err(ErrCode::denied, why); }

@@ -15,11 +15,11 @@ protected:
     std::optional<Step> next_request(std::string_view input) override;
     std::string handle(const Request &request, Connection &conn, const Facts &facts) override;
     Facts facts_of(const Request &request, const Connection &conn) override;
-    std::string failure_reply(const AgentError &e) override;
+    std::string failure_reply(const Error &e) override;
     std::string foreign_uid_reply(const std::string &why) override;
 
 private:
-    // One per request of SPEC §6.3; each returns the OK line or throws AgentError.
+    // One per request of SPEC §6.3; each returns the OK line or throws a told() Error.
     std::string handle_sign(const SignRequest &r, const Facts &facts);
     std::string handle_status();
     std::string handle_pubkey();

@@ -13,7 +13,7 @@ namespace puddle::agent {
 
 namespace {
 
-Outcome outcome_of(const AgentError &e) { return e.failure() == Failure::denied ? Outcome::refused : Outcome::failed; }
+Outcome outcome_of(const Error &e) { return e.kind() == Failure::denied ? Outcome::refused : Outcome::failed; }
 
 } // namespace
 
@@ -23,14 +23,16 @@ Signature Service::sign(std::span<const std::uint8_t> data, const Use &use) {
         // prefix; refusing it here means no client can obtain one.
         if (data.size() >= kReservedPrefix.size() &&
             std::equal(kReservedPrefix.begin(), kReservedPrefix.end(), data.begin()))
-            throw AgentError(Failure::reserved_prefix,
-                             "data starting with \"puddle-statement-\" is reserved for puddle's own statements");
+            throw told(Failure::reserved_prefix,
+                       "data starting with \"puddle-statement-\" is reserved for puddle's own statements");
         Signature sig = session_.sign(data);
         auto pub = session_.public_key();
         record_.record(use, Outcome::signed_, {}, pub ? pub->str() : std::string());
         return sig;
-    } catch (const AgentError &e) {
-        record_.record(use, outcome_of(e), e.what(), {});
+    } catch (const Error &e) {
+        // What the requester is told is recorded; anything else reaches it
+        // as an internal error, unrecorded, as before.
+        if (e.is_told()) record_.record(use, outcome_of(e), e.what(), {});
         throw;
     }
 }
@@ -91,7 +93,7 @@ void Service::release_unlock_waiters() {
     for (auto &w : waiters) w(Verdict{true, {}});
 }
 
-void Service::record_refusal(const Use &use, const AgentError &refusal) {
+void Service::record_refusal(const Use &use, const Error &refusal) {
     record_.record(use, outcome_of(refusal), refusal.what(), {});
 }
 
@@ -117,7 +119,7 @@ StatusSnapshot Service::status() {
 
 std::string Service::pubkey() {
     auto pub = session_.public_key();
-    if (!pub) throw AgentError(Failure::not_initialized, "no puddle identity here; run 'puddle init'");
+    if (!pub) throw told(Failure::not_initialized, "no puddle identity here; run 'puddle init'");
     return pub->str();
 }
 

@@ -34,13 +34,13 @@ public:
         : session_(session), config_(config), record_(session.state_dir()), consent_(loop, config.consent) {}
     const Config &config() const noexcept { return config_; }
 
-    // Each throws AgentError.
+    // Each throws Error (told() for what the requester reads).
     // Signs `data` for `use` (make_use of the same data) and records the
     // outcome, signed or not, in the journal (puddle-agent(1) RECORD).
     Signature sign(std::span<const std::uint8_t> data, const Use &use);
     // Records a signing request refused before it reached sign() (polkit,
     // consent, a destination rule).
-    void record_refusal(const Use &use, const AgentError &refusal);
+    void record_refusal(const Use &use, const Error &refusal);
     // The one approval step of a signature after polkit allowed it, for
     // every door: unlock_on_request, then consent, in that order. The
     // verdict now when neither asks, else nullopt and `done` runs later on
@@ -98,10 +98,10 @@ private:
 // another key, a destination rule).
 struct Facts {
     std::optional<Use> use;
-    std::optional<AgentError> refusal;
+    std::optional<Error> refusal;
 };
 
 // A refusal as the doors report it.
-inline AgentError denial(const Verdict &v) { return AgentError(Failure::denied, v.why); }
+inline Error denial(const Verdict &v) { return told(Failure::denied, v.why); }
 
 } // namespace puddle::agent

@@ -81,21 +81,21 @@ void Session::clean_up_earlier_session() {
 void Session::unlock(SecretBuffer passphrase, std::uint64_t idle_usec, pid_t watch_pid, UnlockDone done) {
     if (idle_usec == 0) idle_usec = default_idle_usec_;
     if (idle_usec < kMinIdleUsec || idle_usec > kMaxIdleUsec)
-        throw AgentError(Failure::invalid_argument, "idle timeout must be between 1 second and 366 days");
+        throw told(Failure::invalid_argument, "idle timeout must be between 1 second and 366 days");
     SessionSettings s;
     s.idle_usec = idle_usec;
-    if (watch_pid < 0) throw AgentError(Failure::invalid_argument, "watch PID must not be negative");
+    if (watch_pid < 0) throw told(Failure::invalid_argument, "watch PID must not be negative");
     if (watch_pid > 0) {
         s.watch_pid = watch_pid;
         s.watch_start_time = process_start_time(watch_pid);
         if (!s.watch_start_time)
-            throw AgentError(Failure::invalid_argument,
-                             "process " + std::to_string(watch_pid) + " to watch does not exist");
+            throw told(Failure::invalid_argument,
+                       "process " + std::to_string(watch_pid) + " to watch does not exist");
     }
 
     if (offload_.pending() >= kMaxPendingUnlocks)
-        throw AgentError(Failure::busy, std::to_string(kMaxPendingUnlocks) +
-                                            " unlock requests are already being checked; try again when they are done");
+        throw told(Failure::busy, std::to_string(kMaxPendingUnlocks) +
+                                      " unlock requests are already being checked; try again when they are done");
 
     // Move-only state crosses to the worker and back in shared boxes
     // (std::function needs copyable captures).
@@ -125,7 +125,7 @@ void Session::unlock(SecretBuffer passphrase, std::uint64_t idle_usec, pid_t wat
         } catch (const Error &e) {
             work->error = std::make_exception_ptr(identity_failure(e));
         } catch (const std::exception &e) {
-            work->error = std::make_exception_ptr(AgentError(Failure::internal, e.what()));
+            work->error = std::make_exception_ptr(told(Failure::internal, e.what()));
         }
         work->passphrase = SecretBuffer();
         return [this, work, s, epoch, done] {
@@ -133,7 +133,7 @@ void Session::unlock(SecretBuffer passphrase, std::uint64_t idle_usec, pid_t wat
             std::exception_ptr error = work->error;
             if (!error && epoch != lock_epoch_)
                 error = std::make_exception_ptr(
-                    AgentError(Failure::locked, "the session was locked while the passphrase was being checked"));
+                    told(Failure::locked, "the session was locked while the passphrase was being checked"));
             if (!error) {
                 try {
                     finish_unlock(std::move(*work->kp), s);
@@ -156,7 +156,7 @@ void Session::finish_unlock(Keypair kp, const SessionSettings &s) {
         serial = keyring_store(key_description(kp.public_key()), record.bytes(), kernel_timeout_seconds(s.idle_usec));
     } catch (const Error &e) {
         record_unlock_failure(e.what());
-        throw AgentError(Failure::internal, e.what());
+        throw told(Failure::internal, e.what());
     }
     // The serial is no secret (without possession it opens nothing); it
     // lets an administrator check that nobody else can read the key.
@@ -203,7 +203,7 @@ void Session::arm_idle_timer(std::uint64_t remaining_usec) {
     if (!idle_timer_) {
         sd_event_source *src = nullptr;
         int r = sd_event_add_time_relative(loop_, &src, CLOCK_MONOTONIC, remaining_usec, 10000, on_idle_timer, this);
-        if (r < 0) throw AgentError(Failure::internal, "cannot arm the idle timer: " + errno_text(-r));
+        if (r < 0) throw told(Failure::internal, "cannot arm the idle timer: " + errno_text(-r));
         idle_timer_.reset(src);
         return;
     }
@@ -282,14 +282,14 @@ void Session::check_identity_unchanged() {
         return;
     }
     lock(LockReason::rekeyed);
-    throw AgentError(Failure::locked, "the identity was rotated; run 'puddle unlock' again");
+    throw told(Failure::locked, "the identity was rotated; run 'puddle unlock' again");
 }
 
 Signature Session::sign(std::span<const std::uint8_t> data) {
-    if (!serial_) throw AgentError(Failure::locked, "the session is locked; run 'puddle unlock'");
+    if (!serial_) throw told(Failure::locked, "the session is locked; run 'puddle unlock'");
     // The key is being retired: no signature with it once its successor may
     // be on disk (a fraction of a second).
-    if (rekeying_) throw AgentError(Failure::busy, "the identity is being rotated; try again in a moment");
+    if (rekeying_) throw told(Failure::busy, "the identity is being rotated; try again in a moment");
     check_identity_unchanged();
     try {
         Signature sig;
@@ -301,7 +301,7 @@ Signature Session::sign(std::span<const std::uint8_t> data) {
         return sig;
     } catch (const KeyGone &) {
         lock(LockReason::expired);
-        throw AgentError(Failure::locked, "the session key expired; run 'puddle unlock'");
+        throw told(Failure::locked, "the session key expired; run 'puddle unlock'");
     }
 }
 

@@ -60,10 +60,10 @@ public:
     // session.unlocked, a readable session key in @u from older versions).
     void clean_up_earlier_session();
 
-    // Checks the arguments now (throws AgentError invalid_argument), then
+    // Checks the arguments now (throws a told() Error, invalid_argument), then
     // unwraps with the passphrase on the worker thread and stores the key in
     // the keyring back on the loop. `done` runs on the loop with nullptr or
-    // the AgentError (not_initialized, bad_passphrase, locked when an
+    // the told() Error (not_initialized, bad_passphrase, locked when an
     // explicit lock came in meanwhile, internal).
     using UnlockDone = std::function<void(std::exception_ptr)>;
     void unlock(SecretBuffer passphrase, std::uint64_t idle_usec, pid_t watch_pid, UnlockDone done);
@@ -76,9 +76,9 @@ public:
     // wrap, makes a new keypair, records old -> new signed by both (an
     // internal statement, never through Sign), re-wraps under new_passphrase
     // and moves the session to the new key. A locked session or a full
-    // worker throws AgentError at once; the derivations and the commit run
+    // worker throws a told() Error at once; the derivations and the commit run
     // on the worker thread, and `done` runs on the loop with nullptr and the
-    // new key, or the AgentError. Signing is refused (busy) meanwhile.
+    // new key, or the told() Error. Signing is refused (busy) meanwhile.
     using RekeyDone = std::function<void(std::exception_ptr, PublicKey)>;
     void rekey(SecretBuffer passphrase, SecretBuffer new_passphrase, RekeyDone done);
     // Signs a friendly-name claim for the session's key (an internal

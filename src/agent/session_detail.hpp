@@ -25,8 +25,10 @@ constexpr std::size_t kMaxPendingUnlocks = 4;
 inline unsigned kernel_timeout_seconds(std::uint64_t usec) { return unsigned((usec + kUsec - 1) / kUsec); }
 
 // A failure reading or unwrapping the identity, as the doors report it.
-inline AgentError identity_failure(const Error &e) {
-    return AgentError(identity_failure_kind(e), e.what());
+// A told() error passes as it is.
+inline Error identity_failure(const Error &e) {
+    if (e.is_told()) return e;
+    return told(identity_failure_kind(e), e.what());
 }
 
 // Wipes the scratch buffer when the record read into it goes out of use,

@@ -19,12 +19,12 @@ namespace puddle::agent {
 using namespace session_detail;
 
 void Session::rekey(SecretBuffer passphrase, SecretBuffer new_passphrase, RekeyDone done) {
-    if (!serial_) throw AgentError(Failure::locked, "rekey needs an unlocked session; run 'puddle unlock'");
+    if (!serial_) throw told(Failure::locked, "rekey needs an unlocked session; run 'puddle unlock'");
     check_identity_unchanged();
-    if (rekeying_) throw AgentError(Failure::busy, "a rotation is already in progress");
+    if (rekeying_) throw told(Failure::busy, "a rotation is already in progress");
     if (offload_.pending() >= kMaxPendingUnlocks)
-        throw AgentError(Failure::busy, std::to_string(kMaxPendingUnlocks) +
-                                            " passphrase checks are already running; try again when they are done");
+        throw told(Failure::busy, std::to_string(kMaxPendingUnlocks) +
+                                      " passphrase checks are already running; try again when they are done");
     struct Work {
         SecretBuffer passphrase, new_passphrase;
         std::optional<Keypair> fresh;
@@ -45,7 +45,7 @@ void Session::rekey(SecretBuffer passphrase, SecretBuffer new_passphrase, RekeyD
             auto id = st.store.load();
             auto old = unwrap_seed(id.wrapped, work->passphrase.bytes(), id.salt, id.pub);
             if (!(old.public_key() == expected))
-                throw AgentError(Failure::invalid_argument, "the session holds another key than identity.pub");
+                throw told(Failure::invalid_argument, "the session holds another key than identity.pub");
             const std::int64_t now = std::int64_t(::time(nullptr));
             // The new generation for every member whose envoy key is known
             // here, as `evict` makes it with nobody left out; and members
@@ -54,12 +54,10 @@ void Session::rekey(SecretBuffer passphrase, SecretBuffer new_passphrase, RekeyD
             if (!sealed.seal_error.empty())
                 log_warning("the rotation is done, but its envelope or envoy certificate is not: " + sealed.seal_error);
             work->fresh.emplace(std::move(sealed.fresh));
-        } catch (const AgentError &) {
-            work->error = std::current_exception();
         } catch (const Error &e) {
-            work->error = std::make_exception_ptr(identity_failure(e));
+            work->error = std::make_exception_ptr(identity_failure(e)); // a told() error as it is
         } catch (const std::exception &e) {
-            work->error = std::make_exception_ptr(AgentError(Failure::internal, e.what()));
+            work->error = std::make_exception_ptr(told(Failure::internal, e.what()));
         }
         work->passphrase = SecretBuffer();
         work->new_passphrase = SecretBuffer();
@@ -97,7 +95,7 @@ void Session::move_session_to(const Keypair &fresh, const PublicKey &old) {
         serial = keyring_store(key_description(fresh.public_key()), record.bytes(), kernel_timeout_seconds(remaining));
     } catch (const Error &e) {
         lock(LockReason::rekeyed);
-        throw AgentError(Failure::internal, std::string("rotated, but the session could not follow: ") + e.what());
+        throw told(Failure::internal, std::string("rotated, but the session could not follow: ") + e.what());
     }
     keyring_remove(*serial_);
     serial_ = serial;
@@ -108,17 +106,17 @@ void Session::move_session_to(const Keypair &fresh, const PublicKey &old) {
 }
 
 std::string Session::claim_name(const std::string &name) {
-    if (!serial_) throw AgentError(Failure::locked, "setting a name needs an unlocked session; run 'puddle unlock'");
+    if (!serial_) throw told(Failure::locked, "setting a name needs an unlocked session; run 'puddle unlock'");
     check_identity_unchanged();
     std::string why;
-    if (!valid_name(name, &why)) throw AgentError(Failure::invalid_argument, "invalid name: " + why);
+    if (!valid_name(name, &why)) throw told(Failure::invalid_argument, "invalid name: " + why);
     std::optional<Keypair> kp;
     try {
         const WipeOnExit wipe(scratch_);
         kp.emplace(Keypair::from_seed(read_session_record().seed()));
     } catch (const KeyGone &) {
         lock(LockReason::expired);
-        throw AgentError(Failure::locked, "the session key expired; run 'puddle unlock'");
+        throw told(Failure::locked, "the session key expired; run 'puddle unlock'");
     }
     auto claim = make_name_claim(*kp, name, std::int64_t(::time(nullptr)));
     std::string text = serialize_name_claim(claim);
@@ -127,10 +125,11 @@ std::string Session::claim_name(const std::string &name) {
         // across a passphrase prompt.
         auto guard = StateLock::try_take(dir_);
         if (!guard)
-            throw AgentError(Failure::busy, "another puddle command is changing " + dir_.path() + "; try again");
+            throw told(Failure::busy, "another puddle command is changing " + dir_.path() + "; try again");
         save_name_claim(dir_, claim);
     } catch (const Error &e) {
-        throw AgentError(Failure::internal, e.what());
+        if (e.is_told()) throw; // busy, as it is
+        throw told(Failure::internal, e.what());
     }
     log_info("claimed the name \"" + name + "\" for " + pub_.str());
     renew();

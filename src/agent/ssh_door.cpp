@@ -48,7 +48,7 @@ std::string SshDoor::handle(const Request &request, Connection &conn, const Fact
                           [&conn](const ssh::SessionBind &b) { return handle_session_bind(b, conn); },
                           // The line door's requests never reach this door.
                           [](const auto &) -> std::string {
-                              throw AgentError(Failure::internal, "not an SSH agent request");
+                              throw told(Failure::internal, "not an SSH agent request");
                           },
                       },
                       request);
@@ -82,7 +82,7 @@ Facts SshDoor::facts_of(const Request &request, const Connection &conn) {
     SignFacts what = classify_for_door(Door::ssh, sign->data, host, forwarded);
     facts.use = make_use(Door::ssh, requester_of(conn.peer), sign->data, std::move(what.purpose));
     Failure kind;
-    if (auto why = sign_refusal(*sign, what.what, conn, kind); !why.empty()) facts.refusal = AgentError(kind, why);
+    if (auto why = sign_refusal(*sign, what.what, conn, kind); !why.empty()) facts.refusal = told(kind, why);
     return facts;
 }
 
@@ -90,7 +90,7 @@ std::string SshDoor::handle_session_bind(const ssh::SessionBind &b, Connection &
     if (auto why = bind_session(conn.bindings, b); !why.empty()) {
         log_info("refused a " + std::string(ssh::kSessionBindExtension) + " from pid " +
                  std::to_string(conn.peer.pid) + ": " + why);
-        throw AgentError(Failure::invalid_argument, why);
+        throw told(Failure::invalid_argument, why);
     }
     return as_string(ssh::framed_success());
 }
@@ -112,14 +112,14 @@ std::string SshDoor::handle_sign(const ssh::SignRequest &r, const Facts &facts) 
     // or the user: the signature must still be by the key asked for.
     const auto key = service_.public_key();
     if (!key || !ssh::key_blob_matches(r.key_blob, *key)) {
-        const AgentError e(Failure::invalid_argument, "not the puddle key");
+        const Error e = told(Failure::invalid_argument, "not the puddle key");
         service_.record_refusal(*facts.use, e);
         throw e;
     }
     return as_string(ssh::framed_sign_response(service_.sign(r.data, *facts.use)));
 }
 
-std::string SshDoor::failure_reply(const AgentError &) { return as_string(ssh::framed_failure()); }
+std::string SshDoor::failure_reply(const Error &) { return as_string(ssh::framed_failure()); }
 
 std::string SshDoor::foreign_uid_reply(const std::string &) { return as_string(ssh::framed_failure()); }
 

@@ -17,7 +17,7 @@ protected:
     std::optional<Step> next_request(std::string_view input) override;
     std::string handle(const Request &request, Connection &conn, const Facts &facts) override;
     Facts facts_of(const Request &request, const Connection &conn) override;
-    std::string failure_reply(const AgentError &e) override;
+    std::string failure_reply(const Error &e) override;
     std::string foreign_uid_reply(const std::string &why) override;
 
 private:

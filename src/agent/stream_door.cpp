@@ -84,8 +84,8 @@ void StreamDoor::accept_one() {
     if (conns_.size() >= kMaxConnections && !evict_idlest()) {
         log_warning("refused a connection on " + name_ + ": " + std::to_string(kMaxConnections) +
                     " connections are open and all are busy");
-        reject(failure_reply(AgentError(Failure::busy, std::to_string(kMaxConnections) +
-                                                           " connections are busy; try again")));
+        reject(failure_reply(told(Failure::busy, std::to_string(kMaxConnections) +
+                                                     " connections are busy; try again")));
         return;
     }
     // The process that connected, pinned: the kernel's pidfd of the peer
@@ -279,7 +279,7 @@ void StreamDoor::take(const ConnPtr &c, const Step &step) {
     if (auto why = requester_changed(c->ctx.peer, sender); !why.empty()) {
         log_warning("refused a request on " + name_ + ": " + why);
         if (facts->use && c->stranger && *c->stranger > 0) facts->use->who = describe_requester(*c->stranger);
-        facts->refusal = AgentError(Failure::denied, "refused: " + why);
+        facts->refusal = told(Failure::denied, "refused: " + why);
         c->close_after_flush = true;
         execute(*c, step, *facts, Verdict{true, {}});
         return;
@@ -319,18 +319,23 @@ void StreamDoor::decided(const ConnPtr &c, const Step &step, const std::shared_p
 
 void StreamDoor::execute(Conn &c, const Step &step, const Facts &facts, const Verdict &verdict) {
     try {
-        std::optional<AgentError> refusal = facts.refusal;
+        std::optional<Error> refusal = facts.refusal;
         if (!verdict.allowed) refusal = denial(verdict); // polkit's or the user's refusal first
         if (refusal) {
             if (facts.use) service_.record_refusal(*facts.use, *refusal);
             throw *refusal;
         }
         c.out += handle(*step.request, c.ctx, facts);
-    } catch (const AgentError &e) {
-        c.out += failure_reply(e);
+    } catch (const Error &e) {
+        if (e.is_told()) {
+            c.out += failure_reply(e);
+            return;
+        }
+        log_error(std::string("request on ") + name_ + " failed: " + e.what());
+        c.out += failure_reply(told(Failure::internal, "internal error; see the agent's log"));
     } catch (const std::exception &e) {
         log_error(std::string("request on ") + name_ + " failed: " + e.what());
-        c.out += failure_reply(AgentError(Failure::internal, "internal error; see the agent's log"));
+        c.out += failure_reply(told(Failure::internal, "internal error; see the agent's log"));
     }
 }
 

@@ -66,13 +66,13 @@ protected:
     // needed. Also answers a request that can never complete (too large).
     virtual std::optional<Step> next_request(std::string_view input) = 0;
     // Performs an authorized request, with the facts facts_of() gave, and
-    // returns its reply; throws AgentError.
+    // returns its reply; throws Error (told() for the requester).
     virtual std::string handle(const Request &request, Connection &conn, const Facts &facts) = 0;
     // The request's facts as this door reads them (a signing request's use,
     // the door's own refusals), once per request.
     virtual Facts facts_of(const Request &request, const Connection &conn) = 0;
     // The reply to a refused or failed request.
-    virtual std::string failure_reply(const AgentError &e) = 0;
+    virtual std::string failure_reply(const Error &e) = 0;
     // What a peer of another uid gets before the connection closes.
     virtual std::string foreign_uid_reply(const std::string &why) = 0;
 

@@ -34,11 +34,25 @@ public:
     const std::string &what_failed() const noexcept { return what_; }
     const std::string &why() const noexcept { return why_; }
     const std::string &hint() const noexcept { return hint_; }
+    // Made by told(): its text is for whoever asked, as it is.
+    bool is_told() const noexcept { return told_; }
 
 private:
+    friend Error told(Failure kind, const std::string &message);
+    struct Told {};
+    Error(Told, Failure kind, const std::string &message)
+        : std::runtime_error(message), kind_(kind), what_(message), told_(true) {}
+
     Failure kind_;
     std::string what_, why_, hint_;
+    bool told_ = false;
 };
+
+// A failure the agent tells its requester as it is, kind and one text (no
+// what/why split: it crosses a door as one message). The doors send only
+// these: another Error reaches a requester as agent::identity_failure_kind
+// says, else as "internal error" (and the agent's log has it).
+inline Error told(Failure kind, const std::string &message) { return Error(Error::Told{}, kind, message); }
 
 // strerror(errno) without the thread-safety trap of strerror().
 std::string errno_text(int err);

@@ -72,6 +72,16 @@ BOOST_AUTO_TEST_CASE(only_a_missing_identity_or_a_wrong_passphrase_cross_from_co
     BOOST_TEST(int(identity_failure_kind(Error(Failure::locked, "unlock", "x"))) == int(Failure::internal));
 }
 
+BOOST_AUTO_TEST_CASE(a_told_error_is_one_text_for_the_requester_and_keeps_its_kind) {
+    const Error e = told(Failure::busy, "4 unlock requests are already being checked");
+    BOOST_TEST(e.is_told());
+    BOOST_TEST(std::string(e.what()) == "4 unlock requests are already being checked");
+    BOOST_TEST(int(e.kind()) == int(Failure::busy));
+    BOOST_TEST(int(identity_failure_kind(e)) == int(Failure::busy));
+    // A core error is not told: the doors answer it as an internal error.
+    BOOST_TEST(!Error(Failure::invalid_argument, "read", "bad").is_told());
+}
+
 BOOST_AUTO_TEST_CASE(every_kind_exits_with_its_spec_code) {
     // SPEC §5: the exit codes of the puddle command, whichever layer raised it.
     const std::pair<Failure, int> expected[] = {
