@@ -55,8 +55,9 @@ const sd_bus_vtable BusDoor::vtable[] = {
     SD_BUS_METHOD_WITH_NAMES(member::kUnlock, "htu", SD_BUS_PARAM(passphrase_fd) SD_BUS_PARAM(idle_timeout_usec)
                              SD_BUS_PARAM(watch_pid), "", , method_unlock, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD(member::kLock, "", "", method_lock, SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD_WITH_NAMES(member::kRekey, "hh", SD_BUS_PARAM(passphrase_fd) SD_BUS_PARAM(new_passphrase_fd), "s",
-                             SD_BUS_PARAM(public_key), method_rekey, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES(member::kRekey, "hh", SD_BUS_PARAM(passphrase_fd) SD_BUS_PARAM(new_passphrase_fd), "sasas",
+                             SD_BUS_PARAM(public_key) SD_BUS_PARAM(sealed_to) SD_BUS_PARAM(unreachable), method_rekey,
+                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_NAMES(member::kSetName, "s", SD_BUS_PARAM(name), "s", SD_BUS_PARAM(claim), method_set_name,
                              SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_PROPERTY(property::kUnlocked, "b", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -186,10 +187,19 @@ BusDoor::Caller BusDoor::query_caller(sd_bus_message *m) {
         caller.refusal = "the bus's pidfd of the caller names another process than its credentials";
         return caller;
     }
-    if (pidfd < 0 && first.read && first.pid > 0) pidfd = int(::syscall(SYS_pidfd_open, first.pid, 0));
+    bool no_pidfds = false;
+    if (pidfd < 0 && first.read && first.pid > 0) {
+        pidfd = int(::syscall(SYS_pidfd_open, first.pid, 0));
+        no_pidfds = pidfd < 0 && errno == ENOSYS;
+    }
     caller.peer = make_peer(first.read ? first.pid : 0, first.uid, pidfd);
     const BusCreds again = sender_creds(m);
-    if (!first.read || pidfd < 0 || !again.read || again.pid != first.pid || again.uid != first.uid) {
+    // Where pidfds do not exist at all (ENOSYS: a kernel before 5.3, or a
+    // program run under valgrind), the pid is pinned by its start time read
+    // between the two credential readings, and read once more after them.
+    const bool pinned = pidfd >= 0 || (no_pidfds && caller.peer.start_time != 0 &&
+                                       process_start_time(first.pid) == caller.peer.start_time);
+    if (!first.read || !pinned || !again.read || again.pid != first.pid || again.uid != first.uid) {
         caller.refusal = "the caller's process cannot be pinned (it left, or its credentials changed)";
         return caller;
     }
@@ -367,9 +377,20 @@ int BusDoor::method_rekey(sd_bus_message *m, void *userdata, sd_bus_error *) {
         auto new_pass = read_passphrase_from_passed_fd(new_fd);
         // Both Argon2id derivations run on the worker; the reply follows.
         MessageRef ref(sd_bus_message_ref(m), sd_bus_message_unref);
-        self->service_.rekey(std::move(pass), std::move(new_pass), [ref](std::exception_ptr error, PublicKey pub) {
-            if (error) reply_failed(ref.get(), error);
-            else sd_bus_reply_method_return(ref.get(), "s", pub.str().c_str());
+        self->service_.rekey(std::move(pass), std::move(new_pass), [ref](std::exception_ptr error, const Session::Rekeyed &done) {
+            if (error) return reply_failed(ref.get(), error);
+            sd_bus_message *reply = nullptr;
+            int r = sd_bus_message_new_method_return(ref.get(), &reply);
+            MessageRef owned(reply, sd_bus_message_unref);
+            if (r >= 0) r = sd_bus_message_append(reply, "s", done.pub.str().c_str());
+            for (const auto *list : {&done.sealed_to, &done.unreachable}) {
+                if (r >= 0) r = sd_bus_message_open_container(reply, 'a', "s");
+                for (const auto &host : *list)
+                    if (r >= 0) r = sd_bus_message_append(reply, "s", host.c_str());
+                if (r >= 0) r = sd_bus_message_close_container(reply);
+            }
+            if (r >= 0) r = sd_bus_send(nullptr, reply, nullptr);
+            if (r < 0) log_warning("cannot send the reply to Rekey: " + errno_text(-r));
         });
     } catch (const std::exception &e) {
         reply_error(m, e);

@@ -79,7 +79,13 @@ public:
     // worker throws a told() Error at once; the derivations and the commit run
     // on the worker thread, and `done` runs on the loop with nullptr and the
     // new key, or the told() Error. Signing is refused (busy) meanwhile.
-    using RekeyDone = std::function<void(std::exception_ptr, PublicKey)>;
+    // What a rotation sealed: the hosts its envelope is for, and the members
+    // it could not be sealed to (no certified envoy key known here).
+    struct Rekeyed {
+        PublicKey pub;
+        std::vector<std::string> sealed_to, unreachable;
+    };
+    using RekeyDone = std::function<void(std::exception_ptr, const Rekeyed &)>;
     void rekey(SecretBuffer passphrase, SecretBuffer new_passphrase, RekeyDone done);
     // Signs a friendly-name claim for the session's key (an internal
     // statement, SPEC §9) and writes name-claim.json. Returns its JSON text.

@@ -28,6 +28,7 @@ void Session::rekey(SecretBuffer passphrase, SecretBuffer new_passphrase, RekeyD
     struct Work {
         SecretBuffer passphrase, new_passphrase;
         std::optional<Keypair> fresh;
+        std::vector<std::string> sealed_to, unreachable;
         std::exception_ptr error;
     };
     auto work = std::make_shared<Work>();
@@ -53,6 +54,9 @@ void Session::rekey(SecretBuffer passphrase, SecretBuffer new_passphrase, RekeyD
             auto sealed = rotate_and_seal(st.store, old, work->new_passphrase.bytes(), kdf, now, {});
             if (!sealed.seal_error.empty())
                 log_warning("the rotation is done, but its envelope or envoy certificate is not: " + sealed.seal_error);
+            if (sealed.envelope)
+                for (const auto &r : sealed.envelope->recipients) work->sealed_to.push_back(r.host);
+            work->unreachable = std::move(sealed.unreachable);
             work->fresh.emplace(std::move(sealed.fresh));
         } catch (const Error &e) {
             work->error = std::make_exception_ptr(identity_failure(e)); // a told() error as it is
@@ -66,7 +70,7 @@ void Session::rekey(SecretBuffer passphrase, SecretBuffer new_passphrase, RekeyD
             // Loop thread.
             rekeying_ = false;
             if (work->error) {
-                done(work->error, PublicKey{});
+                done(work->error, Rekeyed{});
                 return;
             }
             const PublicKey fresh_pub = work->fresh->public_key();
@@ -78,7 +82,7 @@ void Session::rekey(SecretBuffer passphrase, SecretBuffer new_passphrase, RekeyD
             }
             work->fresh.reset();
             log_info("rotated the identity to " + fresh_pub.str());
-            done(error, fresh_pub);
+            done(error, Rekeyed{fresh_pub, std::move(work->sealed_to), std::move(work->unreachable)});
         };
     });
 }

@@ -72,7 +72,7 @@ void AgentClient::unlock(const SecretBuffer &passphrase, std::uint64_t idle_usec
     if (r < 0) throw_bus_error("unlock", &err.e, r);
 }
 
-std::string AgentClient::rekey(const SecretBuffer &passphrase, const SecretBuffer &new_passphrase) {
+AgentClient::Rekeyed AgentClient::rekey(const SecretBuffer &passphrase, const SecretBuffer &new_passphrase) {
     auto fd = passphrase_memfd(passphrase);
     auto new_fd = passphrase_memfd(new_passphrase);
     BusError err;
@@ -84,7 +84,18 @@ std::string AgentClient::rekey(const SecretBuffer &passphrase, const SecretBuffe
     const char *pub = nullptr;
     if (sd_bus_message_read(reply, "s", &pub) < 0 || !pub)
         throw Error(Failure::failed, "rekey", "the agent returned no key");
-    return pub;
+    Rekeyed out{pub, {}, {}};
+    for (auto *list : {&out.sealed_to, &out.unreachable}) {
+        if (sd_bus_message_enter_container(reply, 'a', "s") < 0)
+            throw Error(Failure::failed, "rekey", "the agent's reply lacks the hosts it sealed to",
+                        "the agent is of another puddle version: 'systemctl --user restart puddle-agent'");
+        const char *host = nullptr;
+        int r;
+        while ((r = sd_bus_message_read(reply, "s", &host)) > 0) list->push_back(host);
+        if (r < 0 || sd_bus_message_exit_container(reply) < 0)
+            throw Error(Failure::failed, "rekey", "the agent's reply is malformed");
+    }
+    return out;
 }
 
 std::string AgentClient::set_name(const std::string &name) {

@@ -34,7 +34,11 @@ public:
 
     void unlock(const SecretBuffer &passphrase, std::uint64_t idle_usec, std::uint32_t watch_pid);
     void lock();
-    std::string rekey(const SecretBuffer &passphrase, const SecretBuffer &new_passphrase);
+    struct Rekeyed {
+        std::string pub;
+        std::vector<std::string> sealed_to, unreachable;
+    };
+    Rekeyed rekey(const SecretBuffer &passphrase, const SecretBuffer &new_passphrase);
     std::string set_name(const std::string &name);
     Signature sign(std::span<const std::uint8_t> data);
     AgentState state();

@@ -261,7 +261,7 @@ int run_members(const std::vector<std::string> &argv) {
         const bool receipt = *host == "-" || host->find('/') != std::string::npos || ::access(host->c_str(), F_OK) == 0;
         std::optional<Receipt> r;
         if (receipt)
-            r = parse_receipt(read_input(*host, kMaxReceiptBytes), *host == "-" ? "standard input" : quoted(*host));
+            r = parse_receipt(read_input(*host, kMaxReceiptBytes), *host == "-" ? std::string("standard input") : cli::quoted(*host));
         auto st = open_state(false);
         const auto id = st.store.load();
         const std::string who = r ? record_receipt(st.dir, id, *r) : (record_took(st.dir, id, *host, std::int64_t(std::time(nullptr))), *host);
@@ -393,24 +393,19 @@ int run_rekey(const std::vector<std::string> &argv) {
         new_pass = SecretBuffer(pass.size());
         std::copy(pass.data(), pass.data() + pass.size(), new_pass.data());
     }
-    auto rotated = agent.rekey(pass, new_pass);
-    std::printf("rotated %s -> %s\n", pub.str().c_str(), rotated.c_str());
-    // The agent sealed the new key to every member whose envoy key it knows.
-    std::size_t sealed_to = 0;
-    try {
-        const StateDir dir = StateDir::locate();
-        const auto env = parse_envelope(dir.read(kEnvelopeFile, kMaxEnvelopeBytes, FileTrust::private_file),
-                                        dir.file(kEnvelopeFile));
-        if (env.new_key.str() == rotated) {
-            sealed_to = env.recipients.size();
-            for (const auto &r : env.recipients)
-                std::printf("  %s: 'puddle accept %s' there (any transport)\n", r.host.c_str(),
-                            dir.file(kEnvelopeFile).c_str());
-        }
-    } catch (const Error &) {
-    }
+    const auto rotated = agent.rekey(pass, new_pass);
+    std::printf("rotated %s -> %s\n", pub.str().c_str(), rotated.pub.c_str());
+    // The agent sealed the new key to every member whose envoy key it knows,
+    // and says to whom.
+    const std::string own_host = pair::local_host_name();
+    const std::string envelope = StateDir::locate().file(kEnvelopeFile);
+    for (const auto &host : rotated.sealed_to)
+        std::printf("  %s: 'puddle accept --from %s %s' there (any transport)\n", host.c_str(), own_host.c_str(),
+                    envelope.c_str());
+    for (const auto &host : rotated.unreachable)
+        std::printf("  %s: no envoy key known here; 'puddle rekey --from %s' there\n", host.c_str(), own_host.c_str());
     std::printf("%shand the new key to the envoys you keep: 'puddle rekey-pair' here, "
-                "'puddle rekey --from %s' there\n", sealed_to ? "or " : "", pair::local_host_name().c_str());
+                "'puddle rekey --from %s' there\n", rotated.sealed_to.empty() ? "" : "or ", own_host.c_str());
     return 0;
 }
 

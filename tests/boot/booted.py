@@ -54,7 +54,8 @@ def build_in_root(root, builddir, log=sys.stderr):
     os.makedirs(builddir, exist_ok=True)
     # Only what is installed (no unit tests), with line tables for debug info.
     script = ("set -e; cd %s; [ -f %s/build.ninja ] || meson setup %s --prefix /usr -Dbench=false -Dtests=false "
-              "-Dcpp_args=-g1 >/dev/null; ninja -C %s >/dev/null" % tuple(shlex.quote(x) for x in (SOURCE, builddir, builddir, builddir)))
+              "-Dcpp_args=-g1 >/dev/null; ninja -C %s >%s/ninja.log 2>&1 || { tail -c 3500 %s/ninja.log; exit 1; }"
+              % tuple(shlex.quote(x) for x in (SOURCE, builddir, builddir, builddir, builddir, builddir)))
     env = dict(os.environ, PUDDLE_NSPAWN_ARGS="--bind-ro=%s --bind=%s" % (SOURCE, builddir))
     r = subprocess.run([CONTAINER, "build-%d" % os.getpid(), "run", root, "sh", "-c", script],
                        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=1800)

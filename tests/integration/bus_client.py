@@ -42,7 +42,8 @@ def main():
                 os.write(w, secret)
                 os.close(w)
                 fds.append(r)
-            result = str(agent.Rekey(dbus.types.UnixFd(fds[0]), dbus.types.UnixFd(fds[1]), timeout=120))
+            # (public_key, sealed_to, unreachable): the key is what the callers compare
+            result = str(agent.Rekey(dbus.types.UnixFd(fds[0]), dbus.types.UnixFd(fds[1]), timeout=120)[0])
             for r in fds:
                 os.close(r)
         elif cmd == "sign":

@@ -707,6 +707,8 @@ class Pairing(unittest.TestCase):
         new = self.pub_now()
         self.assertNotEqual(new, old)
         self.assertIn(new, p.stdout)
+        # The agent's reply names whom the envelope is sealed to (the member that just joined).
+        self.assertIn("  joiner-host: 'puddle accept --from %s " % os.uname().nodename, p.stdout)
         # The session moved to the new key.
         reply = self.a.sock("SIGN aGVsbG8=")[0]
         self.assertTrue(reply.startswith("OK "), reply)
