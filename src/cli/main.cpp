@@ -1,4 +1,5 @@
 // The puddle command: dispatch to a verb, turn errors into messages and exit codes.
+#include "cli/args.hpp"
 #include "cli/code_source.hpp"
 #include "cli/io.hpp"
 #include "core/config.hpp"
@@ -211,6 +212,15 @@ void print_main_help() {
                 "7 permission denied, 8 ambiguous name. See puddle(1).\n");
 }
 
+// Hidden: the parser's own table of VERB's options, positionals and
+// sub-verbs (cli/syntax.cpp), for the shell completions and their test.
+int list_options(const std::string &verb) {
+    const VerbSyntax *syntax = syntax_of(verb);
+    if (!syntax) throw Error(Failure::invalid_argument, "usage", "--list-options needs a verb, not " + quote_for_message(verb));
+    std::fputs(describe_syntax(*syntax).c_str(), stdout);
+    return 0;
+}
+
 int dispatch(int argc, char **argv) {
     if (argc < 2) {
         print_main_help();
@@ -225,6 +235,7 @@ int dispatch(int argc, char **argv) {
         std::printf("puddle %s\n", PUDDLE_VERSION);
         return 0;
     }
+    if (first == "--list-options") return list_options(argc > 2 ? argv[2] : "");
     for (const auto &v : verbs()) {
         if (first != v.name) continue;
         std::vector<std::string> rest(argv + 2, argv + argc);

@@ -23,7 +23,7 @@
 namespace puddle::cli {
 
 int run_export(const std::vector<std::string> &argv) {
-    Args args("export", argv, {}, 1);
+    Args args("export", argv);
     if (args.positionals().empty()) usage_error("export", "name a FILE to write, or - for standard output");
     const std::string target = args.positionals()[0];
     if (target == "-" && ::isatty(STDOUT_FILENO))
@@ -51,7 +51,7 @@ int run_export(const std::vector<std::string> &argv) {
 }
 
 int run_import(const std::vector<std::string> &argv) {
-    Args args("import", argv, {{"passphrase-fd", true}}, 1);
+    Args args("import", argv);
     check_fd_options(args, {"passphrase-fd"});
     if (args.positionals().empty()) usage_error("import", "name the FILE 'puddle export' wrote, or - for standard input");
     const std::string source = args.positionals()[0];

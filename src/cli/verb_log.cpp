@@ -46,7 +46,7 @@ JournalFields fields_of(sd_journal *j) {
 } // namespace
 
 int run_log(const std::vector<std::string> &argv) {
-    Args args("log", argv, {{"json", false}, {"since", true}, {"lines", true}}, 0);
+    Args args("log", argv);
     std::optional<std::uint64_t> since;
     if (auto text = args.value("since")) {
         std::string why;

@@ -179,12 +179,12 @@ int hand_out(const std::string &verb, std::string_view purpose, const char *pend
 } // namespace
 
 int run_pair(const std::vector<std::string> &argv) {
-    Args args("pair", argv, {{"wait", false}}, 0);
+    Args args("pair", argv);
     return hand_out("pair", kPurposePair, kPairPendingFile, args.flag("wait"));
 }
 
 int run_rekey_pair(const std::vector<std::string> &argv) {
-    Args args("rekey-pair", argv, {{"wait", false}}, 0);
+    Args args("rekey-pair", argv);
     {
         auto st = open_state(false);
         if (!st.dir.has(kRotationLogFile))
@@ -195,7 +195,7 @@ int run_rekey_pair(const std::vector<std::string> &argv) {
 }
 
 int run_join(const std::vector<std::string> &argv) {
-    Args args("join", argv, {{"from", true}, {"code", true}, {"code-fd", true}, {"passphrase-fd", true}}, 0);
+    Args args("join", argv);
     check_fd_options(args, {"code-fd", "passphrase-fd"});
     check_code_options(args, "join");
     auto from = args.value("from");
@@ -253,7 +253,7 @@ int run_join(const std::vector<std::string> &argv) {
 }
 
 int run_members(const std::vector<std::string> &argv) {
-    Args args("members", argv, {{"json", false}, {"took", true}}, 0);
+    Args args("members", argv);
     if (auto host = args.value("took")) {
         if (args.flag("json")) usage_error("members", "--took records; --json lists: give one");
         // A receipt (a file, or - for standard input) is evidence; a bare
@@ -363,10 +363,7 @@ int rekey_from(const Args &args, const std::string &from) {
 } // namespace
 
 int run_rekey(const std::vector<std::string> &argv) {
-    Args args("rekey", argv,
-              {{"from", true}, {"code", true}, {"code-fd", true}, {"new-passphrase", false}, {"passphrase-fd", true},
-               {"new-passphrase-fd", true}},
-              0);
+    Args args("rekey", argv);
     check_fd_options(args, {"code-fd", "passphrase-fd", "new-passphrase-fd"});
     check_code_options(args, "rekey");
     if (args.flag("new-passphrase") && args.value("new-passphrase-fd"))

@@ -288,7 +288,7 @@ void print_human(const StatusFacts &f) {
 } // namespace
 
 int run_status(const std::vector<std::string> &argv) {
-    Args args("status", argv, {{"json", false}}, 0);
+    Args args("status", argv);
     auto facts = gather();
     if (args.flag("json")) print_json(facts);
     else print_human(facts);
