@@ -9,6 +9,7 @@
 #include "util/failure.hpp"
 #include "util/text.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <sys/stat.h>
@@ -21,7 +22,8 @@ const std::vector<Verb> &verbs() {
          "usage: puddle init [--passphrase-fd N]\n\n"
          "Generates a new Ed25519 keypair, asks for a passphrase (twice, on the terminal),\n"
          "and writes identity.wrapped, identity.salt and identity.pub to the state directory.\n"
-         "Refuses if this envoy is already a member (names the existing key).\n\n"
+         "Refuses if this envoy is already a member (names the existing key). Ends with the\n"
+         "next steps (unlock, ssh and git setup, pairing another machine).\n\n"
          "  --passphrase-fd N   read the new passphrase from file descriptor N, up to the first newline\n",
          run_init},
         {"status", "show identity, session and health",
@@ -212,6 +214,42 @@ void print_main_help() {
                 "7 permission denied, 8 ambiguous name. See puddle(1).\n");
 }
 
+// Optimal string alignment distance: edits, with a swap of two neighbours as
+// one edit, so "stauts" is one edit from "status".
+std::size_t edit_distance(const std::string &a, const std::string &b) {
+    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+    for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+    for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i)
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    return d[a.size()][b.size()];
+}
+
+// The verb a mistyped word most likely meant: the nearest within two edits
+// (one for words of up to four letters: two edits turn a short word into
+// almost any other), and only when no other verb is as near.
+std::string closest_verb(const std::string &word) {
+    if (word.size() > 64) return {};
+    const std::size_t limit = word.size() <= 4 ? 1 : 2;
+    std::string best;
+    std::size_t best_distance = limit + 1;
+    bool tie = false;
+    for (const auto &v : verbs()) {
+        const std::size_t d = edit_distance(word, v.name);
+        if (d < best_distance) {
+            best = v.name, best_distance = d, tie = false;
+        } else if (d == best_distance) {
+            tie = true;
+        }
+    }
+    return best_distance <= limit && !tie ? best : std::string();
+}
+
 // Hidden: the parser's own table of VERB's options, positionals and
 // sub-verbs (cli/syntax.cpp), for the shell completions and their test.
 int list_options(const std::string &verb) {
@@ -253,7 +291,10 @@ int dispatch(int argc, char **argv) {
         }
         return v.run(rest);
     }
-    throw Error(Failure::invalid_argument, "usage", "unknown verb " + quote_for_message(first), "see 'puddle --help'");
+    const std::string near = closest_verb(first);
+    throw Error(Failure::invalid_argument, "usage", "unknown verb " + quote_for_message(first),
+                near.empty() ? "see 'puddle --help' for the verbs"
+                             : "did you mean '" + near + "'? See 'puddle --help' for the verbs");
 }
 
 } // namespace

@@ -53,6 +53,12 @@ int run_init(const std::vector<std::string> &argv) {
         std::printf("initialized puddle %s\nstate directory: %s\n", keypair.public_key().str().c_str(),
                     st.dir.path().c_str());
     }
+    // What a new user does next, so init does not end in silence.
+    std::printf("\nnext steps:\n"
+                "  puddle unlock             unlock the key for this login session\n"
+                "  puddle setup ssh          use the key for ssh logins\n"
+                "  puddle setup git          sign git commits with it\n"
+                "  puddle pair               on this machine, then 'puddle join' on another one to share it\n");
     return 0;
 }
 

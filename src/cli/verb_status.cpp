@@ -28,7 +28,7 @@ struct StatusFacts {
     std::string pubkey;
     std::uint64_t idle_timeout_s = 0;
     std::optional<AgentState> agent; // nullopt: agent not reachable
-    std::string agent_problem;
+    std::string agent_problem, agent_hint;
     Json pair_pending, rekey_pending, name, members;
     Json generation; // of the key held, in this envoy's rotation log
     Json delivery;   // {generation, made_at, taken, waiting} of the envelope made here, or null
@@ -98,7 +98,7 @@ StatusFacts gather() {
         f.protection = p;
     } catch (const Error &) {
     }
-    f.agent = try_agent_state(&f.agent_problem);
+    f.agent = try_agent_state(&f.agent_problem, &f.agent_hint);
     if (f.agent) f.idle_timeout_s = f.agent->idle_timeout_usec / 1000000;
     auto pending = [&](const char *file) -> Json {
         try {
@@ -148,7 +148,9 @@ StatusFacts gather() {
     }
     f.health = found;
     for (const auto &x : assess_health(dir, config).findings) f.health.add(x.severity, x.reason);
-    if (!f.agent) f.health.add(HealthState::warning, "the agent is not reachable: " + f.agent_problem);
+    if (!f.agent)
+        f.health.add(HealthState::warning, "the agent is not reachable: " + f.agent_problem +
+                                               (f.agent_hint.empty() ? "" : "; fix: " + f.agent_hint));
     else if (pub && safe) {
         if (auto why = agent_mismatch(*f.agent, *pub); !why.empty())
             f.health.add(HealthState::degraded, why + "; fix: " + agent_mismatch_hint());

@@ -1,0 +1,71 @@
+"""Issue 24: the words a user meets. A mistyped verb gets a suggestion,
+init says what to do next, and the messages that used to leave the user
+stuck name the problem and a command to run."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from cli_common import PuddleCase  # noqa: E402
+
+
+class Words(PuddleCase):
+    def text(self, data):
+        return data.decode("utf-8", errors="strict")
+
+    def test_mistyped_verb_suggests_the_nearest_one(self):
+        for typed, meant in (("stauts", "status"), ("unlok", "unlock"), ("rekeypair", "rekey-pair"),
+                             ("sing", "sign"), ("rotate-passphrse", "rotate-passphrase")):
+            p = self.run_puddle(typed)
+            self.assertEqual(p.returncode, 2, (typed, p.stderr))
+            err = self.text(p.stderr)
+            self.assertIn(f'unknown verb "{typed}"', err)
+            self.assertIn(f"hint: did you mean '{meant}'?", err)
+
+    def test_unrelated_word_gets_no_suggestion(self):
+        p = self.run_puddle("xyzzy")
+        self.assertEqual(p.returncode, 2)
+        err = self.text(p.stderr)
+        self.assertNotIn("did you mean", err)
+        self.assertIn("hint: see 'puddle --help'", err)
+
+    def test_init_prints_the_next_steps(self):
+        p = self.run_puddle("init", "--passphrase-fd", "FD", passphrases=["correct horse"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = self.text(p.stdout)
+        self.assertIn("next steps:", out)
+        for step in ("puddle unlock", "puddle setup ssh", "puddle setup git", "puddle pair"):
+            self.assertIn(step, out)
+
+    # The test environment has no XDG_RUNTIME_DIR: like su, sudo or an ssh
+    # login without a user manager.
+    def test_unlock_without_a_login_session_says_what_is_missing_and_what_to_run(self):
+        self.init()
+        p = self.run_puddle("unlock", "--passphrase-fd", "FD", passphrases=["correct horse"])
+        self.assertEqual(p.returncode, 1, p.stderr)
+        err = self.text(p.stderr)
+        self.assertIn("no user session bus", err)
+        self.assertIn("not in a login session", err)
+        self.assertNotIn("No medium found", err)
+        hint = [l for l in err.splitlines() if l.startswith("hint: ")][0]
+        self.assertIn("loginctl enable-linger", hint)
+        self.assertIn("machinectl shell", hint)
+
+    def test_status_names_the_fix_for_a_missing_user_bus(self):
+        self.init()
+        p = self.run_puddle("status")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        warning = [l for l in self.text(p.stdout).splitlines() if "the agent is not reachable" in l][0]
+        self.assertIn("no user session bus", warning)
+        self.assertIn("fix: ", warning)
+        self.assertIn("loginctl enable-linger", warning)
+        self.assertNotIn("No medium found", warning)
+        self.assertIn("machinectl shell", warning)
+        with_bus_dir = self.run_puddle("unlock", "--passphrase-fd", "FD", passphrases=["correct horse"],
+                                       env_extra={"XDG_RUNTIME_DIR": self.tmp})
+        self.assertEqual(with_bus_dir.returncode, 1)
+        self.assertIn(f"no user session bus at {self.tmp}/bus", self.text(with_bus_dir.stderr))
+
+
+if __name__ == "__main__":
+    unittest.main()
