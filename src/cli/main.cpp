@@ -56,14 +56,17 @@ const std::vector<Verb> &verbs() {
          "digest. Data starting with \"puddle-statement-\" is refused (reserved).\n",
          run_sign},
         {"pair", "print a single-use code that lets a new machine join",
-         "usage: puddle pair [--wait]\n\n"
+         "usage: puddle pair [--wait]\n"
+         "       puddle pair --cancel\n\n"
          "Writes pair.pending with a fresh 8-digit code (valid [pair] code_ttl_seconds, default 300),\n"
          "starts puddle-pair.socket through your user manager and prints the code. The listener\n"
          "hands the WRAPPED identity to the machine that proves it knows the code, then stops.\n"
          "A failed claim burns the code.\n\n"
          "  --wait   wait until the code is claimed, burned or expired, and say which, when\n"
          "           and from which address (exit 0 when claimed, 6 otherwise); warn of each\n"
-         "           claim that held the code and was dropped\n",
+         "           claim that held the code and was dropped\n"
+         "  --cancel withdraw the pending code before it expires and stop the listener's socket;\n"
+         "           a 'pair --wait' elsewhere ends with 'cancelled' (exit 6)\n",
          run_pair},
         {"join", "join a puddle with a code from one of its envoys",
          "usage: puddle join --from HOST[:PORT] [--code-fd N] [--passphrase-fd N]\n\n"
@@ -157,9 +160,11 @@ const std::vector<Verb> &verbs() {
          "  --code CODE           the code on the command line: warned against (any local user reads it)\n",
          run_rekey},
         {"rekey-pair", "print a single-use code that hands the rotated key to a member",
-         "usage: puddle rekey-pair [--wait]\n\n"
+         "usage: puddle rekey-pair [--wait]\n"
+         "       puddle rekey-pair --cancel\n\n"
          "Like 'puddle pair', for a rotated key: writes rekey.pending and starts the listener.\n\n"
-         "  --wait   wait until the code is claimed, burned or expired, and say which\n",
+         "  --wait   wait until the code is claimed, burned or expired, and say which\n"
+         "  --cancel withdraw the pending rekey code and stop the listener's socket\n",
          run_rekey_pair},
         {"name", "claim, show or resolve a friendly name",
          "usage: puddle name set NAME | name clear | name show | name resolve NAME\n\n"

@@ -1,8 +1,10 @@
 """Issue 24: the words a user meets. A mistyped verb gets a suggestion,
 init says what to do next, and the messages that used to leave the user
 stuck name the problem and a command to run."""
+import json
 import os
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -65,6 +67,49 @@ class Words(PuddleCase):
                                        env_extra={"XDG_RUNTIME_DIR": self.tmp})
         self.assertEqual(with_bus_dir.returncode, 1)
         self.assertIn(f"no user session bus at {self.tmp}/bus", self.text(with_bus_dir.stderr))
+
+    def write_pending(self, name, purpose, ttl=300):
+        now = int(time.time())
+        path = self.file(name)
+        with open(path, "w") as f:
+            f.write(json.dumps({"v": 1, "purpose": purpose, "code": "12345678", "created": now,
+                                "expires": now + ttl}) + "\n")
+        os.chmod(path, 0o600)
+        return now
+
+    def test_a_pending_code_names_the_way_to_cancel_it(self):
+        self.init()
+        self.write_pending("pair.pending", "pair")
+        p = self.run_puddle("pair")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        err = self.text(p.stderr)
+        self.assertIn("a pair code is already pending until", err)
+        self.assertIn("'puddle pair --cancel'", err)
+
+    def test_cancel_removes_the_pending_code_and_records_cancelled(self):
+        # Here without a user manager: the socket cannot be stopped, which is
+        # a warning; the code is withdrawn all the same (tests/integration
+        # test_pair.py cancels with a running listener).
+        self.init()
+        for verb, purpose, pending in (("pair", "pair", "pair.pending"), ("rekey-pair", "rekey", "rekey.pending")):
+            created = self.write_pending(pending, purpose)
+            p = self.run_puddle(verb, "--cancel")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("cancelled", self.text(p.stdout))
+            self.assertFalse(os.path.exists(self.file(pending)))
+            with open(self.file(purpose + ".result")) as f:
+                result = json.load(f)
+            self.assertEqual((result["result"], result["created"]), ("cancelled", created))
+            again = self.run_puddle(verb, "--cancel")
+            self.assertEqual(again.returncode, 0, again.stderr)
+            self.assertIn("nothing to cancel", self.text(again.stdout))
+
+    def test_cancel_and_wait_together_are_a_usage_error(self):
+        self.init()
+        for verb in ("pair", "rekey-pair"):
+            p = self.run_puddle(verb, "--cancel", "--wait")
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("give one", self.text(p.stderr))
 
 
 if __name__ == "__main__":

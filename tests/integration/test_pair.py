@@ -508,6 +508,25 @@ class Pairing(unittest.TestCase):
         self.assertRegex(err, r"the code was burned at \d\d:\d\d:\d\d by a failed claim from '?[^ ]*"
                               + re.escape(self.ns.peer_ip))
 
+    def test_pair_cancel_withdraws_the_code_stops_the_socket_and_pair_wait_says_so(self):
+        waiter = self.session.popen([os.path.join(self.a.bindir, "puddle"), "pair", "--wait"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        code = re.search(r"pairing code: (\d{4}-\d{4})", waiter.stdout.readline()).group(1)
+        wait_until(self.socket_active, 10, what="puddle-pair.socket")
+        p = self.a.puddle("pair", "--cancel")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("pairing code cancelled", p.stdout)
+        _, err = waiter.communicate(timeout=30)
+        self.assertEqual(waiter.returncode, 6, err)
+        self.assertRegex(err, r"the code was cancelled at \d\d:\d\d:\d\d with 'puddle pair --cancel'")
+        self.assertFalse(os.path.exists(self.state("pair.pending")))
+        wait_until(lambda: not self.socket_active(), 10, what="the socket to stop")
+        self.assertEqual(self.result()["result"], "cancelled")
+        self.assertEqual(self.join(self.new_joiner(), code).returncode, 6)
+        # A new code can be made at once.
+        self.pair()
+        self.assertEqual(self.a.puddle("pair", "--cancel").returncode, 0)
+
     def test_unknown_users_and_users_without_a_code_get_the_same_answer(self):
         # Byte for byte: a user that does not exist, one that exists without
         # a code, this user asking for the other purpose, and this user once
