@@ -76,7 +76,9 @@ int run_import(const std::vector<std::string> &argv) {
     const auto wrapped = parse_wrapped(bundle.wrapped, "the bundle's wrap");
     check_received_kdf(wrapped.kdf, "the bundle's wrap");
     auto pass = current_passphrase(args, "Passphrase of the puddle you are importing");
-    const auto keypair = unwrap_seed(wrapped, pass.bytes(), bundle.salt, bundle.pub); // before anything is written
+    const std::string bundle_name = source == "-" ? "the bundle on standard input" : "the bundle " + quoted(source);
+    const auto keypair = unwrap_seed(wrapped, pass.bytes(), bundle.salt, bundle.pub, // before anything is written
+                                     {bundle_name, "the bundle is damaged: write it again with 'puddle export' on a member"});
     pass = SecretBuffer();
 
     auto st = open_state(true);

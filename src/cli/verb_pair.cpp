@@ -283,7 +283,9 @@ int run_join(const std::vector<std::string> &argv) {
         // Verify the unwrap before writing anything.
         auto wrapped = parse_wrapped(p.wrapped, "the holder's identity.wrapped");
         check_received_kdf(wrapped.kdf, "the holder's identity.wrapped");
-        auto keypair = unwrap_seed(wrapped, pass.bytes(), p.salt, joined);
+        auto keypair = unwrap_seed(wrapped, pass.bytes(), p.salt, joined,
+                                   {"the wrapped key " + *from + " sent",
+                                    "its identity.wrapped is damaged: pair from another member"});
         if (member) {
             already = true;
             return certify_this_envoy(open_state(false).store, keypair, std::int64_t(std::time(nullptr)));
@@ -397,7 +399,9 @@ int rekey_from(const Args &args, const std::string &from) {
         const auto path = check_rotation_offer(p.retired_json, current, rotated);
         auto wrapped = parse_wrapped(p.wrapped, "the holder's identity.wrapped");
         check_received_kdf(wrapped.kdf, "the holder's identity.wrapped");
-        const auto keypair = unwrap_seed(wrapped, pass.bytes(), p.salt, rotated);
+        const auto keypair = unwrap_seed(wrapped, pass.bytes(), p.salt, rotated,
+                                         {"the rotated key " + from + " sent",
+                                          "its wrap is damaged: take the key from another member that has it"});
         auto st = open_state(false);
         adopt_rotation(st.store, current, path, p.salt, p.wrapped, rotated);
         const auto cert = certify_this_envoy(st.store, keypair, std::int64_t(std::time(nullptr)));

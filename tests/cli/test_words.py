@@ -111,6 +111,29 @@ class Words(PuddleCase):
             self.assertEqual(p.returncode, 2, p.stderr)
             self.assertIn("give one", self.text(p.stderr))
 
+    def test_a_wrong_passphrase_for_an_import_names_the_bundle(self):
+        self.init()
+        bundle = os.path.join(self.tmp, "bundle.json")
+        self.assertEqual(self.run_puddle("export", bundle).returncode, 0)
+        p = self.run_puddle("import", "--passphrase-fd", "FD", bundle, passphrases=["not it"])
+        self.assertEqual(p.returncode, 5, p.stderr)
+        err = self.text(p.stderr)
+        self.assertIn(f'wrong passphrase (or damaged the bundle "{bundle}")', err)
+        self.assertNotIn("identity.wrapped", err)
+        self.assertIn("write it again with 'puddle export'", err)
+
+    def test_a_wrong_passphrase_for_rotate_passphrase_points_to_export_and_import(self):
+        # identity.wrapped is sealed to this machine: another member's copy
+        # does not fit, so the way back is an export there and an import here.
+        self.init()
+        p = self.run_puddle("rotate-passphrase", "--passphrase-fd", "FD", "--new-passphrase-fd", "FD",
+                            passphrases=["not it", "new one"])
+        self.assertEqual(p.returncode, 5, p.stderr)
+        err = self.text(p.stderr)
+        self.assertIn("wrong passphrase (or damaged identity.wrapped)", err)
+        self.assertIn("'puddle export FILE', then here 'puddle import FILE'", err)
+        self.assertNotIn("restore identity.wrapped from another member", err)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -522,7 +522,12 @@ class Pairing(unittest.TestCase):
         self.assertFalse(os.path.exists(self.state("pair.pending")))
         wait_until(lambda: not self.socket_active(), 10, what="the socket to stop")
         self.assertEqual(self.result()["result"], "cancelled")
-        self.assertEqual(self.join(self.new_joiner(), code).returncode, 6)
+        # The socket is gone: the joiner cannot even connect (exit 1), and
+        # writes nothing.
+        joiner = self.new_joiner()
+        p = self.join(joiner, code)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertEqual(self.joiner_files(joiner), [])
         # A new code can be made at once.
         self.pair()
         self.assertEqual(self.a.puddle("pair", "--cancel").returncode, 0)
