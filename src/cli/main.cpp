@@ -279,6 +279,10 @@ int dispatch(int argc, char **argv) {
         return 0;
     }
     if (first == "--list-options") return list_options(argc > 2 ? argv[2] : "");
+    if (first == "--list-config-keys") { // hidden: for tests/lint_man_facts.py
+        for (const auto &key : config_keys()) std::printf("%s\n", key.c_str());
+        return 0;
+    }
     for (const auto &v : verbs()) {
         if (first != v.name) continue;
         std::vector<std::string> rest(argv + 2, argv + argc);
