@@ -155,8 +155,11 @@ StatusFacts gather() {
         if (auto why = agent_mismatch(*f.agent, *pub); !why.empty())
             f.health.add(HealthState::degraded, why + "; fix: " + agent_mismatch_hint());
     }
-    f.hints.push_back("a forgotten passphrase cannot be recovered: unlock on another member envoy that "
-                      "still knows it, or start over with a new 'puddle init' (the old key is then orphaned)");
+    // The passphrase matters only to unlock: no need to say this to someone
+    // whose session is open.
+    if (!f.agent || !f.agent->unlocked)
+        f.hints.push_back("a forgotten passphrase cannot be recovered: unlock on another member envoy that "
+                          "still knows it, or start over with a new 'puddle init' (the old key is then orphaned)");
     return f;
 }
 
@@ -231,7 +234,9 @@ void print_human(const StatusFacts &f) {
         } else {
             std::printf("%s no\n", bold("unlocked:").c_str());
         }
-        std::printf("%s %llu signed, %llu refused since the last unlock\n", bold("uses:").c_str(),
+        // The agent counts every request it did not sign (refused, or failed:
+        // locked, a reserved prefix) together; the last use names which.
+        std::printf("%s %llu signed, %llu refused or failed since the last unlock\n", bold("uses:").c_str(),
                     (unsigned long long)f.agent->signed_uses, (unsigned long long)f.agent->refused_uses);
         if (const auto &u = f.agent->last_use; u.time_usec) {
             std::time_t t = std::time_t(u.time_usec / 1000000);
@@ -244,8 +249,9 @@ void print_human(const StatusFacts &f) {
     } else if (f.initialized) {
         std::printf("%s not reachable (%s)\n", bold("agent:").c_str(), printable(f.agent_problem).c_str());
     }
-    std::printf("%s %llu minutes\n", bold("idle timeout:").c_str(),
-                static_cast<unsigned long long>(f.idle_timeout_s / 60));
+    if (f.initialized) // nothing to unlock, so no timeout to speak of
+        std::printf("%s %llu minutes\n", bold("idle timeout:").c_str(),
+                    static_cast<unsigned long long>(f.idle_timeout_s / 60));
     if (f.initialized) {
         if (const Json *n = f.name.get("name"))
             std::printf("%s %s%s\n", bold("name:").c_str(), n->as_string()->c_str(),

@@ -3,6 +3,7 @@ init says what to do next, and the messages that used to leave the user
 stuck name the problem and a command to run."""
 import json
 import os
+import shutil
 import sys
 import time
 import unittest
@@ -133,6 +134,38 @@ class Words(PuddleCase):
         self.assertIn("wrong passphrase (or damaged identity.wrapped)", err)
         self.assertIn("'puddle export FILE', then here 'puddle import FILE'", err)
         self.assertNotIn("restore identity.wrapped from another member", err)
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"), "needs root for a mount namespace")
+    def test_log_on_a_system_without_journal_files_says_there_are_no_entries(self):
+        # Empty tmpfs over the journal directories, in a mount namespace of
+        # the command's own: a machine whose journal has nothing yet.
+        hide = " ".join(f"mount -t tmpfs none {d};" for d in ("/var/log/journal", "/run/log/journal")
+                        if os.path.isdir(d))
+        prefix = ("unshare", "-m", "sh", "-c", hide + ' exec "$@"', "sh")
+        p = self.run_puddle("log", prefix=prefix)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        err = self.text(p.stderr)
+        self.assertIn("the journal has no entries at all yet", err)
+        self.assertIn("systemctl status systemd-journald", err)
+        self.assertNotIn("readable by this user", err)
+        p = self.run_puddle("log", "--json", prefix=prefix)
+        self.assertEqual((p.returncode, p.stdout), (0, b"[]\n"), p.stderr)
+
+    def test_status_of_an_uninitialized_directory_shows_no_idle_timeout(self):
+        p = self.run_puddle("status")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("idle timeout", self.text(p.stdout))
+        # (--json keeps idle_timeout_s, the configured one: its shape is stable.)
+        st = json.loads(self.run_puddle("status", "--json").stdout)
+        self.assertFalse(any("forgotten passphrase" in h for h in st["hints"]), st["hints"])
+
+    def test_status_of_a_locked_member_keeps_the_forgotten_passphrase_hint(self):
+        # (The unlocked case, where it is left out, needs the agent:
+        # tests/integration/test_record.py.)
+        self.init()
+        out = self.text(self.run_puddle("status").stdout)
+        self.assertIn("idle timeout: 1440 minutes", out)
+        self.assertIn("hint: a forgotten passphrase cannot be recovered", out)
 
 
 if __name__ == "__main__":
