@@ -369,6 +369,10 @@ class Pairing(unittest.TestCase):
         out, err = waiter.communicate(timeout=60)
         self.assertEqual(waiter.returncode, 0, err)
         self.assertIn("claimed: joiner-host", out)
+        # The listener logs its deadline as local ISO time, not an epoch.
+        journal = self.session.journal(unit="puddle-pair.service")
+        self.assertRegex(journal, r"claim until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d")
+        self.assertNotRegex(journal, r"claim until \d{9,}")
 
     def test_the_code_from_a_descriptor_is_in_no_command_line_while_join_asks_the_passphrase(self):
         code = self.pair()
@@ -494,6 +498,10 @@ class Pairing(unittest.TestCase):
         out, err = waiter.communicate(timeout=60)
         self.assertEqual(waiter.returncode, 0, err)
         self.assertIn("claimed: joiner-host", out)
+        # The listener logs its deadline as local ISO time, not an epoch.
+        journal = self.session.journal(unit="puddle-pair.service")
+        self.assertRegex(journal, r"claim until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d")
+        self.assertNotRegex(journal, r"claim until \d{9,}")
         self.assertRegex(err, r"puddle: warning: at \d\d:\d\d:\d\d a claim from \S*127\.0\.0\.5:\d+ held the code "
                               r"after HELLO and went quiet; dropped, the code is still good")
 
