@@ -2,9 +2,9 @@
 #
 # Installed as /usr/share/bash-completion/completions/puddle (loaded on demand
 # by bash-completion). Verbs and options come from the installed binary's own
-# help ('puddle --help', 'puddle VERB --help'), so new verbs and options
-# complete without touching this file. The usage line says which options take
-# a value: '--opt WORD' does, '--opt]' or '--opt |' does not.
+# help ('puddle --help') and the parser's table of each verb's options
+# ('puddle --list-options VERB'), so new verbs and options complete without
+# touching this file.
 
 # The verbs, one per line. SPEC's list when the binary cannot tell us.
 _puddle_verbs()
@@ -20,27 +20,16 @@ _puddle_verbs()
 }
 
 # "OPTION PLACEHOLDER" per option of VERB (placeholder "-" when the option
-# takes no value), then "@ PLACEHOLDER" per positional, from its usage line(s).
+# takes no value), "@ PLACEHOLDER" for its positionals and "+ NAME" per
+# sub-verb, from the parser's own table ('puddle --list-options VERB',
+# hidden). Options marked hidden (--code: a code on the command line is for
+# every local user to read) are left out.
 _puddle_verb_spec()
 {
-    "$1" "$2" --help 2>/dev/null | awk -v verb="$2" '
-        /^usage: / {
-            n = split($0, w, /[ \t]+/)
-            for (i = 4; i <= n; i++) {
-                t = w[i]; gsub(/[][|]/, "", t)
-                if (t == "") continue
-                if (t ~ /^--[a-z]/) {
-                    nx = (i < n) ? w[i + 1] : ""
-                    # a value follows only when the option token is not closed by "]"
-                    if (w[i] !~ /\]$/ && nx ~ /^[A-Z]/) { v = nx; gsub(/[][|]/, "", v); sub(/[^A-Z].*/, "", v); print t, v; i++ }
-                    else print t, "-"
-                } else if (t ~ /^[A-Z]/) {
-                    sub(/[^A-Z].*/, "", t); print "@", t
-                } else if (t ~ /^[a-z]/) {
-                    print "+", t        # a sub-verb (puddle name set|clear|...)
-                }
-            }
-        }'
+    "$1" --list-options "$2" 2>/dev/null | awk '
+        $1 == "option" && $4 != "hidden" {print $2, $3}
+        $1 == "positional" {print "@", $2}
+        $1 == "subverb" {print "+", $2}'
 }
 
 _puddle_complete_value()

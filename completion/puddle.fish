@@ -1,9 +1,9 @@
 # fish completion for puddle(1)
 #
-# Installed as /usr/share/fish/vendor_completions.d/puddle.fish. Verbs and
-# options come from the binary's own help ('puddle --help', 'puddle VERB
-# --help'), so new verbs and options complete without touching this file. The
-# usage line says which options take a value: '--opt WORD' does.
+# Installed as /usr/share/fish/vendor_completions.d/puddle.fish. Verbs come
+# from the binary's own help ('puddle --help'), each verb's options from the
+# parser's table ('puddle --list-options VERB'), so new verbs and options
+# complete without touching this file.
 
 function __puddle_prog
     set -l prog (commandline -opc)[1]
@@ -26,35 +26,24 @@ function __puddle_verbs
 end
 
 # "KIND<TAB>NAME<TAB>PLACEHOLDER<TAB>DESCRIPTION" lines for VERB: KIND is
-# "opt" (PLACEHOLDER "-" when it takes no value), "pos" or "sub".
+# "opt" (PLACEHOLDER "-" when it takes no value), "pos" or "sub", from the
+# parser's own table ('puddle --list-options VERB', hidden); descriptions
+# from the verb's --help. Options marked hidden (--code: a code on the
+# command line is for every local user to read) are not offered.
 function __puddle_spec -a verb
     set -l prog (__puddle_prog)
     set -l help ($prog $verb --help 2>/dev/null)
-    for line in $help
-        string match -q 'usage: *' -- $line; or continue
-        set -l w (string split -n ' ' -- $line)
-        set -l n (count $w)
-        set -l i 4
-        while test $i -le $n
-            set -l raw $w[$i]
-            set -l t (string replace -a -r '[][|]' '' -- $raw)
-            if string match -q -r '^--[a-z]' -- $t
-                set -l val -
-                if test $i -lt $n; and not string match -q '*]' -- $raw
-                    set -l nx (string replace -a -r '[][|]' '' -- $w[(math $i + 1)])
-                    if string match -q -r '^[A-Z]' -- $nx
-                        set val (string replace -r '[^A-Z].*' '' -- $nx)
-                        set i (math $i + 1)
-                    end
-                end
-                set -l desc (string match -r -g '^  '$t'(?: [A-Z]+)? +(.*)$' -- $help)[1]
-                printf 'opt\t%s\t%s\t%s\n' $t $val "$desc"
-            else if string match -q -r '^[A-Z]' -- $t
-                printf 'pos\t-\t%s\t\n' (string replace -r '[^A-Z].*' '' -- $t)
-            else if string match -q -r '^[a-z]' -- $t
-                printf 'sub\t%s\t-\t\n' $t
-            end
-            set i (math $i + 1)
+    for line in ($prog --list-options $verb 2>/dev/null)
+        set -l f (string split ' ' -- $line)
+        switch $f[1]
+            case option
+                test "$f[4]" = hidden; and continue
+                set -l desc (string match -r -g '^  '$f[2]'(?: [A-Z]+)? +(.*)$' -- $help)[1]
+                printf 'opt\t%s\t%s\t%s\n' $f[2] $f[3] "$desc"
+            case positional
+                printf 'pos\t-\t%s\t\n' $f[2]
+            case subverb
+                printf 'sub\t%s\t-\t\n' $f[2]
         end
     end
 end

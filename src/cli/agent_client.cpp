@@ -5,6 +5,7 @@
 #include "core/statedir.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "util/user_manager.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -56,9 +57,7 @@ UniqueFd passphrase_memfd(const SecretBuffer &passphrase) {
 AgentClient::AgentClient() {
     sd_bus *bus = nullptr;
     int r = sd_bus_open_user(&bus);
-    if (r < 0)
-        throw Error(Failure::failed, "cannot reach the agent", "no user bus: " + errno_text(-r),
-                    "run puddle inside your login session (XDG_RUNTIME_DIR and the user bus must exist)");
+    if (r < 0) throw no_user_bus_error("cannot reach the agent", r);
     bus_.reset(bus);
 }
 
@@ -183,11 +182,12 @@ AgentState AgentClient::state() {
     return s;
 }
 
-std::optional<AgentState> try_agent_state(std::string *why) {
+std::optional<AgentState> try_agent_state(std::string *why, std::string *hint) {
     try {
         return AgentClient().state();
     } catch (const Error &e) {
         if (why) *why = e.why();
+        if (hint) *hint = e.hint();
         return std::nullopt;
     }
 }

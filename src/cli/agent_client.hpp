@@ -48,7 +48,7 @@ private:
 };
 
 // The agent's state if it can be reached, nullopt otherwise (status uses this).
-std::optional<AgentState> try_agent_state(std::string *why);
+std::optional<AgentState> try_agent_state(std::string *why, std::string *hint = nullptr);
 
 // Empty when the agent serves the identity `pub` of this command's state
 // directory; otherwise why not (it reads another directory: the user

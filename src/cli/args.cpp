@@ -13,9 +13,21 @@ void usage_error(const std::string &verb, const std::string &why) {
                 "see 'puddle " + (verb.empty() ? std::string("--help") : verb + " --help") + "'");
 }
 
+Args::Args(const std::string &verb, const std::vector<std::string> &argv) : verb_(verb) {
+    const VerbSyntax *syntax = syntax_of(verb);
+    if (!syntax) throw Error(Failure::internal, verb, "no entry in the syntax table for this verb");
+    parse(argv, syntax->options, syntax->max_positionals);
+}
+
 Args::Args(const std::string &verb, const std::vector<std::string> &argv, const std::vector<OptionSpec> &spec,
            std::size_t max_positionals)
     : verb_(verb) {
+    parse(argv, spec, max_positionals);
+}
+
+void Args::parse(const std::vector<std::string> &argv, const std::vector<OptionSpec> &spec,
+                 std::size_t max_positionals) {
+    const std::string &verb = verb_;
     bool only_positionals = false;
     for (std::size_t i = 0; i < argv.size(); ++i) {
         const std::string &a = argv[i];
@@ -39,10 +51,10 @@ Args::Args(const std::string &verb, const std::vector<std::string> &argv, const 
         for (const auto &o : spec)
             if (o.name == name) s = &o;
         if (!s) usage_error(verb, "unknown option " + quote_for_message("--" + name));
-        if (s->takes_value && !inline_value) {
+        if (s->takes_value() && !inline_value) {
             if (i + 1 >= argv.size()) usage_error(verb, "option '--" + name + "' needs a value");
             val = argv[++i];
-        } else if (!s->takes_value && inline_value) {
+        } else if (!s->takes_value() && inline_value) {
             usage_error(verb, "option '--" + name + "' takes no value");
         }
         if (values_.count(name)) usage_error(verb, "option '--" + name + "' given twice");

@@ -1,21 +1,50 @@
 // Command-line options of one verb: --name, --name VALUE, --name=VALUE, and
 // positionals. Anything unknown is a usage error (exit 2).
+//
+// What each verb accepts is declared once, in the table of cli/syntax.cpp:
+// the parser reads it, and so do `puddle --list-options VERB` (hidden), the
+// shell completions and the test that every option is completable.
 #pragma once
 
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace puddle::cli {
 
 struct OptionSpec {
     std::string name;   // without the leading dashes
-    bool takes_value;
+    std::string value;  // the value's placeholder as --help spells it (N, FILE, HOST); empty: a flag
+    // false: parsed but not offered by completion (--code: a code on the
+    // command line is for every local user to read, so it is not suggested).
+    bool offered = true;
+    bool takes_value() const { return !value.empty(); }
 };
+
+// The command line one verb accepts.
+struct VerbSyntax {
+    std::string verb;
+    std::vector<OptionSpec> options;
+    std::size_t max_positionals = 0;
+    std::string positional;              // the positionals' placeholder (FILE, HOST, NAME), or empty
+    std::vector<std::string> subverbs;   // the first positional is one of these (name set|clear|...)
+};
+
+// The verb's entry in the table; nullptr for a verb with none.
+const VerbSyntax *syntax_of(std::string_view verb);
+// `puddle --list-options VERB`: one line per item, for completion and tests:
+//   option --NAME PLACEHOLDER|- [hidden]
+//   positional PLACEHOLDER
+//   subverb NAME
+std::string describe_syntax(const VerbSyntax &syntax);
 
 class Args {
 public:
+    // Parses argv with the verb's entry in the syntax table.
+    Args(const std::string &verb, const std::vector<std::string> &argv);
+    [[deprecated("declare the verb's options in the table of cli/syntax.cpp and use Args(verb, argv)")]]
     Args(const std::string &verb, const std::vector<std::string> &argv, const std::vector<OptionSpec> &spec,
          std::size_t max_positionals);
 
@@ -26,6 +55,8 @@ public:
     const std::vector<std::string> &positionals() const { return positionals_; }
 
 private:
+    void parse(const std::vector<std::string> &argv, const std::vector<OptionSpec> &spec, std::size_t max_positionals);
+
     std::string verb_;
     std::map<std::string, std::string> values_;
     std::vector<std::string> positionals_;

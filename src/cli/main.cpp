@@ -1,4 +1,5 @@
 // The puddle command: dispatch to a verb, turn errors into messages and exit codes.
+#include "cli/args.hpp"
 #include "cli/code_source.hpp"
 #include "cli/io.hpp"
 #include "core/config.hpp"
@@ -8,6 +9,7 @@
 #include "util/failure.hpp"
 #include "util/text.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <sys/stat.h>
@@ -20,7 +22,8 @@ const std::vector<Verb> &verbs() {
          "usage: puddle init [--passphrase-fd N]\n\n"
          "Generates a new Ed25519 keypair, asks for a passphrase (twice, on the terminal),\n"
          "and writes identity.wrapped, identity.salt and identity.pub to the state directory.\n"
-         "Refuses if this envoy is already a member (names the existing key).\n\n"
+         "Refuses if this envoy is already a member (names the existing key). Ends with the\n"
+         "next steps (unlock, ssh and git setup, pairing another machine).\n\n"
          "  --passphrase-fd N   read the new passphrase from file descriptor N, up to the first newline\n",
          run_init},
         {"status", "show identity, session and health",
@@ -53,14 +56,17 @@ const std::vector<Verb> &verbs() {
          "digest. Data starting with \"puddle-statement-\" is refused (reserved).\n",
          run_sign},
         {"pair", "print a single-use code that lets a new machine join",
-         "usage: puddle pair [--wait]\n\n"
+         "usage: puddle pair [--wait]\n"
+         "       puddle pair --cancel\n\n"
          "Writes pair.pending with a fresh 8-digit code (valid [pair] code_ttl_seconds, default 300),\n"
          "starts puddle-pair.socket through your user manager and prints the code. The listener\n"
          "hands the WRAPPED identity to the machine that proves it knows the code, then stops.\n"
          "A failed claim burns the code.\n\n"
          "  --wait   wait until the code is claimed, burned or expired, and say which, when\n"
          "           and from which address (exit 0 when claimed, 6 otherwise); warn of each\n"
-         "           claim that held the code and was dropped\n",
+         "           claim that held the code and was dropped\n"
+         "  --cancel withdraw the pending code before it expires and stop the listener's socket;\n"
+         "           a 'pair --wait' elsewhere ends with 'cancelled' (exit 6)\n",
          run_pair},
         {"join", "join a puddle with a code from one of its envoys",
          "usage: puddle join --from HOST[:PORT] [--code-fd N] [--passphrase-fd N]\n\n"
@@ -154,9 +160,11 @@ const std::vector<Verb> &verbs() {
          "  --code CODE           the code on the command line: warned against (any local user reads it)\n",
          run_rekey},
         {"rekey-pair", "print a single-use code that hands the rotated key to a member",
-         "usage: puddle rekey-pair [--wait]\n\n"
+         "usage: puddle rekey-pair [--wait]\n"
+         "       puddle rekey-pair --cancel\n\n"
          "Like 'puddle pair', for a rotated key: writes rekey.pending and starts the listener.\n\n"
-         "  --wait   wait until the code is claimed, burned or expired, and say which\n",
+         "  --wait   wait until the code is claimed, burned or expired, and say which\n"
+         "  --cancel withdraw the pending rekey code and stop the listener's socket\n",
          run_rekey_pair},
         {"name", "claim, show or resolve a friendly name",
          "usage: puddle name set NAME | name clear | name show | name resolve NAME\n\n"
@@ -211,6 +219,51 @@ void print_main_help() {
                 "7 permission denied, 8 ambiguous name. See puddle(1).\n");
 }
 
+// Optimal string alignment distance: edits, with a swap of two neighbours as
+// one edit, so "stauts" is one edit from "status".
+std::size_t edit_distance(const std::string &a, const std::string &b) {
+    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+    for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+    for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i)
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    return d[a.size()][b.size()];
+}
+
+// The verb a mistyped word most likely meant: the nearest within two edits
+// (one for words of up to four letters: two edits turn a short word into
+// almost any other), and only when no other verb is as near.
+std::string closest_verb(const std::string &word) {
+    if (word.size() > 64) return {};
+    const std::size_t limit = word.size() <= 4 ? 1 : 2;
+    std::string best;
+    std::size_t best_distance = limit + 1;
+    bool tie = false;
+    for (const auto &v : verbs()) {
+        const std::size_t d = edit_distance(word, v.name);
+        if (d < best_distance) {
+            best = v.name, best_distance = d, tie = false;
+        } else if (d == best_distance) {
+            tie = true;
+        }
+    }
+    return best_distance <= limit && !tie ? best : std::string();
+}
+
+// Hidden: the parser's own table of VERB's options, positionals and
+// sub-verbs (cli/syntax.cpp), for the shell completions and their test.
+int list_options(const std::string &verb) {
+    const VerbSyntax *syntax = syntax_of(verb);
+    if (!syntax) throw Error(Failure::invalid_argument, "usage", "--list-options needs a verb, not " + quote_for_message(verb));
+    std::fputs(describe_syntax(*syntax).c_str(), stdout);
+    return 0;
+}
+
 int dispatch(int argc, char **argv) {
     if (argc < 2) {
         print_main_help();
@@ -223,6 +276,11 @@ int dispatch(int argc, char **argv) {
     }
     if (first == "--version") {
         std::printf("puddle %s\n", PUDDLE_VERSION);
+        return 0;
+    }
+    if (first == "--list-options") return list_options(argc > 2 ? argv[2] : "");
+    if (first == "--list-config-keys") { // hidden: for tests/lint_man_facts.py
+        for (const auto &key : config_keys()) std::printf("%s\n", key.c_str());
         return 0;
     }
     for (const auto &v : verbs()) {
@@ -242,7 +300,10 @@ int dispatch(int argc, char **argv) {
         }
         return v.run(rest);
     }
-    throw Error(Failure::invalid_argument, "usage", "unknown verb " + quote_for_message(first), "see 'puddle --help'");
+    const std::string near = closest_verb(first);
+    throw Error(Failure::invalid_argument, "usage", "unknown verb " + quote_for_message(first),
+                near.empty() ? "see 'puddle --help' for the verbs"
+                             : "did you mean '" + near + "'? See 'puddle --help' for the verbs");
 }
 
 } // namespace

@@ -46,7 +46,7 @@ void lock_a_stale_session(const PublicKey &now) {
 } // namespace
 
 int run_evict(const std::vector<std::string> &argv) {
-    Args args("evict", argv, {{"passphrase-fd", true}, {"envelope", true}}, 1);
+    Args args("evict", argv);
     check_fd_options(args, {"passphrase-fd"});
     if (args.positionals().empty()) usage_error("evict", "name the HOST to leave out ('puddle members' lists them)");
     const std::string host = args.positionals()[0];
@@ -193,7 +193,7 @@ void settle_fork(const OpenState &st, const StoredIdentity &id, const Envelope &
 } // namespace
 
 int run_accept(const std::vector<std::string> &argv) {
-    Args args("accept", argv, {{"from", true}, {"receipt", true}, {"settle", false}}, 1);
+    Args args("accept", argv);
     const bool settle = args.flag("settle");
     if (args.positionals().empty()) usage_error("accept", "name the envelope FILE, or - for standard input");
     const auto from = args.value("from");

@@ -23,7 +23,7 @@
 namespace puddle::cli {
 
 int run_export(const std::vector<std::string> &argv) {
-    Args args("export", argv, {}, 1);
+    Args args("export", argv);
     if (args.positionals().empty()) usage_error("export", "name a FILE to write, or - for standard output");
     const std::string target = args.positionals()[0];
     if (target == "-" && ::isatty(STDOUT_FILENO))
@@ -51,7 +51,7 @@ int run_export(const std::vector<std::string> &argv) {
 }
 
 int run_import(const std::vector<std::string> &argv) {
-    Args args("import", argv, {{"passphrase-fd", true}}, 1);
+    Args args("import", argv);
     check_fd_options(args, {"passphrase-fd"});
     if (args.positionals().empty()) usage_error("import", "name the FILE 'puddle export' wrote, or - for standard input");
     const std::string source = args.positionals()[0];
@@ -76,7 +76,9 @@ int run_import(const std::vector<std::string> &argv) {
     const auto wrapped = parse_wrapped(bundle.wrapped, "the bundle's wrap");
     check_received_kdf(wrapped.kdf, "the bundle's wrap");
     auto pass = current_passphrase(args, "Passphrase of the puddle you are importing");
-    const auto keypair = unwrap_seed(wrapped, pass.bytes(), bundle.salt, bundle.pub); // before anything is written
+    const std::string bundle_name = source == "-" ? "the bundle on standard input" : "the bundle " + quoted(source);
+    const auto keypair = unwrap_seed(wrapped, pass.bytes(), bundle.salt, bundle.pub, // before anything is written
+                                     {bundle_name, "the bundle is damaged: write it again with 'puddle export' on a member"});
     pass = SecretBuffer();
 
     auto st = open_state(true);

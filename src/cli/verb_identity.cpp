@@ -17,7 +17,7 @@
 namespace puddle::cli {
 
 int run_init(const std::vector<std::string> &argv) {
-    Args args("init", argv, {{"passphrase-fd", true}}, 0);
+    Args args("init", argv);
     check_fd_options(args, {"passphrase-fd"});
     harden({"puddle init", "the new key"}); // before the passphrase is asked and the seed made
     auto config = load_config_reporting();
@@ -53,11 +53,17 @@ int run_init(const std::vector<std::string> &argv) {
         std::printf("initialized puddle %s\nstate directory: %s\n", keypair.public_key().str().c_str(),
                     st.dir.path().c_str());
     }
+    // What a new user does next, so init does not end in silence.
+    std::printf("\nnext steps:\n"
+                "  puddle unlock             unlock the key for this login session\n"
+                "  puddle setup ssh          use the key for ssh logins\n"
+                "  puddle setup git          sign git commits with it\n"
+                "  puddle pair               on this machine, then 'puddle join' on another one to share it\n");
     return 0;
 }
 
 int run_pubkey(const std::vector<std::string> &argv) {
-    Args args("pubkey", argv, {{"ssh", false}}, 0);
+    Args args("pubkey", argv);
     auto st = open_state(false);
     auto key = st.store.load_public_key();
     if (args.flag("ssh")) std::printf("%s\n", agent::ssh::openssh_public_key_line(key, "puddle:" + key.short_hex()).c_str());
@@ -66,7 +72,7 @@ int run_pubkey(const std::vector<std::string> &argv) {
 }
 
 int run_verify(const std::vector<std::string> &argv) {
-    Args args("verify", argv, {{"sig", true}, {"pub", true}}, 1);
+    Args args("verify", argv);
     auto sig_text = args.value("sig");
     if (!sig_text) usage_error("verify", "--sig SIGNATURE is required");
     auto sig = decode_signature(*sig_text);
@@ -89,7 +95,7 @@ int run_verify(const std::vector<std::string> &argv) {
 }
 
 int run_rotate_passphrase(const std::vector<std::string> &argv) {
-    Args args("rotate-passphrase", argv, {{"passphrase-fd", true}, {"new-passphrase-fd", true}}, 0);
+    Args args("rotate-passphrase", argv);
     check_fd_options(args, {"passphrase-fd", "new-passphrase-fd"});
     harden({"puddle rotate-passphrase", "the key"}); // before the passphrases are asked and the seed unwrapped
     auto config = load_config_reporting();

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <ctime>
 #include <memory>
 #include <systemd/sd-journal.h>
@@ -43,10 +44,30 @@ JournalFields fields_of(sd_journal *j) {
     return f;
 }
 
+// Whether the system keeps any journal file at all, readable or not: a
+// machine whose journal is empty (a fresh container, journald not running,
+// Storage=none) has nothing to show, which is not this user's permissions.
+// nullopt when a directory cannot be listed, so it cannot tell.
+std::optional<bool> journal_files_exist() {
+    namespace fs = std::filesystem;
+    for (const char *root : {"/var/log/journal", "/run/log/journal"}) {
+        std::error_code ec;
+        if (!fs::exists(root, ec)) continue;
+        fs::recursive_directory_iterator it(root, fs::directory_options::none, ec), end;
+        if (ec) return std::nullopt;
+        for (; it != end; it.increment(ec)) {
+            if (ec) return std::nullopt;
+            const auto ext = it->path().extension();
+            if (ext == ".journal" || ext == ".journal~") return true;
+        }
+    }
+    return false;
+}
+
 } // namespace
 
 int run_log(const std::vector<std::string> &argv) {
-    Args args("log", argv, {{"json", false}, {"since", true}, {"lines", true}}, 0);
+    Args args("log", argv);
     std::optional<std::uint64_t> since;
     if (auto text = args.value("since")) {
         std::string why;
@@ -60,8 +81,21 @@ int run_log(const std::vector<std::string> &argv) {
         throw Error(Failure::failed, "log", "cannot open the journal: " + errno_text(-r), kHint);
     Journal j(raw);
     std::uint64_t usage = 0;
-    if (sd_journal_get_usage(j.get(), &usage) >= 0 && usage == 0)
-        throw Error(Failure::failed, "log", "no journal file is readable by this user", kHint);
+    if (sd_journal_get_usage(j.get(), &usage) >= 0 && usage == 0) {
+        if (journal_files_exist() == false) {
+            // Nothing recorded yet, by anyone: an empty record, not a failure.
+            if (args.flag("json")) {
+                std::printf("[]\n");
+                return 0;
+            }
+            std::fprintf(stderr, "puddle: log: no use of the key is recorded: the journal has no entries at all yet "
+                                 "(no journal files in /var/log/journal or /run/log/journal)\n"
+                                 "hint: check that journald runs: 'systemctl status systemd-journald'; once the agent "
+                                 "signed something, 'journalctl --user -u puddle-agent.service' shows it\n");
+            return 0;
+        }
+        throw Error(Failure::failed, "log", "the journal has files, but none is readable by this user", kHint);
+    }
     // The agent's own entries only: journald sets these fields from the
     // sender's credentials, so another program cannot pass for the agent
     // by sending the same MESSAGE_IDs.

@@ -101,7 +101,7 @@ int name_resolve(const Args &args) {
 } // namespace
 
 int run_name(const std::vector<std::string> &argv) {
-    Args args("name", argv, {}, 2);
+    Args args("name", argv);
     if (args.positionals().empty()) usage_error("name", "expected set, clear, show or resolve");
     const std::string &sub = args.positionals()[0];
     if (sub == "set") return name_set(args);

@@ -93,7 +93,8 @@ int hand_out(const std::string &verb, std::string_view purpose, const char *pend
             if (!old) continue;
             if (old->expires > now)
                 throw Error(Failure::failed, verb, "a " + old->purpose + " code is already pending until " + clock_time(old->expires),
-                            "claim it, or wait until it expires");
+                            "claim it, or withdraw it with 'puddle " +
+                                std::string(old->purpose == kPurposePair ? "pair" : "rekey-pair") + " --cancel'");
             st.dir.remove(f); // expired leftovers
         }
         char digits[9];
@@ -146,6 +147,10 @@ int hand_out(const std::string &verb, std::string_view purpose, const char *pend
                                 "the key went to " + peer + " at " + when + " but it never acknowledged; it may have joined "
                                 "without being recorded in this envoy's members view",
                                 "run 'puddle members' on the new machine: if it lists this puddle, it joined");
+                if (result == "cancelled")
+                    throw Error(Failure::pairing_failed, verb,
+                                "the code was cancelled at " + when + " with 'puddle " + verb + " --cancel'",
+                                "run 'puddle " + verb + "' again for a new code");
                 if (result == "burned")
                     throw Error(Failure::pairing_failed, verb,
                                 "the code was burned at " + when + " by a failed claim from " + printable(peer, 64),
@@ -176,15 +181,60 @@ int hand_out(const std::string &verb, std::string_view purpose, const char *pend
     }
 }
 
+// pair --cancel and rekey-pair --cancel: withdraw the pending code before it
+// expires. Under the state lock, as the listener takes a claim under it: a
+// claim either finished first (its result stands) or finds no code. The
+// result file says "cancelled", so a 'pair --wait' elsewhere ends and says
+// so, and the socket stops as the listener's own stop would: unless the
+// other purpose still has a code waiting for it.
+int cancel(const std::string &verb, std::string_view purpose, const char *pending_file) {
+    std::optional<PairPending> pending;
+    bool other_waiting = false;
+    {
+        auto st = open_state(false);
+        pending = load_pending(st.dir, pending_file);
+        if (!pending) {
+            std::printf("no %s code is pending: nothing to cancel\n", purpose == kPurposePair ? "pairing" : "rekey");
+            return 0;
+        }
+        st.dir.remove(pending_file);
+        save_pair_result(st.dir, PairResult{std::string(purpose), pending->created, "cancelled", "", "",
+                                            std::int64_t(std::time(nullptr))});
+        other_waiting = st.dir.has(purpose == kPurposePair ? kRekeyPendingFile : kPairPendingFile);
+    }
+    if (!other_waiting) {
+        try {
+            stop_user_unit(kPairSocket);
+        } catch (const Error &e) {
+            print_warning("the code is withdrawn, but " + e.why() + "; the listener finds no code and refuses every claim" +
+                          (e.hint().empty() ? std::string() : " (" + e.hint() + ")"));
+        }
+    }
+    const bool expired = pending->expires <= std::int64_t(std::time(nullptr));
+    std::printf("%s code %s %s\n", purpose == kPurposePair ? "pairing" : "rekey",
+                expired ? "had expired already; removed" : "cancelled: it can no longer be claimed",
+                other_waiting ? "(the listener keeps running for the other pending code)" : "");
+    return 0;
+}
+
 } // namespace
 
 int run_pair(const std::vector<std::string> &argv) {
-    Args args("pair", argv, {{"wait", false}}, 0);
+    Args args("pair", argv);
+    if (args.flag("cancel")) {
+        if (args.flag("wait")) usage_error("pair", "--cancel withdraws the pending code and --wait waits on it: give one");
+        return cancel("pair", kPurposePair, kPairPendingFile);
+    }
     return hand_out("pair", kPurposePair, kPairPendingFile, args.flag("wait"));
 }
 
 int run_rekey_pair(const std::vector<std::string> &argv) {
-    Args args("rekey-pair", argv, {{"wait", false}}, 0);
+    Args args("rekey-pair", argv);
+    if (args.flag("cancel")) {
+        if (args.flag("wait"))
+            usage_error("rekey-pair", "--cancel withdraws the pending code and --wait waits on it: give one");
+        return cancel("rekey-pair", kPurposeRekey, kRekeyPendingFile);
+    }
     {
         auto st = open_state(false);
         if (!st.dir.has(kRotationLogFile))
@@ -195,7 +245,7 @@ int run_rekey_pair(const std::vector<std::string> &argv) {
 }
 
 int run_join(const std::vector<std::string> &argv) {
-    Args args("join", argv, {{"from", true}, {"code", true}, {"code-fd", true}, {"passphrase-fd", true}}, 0);
+    Args args("join", argv);
     check_fd_options(args, {"code-fd", "passphrase-fd"});
     check_code_options(args, "join");
     auto from = args.value("from");
@@ -233,7 +283,9 @@ int run_join(const std::vector<std::string> &argv) {
         // Verify the unwrap before writing anything.
         auto wrapped = parse_wrapped(p.wrapped, "the holder's identity.wrapped");
         check_received_kdf(wrapped.kdf, "the holder's identity.wrapped");
-        auto keypair = unwrap_seed(wrapped, pass.bytes(), p.salt, joined);
+        auto keypair = unwrap_seed(wrapped, pass.bytes(), p.salt, joined,
+                                   {"the wrapped key " + *from + " sent",
+                                    "its identity.wrapped is damaged: pair from another member"});
         if (member) {
             already = true;
             return certify_this_envoy(open_state(false).store, keypair, std::int64_t(std::time(nullptr)));
@@ -253,7 +305,7 @@ int run_join(const std::vector<std::string> &argv) {
 }
 
 int run_members(const std::vector<std::string> &argv) {
-    Args args("members", argv, {{"json", false}, {"took", true}}, 0);
+    Args args("members", argv);
     if (auto host = args.value("took")) {
         if (args.flag("json")) usage_error("members", "--took records; --json lists: give one");
         // A receipt (a file, or - for standard input) is evidence; a bare
@@ -347,7 +399,9 @@ int rekey_from(const Args &args, const std::string &from) {
         const auto path = check_rotation_offer(p.retired_json, current, rotated);
         auto wrapped = parse_wrapped(p.wrapped, "the holder's identity.wrapped");
         check_received_kdf(wrapped.kdf, "the holder's identity.wrapped");
-        const auto keypair = unwrap_seed(wrapped, pass.bytes(), p.salt, rotated);
+        const auto keypair = unwrap_seed(wrapped, pass.bytes(), p.salt, rotated,
+                                         {"the rotated key " + from + " sent",
+                                          "its wrap is damaged: take the key from another member that has it"});
         auto st = open_state(false);
         adopt_rotation(st.store, current, path, p.salt, p.wrapped, rotated);
         const auto cert = certify_this_envoy(st.store, keypair, std::int64_t(std::time(nullptr)));
@@ -363,10 +417,7 @@ int rekey_from(const Args &args, const std::string &from) {
 } // namespace
 
 int run_rekey(const std::vector<std::string> &argv) {
-    Args args("rekey", argv,
-              {{"from", true}, {"code", true}, {"code-fd", true}, {"new-passphrase", false}, {"passphrase-fd", true},
-               {"new-passphrase-fd", true}},
-              0);
+    Args args("rekey", argv);
     check_fd_options(args, {"code-fd", "passphrase-fd", "new-passphrase-fd"});
     check_code_options(args, "rekey");
     if (args.flag("new-passphrase") && args.value("new-passphrase-fd"))

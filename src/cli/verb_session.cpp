@@ -28,8 +28,7 @@ std::string local_time(std::uint64_t realtime_usec) {
 } // namespace
 
 int run_unlock(const std::vector<std::string> &argv) {
-    Args args("unlock", argv,
-              {{"idle-mins", true}, {"watch-pid", true}, {"no-watch", false}, {"passphrase-fd", true}}, 0);
+    Args args("unlock", argv);
     std::uint64_t idle_usec = 0;
     if (auto m = args.number("idle-mins")) {
         if (*m < 1 || *m > 527040) usage_error("unlock", "--idle-mins must be between 1 and 527040");
@@ -62,14 +61,14 @@ int run_unlock(const std::vector<std::string> &argv) {
 }
 
 int run_lock(const std::vector<std::string> &argv) {
-    Args args("lock", argv, {}, 0);
+    Args args("lock", argv);
     AgentClient().lock();
     std::printf("locked\n");
     return 0;
 }
 
 int run_sign(const std::vector<std::string> &argv) {
-    Args args("sign", argv, {{"hex", false}}, 1);
+    Args args("sign", argv);
     auto data = read_input(args.positionals().empty() ? "-" : args.positionals()[0]);
     if (data.size() > kMaxSignBytes)
         throw Error(Failure::failed, "sign", "the input is larger than 16 MiB",

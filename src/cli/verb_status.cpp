@@ -28,7 +28,7 @@ struct StatusFacts {
     std::string pubkey;
     std::uint64_t idle_timeout_s = 0;
     std::optional<AgentState> agent; // nullopt: agent not reachable
-    std::string agent_problem;
+    std::string agent_problem, agent_hint;
     Json pair_pending, rekey_pending, name, members;
     Json generation; // of the key held, in this envoy's rotation log
     Json delivery;   // {generation, made_at, taken, waiting} of the envelope made here, or null
@@ -98,7 +98,7 @@ StatusFacts gather() {
         f.protection = p;
     } catch (const Error &) {
     }
-    f.agent = try_agent_state(&f.agent_problem);
+    f.agent = try_agent_state(&f.agent_problem, &f.agent_hint);
     if (f.agent) f.idle_timeout_s = f.agent->idle_timeout_usec / 1000000;
     auto pending = [&](const char *file) -> Json {
         try {
@@ -148,13 +148,18 @@ StatusFacts gather() {
     }
     f.health = found;
     for (const auto &x : assess_health(dir, config).findings) f.health.add(x.severity, x.reason);
-    if (!f.agent) f.health.add(HealthState::warning, "the agent is not reachable: " + f.agent_problem);
+    if (!f.agent)
+        f.health.add(HealthState::warning, "the agent is not reachable: " + f.agent_problem +
+                                               (f.agent_hint.empty() ? "" : "; fix: " + f.agent_hint));
     else if (pub && safe) {
         if (auto why = agent_mismatch(*f.agent, *pub); !why.empty())
             f.health.add(HealthState::degraded, why + "; fix: " + agent_mismatch_hint());
     }
-    f.hints.push_back("a forgotten passphrase cannot be recovered: unlock on another member envoy that "
-                      "still knows it, or start over with a new 'puddle init' (the old key is then orphaned)");
+    // The passphrase matters only to unlock: no need to say this to someone
+    // whose session is open.
+    if (!f.agent || !f.agent->unlocked)
+        f.hints.push_back("a forgotten passphrase cannot be recovered: unlock on another member envoy that "
+                          "still knows it, or start over with a new 'puddle init' (the old key is then orphaned)");
     return f;
 }
 
@@ -229,7 +234,9 @@ void print_human(const StatusFacts &f) {
         } else {
             std::printf("%s no\n", bold("unlocked:").c_str());
         }
-        std::printf("%s %llu signed, %llu refused since the last unlock\n", bold("uses:").c_str(),
+        // The agent counts every request it did not sign (refused, or failed:
+        // locked, a reserved prefix) together; the last use names which.
+        std::printf("%s %llu signed, %llu refused or failed since the last unlock\n", bold("uses:").c_str(),
                     (unsigned long long)f.agent->signed_uses, (unsigned long long)f.agent->refused_uses);
         if (const auto &u = f.agent->last_use; u.time_usec) {
             std::time_t t = std::time_t(u.time_usec / 1000000);
@@ -242,8 +249,9 @@ void print_human(const StatusFacts &f) {
     } else if (f.initialized) {
         std::printf("%s not reachable (%s)\n", bold("agent:").c_str(), printable(f.agent_problem).c_str());
     }
-    std::printf("%s %llu minutes\n", bold("idle timeout:").c_str(),
-                static_cast<unsigned long long>(f.idle_timeout_s / 60));
+    if (f.initialized) // nothing to unlock, so no timeout to speak of
+        std::printf("%s %llu minutes\n", bold("idle timeout:").c_str(),
+                    static_cast<unsigned long long>(f.idle_timeout_s / 60));
     if (f.initialized) {
         if (const Json *n = f.name.get("name"))
             std::printf("%s %s%s\n", bold("name:").c_str(), n->as_string()->c_str(),
@@ -288,7 +296,7 @@ void print_human(const StatusFacts &f) {
 } // namespace
 
 int run_status(const std::vector<std::string> &argv) {
-    Args args("status", argv, {{"json", false}}, 0);
+    Args args("status", argv);
     auto facts = gather();
     if (args.flag("json")) print_json(facts);
     else print_human(facts);

@@ -323,6 +323,13 @@ std::string describe_parse_error(std::string_view text, const std::string &sourc
 
 } // namespace
 
+std::vector<std::string> config_keys() {
+    std::vector<std::string> keys;
+    for (const auto &[section, setters] : schema())
+        for (const auto &entry : setters) keys.push_back(section + "." + entry.first);
+    return keys;
+}
+
 void apply_config_text(Config &config, std::string_view text, const std::string &source,
                        std::vector<std::string> &warnings) {
     toml::table root;

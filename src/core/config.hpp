@@ -88,6 +88,11 @@ std::optional<std::string> host_key_fingerprint(std::string_view text, std::stri
 void apply_config_text(Config &config, std::string_view text, const std::string &source,
                        std::vector<std::string> &warnings);
 
+// "section.key" of every key the parser accepts, from its own table: what
+// `puddle --list-config-keys` (hidden) prints for tests/lint_man_facts.py:
+// puddle.toml(5) documents each of them.
+std::vector<std::string> config_keys();
+
 // $PUDDLE_SYSTEM_CONFIG overrides the system path (for tests and packagers'
 // checks); $XDG_CONFIG_HOME, else ~/.config, locates the user's file.
 std::string system_config_path();

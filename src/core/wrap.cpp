@@ -144,8 +144,13 @@ WrappedBytes wrap_seed(const Keypair &keypair, std::span<const std::uint8_t> pas
     return raw;
 }
 
+WrapOrigin local_wrap() {
+    return {"identity.wrapped", "identity.wrapped here is damaged: on another member run 'puddle export FILE', "
+                                "then here 'puddle import FILE'"};
+}
+
 Keypair unwrap_seed(const WrappedKey &wrapped, std::span<const std::uint8_t> passphrase,
-                    const Salt &salt, const PublicKey &expected) {
+                    const Salt &salt, const PublicKey &expected, const WrapOrigin &origin) {
     auto key = derive_wrapping_key(passphrase, salt, wrapped.kdf);
     auto ad = associated_data(wrapped.raw, expected);
     SecretBuffer seed(kSeedBytes);
@@ -155,8 +160,8 @@ Keypair unwrap_seed(const WrappedKey &wrapped, std::span<const std::uint8_t> pas
                                                    kWrappedBytes - kWrapHeaderBytes - kWrapNonceBytes,
                                                    ad.data(), ad.size(), wrapped.nonce.data(),
                                                    key.data()) != 0)
-        throw Error(Failure::bad_passphrase, "unwrap failed", "wrong passphrase (or damaged identity.wrapped)",
-                    "try again; if the passphrase is right, restore identity.wrapped from another member");
+        throw Error(Failure::bad_passphrase, "unwrap failed", "wrong passphrase (or damaged " + origin.what + ")",
+                    "try again; if the passphrase is right, " + origin.if_right);
     auto kp = Keypair::from_seed(seed.bytes());
     if (!(kp.public_key() == expected))
         throw Error(Failure::bad_passphrase, "corrupted identity",

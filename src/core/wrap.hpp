@@ -66,9 +66,21 @@ SecretBuffer derive_wrapping_key(std::span<const std::uint8_t> passphrase, const
 WrappedBytes wrap_seed(const Keypair &keypair, std::span<const std::uint8_t> passphrase,
                        const Salt &salt, const KdfParams &kdf);
 
+// Where a wrap came from, for the message of a failed unwrap: a wrong
+// passphrase and a damaged wrap look the same, so the message names what was
+// read (this machine's identity.wrapped, an export bundle, a holder's
+// payload) and the way to a good copy of that one.
+struct WrapOrigin {
+    std::string what;     // "identity.wrapped", "the bundle \"FILE\""
+    std::string if_right; // what to do when the passphrase is right
+};
+// This machine's identity.wrapped (sealed to its envoy secret, so another
+// member's file does not fit: the way back is an export and an import).
+WrapOrigin local_wrap();
+
 // Throws Error(Failure::bad_passphrase) on a failed tag ("wrong passphrase (or
-// damaged identity.wrapped)") or when the seed does not derive `expected`.
+// damaged <origin>)") or when the seed does not derive `expected`.
 Keypair unwrap_seed(const WrappedKey &wrapped, std::span<const std::uint8_t> passphrase,
-                    const Salt &salt, const PublicKey &expected);
+                    const Salt &salt, const PublicKey &expected, const WrapOrigin &origin = local_wrap());
 
 } // namespace puddle

@@ -5,6 +5,7 @@
 #include "pair/channel.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 #include "util/user_manager.hpp"
 
 #include <algorithm>
@@ -80,7 +81,7 @@ Listener::Listener(StateDir dir, const Config &config, const std::string &user, 
 void Listener::run() {
     sd_notify(0, "READY=1");
     log_info("serving the pending " + claim_.pending.purpose + " claim until " +
-             std::to_string(claim_.pending.expires));
+             local_iso_time(claim_.pending.expires));
     if (std::time(nullptr) < claim_.pending.expires) {
         int r = sd_event_loop(loop_.get());
         if (r < 0) {

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 
 namespace puddle {
 
@@ -104,6 +105,17 @@ std::string valid_utf8(std::string_view s) {
             ++i;
         }
     }
+    return out;
+}
+
+std::string local_iso_time(std::int64_t unix_seconds) {
+    const std::time_t t = std::time_t(unix_seconds);
+    struct tm tm;
+    if (!localtime_r(&t, &tm)) return std::to_string(unix_seconds);
+    char buf[40];
+    if (!std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S%z", &tm)) return std::to_string(unix_seconds);
+    std::string out = buf; // %z is +hhmm; ISO 8601's extended form has +hh:mm
+    if (out.size() >= 5) out.insert(out.size() - 2, ":");
     return out;
 }
 

@@ -2,10 +2,16 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace puddle {
+
+// Unix seconds as local ISO 8601 time with its offset,
+// "2026-12-07T14:05:00+01:00": for log lines and messages, where a raw
+// epoch means nothing to a reader.
+std::string local_iso_time(std::int64_t unix_seconds);
 
 // Quoted, printable ASCII only (other bytes as \xNN), at most 40 characters
 // then "...": a hostile value can neither flood nor drive a terminal.

@@ -17,9 +17,7 @@ constexpr const char *kIface = "org.freedesktop.systemd1.Manager";
 SdBus user_bus(const std::string &what) {
     sd_bus *b = nullptr;
     int r = sd_bus_open_user(&b);
-    if (r < 0)
-        throw Error(Failure::failed, what, "no user bus: " + errno_text(-r),
-                    "run puddle inside your login session (the user manager and its bus must run)");
+    if (r < 0) throw no_user_bus_error(what, r);
     return SdBus(b);
 }
 
@@ -61,6 +59,25 @@ void call(const std::string &what, const char *method, const std::string &unit) 
 }
 
 } // namespace
+
+Error no_user_bus_error(const std::string &what, int r) {
+    // sd_bus_open_user finds the bus through XDG_RUNTIME_DIR (or
+    // DBUS_SESSION_BUS_ADDRESS); su, sudo, cron and an ssh login without
+    // pam_systemd leave them unset, and the error ("No medium found") says
+    // nothing of that.
+    const char *runtime = std::getenv("XDG_RUNTIME_DIR");
+    std::string why;
+    if (!runtime || !*runtime)
+        why = "no user session bus: XDG_RUNTIME_DIR is not set, so this shell is not in a login session with a "
+              "user manager (su, sudo and some ssh or cron setups start none)";
+    else
+        why = "no user session bus at " + std::string(runtime) + "/bus (" + errno_text(-r) +
+              "): your user manager (systemd --user) is not running for this login";
+    return Error(Failure::failed, what, why,
+                 "log in as " + login_name() + " directly (console, ssh with pam_systemd, or 'machinectl shell " +
+                     login_name() + "@') and run it there; 'loginctl enable-linger " + login_name() +
+                     "' keeps a user manager running without a login");
+}
 
 void start_user_unit(const std::string &unit) { call("cannot start " + unit, "StartUnit", unit); }
 void stop_user_unit(const std::string &unit) { call("cannot stop " + unit, "StopUnit", unit); }

@@ -2,9 +2,16 @@
 // the user bus (org.freedesktop.systemd1), as `systemctl --user` would.
 #pragma once
 
+#include "util/error.hpp"
+
 #include <string>
 
 namespace puddle {
+
+// The error of `what` when the user bus cannot be opened (r: the negative
+// errno of sd_bus_open_user), in words a user can act on: which piece is
+// missing, and how to get a login session with a user manager.
+Error no_user_bus_error(const std::string &what, int r);
 
 // Each throws Error naming the unit and the manager's reason.
 void start_user_unit(const std::string &unit);

@@ -369,6 +369,10 @@ class Pairing(unittest.TestCase):
         out, err = waiter.communicate(timeout=60)
         self.assertEqual(waiter.returncode, 0, err)
         self.assertIn("claimed: joiner-host", out)
+        # The listener logs its deadline as local ISO time, not an epoch.
+        journal = self.session.journal(unit="puddle-pair.service")
+        self.assertRegex(journal, r"claim until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d")
+        self.assertNotRegex(journal, r"claim until \d{9,}")
 
     def test_the_code_from_a_descriptor_is_in_no_command_line_while_join_asks_the_passphrase(self):
         code = self.pair()
@@ -494,6 +498,10 @@ class Pairing(unittest.TestCase):
         out, err = waiter.communicate(timeout=60)
         self.assertEqual(waiter.returncode, 0, err)
         self.assertIn("claimed: joiner-host", out)
+        # The listener logs its deadline as local ISO time, not an epoch.
+        journal = self.session.journal(unit="puddle-pair.service")
+        self.assertRegex(journal, r"claim until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d")
+        self.assertNotRegex(journal, r"claim until \d{9,}")
         self.assertRegex(err, r"puddle: warning: at \d\d:\d\d:\d\d a claim from \S*127\.0\.0\.5:\d+ held the code "
                               r"after HELLO and went quiet; dropped, the code is still good")
 
@@ -507,6 +515,30 @@ class Pairing(unittest.TestCase):
         self.assertEqual(waiter.returncode, 6, err)
         self.assertRegex(err, r"the code was burned at \d\d:\d\d:\d\d by a failed claim from '?[^ ]*"
                               + re.escape(self.ns.peer_ip))
+
+    def test_pair_cancel_withdraws_the_code_stops_the_socket_and_pair_wait_says_so(self):
+        waiter = self.session.popen([os.path.join(self.a.bindir, "puddle"), "pair", "--wait"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        code = re.search(r"pairing code: (\d{4}-\d{4})", waiter.stdout.readline()).group(1)
+        wait_until(self.socket_active, 10, what="puddle-pair.socket")
+        p = self.a.puddle("pair", "--cancel")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("pairing code cancelled", p.stdout)
+        _, err = waiter.communicate(timeout=30)
+        self.assertEqual(waiter.returncode, 6, err)
+        self.assertRegex(err, r"the code was cancelled at \d\d:\d\d:\d\d with 'puddle pair --cancel'")
+        self.assertFalse(os.path.exists(self.state("pair.pending")))
+        wait_until(lambda: not self.socket_active(), 10, what="the socket to stop")
+        self.assertEqual(self.result()["result"], "cancelled")
+        # The socket is gone: the joiner cannot even connect (exit 1), and
+        # writes nothing.
+        joiner = self.new_joiner()
+        p = self.join(joiner, code)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertEqual(self.joiner_files(joiner), [])
+        # A new code can be made at once.
+        self.pair()
+        self.assertEqual(self.a.puddle("pair", "--cancel").returncode, 0)
 
     def test_unknown_users_and_users_without_a_code_get_the_same_answer(self):
         # Byte for byte: a user that does not exist, one that exists without

@@ -212,8 +212,11 @@ class Record(RecordBase):
         self.assertEqual((st["last_use"]["outcome"], st["last_use"]["purpose"]), ("failed", "raw Sign"), st)
         self.assertEqual(st["last_use"]["program"], os.path.realpath(PY))
         human = self.a.puddle("status").stdout
-        self.assertIn("uses: 3 signed, 1 refused since the last unlock", human)
+        # The count of what was not signed and the last use say the same.
+        self.assertIn("uses: 3 signed, 1 refused or failed since the last unlock", human)
         self.assertIn("last use:", human)
+        # Unlocked: the passphrase is not needed now, so no word of forgetting it.
+        self.assertNotIn("forgotten passphrase", human)
         # A new unlock starts the count again.
         self.a.puddle("lock")
         self.unlock()

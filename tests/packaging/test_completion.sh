@@ -46,7 +46,35 @@ cases() {
   "$1" "verify FILE after options" "puddle verify --sig x $work/files/oth" "$work/files/other.bin"
   "$1" "watch-pid takes a PID" "puddle unlock --watch-pid " '#number' '!message.txt'
   "$1" "no file for a numeric value" "puddle unlock --idle-mins $work/files/mess" "!$work/files/message.txt"
+  # Options on a verb's second usage line, and sub-verbs that are not the verb.
+  "$1" "members options of both usage lines" "puddle members --" --json --took
+  "$1" "rekey options of both usage lines" "puddle rekey --" --new-passphrase --passphrase-fd --from --code-fd '!--code'
+  "$1" "name sub-verbs, not the verb" "puddle name " set clear show resolve '!name'
+  "$1" "members --took takes a receipt file" "puddle members --took $work/files/mess" "$work/files/message.txt"
+  # Every option in the parser's own table is offered, but a hidden one.
+  local verb kind opt value mark offered hidden
+  for verb in "${verbs[@]}"; do
+    offered=() hidden=()
+    while read -r kind opt value mark; do
+      [[ $kind == option ]] || continue
+      if [[ $mark == hidden ]]; then hidden+=("!$opt"); else offered+=("$opt"); fi
+    done < <(puddle --list-options "$verb")
+    "$1" "every option of $verb" "puddle $verb --" --help "${offered[@]}" "${hidden[@]}"
+  done
 }
+
+# The parser's table is the source of truth: every verb has one, and every
+# option in it is documented in the verb's --help.
+verbs=($(puddle --help | awk '/^verbs:/ {v = 1; next} v && /^  [a-z]/ {print $1} v && /^$/ {exit}'))
+((${#verbs[@]} >= 19)) || { echo "FAIL: 'puddle --help' lists ${#verbs[@]} verbs"; fails=$((fails + 1)); }
+for verb in "${verbs[@]}"; do
+  table=$(puddle --list-options "$verb" 2>&1) || { echo "FAIL $verb: no option table: $table"; fails=$((fails + 1)); continue; }
+  help=$(puddle "$verb" --help)
+  for opt in $(awk '$1 == "option" {print $2}' <<<"$table"); do
+    grep -qE -- "$opt([^a-z-]|\$)" <<<"$help" || { echo "FAIL $verb: $opt is in the parser's table but not in 'puddle $verb --help'"; fails=$((fails + 1)); }
+  done
+done
+echo "ok every verb has an option table, documented in its --help"
 
 # --- bash -------------------------------------------------------------------
 bash_case() {

@@ -21,7 +21,8 @@ inline constexpr std::size_t kMaxPairResultBytes = 4096;
 struct PairResult {
     std::string purpose;        // "pair" or "rekey"
     std::int64_t created = 0;   // the pending code's `created`, to match it
-    // Final: "claimed", "unacknowledged", "burned", "expired" or "stopped".
+    // Final: "claimed", "unacknowledged", "burned", "expired", "stopped" or
+    // "cancelled" (written by 'puddle pair --cancel', not the listener).
     // Not final: "held" -- a claim from `peer` held the code after HELLO
     // without going on and was dropped; the code is still good, and the
     // listener writes the final result later over it.
