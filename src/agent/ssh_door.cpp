@@ -28,14 +28,16 @@ std::optional<Step> SshDoor::next_request(std::string_view input) {
         s.request = *list;
     } else if (auto *sign = std::get_if<ssh::SignRequest>(&request)) {
         s.request = std::move(*sign);
-    } else if (auto *ext = std::get_if<ssh::Extension>(&request); ext && ext->name == ssh::kSessionBindExtension) {
-        auto bind = ssh::parse_session_bind(ext->contents);
-        if (auto *b = std::get_if<ssh::SessionBind>(&bind)) s.request = std::move(*b);
-        else s.reply = as_string(ssh::framed_failure());
+    } else if (auto *ext = std::get_if<ssh::Extension>(&request)) {
+        // query and failures are answered here, whether the session is
+        // locked or not: the answers are constants and reveal nothing.
+        auto next = ssh::dispatch_extension(*ext);
+        if (auto *b = std::get_if<ssh::SessionBind>(&next)) s.request = std::move(*b);
+        else s.reply = as_string(std::get<ssh::ExtensionReply>(next).framed);
     } else {
-        // Adding, removing, agent locking, other extensions and malformed
-        // messages: SSH_AGENT_FAILURE,
-        // and the connection stays usable, as with OpenSSH's agent.
+        // Adding, removing, agent locking and malformed messages:
+        // SSH_AGENT_FAILURE, and the connection stays usable, as with
+        // OpenSSH's agent.
         s.reply = as_string(ssh::framed_failure());
     }
     return s;
@@ -87,10 +89,19 @@ Facts SshDoor::facts_of(const Request &request, const Connection &conn) {
 }
 
 std::string SshDoor::handle_session_bind(const ssh::SessionBind &b, Connection &conn) {
+    // Not refused while locked: checking the host's signature needs no
+    // private key, and ssh binds each new connection (and each forwarded
+    // one) before it asks for a signature — with the screen locked, the
+    // agent is locked whenever that happens. A refused binding would leave
+    // the connection unbound, so the record would name no destination and
+    // [ssh] destinations would refuse the login that unlock_on_request
+    // could otherwise have served. OpenSSH's agent takes it while locked too.
     if (auto why = bind_session(conn.bindings, b); !why.empty()) {
         log_info("refused a " + std::string(ssh::kSessionBindExtension) + " from pid " +
                  std::to_string(conn.peer.pid) + ": " + why);
-        throw told(Failure::invalid_argument, why);
+        // A known extension that failed: SSH_AGENT_EXTENSION_FAILURE, not
+        // the generic failure_reply() (RFC 9987; ssh_protocol.hpp).
+        return as_string(ssh::framed_extension_failure());
     }
     return as_string(ssh::framed_success());
 }

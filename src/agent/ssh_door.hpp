@@ -29,7 +29,8 @@ private:
     // when it does not. The kind is set with the text.
     std::string sign_refusal(const ssh::SignRequest &r, const ssh::SignPurpose &what, const Connection &conn,
                              Failure &kind);
-    // Verifies and records the connection's binding (ssh_policy.hpp).
+    // Verifies and records the connection's binding (ssh_policy.hpp):
+    // SSH_AGENT_SUCCESS, or SSH_AGENT_EXTENSION_FAILURE when refused.
     static std::string handle_session_bind(const ssh::SessionBind &b, Connection &conn);
 };
 

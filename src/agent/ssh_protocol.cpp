@@ -130,6 +130,7 @@ const char *message_type_name(std::uint8_t type) {
     case msg::add_smartcard_key_constrained: return "SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED";
     case msg::extension: return "SSH_AGENTC_EXTENSION";
     case msg::extension_failure: return "SSH_AGENT_EXTENSION_FAILURE";
+    case msg::extension_response: return "SSH_AGENT_EXTENSION_RESPONSE";
     case 30: return "SSH2_AGENT_FAILURE";
     case 102: return "SSH_COM_AGENT2_FAILURE";
     default: return nullptr;
@@ -146,6 +147,19 @@ std::variant<SessionBind, Malformed> parse_session_bind(std::span<const std::uin
     if (!r.u8(forwarding)) return Malformed{"session-bind: missing is-forwarding flag"};
     if (!r.at_end()) return Malformed{"session-bind: trailing bytes"};
     return SessionBind{to_bytes(hostkey), to_bytes(session_id), to_bytes(signature), forwarding != 0};
+}
+
+ExtensionStep dispatch_extension(const Extension &request) {
+    if (request.name == kSessionBindExtension) {
+        auto bind = parse_session_bind(request.contents);
+        if (auto *b = std::get_if<SessionBind>(&bind)) return std::move(*b);
+        return ExtensionReply{framed_extension_failure()};
+    }
+    if (request.name == kQueryExtension) {
+        if (!request.contents.empty()) return ExtensionReply{framed_extension_failure()};
+        return ExtensionReply{framed_query_response()};
+    }
+    return ExtensionReply{framed_failure()}; // not supported: the generic failure (RFC 9987)
 }
 
 // --- what a signature is for ---------------------------------------------------
@@ -291,5 +305,15 @@ Bytes framed_sign_response(const Signature &signature) {
 Bytes framed_failure() { return framed_message(msg::failure); }
 
 Bytes framed_success() { return framed_message(msg::success); }
+
+Bytes framed_extension_failure() { return framed_message(msg::extension_failure); }
+
+Bytes framed_query_response() {
+    Bytes body;
+    ByteWriter w(body);
+    w.u8(msg::extension_response).string(as_bytes(kQueryExtension));
+    for (std::string_view name : kSupportedExtensions) w.string(as_bytes(name));
+    return frame(body);
+}
 
 } // namespace puddle::agent::ssh

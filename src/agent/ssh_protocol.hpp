@@ -33,22 +33,30 @@
 //   choose an RSA hash. For Ed25519, ssh-agent's agent_decode_alg() returns
 //   NULL for every non-RSA key, so the flags are ignored; SignRequest carries
 //   them verbatim and the door ignores them too (any value signs).
-// * Extensions: ssh-agent 9.2's process_extension() answers SSH_AGENT_SUCCESS
-//   (6) for session-bind@openssh.com only after it parsed the contents and
-//   verified the host key's signature over the session ID, SSH_AGENT_FAILURE
-//   (5) when that fails, and SSH_AGENT_FAILURE (5) for every other extension
-//   name. It never sends SSH_AGENT_EXTENSION_FAILURE (28): 9.2's authfd.h does
-//   not define it, and its client (authfd.c agent_failed()) recognises only 5,
-//   30 and 102 as failure — a 28 would read as "invalid format". So puddle
-//   replies plain failure() to unknown extensions.
+// * Extensions, as OpenSSH 10.3's process_extension() and RFC 9987 §5.8
+//   (dispatch_extension() below): an extension the agent does not know gets
+//   SSH_AGENT_FAILURE (5) — "not supported"; one it knows that fails (a
+//   session-bind whose contents do not parse or whose host signature does not
+//   verify, a query with contents) gets SSH_AGENT_EXTENSION_FAILURE (28), so
+//   that a client can tell "failed" from "unknown" (OpenSSH commit 511f5bc,
+//   "correctness wrt draft-ietf-sshm-ssh-agent"). Older clients (9.2's
+//   authfd.c agent_failed() knows only 5, 30 and 102) read a 28 as an invalid
+//   reply, which ssh treats as any failed session-bind: it logs it at debug
+//   level and goes on. A message too short to carry a name, or a name with a
+//   NUL, is Malformed and gets SSH_AGENT_FAILURE, as in OpenSSH.
+//   query answers SSH_AGENT_EXTENSION_RESPONSE (29), string "query", then one
+//   string per supported extension (kSupportedExtensions); OpenSSH 10.3's
+//   ssh-add -Q takes nothing else (a plain SUCCESS is an invalid format).
 //   session-bind@openssh.com is verified and recorded by the door
-//   (ssh_policy.hpp, host_key.hpp), which then answers success() as
-//   ssh-agent does, or failure().
+//   (ssh_policy.hpp, host_key.hpp), which answers SSH_AGENT_SUCCESS as
+//   ssh-agent does, or SSH_AGENT_EXTENSION_FAILURE. Neither depends on the
+//   session being locked (the door's handlers say why).
 #pragma once
 
 #include "core/encoding.hpp"
 #include "core/identity.hpp"
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -66,6 +74,9 @@ inline constexpr std::size_t kLengthPrefixBytes = 4;
 inline constexpr std::size_t kMaxCommentBytes = 1024;
 inline constexpr std::string_view kEd25519KeyType = "ssh-ed25519";
 inline constexpr std::string_view kSessionBindExtension = "session-bind@openssh.com";
+inline constexpr std::string_view kQueryExtension = "query";
+// What query lists, in this order: every extension this door answers.
+inline constexpr std::array<std::string_view, 2> kSupportedExtensions = {kQueryExtension, kSessionBindExtension};
 
 // Message numbers (OpenSSH authfd.h; draft-miller-ssh-agent §6.1).
 namespace msg {
@@ -86,7 +97,8 @@ inline constexpr std::uint8_t unlock = 23;                      // SSH_AGENTC_UN
 inline constexpr std::uint8_t add_id_constrained = 25;          // SSH2_AGENTC_ADD_ID_CONSTRAINED
 inline constexpr std::uint8_t add_smartcard_key_constrained = 26; // SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED
 inline constexpr std::uint8_t extension = 27;                   // SSH_AGENTC_EXTENSION
-inline constexpr std::uint8_t extension_failure = 28;           // draft only; never sent (see above)
+inline constexpr std::uint8_t extension_failure = 28;           // SSH_AGENT_EXTENSION_FAILURE (RFC 9987)
+inline constexpr std::uint8_t extension_response = 29;          // SSH_AGENT_EXTENSION_RESPONSE (RFC 9987)
 } // namespace msg
 
 // Sign request flags (draft-miller-ssh-agent §4.5.1). RSA only; ignored for Ed25519.
@@ -151,6 +163,17 @@ struct SessionBind {
     bool is_forwarding;    // any nonzero byte is true (RFC 4251 §5, as OpenSSH)
 };
 std::variant<SessionBind, Malformed> parse_session_bind(std::span<const std::uint8_t> contents);
+
+// What the door does with an SSH_AGENTC_EXTENSION: a session-bind to verify
+// and record (it needs the connection's bindings), or a reply ready to send
+// (query's list, SSH_AGENT_EXTENSION_FAILURE, SSH_AGENT_FAILURE for a name
+// not in kSupportedExtensions). query takes no contents: any is a failure,
+// as every request with trailing bytes here (see Malformed bodies above).
+struct ExtensionReply {
+    Bytes framed;
+};
+using ExtensionStep = std::variant<SessionBind, ExtensionReply>;
+ExtensionStep dispatch_extension(const Extension &request);
 
 // --- what a signature is for ---------------------------------------------------
 
@@ -217,5 +240,8 @@ Bytes framed_identities_answer_empty();
 Bytes framed_sign_response(const Signature &signature);
 Bytes framed_failure(); // type 5
 Bytes framed_success(); // type 6
+Bytes framed_extension_failure(); // type 28
+// type 29, string "query", then string name for each of kSupportedExtensions
+Bytes framed_query_response();
 
 } // namespace puddle::agent::ssh

@@ -1,6 +1,7 @@
 // libFuzzer target: the ssh-agent.sock codec (OpenSSH agent protocol).
 // The input is read three ways: as a stream of length-prefixed frames (as the
 // door reads a socket), as one message body, and as session-bind contents.
+// Every extension is dispatched as the door does: one answer each.
 // Invariants: framing never reads past the buffer and honours the 256 KiB
 // limit; an accepted request re-encodes to exactly the bytes it came from;
 // only the three parsed types can be Malformed; a malformed reason is fixed
@@ -84,6 +85,31 @@ void check_session_bind(Span contents) {
     if (!why.empty()) FUZZ_CHECK(fixed_text(why.substr(0, 80)));
 }
 
+// Every extension gets exactly one answer: a session-bind for the door only
+// when its contents parse; else one whole frame — query's list, 28 for a
+// known extension that failed, 5 for an unknown one.
+void check_extension(const Extension &ext) {
+    const ExtensionStep next = dispatch_extension(ext);
+    if (const auto *bind = std::get_if<SessionBind>(&next)) {
+        FUZZ_CHECK(ext.name == kSessionBindExtension);
+        FUZZ_CHECK(std::holds_alternative<SessionBind>(parse_session_bind(ext.contents)));
+        FUZZ_CHECK(same(bind->session_id, std::get<SessionBind>(parse_session_bind(ext.contents)).session_id));
+        return;
+    }
+    const Bytes &reply = std::get<ExtensionReply>(next).framed;
+    const FrameResult f = parse_frame(reply);
+    FUZZ_CHECK(f.status == FrameResult::Status::frame && f.consumed == reply.size() && !f.body.empty());
+    const bool known = std::find(kSupportedExtensions.begin(), kSupportedExtensions.end(), ext.name) !=
+                       kSupportedExtensions.end();
+    if (!known) {
+        FUZZ_CHECK(same(reply, framed_failure()));
+    } else if (ext.name == kQueryExtension && ext.contents.empty()) {
+        FUZZ_CHECK(same(reply, framed_query_response()));
+    } else {
+        FUZZ_CHECK(same(reply, framed_extension_failure()));
+    }
+}
+
 void check_body(Span body) {
     const Request request = parse_request(body);
     if (const auto *bad = std::get_if<Malformed>(&request)) {
@@ -110,6 +136,7 @@ void check_body(Span body) {
         FUZZ_CHECK(same(again, body));
         FUZZ_CHECK(ext->name.find('\0') == std::string::npos);
         if (ext->name == kSessionBindExtension) check_session_bind(ext->contents);
+        check_extension(*ext);
     } else {
         const auto &unsupported = std::get<Unsupported>(request);
         FUZZ_CHECK(unsupported.type == body[0]);

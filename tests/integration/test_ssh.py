@@ -1,11 +1,14 @@
 """The puddle key with the real OpenSSH clients and git, through the agent's
 ssh-agent door ($XDG_RUNTIME_DIR/puddle/ssh-agent.sock)."""
+import json
 import os
+import shutil
 import subprocess
 import sys
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 from agent_fixture import AgentTestCase, main  # noqa: E402
 
 
@@ -124,6 +127,47 @@ class OpenSsh(AgentTestCase):
         self.assertTrue(p.stdout.strip().startswith("0000000105"), p.stdout)  # one SSH_AGENT_FAILURE, then closed
         self.assertEqual(self.run_user(["ssh-add", "-L"]).returncode, 0)
         self.assertEqual(self.a.agent_pid(), pid_before)
+
+    def extension_probe(self):
+        """ssh_extension_probe.py's replies, on one connection as the user."""
+        probe = os.path.join(self.a.bindir, "ssh_extension_probe.py")
+        shutil.copy2(os.path.join(HERE, "ssh_extension_probe.py"), probe)
+        os.chown(probe, self._session.uid, self._session.gid)
+        p = self._session.run(["/usr/bin/python3", probe, self.a.ssh_sock_path], timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout)
+
+    def locked(self):
+        reply = self.a.sock("STATUS")[0]
+        return not json.loads(reply[3:])["unlocked"]
+
+    def test_extensions_are_answered_as_rfc_9987_says_while_locked(self):
+        # setUp locked the agent: the screen lock's state, in which ssh
+        # binds its connections too.
+        self.assertTrue(self.locked())
+        r = self.extension_probe()
+        # query: SSH_AGENT_EXTENSION_RESPONSE, "query", the names (ssh-add -Q).
+        self.assertEqual(r["query"]["type"], 29, r)
+        self.assertEqual(r["query"]["echo"], "query", r)
+        self.assertEqual(r["query"]["names"], ["query", "session-bind@openssh.com"], r)
+        # An extension the door does not know: the generic SSH_AGENT_FAILURE.
+        self.assertEqual(r["unknown"], 5, r)
+        # A known one that fails: SSH_AGENT_EXTENSION_FAILURE.
+        self.assertEqual(r["bad_signature"], 28, r)
+        # Valid bindings are recorded while locked, with OpenSSH's rules: the
+        # same forwarding binding again is no new record; after a binding for
+        # authentication, no other.
+        self.assertEqual(r["bind"], 6, r)
+        self.assertEqual(r["bind_again"], 6, r)
+        self.assertEqual(r["bind_auth"], 6, r)
+        self.assertEqual(r["bind_after_auth"], 28, r)
+        self.assertTrue(self.locked())
+
+    def test_extensions_are_answered_the_same_while_unlocked(self):
+        self.assertEqual(self.a.unlock("--no-watch").returncode, 0)
+        r = self.extension_probe()
+        self.assertEqual((r["query"]["type"], r["unknown"], r["bad_signature"], r["bind"], r["bind_again"],
+                          r["bind_auth"], r["bind_after_auth"]), (29, 5, 28, 6, 6, 6, 28), r)
 
 
 if __name__ == "__main__":

@@ -352,6 +352,60 @@ BOOST_FIXTURE_TEST_CASE(session_bind_cut_short_or_padded_is_malformed, BindFixtu
     CHECK_CONTAINS(std::get<Malformed>(padded).reason, "trailing");
 }
 
+// --- what the door answers to each extension (RFC 9987 §5.8, OpenSSH 10.3) ------
+
+namespace {
+
+Bytes reply_to(std::string_view name, const Bytes &contents) {
+    auto next = dispatch_extension(Extension{std::string(name), contents});
+    BOOST_REQUIRE_MESSAGE(std::holds_alternative<ExtensionReply>(next), "no immediate reply to " << name);
+    return std::get<ExtensionReply>(next).framed;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(extension_failure_is_message_28) {
+    BOOST_TEST(to_hex(framed_extension_failure()) == "000000011c");
+    BOOST_TEST(std::string(message_type_name(28)) == "SSH_AGENT_EXTENSION_FAILURE");
+    BOOST_TEST(std::string(message_type_name(29)) == "SSH_AGENT_EXTENSION_RESPONSE");
+}
+
+BOOST_AUTO_TEST_CASE(query_lists_query_and_session_bind_in_an_extension_response) {
+    // byte 29, string "query", string "query", string "session-bind@openssh.com":
+    // what OpenSSH 10.3's ssh_agent_query_extensions() reads.
+    const Bytes expected =
+        cat({{msg::extension_response}, str("query"), str("query"), str("session-bind@openssh.com")});
+    BOOST_TEST(to_hex(framed_query_response()) == to_hex(frame(expected)));
+    BOOST_TEST(to_hex(reply_to("query", {})) == to_hex(frame(expected)));
+}
+
+BOOST_AUTO_TEST_CASE(a_query_with_contents_is_an_extension_failure) {
+    BOOST_TEST(to_hex(reply_to("query", Bytes{0})) == "000000011c");
+    BOOST_TEST(to_hex(reply_to("query", str("x"))) == "000000011c");
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_extension_is_a_plain_failure) {
+    // "Not supported" is SSH_AGENT_FAILURE, so that a client can tell it
+    // from a supported extension that failed.
+    for (std::string_view name : {"", "unknown@example.com", "Query", "query@openssh.com", "restrict-destination-v00@openssh.com"})
+        BOOST_TEST_CONTEXT(name) { BOOST_TEST(to_hex(reply_to(name, str("x"))) == "0000000105"); }
+}
+
+BOOST_FIXTURE_TEST_CASE(a_well_formed_session_bind_goes_to_the_door, BindFixture) {
+    auto next = dispatch_extension(Extension{std::string(kSessionBindExtension), contents(1)});
+    BOOST_REQUIRE(std::holds_alternative<SessionBind>(next));
+    const auto &b = std::get<SessionBind>(next);
+    BOOST_TEST(b.hostkey_blob == hostkey_blob, boost::test_tools::per_element());
+    BOOST_TEST(b.is_forwarding);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_malformed_session_bind_is_an_extension_failure, BindFixture) {
+    const Bytes full = contents(0);
+    BOOST_TEST(to_hex(reply_to(kSessionBindExtension, {})) == "000000011c");
+    BOOST_TEST(to_hex(reply_to(kSessionBindExtension, Bytes(full.begin(), full.end() - 1))) == "000000011c");
+    BOOST_TEST(to_hex(reply_to(kSessionBindExtension, cat({full, {0}}))) == "000000011c");
+}
+
 // --- unsupported and malformed requests ---------------------------------------
 
 BOOST_AUTO_TEST_CASE(key_management_lock_and_smartcard_requests_are_unsupported) {
@@ -556,6 +610,8 @@ BOOST_AUTO_TEST_CASE(every_reply_is_one_whole_frame_of_its_type) {
         {framed_sign_response(sig), msg::sign_response},
         {framed_failure(), msg::failure},
         {framed_success(), msg::success},
+        {framed_extension_failure(), msg::extension_failure},
+        {framed_query_response(), msg::extension_response},
     };
     for (const auto &[reply, type] : replies) {
         BOOST_TEST_CONTEXT("reply type " << int(type)) {
