@@ -187,7 +187,7 @@ int hand_out(const std::string &verb, std::string_view purpose, const char *pend
 // result file says "cancelled", so a 'pair --wait' elsewhere ends and says
 // so, and the socket stops as the listener's own stop would: unless the
 // other purpose still has a code waiting for it.
-int cancel(const std::string &verb, std::string_view purpose, const char *pending_file) {
+int cancel(std::string_view purpose, const char *pending_file) {
     std::optional<PairPending> pending;
     bool other_waiting = false;
     {
@@ -223,7 +223,7 @@ int run_pair(const std::vector<std::string> &argv) {
     Args args("pair", argv);
     if (args.flag("cancel")) {
         if (args.flag("wait")) usage_error("pair", "--cancel withdraws the pending code and --wait waits on it: give one");
-        return cancel("pair", kPurposePair, kPairPendingFile);
+        return cancel(kPurposePair, kPairPendingFile);
     }
     return hand_out("pair", kPurposePair, kPairPendingFile, args.flag("wait"));
 }
@@ -233,7 +233,7 @@ int run_rekey_pair(const std::vector<std::string> &argv) {
     if (args.flag("cancel")) {
         if (args.flag("wait"))
             usage_error("rekey-pair", "--cancel withdraws the pending code and --wait waits on it: give one");
-        return cancel("rekey-pair", kPurposeRekey, kRekeyPendingFile);
+        return cancel(kPurposeRekey, kRekeyPendingFile);
     }
     {
         auto st = open_state(false);
