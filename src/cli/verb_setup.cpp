@@ -245,8 +245,11 @@ std::vector<std::string> displaced_agents(const std::string &ssh_config_text, co
             while ((at = text->find("SSH_AUTH_SOCK=", at)) != std::string::npos) {
                 if (at == 0 || (*text)[at - 1] == '\n') {
                     const auto eol = text->find('\n', at);
+                    const bool later = n > ours; // environment.d reads files in name order; the last wins
                     out.push_back(text->substr(at, eol == std::string::npos ? std::string::npos : eol - at) + " (" +
-                                  shown(environment_dir + "/" + n) + "): " + ours + " is read after it and wins");
+                                  shown(environment_dir + "/" + n) + "): " +
+                                  (later ? "read after " + ours + ", so it still wins: rename it or take that line out"
+                                         : ours + " is read after it and wins"));
                 }
                 at += 14;
             }
