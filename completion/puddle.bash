@@ -36,7 +36,7 @@ _puddle_verb_spec()
                     else print t, "-"
                 } else if (t ~ /^[A-Z]/) {
                     sub(/[^A-Z].*/, "", t); print "@", t
-                } else if (t ~ /^[a-z]/) {
+                } else if (t ~ /^[a-z]/ && t != verb) {
                     print "+", t        # a sub-verb (puddle name set|clear|...)
                 }
             }
