@@ -207,6 +207,10 @@ OpenState open_state(StateDir dir) {
         store.seal_to_envoy();
     } catch (const Error &) {
     }
+    // A command killed between a change of the key and the refresh that
+    // follows it left git's files behind the key: any later command catches
+    // up (writing only what differs, and nothing unless setup git was run).
+    refresh_what_git_reads(dir);
     if (journal && g_repair_notice) {
         try {
             g_repair_notice("finished an interrupted change of the identity in " + dir.path() +

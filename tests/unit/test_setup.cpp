@@ -208,3 +208,19 @@ BOOST_AUTO_TEST_CASE(setup_records_read_back_and_damaged_ones_are_named) {
     BOOST_REQUIRE(e);
     CHECK_CONTAINS(std::string(e->what()), "setup-git.json");
 }
+
+BOOST_AUTO_TEST_CASE(any_later_command_catches_up_with_a_refresh_a_killed_command_missed) {
+    TempDir tmp;
+    BOOST_REQUIRE(::chmod(tmp.path().c_str(), 0700) == 0);
+    StateDir dir(tmp.path());
+    const auto kp = Keypair::generate();
+    const Salt salt = random_salt();
+    IdentityStore(dir).commit(salt, wrap_seed(kp, pass(), salt, kCheap), kp.public_key());
+    const GitSetup setup{tmp.path() + "/gitconfig", true, "me@example.org", false};
+    save_git_setup(dir, setup);
+    write_git_signing(dir, setup, kp.public_key(), {});
+    const auto good = read(dir, kGitSignersFile);
+    dir.write_atomic(kGitSignersFile, as_bytes(std::string("stale\n")), 0600);
+    { auto st = open_state(dir); }
+    BOOST_TEST(read(dir, kGitSignersFile) == good);
+}
