@@ -15,7 +15,7 @@ _puddle_verbs()
         printf '%s\n' "$out"
     else
         printf '%s\n' init status pubkey unlock lock sign verify pair join members \
-            rotate-passphrase rekey rekey-pair name log export import evict accept
+            rotate-passphrase rekey rekey-pair name log export import evict accept setup
     fi
 }
 

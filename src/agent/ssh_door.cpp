@@ -58,13 +58,17 @@ std::string SshDoor::handle(const Request &request, Connection &conn, const Fact
 
 std::string SshDoor::handle_request_identities() {
     auto st = service_.status();
-    // With unlock_on_request the key is listed while locked too (a public
-    // key is no secret): ssh and ssh-keygen only ask to sign with a key the
-    // agent lists, and their request is what prompts the unlock.
-    const bool listed = st.unlocked || service_.config().agent.unlock_on_request;
-    if (!listed || st.pubkey.empty()) return as_string(ssh::framed_identities_answer_empty());
+    if (st.pubkey.empty()) return as_string(ssh::framed_identities_answer_empty());
     auto key = parse_public_key(st.pubkey);
-    return as_string(ssh::framed_identities_answer(*key, service_.key_comment(*key)));
+    // The key is listed while locked too (a public key is no secret): ssh and
+    // ssh-keygen only ask to sign with a key the agent lists. With
+    // unlock_on_request their request is what prompts the unlock; without
+    // it the comment says why the signature will be refused, and ssh prints
+    // it ("signing failed for ED25519 "... (locked: run 'puddle unlock')"
+    // from agent"), where an empty list would leave "agent has no identities".
+    std::string comment = service_.key_comment(*key);
+    if (!st.unlocked && !service_.config().agent.unlock_on_request) comment += " (locked: run 'puddle unlock')";
+    return as_string(ssh::framed_identities_answer(*key, comment));
 }
 
 Facts SshDoor::facts_of(const Request &request, const Connection &conn) {

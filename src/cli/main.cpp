@@ -189,6 +189,21 @@ const std::vector<Verb> &verbs() {
          "  --lines N      only the last N\n"
          "  --json         a JSON array of uses; see puddle(1) for the fields\n",
          run_log},
+        {"setup", "make ssh or git use the puddle key, or take that back",
+         "usage: puddle setup ssh [--undo] | setup git [--principal NAME] [--sign-all] [--undo]\n\n"
+         "ssh: puts an IdentityAgent line for puddle's ssh-agent socket at the top of ~/.ssh/config\n"
+         "(between two marker lines), so ssh uses puddle-agent for every host from now on, and writes\n"
+         "~/.config/environment.d/90-puddle-ssh-agent.conf, so the sessions of your next login get\n"
+         "SSH_AUTH_SOCK. Says which agent it displaced (an IdentityAgent line, an SSH_AUTH_SOCK).\n"
+         "git: has git sign with the puddle key (gpg.format ssh) through puddle-agent from any\n"
+         "terminal, with an allowed-signers file written from the rotation log, so 'git verify-commit'\n"
+         "accepts each key of this puddle for commits dated while it was current; refreshed at every\n"
+         "rotation. One [include] block at the end of your global git config; the rest lives in the\n"
+         "state directory. Running it again changes nothing; --undo gives your files back as they were.\n\n"
+         "  --undo             take back what 'puddle setup ssh' or 'puddle setup git' did\n"
+         "  --principal NAME   the name git's signatures are checked against (default: git's user.email)\n"
+         "  --sign-all         sign every commit and tag (commit.gpgSign, tag.gpgSign); else 'git commit -S'\n",
+         run_setup},
         {"verify", "verify an Ed25519 signature offline",
          "usage: puddle verify --sig SIG [--pub KEY] [FILE]\n\n"
          "Verifies SIG (base64 or hex) over FILE or standard input. Exit 0 on a good signature,\n"

@@ -2,6 +2,7 @@
 
 #include "core/envoy_wrap.hpp"
 #include "core/files/rotation_log.hpp"
+#include "core/setup_state.hpp"
 #include "util/error.hpp"
 
 #include <cstring>
@@ -22,6 +23,14 @@ constexpr std::size_t kMaxPubFileBytes = 256;
 }
 
 void (*g_repair_notice)(const std::string &) = nullptr;
+
+// What `puddle setup git` gave git follows the key: after every change of the
+// identity (a rekey in the agent; accept, rekey --from, evict, join in the
+// CLI; a change finished by repair()). The change is decided already, so a
+// failure here is only told, through the same notice as a repair.
+void refresh_what_git_reads(const StateDir &dir) {
+    if (auto trouble = refresh_git_signing(dir); !trouble.empty() && g_repair_notice) g_repair_notice(trouble);
+}
 
 } // namespace
 
@@ -121,6 +130,7 @@ void IdentityStore::commit(const Salt &salt, const WrappedBytes &wrapped, const 
     dir_.write_atomic(kJournalFile, journal, 0600); // the decision point
     apply(salt, sealed, pub, rotation_log);
     dir_.remove(kJournalFile);
+    refresh_what_git_reads(dir_);
 }
 
 bool IdentityStore::seal_to_envoy() const {
@@ -170,6 +180,7 @@ bool IdentityStore::repair() const {
     if (j.size() > head) log = std::string(j.begin() + head, j.end());
     apply(salt, wrapped, pub, log);
     dir_.remove(kJournalFile);
+    refresh_what_git_reads(dir_);
     return true;
 }
 
@@ -196,6 +207,10 @@ OpenState open_state(StateDir dir) {
         store.seal_to_envoy();
     } catch (const Error &) {
     }
+    // A command killed between a change of the key and the refresh that
+    // follows it left git's files behind the key: any later command catches
+    // up (writing only what differs, and nothing unless setup git was run).
+    refresh_what_git_reads(dir);
     if (journal && g_repair_notice) {
         try {
             g_repair_notice("finished an interrupted change of the identity in " + dir.path() +

@@ -90,7 +90,8 @@ OpenState open_state(bool create);
 // The same for a known directory that must exist: checked, locked, repaired.
 OpenState open_state(StateDir dir);
 // Called once when open_state finishes an interrupted identity change, with
-// a sentence saying so (the command that was interrupted chose the
+// a sentence saying so (and when what `puddle setup git` wrote could not be
+// refreshed after a change of the key: core/setup_state.hpp) (the command that was interrupted chose the
 // passphrase; the user should hear that once, not find out later).
 void set_repair_notice(void (*notice)(const std::string &));
 

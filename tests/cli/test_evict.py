@@ -150,6 +150,27 @@ class ThreeEnvoys(EnvoysCase):
         log = json.loads(self.read_in("b", "retired_puddles.json"))
         self.assertEqual((log[-1]["old"], log[-1]["new"]), (self.old, new))
 
+    def test_setup_git_files_follow_evict_on_the_maker_and_accept_on_a_member(self):
+        for name in ("a", "b"):
+            p = self.on(name, "setup", "git", "--principal", "me@puddle")
+            self.assertEqual(p.returncode, 0, p.stderr)
+        envelope = self.evict_c()
+        new = self.pub("a")
+        at = json.loads(self.read_in("a", "retired_puddles.json"))[-1]["at"]
+        stamp = time.strftime("%Y%m%d%H%M%SZ", time.gmtime(at))
+        lines = self.read_in("a", "git_allowed_signers").decode().splitlines()
+        self.assertEqual(len(lines), 2, lines)
+        self.assertTrue(lines[0].startswith('me@puddle namespaces="git",valid-before="%s" ssh-ed25519 ' % stamp), lines)
+        self.assertTrue(lines[1].startswith('me@puddle namespaces="git",valid-after="%s" ssh-ed25519 ' % stamp), lines)
+        key = self.read_in("a", "git_signing_key.pub").decode()
+        self.assertTrue(key.endswith(" puddle:" + new[8:24] + "\n"), key)
+        p = self.on("b", "accept", "--from", "a-host", "-", input_data=envelope)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.read_in("b", "git_allowed_signers"), self.read_in("a", "git_allowed_signers"))
+        self.assertEqual(self.read_in("b", "git_signing_key.pub"), self.read_in("a", "git_signing_key.pub"))
+        # C never ran setup git: nothing is written there.
+        self.assertFalse(os.path.exists(os.path.join(self.state("c"), "git_allowed_signers")))
+
     def test_accept_from_a_file_and_the_evicted_envoy_gets_nothing(self):
         self.evict_c()
         new = self.pub("a")

@@ -34,10 +34,14 @@ class OpenSsh(AgentTestCase):
         self.assertEqual(fp.returncode, 0, fp.stderr)
         self.assertIn("ED25519", fp.stdout)
 
-    def test_locked_agent_lists_no_identities(self):
+    def test_locked_agent_lists_the_key_saying_it_is_locked(self):
+        # Not a silent "agent has no identities": the comment says why a
+        # signature will be refused and what to do, and ssh prints it.
         p = self.run_user(["ssh-add", "-L"])
-        self.assertEqual(p.returncode, 1)
-        self.assertIn("no identities", p.stdout + p.stderr)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(), self.pub_line() + " (locked: run 'puddle unlock')")
+        self.assertEqual(self.a.unlock("--no-watch").returncode, 0)
+        self.assertEqual(self.run_user(["ssh-add", "-L"]).stdout.strip(), self.pub_line())
 
     def test_unlocked_agent_lists_the_puddle_key(self):
         self.assertEqual(self.a.unlock("--no-watch").returncode, 0)
