@@ -231,7 +231,15 @@ void print_main_help() {
     for (const auto &v : verbs()) std::printf("  %-18s %s\n", v.name, v.summary);
     std::printf("\n'puddle VERB --help' describes a verb. Exit codes: 0 ok, 1 failure, 2 usage,\n"
                 "3 locked, 4 not initialized, 5 wrong passphrase or damaged wrap, 6 pairing failed,\n"
-                "7 permission denied, 8 ambiguous name. See puddle(1).\n");
+                "7 permission denied, 8 ambiguous name. See puddle(1).\n\n"
+                "words:\n"
+                "  machine (envoy)  a computer that holds your key; each has a machine key of its own\n"
+                "  members          the machines of this puddle, as this one knows them\n"
+                "  generation       how many times the key has changed (rekey, evict)\n"
+                "  envelope         a new key sealed for the machines you keep (evict, rekey)\n"
+                "  receipt          what accept writes back for the machine that made the envelope\n"
+                "  wrap             the key encrypted under your passphrase\n"
+                "  door             a way into the agent: its socket, its ssh-agent socket, D-Bus\n");
 }
 
 // Optimal string alignment distance: edits, with a swap of two neighbours as
