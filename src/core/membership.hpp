@@ -1,4 +1,4 @@
-// Who shares this identity (SPEC §8): the bookkeeping of members.json across
+// Who shares this identity (SPEC §7): the bookkeeping of members.json across
 // a pairing, on both sides. The holder hands out its view with itself in it
 // and records whom it admitted; the joiner takes the identity and the view,
 // relabelled from its side. The channel, the code and the passphrase stay

@@ -1,4 +1,4 @@
-// What a rotation of the identity means (SPEC §9): the statement both keys
+// What a rotation of the identity means (SPEC §8): the statement both keys
 // sign, its verification, and what a log of them proves -- the path from an
 // old key to the newest, and a fork (one key rotated two ways). The file that
 // holds the log is core/files/rotation_log.hpp.

@@ -56,9 +56,10 @@ struct PairPayload {
 };
 
 // The joiner's record in ACK: host and time, and (since envoy keys) an
-// optional third field, its envoy certificate: envoy key (32) ‖ at (u64 BE)
-// ‖ signature (64). An older holder refuses the third field (the joiner is
-// then joined but not recorded there; docs/formats.md).
+// optional third field, its envoy certificate: envoy key (32) ‖ machine key
+// (32) ‖ at (u64 BE) ‖ signature (64), 136 bytes, or from an older joiner 104
+// without the machine key. An older holder refuses the third field (the
+// joiner is then joined but not recorded there; docs/pairing.md).
 struct MemberRecord {
     std::string host;
     std::int64_t at = 0; // Unix time, seconds

@@ -1,4 +1,4 @@
-// members.json (SPEC §8): this envoy's view of the envoys that share its
+// members.json (SPEC §7): this envoy's view of the envoys that share its
 // identity, merged from every pairing.
 // parse_* is a pure function from the file's bytes to a typed value; it throws
 // Error(Failure::failed, "cannot read <label>", <precise reason>, <hint>) on

@@ -1,4 +1,4 @@
-// retired_puddles.json (SPEC §9): the signed rotations of this identity,
+// retired_puddles.json (SPEC §8): the signed rotations of this identity,
 // oldest first. What the records mean (statements, signatures, forks) lives in
 // core/rotation.hpp; this is only the file.
 // parse_* is a pure function from the file's bytes to a typed value; it throws
