@@ -33,6 +33,41 @@ constexpr const char *kEnvironmentName = "90-puddle-ssh-agent.conf";
 
 std::string agent_socket() { return runtime_dir() + "/puddle/ssh-agent.sock"; }
 
+// A user unit that sets SSH_AUTH_SOCK in the manager when it starts wins
+// over environment.d: Debian 13's OpenSSH enables ssh-agent.socket for every
+// user, and GNOME's gcr-ssh-agent.socket does the same. puddle's own ssh
+// socket, ordered after them, sets it last.
+std::string dropin_file() { return config_home() + "/systemd/user/puddle-agent-ssh.socket.d/50-puddle-setup-ssh.conf"; }
+
+std::string dropin_text() {
+    return std::string(kEnvironmentHeader) +
+           "\n# Set after the agents that set SSH_AUTH_SOCK when their socket starts.\n"
+           "[Unit]\nAfter=ssh-agent.socket gcr-ssh-agent.socket gpg-agent-ssh.socket\n\n"
+           "[Socket]\nExecStartPost=/usr/bin/systemctl --user set-environment SSH_AUTH_SOCK=%t/puddle/ssh-agent.sock\n";
+}
+
+// SSH_AUTH_SOCK in the user manager's environment (what new terminals and
+// services get), nullopt when unset or the manager cannot be asked.
+std::optional<std::string> manager_auth_sock() {
+    const auto r = run_capture({"systemctl", "--user", "show-environment"});
+    if (r.status != 0) return std::nullopt;
+    std::size_t at = 0;
+    while (at < r.out.size()) {
+        const auto eol = r.out.find('\n', at);
+        const std::string line = r.out.substr(at, eol == std::string::npos ? std::string::npos : eol - at);
+        if (line.rfind("SSH_AUTH_SOCK=", 0) == 0) return line.substr(14);
+        if (eol == std::string::npos) break;
+        at = eol + 1;
+    }
+    return std::nullopt;
+}
+
+bool manager_says(const std::vector<std::string> &args) {
+    std::vector<std::string> argv{"systemctl", "--user"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_capture(argv).status == 0;
+}
+
 // `git config --global --includes --get KEY`: its value, nullopt when unset.
 std::optional<std::string> git_global(const std::string &key) {
     auto r = run_capture({"git", "config", "--global", "--includes", "--get", key});
@@ -131,7 +166,16 @@ int setup_ssh(const StateDir &dir) {
     const auto config_now = read_text(ssh_config);
     const std::string config_text = config_now.value_or("");
     const std::string new_config = put_block(config_text, kSshMarkers, ssh_block(agent_socket()), BlockPlace::top);
-    const auto displaced = displaced_agents(config_text, ssh_config, environment_dir, kEnvironmentName);
+    auto displaced = displaced_agents(config_text, ssh_config, environment_dir, kEnvironmentName);
+    const auto dropin_now = read_text(dropin_file());
+    if (dropin_now && dropin_now->compare(0, std::strlen(kEnvironmentHeader), kEnvironmentHeader) != 0)
+        throw Error(Failure::failed, "cannot write " + dropin_file(), "a file of that name is there and puddle did not write it",
+                    "rename it, then run 'puddle setup ssh' again");
+    const auto manager_sock = manager_auth_sock();
+    if (manager_sock && *manager_sock != agent_socket())
+        displaced.push_back("SSH_AUTH_SOCK=" + *manager_sock + " (" + describe_agent_socket(*manager_sock) +
+                            ") in your user manager, which new terminals get: puddle's from now on, and at each "
+                            "login after any agent that sets it when it starts");
 
     if (!record) {
         record = SshSetup{ssh_config, !config_now, !exists(ssh_dir), environment_file};
@@ -150,6 +194,24 @@ int setup_ssh(const StateDir &dir) {
         write_text(environment_file, environment_text(), 0644);
         changed.push_back("wrote " + shown(environment_file) +
                           ": SSH_AUTH_SOCK for the sessions your user manager starts, from your next login");
+    }
+    if (!dropin_now || *dropin_now != dropin_text()) {
+        make_dir(config_home(), 0700);
+        make_dir(config_home() + "/systemd", 0755);
+        make_dir(config_home() + "/systemd/user", 0755);
+        make_dir(dirname_of(dropin_file()), 0755);
+        write_text(dropin_file(), dropin_text(), 0644);
+        changed.push_back("wrote " + shown(dropin_file()) +
+                          ": puddle-agent-ssh.socket sets SSH_AUTH_SOCK at each login, after other agents' sockets");
+        if (!manager_says({"daemon-reload"}))
+            print_warning("could not reload your user manager: the drop-in applies from your next login");
+    }
+    if (!manager_sock || *manager_sock != agent_socket()) {
+        if (manager_says({"set-environment", "SSH_AUTH_SOCK=" + agent_socket()}))
+            changed.push_back("set SSH_AUTH_SOCK=" + agent_socket() + " in your user manager: new terminals use it now");
+        else
+            print_warning("could not set SSH_AUTH_SOCK in your user manager (no user session bus?): new terminals "
+                          "get it from your next login");
     }
     if (changed.empty()) std::printf("ssh already uses puddle-agent: nothing changed\n");
     for (const auto &c : changed) std::printf("%s\n", c.c_str());
@@ -193,6 +255,21 @@ int undo_ssh(const StateDir &dir) {
         } else {
             print_warning(record->environment_file + " is no longer puddle's: left as it is");
         }
+    }
+    if (auto d = read_text(dropin_file())) {
+        if (d->compare(0, std::strlen(kEnvironmentHeader), kEnvironmentHeader) == 0) {
+            remove_file(dropin_file());
+            ::rmdir(dirname_of(dropin_file()).c_str()); // only if empty
+            (void)manager_says({"daemon-reload"});
+            std::printf("removed %s\n", shown(dropin_file()).c_str());
+        } else {
+            print_warning(dropin_file() + " is no longer puddle's: left as it is");
+        }
+    }
+    if (const auto sock = manager_auth_sock(); sock && *sock == agent_socket()) {
+        if (manager_says({"unset-environment", "SSH_AUTH_SOCK"}))
+            std::printf("unset SSH_AUTH_SOCK in your user manager; an agent you had before sets it again when its "
+                        "socket starts (e.g. systemctl --user restart ssh-agent.socket), or at your next login\n");
     }
     dir.remove(kSshSetupFile);
     return 0;

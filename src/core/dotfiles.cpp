@@ -127,6 +127,7 @@ std::string describe_agent_socket(std::string_view path) {
     if (has("/keyring/")) return "gnome-keyring's ssh agent";
     if (has("gnupg") && has("S.gpg-agent.ssh")) return "gpg-agent";
     if (has("/ssh-") && has("agent.")) return "OpenSSH's ssh-agent";
+    if (has("/openssh_agent")) return "OpenSSH's ssh-agent, from its ssh-agent.socket";
     if (has("1password")) return "1Password's ssh agent";
     return "an ssh agent";
 }

@@ -45,10 +45,20 @@ class SetupSshAndGit(AgentTestCase):
             self.assertEqual(len(lines), 1, g.stdout)
             self.assertIn(lines[0].split(" ", 1)[1].replace("%i", str(self._session.uid)).strip('"'),
                           (self.a.ssh_sock_path,), lines)
-        # The user manager takes SSH_AUTH_SOCK from environment.d (new sessions).
+        # The user manager has puddle's SSH_AUTH_SOCK now (new terminals), over whatever set it
+        # before -- on Debian 13, OpenSSH's own ssh-agent.socket, enabled for every user --
+        # and sets it again at each login: environment.d, and puddle's socket ordered after
+        # the agents' sockets that set it when they start.
         self._session.systemctl("daemon-reload")
         env = self._session.systemctl("show-environment").stdout
         self.assertIn("SSH_AUTH_SOCK=" + self.a.ssh_sock_path, env.splitlines())
+        dropin = os.path.join(home, ".config/systemd/user/puddle-agent-ssh.socket.d/50-puddle-setup-ssh.conf")
+        self.assertTrue(os.path.exists(dropin))
+        shown = self._session.systemctl("show", "-p", "After", "-p", "ExecStartPost", "puddle-agent-ssh.socket").stdout
+        self.assertIn("ssh-agent.socket", shown)
+        self.assertIn("set-environment SSH_AUTH_SOCK=", shown)
+        if "openssh_agent" in p.stdout:  # Debian 13: named as the agent puddle takes over from
+            self.assertIn("OpenSSH's ssh-agent, from its ssh-agent.socket", p.stdout)
         # ... and that socket is the agent: ssh-add lists the key (locked: saying so).
         listed = self.run_user(["ssh-add", "-L"], env={"SSH_AUTH_SOCK": self.a.ssh_sock_path})
         self.assertEqual(listed.returncode, 0, listed.stderr)
@@ -61,6 +71,9 @@ class SetupSshAndGit(AgentTestCase):
         self.assertEqual(u.returncode, 0, u.stderr)
         self.assertEqual(self.read(".ssh/config"), before)
         self.assertFalse(os.path.exists(os.path.join(home, ".config/environment.d/90-puddle-ssh-agent.conf")))
+        self.assertFalse(os.path.exists(dropin))
+        env = self._session.systemctl("show-environment").stdout
+        self.assertNotIn("SSH_AUTH_SOCK=" + self.a.ssh_sock_path, env.splitlines())
 
     def test_ssh_copy_id_installs_pubkey_ssh_and_ssh_logs_in_through_the_agent(self):
         """A real login: an sshd of the user's own in inetd mode (sshd -i as

@@ -96,6 +96,7 @@ BOOST_AUTO_TEST_CASE(agent_sockets_are_named_by_their_owner) {
     BOOST_TEST(describe_agent_socket("/run/user/1000/keyring/ssh") == "gnome-keyring's ssh agent");
     BOOST_TEST(describe_agent_socket("/run/user/1000/gcr/ssh") == "gcr-ssh-agent (GNOME)");
     BOOST_TEST(describe_agent_socket("/run/user/1000/gnupg/S.gpg-agent.ssh") == "gpg-agent");
+    BOOST_TEST(describe_agent_socket("/run/user/1000/openssh_agent") == "OpenSSH's ssh-agent, from its ssh-agent.socket");
     BOOST_TEST(describe_agent_socket("/tmp/ssh-XXXXabcd/agent.1234") == "OpenSSH's ssh-agent");
     BOOST_TEST(describe_agent_socket("/run/user/1000/puddle/ssh-agent.sock") == "puddle's ssh-agent door");
     BOOST_TEST(describe_agent_socket("/somewhere/else") == "an ssh agent");
