@@ -120,7 +120,7 @@ void Session::unlock(SecretBuffer passphrase, std::uint64_t idle_usec, pid_t wat
             try {
                 (void)certify_this_envoy(st.store, *work->kp, std::int64_t(::time(nullptr)));
             } catch (const Error &e) {
-                log_warning("could not certify this machine's envoy key: " + e.why());
+                log_warning("could not certify this machine's keys: " + e.why());
             }
         } catch (const Error &e) {
             work->error = std::make_exception_ptr(identity_failure(e));

@@ -53,7 +53,7 @@ void Session::rekey(SecretBuffer passphrase, SecretBuffer new_passphrase, RekeyD
             // learn this machine's envoy key under the new key.
             auto sealed = rotate_and_seal(st.store, old, work->new_passphrase.bytes(), kdf, now, {});
             if (!sealed.seal_error.empty())
-                log_warning("the rotation is done, but its envelope or envoy certificate is not: " + sealed.seal_error);
+                log_warning("the rotation is done, but its envelope or machine certificate is not: " + sealed.seal_error);
             if (sealed.envelope)
                 for (const auto &r : sealed.envelope->recipients) work->sealed_to.push_back(r.host);
             work->unreachable = std::move(sealed.unreachable);

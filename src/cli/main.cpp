@@ -22,13 +22,13 @@ const std::vector<Verb> &verbs() {
          "usage: puddle init [--passphrase-fd N]\n\n"
          "Generates a new Ed25519 keypair, asks for a passphrase (twice, on the terminal),\n"
          "and writes identity.wrapped, identity.salt and identity.pub to the state directory.\n"
-         "Refuses if this envoy is already a member (names the existing key). Ends with the\n"
+         "Refuses if this machine is already a member (names the existing key). Ends with the\n"
          "next steps (unlock, ssh and git setup, pairing another machine).\n\n"
          "  --passphrase-fd N   read the new passphrase from file descriptor N, up to the first newline\n",
          run_init},
         {"status", "show identity, session and health",
          "usage: puddle status [--json]\n\n"
-         "Shows whether this envoy is initialized, its public key, and recovery hints.\n"
+         "Shows whether this machine is initialized, its public key, and recovery hints.\n"
          "Always exits 0: a state it cannot use (unsafe files, a damaged identity, a bad\n"
          "configuration) is reported as health 'degraded', with the file and the fix.\n\n"
          "  --json   one line of JSON; see puddle(1) for the fields\n",
@@ -68,14 +68,14 @@ const std::vector<Verb> &verbs() {
          "  --cancel withdraw the pending code before it expires and stop the listener's socket;\n"
          "           a 'pair --wait' elsewhere ends with 'cancelled' (exit 6)\n",
          run_pair},
-        {"join", "join a puddle with a code from one of its envoys",
+        {"join", "join a puddle with a code from one of its machines",
          "usage: puddle join --from HOST[:PORT] [--code-fd N] [--passphrase-fd N]\n\n"
          "Claims the code printed by 'puddle pair' on HOST, receives the wrapped identity over\n"
          "TLS + CPace, checks that the passphrase unwraps it, and only then writes the identity\n"
          "files. Refuses to replace a different puddle; joining the same puddle again changes\n"
          "nothing. A wrong code burns it: get a new one. Exit 6 when pairing fails, 5 for a\n"
          "wrong passphrase.\n\n"
-         "  --from HOST[:PORT]  the envoy that printed the code (default port from puddle.toml, 1531)\n"
+         "  --from HOST[:PORT]  the machine that printed the code (default port from puddle.toml, 1531)\n"
          "  --code-fd N         read the code (NNNN-NNNN, one line) from file descriptor N;\n"
          "                      without it the code is asked on the terminal\n"
          "  --code CODE         the code on the command line: warned against, as every local\n"
@@ -88,12 +88,12 @@ const std::vector<Verb> &verbs() {
          "Writes the identity as it travels between machines (the passphrase-wrapped key, its\n"
          "salt, the public key and the rotation log) to FILE (created 0600, never over an\n"
          "existing file) or, with -, to standard output (not a terminal). On this machine the\n"
-         "key at rest also needs the envoy secret; the export does not: keep it offline.\n",
+         "key at rest also needs the machine secret; the export does not: keep it offline.\n",
          run_export},
         {"import", "become a member (or repair one) from a 'puddle export' file",
          "usage: puddle import [--passphrase-fd N] FILE|-\n\n"
          "Reads a bundle written by 'puddle export', checks that the passphrase unwraps it, then\n"
-         "writes the identity sealed to this machine's envoy secret. Refuses a different puddle;\n"
+         "writes the identity sealed to this machine's secret. Refuses a different puddle;\n"
          "for the same puddle (a state directory copied from another machine) it seals the key to\n"
          "this machine again and keeps members and names. With - the bundle comes from standard\n"
          "input, and the passphrase from --passphrase-fd or the terminal.\n\n"
@@ -102,8 +102,8 @@ const std::vector<Verb> &verbs() {
         {"evict", "leave a member out: a new key that only the kept members can take",
          "usage: puddle evict [--passphrase-fd N] [--envelope FILE|-] HOST\n\n"
          "Rotates the identity to a new key under the same passphrase, with a rotation record\n"
-         "signed by the old and the new key, and seals the new key to the envoy key of every\n"
-         "member this envoy knows but HOST (an envelope). The envelope is written to\n"
+         "signed by the old and the new key, and seals the new key to the sealing key of every\n"
+         "member this machine knows but HOST (an envelope). The envelope is written to\n"
          "envelope.json in the state directory (and to FILE, or standard output, with\n"
          "--envelope); carry it to each kept member by any means and run 'puddle accept' there.\n"
          "HOST, with the passphrase and every file, cannot open it.\n\n"
@@ -116,7 +116,7 @@ const std::vector<Verb> &verbs() {
          "its maker is a certified member known here, and shows who made it and whom it evicts.\n"
          "It is taken only with your word: a yes on the terminal, or --from naming the maker\n"
          "(an evicted machine still holds the old key and can make an envelope too). Then it\n"
-         "opens this machine's entry with its envoy secret (no passphrase), checks the key inside\n"
+         "opens this machine's entry with its machine secret (no passphrase), checks the key inside\n"
          "is the one the signatures name and that the rotation log leads to it without a fork, and\n"
          "takes it. Refused, changing nothing: an altered envelope, an unknown or other maker, an\n"
          "evicted machine, an envelope not addressed here, a fork (recorded: health Degraded).\n"
@@ -130,15 +130,15 @@ const std::vector<Verb> &verbs() {
          "                       envelope's key if it held one of them (your own envelope.json\n"
          "                       keeps your branch)\n",
          run_accept},
-        {"members", "this envoy's view of the member envoys",
+        {"members", "this machine's view of the member machines",
          "usage: puddle members [--json]\n"
          "       puddle members --took RECEIPT|HOST\n\n"
-         "Lists this envoy (self) and the envoys it has paired with or learned of while\n"
+         "Lists this machine (self) and the machines it has paired with or learned of while\n"
          "pairing, each with the generation of the key it was last seen holding.\n"
          "--json: {pubkey, generation, members: [{host, since, direction, wrapped_digest,\n"
          "pubkey, generation, same_wrap, envoy_key}]}; see puddle(1).\n"
          "--took RECEIPT: records, on the evidence of the receipt 'puddle accept' wrote there\n"
-         "(a file, or - for standard input), that its machine holds the key this envoy holds,\n"
+         "(a file, or - for standard input), that its machine holds the key this machine holds,\n"
          "so 'status' stops waiting for it. --took HOST takes your word for it instead, for a\n"
          "member paired with an older puddle (no machine key).\n",
          run_members},
@@ -148,7 +148,7 @@ const std::vector<Verb> &verbs() {
          "Without --from: needs an unlocked session and the current passphrase; the agent makes a\n"
          "new keypair, appends to retired_puddles.json a record signed by the old and the new key,\n"
          "wraps the new key (under a new passphrase with --new-passphrase) and moves the session to\n"
-         "it. It also writes an envelope (envelope.json) sealed to every member whose envoy key is\n"
+         "it. It also writes an envelope (envelope.json) sealed to every member whose sealing key is\n"
          "known here: 'puddle accept' there, or hand it out with 'puddle rekey-pair'.\n"
          "With --from: claims a rotated key from HOST (code from 'puddle rekey-pair' there) and\n"
          "accepts it only if the rotation log leads to it from the key held here; a fork is refused.\n\n"
@@ -169,13 +169,13 @@ const std::vector<Verb> &verbs() {
         {"name", "claim, show or resolve a friendly name",
          "usage: puddle name set NAME | name clear | name show | name resolve NAME\n\n"
          "  set NAME       sign a claim of NAME for this puddle's key (needs an unlocked session;\n"
-         "                 refused when another key holds NAME in this envoy's view, exit 8)\n"
-         "  clear          remove this envoy's claim\n"
+         "                 refused when another key holds NAME in this machine's view, exit 8)\n"
+         "  clear          remove this machine's claim\n"
          "  show           this puddle's name and whether it is unique in the local view\n"
          "  resolve NAME   print the key claiming NAME (exit 8 listing every claimant when\n"
          "                 contested, exit 1 when none does)\n\n"
          "Names are 1-32 characters of a-z, 0-9 and '-', starting with a letter. The local view:\n"
-         "this envoy's claim, claims learned while pairing, and *.json claims in the [names]\n"
+         "this machine's claim, claims learned while pairing, and *.json claims in the [names]\n"
          "claims_dirs and $XDG_DATA_HOME/puddle/names.d. A name is a hint; the key is the proof.\n",
          run_name},
         {"log", "what used the key: every signature and refusal, from the journal",
@@ -233,7 +233,9 @@ void print_main_help() {
                 "3 locked, 4 not initialized, 5 wrong passphrase or damaged wrap, 6 pairing failed,\n"
                 "7 permission denied, 8 ambiguous name. See puddle(1).\n\n"
                 "words:\n"
-                "  machine (envoy)  a computer that holds your key; each has a machine key of its own\n"
+                "  machine          a computer that holds your key; it has a machine key (ed25519:, signs\n"
+                "                   its receipts and envelopes) and a sealing key (x25519:, what other\n"
+                "                   machines seal a new key to); files call both 'envoy'\n"
                 "  members          the machines of this puddle, as this one knows them\n"
                 "  generation       how many times the key has changed (rekey, evict)\n"
                 "  envelope         a new key sealed for the machines you keep (evict, rekey)\n"

@@ -57,7 +57,7 @@ int run_evict(const std::vector<std::string> &argv) {
     auto config = load_config_reporting();
     const std::string own_host = local_host_name();
     if (host == own_host)
-        throw Error(Failure::failed, "evict", "this machine is " + quoted(host) + ": an envoy cannot evict itself",
+        throw Error(Failure::failed, "evict", "this machine is " + quoted(host) + ": a machine cannot evict itself",
                     "run 'puddle evict " + host + "' on another member");
 
     // Checked before the passphrase is asked: a host the view does not know.
@@ -69,8 +69,8 @@ int run_evict(const std::vector<std::string> &argv) {
         if (std::none_of(view.members.begin(), view.members.end(), [&](const MemberRecord &m) {
                 return m.direction != MemberDirection::self && m.host == host;
             }))
-            throw Error(Failure::failed, "evict", "no member named " + quoted(host) + " in this envoy's view",
-                        "'puddle members' lists the members this envoy knows");
+            throw Error(Failure::failed, "evict", "no member named " + quoted(host) + " in this machine's view",
+                        "'puddle members' lists the members this machine knows");
     }
     auto pass = current_passphrase(args, "Passphrase");
     const auto old_pair = unwrap_seed(id.wrapped, pass.bytes(), id.salt, id.pub);
@@ -109,7 +109,7 @@ int run_evict(const std::vector<std::string> &argv) {
     std::fprintf(stderr, "puddle: this machine's key, which each member checks it against: %s\n",
                  envelope.maker.signer.str().c_str());
     for (const auto &u : unreachable)
-        std::fprintf(stderr, "  %s: no envoy key known here (not paired since the upgrade): hand it the key with "
+        std::fprintf(stderr, "  %s: no sealing key known here (not paired since the upgrade): hand it the key with "
                      "'puddle rekey-pair' here and 'puddle rekey --from %s' there\n", u.c_str(), own_host.c_str());
     lock_a_stale_session(fresh.public_key());
     return 0;
@@ -215,7 +215,7 @@ int run_accept(const std::vector<std::string> &argv) {
         return 0;
     }
     if (!id.envoy)
-        throw Error(Failure::failed, "accept", "this identity is not sealed to this machine's envoy yet",
+        throw Error(Failure::failed, "accept", "this identity is not sealed to this machine's sealing key yet",
                     "run 'puddle status' once (it seals it), then accept again");
     const auto envoy = EnvoySecret::load(EnvoySecret::location()).value();
     const auto &me = envoy.public_key();
@@ -225,7 +225,7 @@ int run_accept(const std::vector<std::string> &argv) {
     for (const auto &e : env.evicted)
         if (e.envoy && *e.envoy == me)
             throw Error(Failure::denied, "accept " + label,
-                        "this envoy (" + e.host + ", " + me.str() + ") is the one the rotation to " + env.new_key.str() +
+                        "this machine (" + e.host + ", " + me.str() + ") is the one the rotation to " + env.new_key.str() +
                             " evicted; it cannot open the new key",
                         "if that was a mistake, join again from a kept member ('puddle pair' there)");
     MembersView view = load_members(st.dir).value_or(MembersView{});
@@ -241,9 +241,9 @@ int run_accept(const std::vector<std::string> &argv) {
         std::string hosts;
         for (const auto &r : env.recipients) hosts += (hosts.empty() ? "" : ", ") + r.host;
         throw Error(Failure::failed, "accept " + label,
-                    "it is not addressed to this machine's envoy " + me.str() + " (it is for: " +
+                    "it is not addressed to this machine's sealing key " + me.str() + " (it is for: " +
                         (hosts.empty() ? std::string("nobody") : hosts) + ")",
-                    "the member that evicted did not know this machine's envoy key: take the key with 'puddle "
+                    "the member that evicted did not know this machine's sealing key: take the key with 'puddle "
                     "rekey --from HOST' after 'puddle rekey-pair' there");
     }
     std::string names;

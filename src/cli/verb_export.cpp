@@ -68,7 +68,7 @@ int run_import(const std::vector<std::string> &argv) {
     }
     if (current && !(*current == bundle.pub))
         throw Error(Failure::failed, "import",
-                    "this envoy already belongs to a different puddle (" + current->str() + ")",
+                    "this machine already belongs to a different puddle (" + current->str() + ")",
                     "move " + StateDir::locate().path() + " away first if you really want to switch");
     // Passphrase on a stdin bundle: only through --passphrase-fd (stdin is taken).
     if (source == "-" && !args.value("passphrase-fd") && !::isatty(STDIN_FILENO) && ::access("/dev/tty", R_OK | W_OK) != 0)

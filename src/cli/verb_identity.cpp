@@ -24,7 +24,7 @@ int run_init(const std::vector<std::string> &argv) {
     auto refuse_existing = [](const OpenState &st) {
         if (st.store.is_member()) {
             auto existing = st.store.load_public_key();
-            throw Error(Failure::failed, "init", "this envoy is already a member of puddle " + existing.str(),
+            throw Error(Failure::failed, "init", "this machine is already a member of puddle " + existing.str(),
                         "use 'puddle rotate-passphrase' to change the passphrase");
         }
         if (st.store.is_partial()) {
@@ -116,7 +116,7 @@ int run_rotate_passphrase(const std::vector<std::string> &argv) {
     st.store.commit(salt, wrapped, id.pub);
     (void)certify_this_envoy(st.store, keypair, std::int64_t(std::time(nullptr)));
     std::printf("passphrase changed for %s\n", id.pub.str().c_str());
-    std::fprintf(stderr, "hint: other member envoys keep the old passphrase until you change it there too\n");
+    std::fprintf(stderr, "hint: your other machines keep the old passphrase until you change it there too\n");
     return 0;
 }
 

@@ -53,7 +53,7 @@ int name_clear(const Args &args) {
         return 0;
     }
     st.dir.remove(kNameClaimFile);
-    std::printf("name claim removed (copies other envoys learned while pairing stay there)\n");
+    std::printf("name claim removed (copies other machines learned while pairing stay there)\n");
     return 0;
 }
 
@@ -72,7 +72,7 @@ int name_show(const Args &args) {
         if (!(c.pubkey == pub)) continue;
         any = true;
         auto keys = view.claimants(c.name);
-        if (keys.size() == 1) std::printf("%s: unique in this envoy's view\n", c.name.c_str());
+        if (keys.size() == 1) std::printf("%s: unique in this machine's view\n", c.name.c_str());
         else std::printf("%s: CONTESTED, claimed by %zu keys:%s\n", c.name.c_str(), keys.size(), keys_list(keys).c_str());
     }
     if (!any) std::printf("no name claimed for %s\n", pub.str().c_str());
@@ -90,7 +90,7 @@ int name_resolve(const Args &args) {
     ClaimsView view = dir.exists() ? load_claims(open_state(false).dir, config) : ClaimsView{};
     for (const auto &p : view.problems) print_warning("ignored claim " + p.source + ": " + p.why);
     auto keys = view.claimants(name);
-    if (keys.empty()) throw Error(Failure::failed, "name resolve", "no key claims \"" + name + "\" in this envoy's view");
+    if (keys.empty()) throw Error(Failure::failed, "name resolve", "no key claims \"" + name + "\" in this machine's view");
     if (keys.size() > 1)
         throw Error(Failure::ambiguous, "name resolve",
                     "\"" + name + "\" is ambiguous, use the hex form; claimed by:" + keys_list(keys));

@@ -145,7 +145,7 @@ int hand_out(const std::string &verb, std::string_view purpose, const char *pend
                 if (result == "unacknowledged")
                     throw Error(Failure::pairing_failed, verb,
                                 "the key went to " + peer + " at " + when + " but it never acknowledged; it may have joined "
-                                "without being recorded in this envoy's members view",
+                                "without being recorded in this machine's members view",
                                 "run 'puddle members' on the new machine: if it lists this puddle, it joined");
                 if (result == "cancelled")
                     throw Error(Failure::pairing_failed, verb,
@@ -238,7 +238,7 @@ int run_rekey_pair(const std::vector<std::string> &argv) {
     {
         auto st = open_state(false);
         if (!st.dir.has(kRotationLogFile))
-            throw Error(Failure::failed, "rekey-pair", "this envoy has no rotation to hand out",
+            throw Error(Failure::failed, "rekey-pair", "this machine has no rotation to hand out",
                         "run 'puddle rekey' first");
     }
     return hand_out("rekey-pair", kPurposeRekey, kRekeyPendingFile, args.flag("wait"));
@@ -278,7 +278,7 @@ int run_join(const std::vector<std::string> &argv) {
             throw Error(Failure::pairing_failed, "join", "the payload's key is not the key the holder proved");
         if (current && !(*current == joined))
             throw Error(Failure::failed, "join",
-                        "this envoy already belongs to a different puddle (" + current->str() + ")",
+                        "this machine already belongs to a different puddle (" + current->str() + ")",
                         "move " + StateDir::locate().path() + " away first if you really want to switch");
         // Verify the unwrap before writing anything.
         auto wrapped = parse_wrapped(p.wrapped, "the holder's identity.wrapped");
@@ -357,14 +357,18 @@ int run_members(const std::vector<std::string> &argv) {
         std::strftime(when, sizeof when, "%Y-%m-%d %H:%M", std::localtime(&t));
         const bool certified = has_certified_envoy(m);
         const auto g = generation(m);
-        std::printf("  %-24s %-9s since %s  gen %s  envoy %s%s%s\n", printable(m.host, 64).c_str(),
+        // The machine key (ed25519) is what `accept --from` and receipts name;
+        // a v1 certificate has only the sealing key, shown so it stays findable.
+        const std::string key = !certified ? "unknown (not paired since the upgrade)"
+                                : m.envoy->signer ? m.envoy->signer->str().substr(0, 24) + "…"
+                                                  : "sealing " + m.envoy->key.str().substr(0, 23) + "…";
+        std::printf("  %-24s %-9s since %s  gen %s  machine %s%s%s\n", printable(m.host, 64).c_str(),
                     std::string(direction_name(m.direction)).c_str(), when,
-                    g ? std::to_string(*g).c_str() : "?",
-                    certified ? (m.envoy->key.str().substr(0, 23) + "…").c_str() : "unknown (not paired since the upgrade)",
+                    g ? std::to_string(*g).c_str() : "?", key.c_str(),
                     m.pubkey == id.pub ? "" : "  (other key)",
                     m.wrapped_digest == mine ? "" : "  (holds a different wrap: passphrase changed?)");
     }
-    if (view.members.size() == 1) std::printf("no other envoys recorded here yet\n");
+    if (view.members.size() == 1) std::printf("no other machines recorded here yet\n");
     return 0;
 }
 
@@ -454,8 +458,8 @@ int run_rekey(const std::vector<std::string> &argv) {
         std::printf("  %s: 'puddle accept --from %s %s' there (any transport)\n", host.c_str(), own_host.c_str(),
                     envelope.c_str());
     for (const auto &host : rotated.unreachable)
-        std::printf("  %s: no envoy key known here; 'puddle rekey --from %s' there\n", host.c_str(), own_host.c_str());
-    std::printf("%shand the new key to the envoys you keep: 'puddle rekey-pair' here, "
+        std::printf("  %s: no sealing key known here; 'puddle rekey --from %s' there\n", host.c_str(), own_host.c_str());
+    std::printf("%shand the new key to the machines you keep: 'puddle rekey-pair' here, "
                 "'puddle rekey --from %s' there\n", rotated.sealed_to.empty() ? "" : "or ", own_host.c_str());
     return 0;
 }

@@ -158,7 +158,7 @@ StatusFacts gather() {
     // The passphrase matters only to unlock: no need to say this to someone
     // whose session is open.
     if (!f.agent || !f.agent->unlocked)
-        f.hints.push_back("a forgotten passphrase cannot be recovered: unlock on another member envoy that "
+        f.hints.push_back("a forgotten passphrase cannot be recovered: unlock on another of your machines that "
                           "still knows it, or start over with a new 'puddle init' (the old key is then orphaned)");
     return f;
 }
@@ -219,7 +219,7 @@ void print_human(const StatusFacts &f) {
     std::printf("%s %s\n", bold("state directory:").c_str(), printable(f.state_dir).c_str());
     if (!f.initialized) {
         std::printf("%s no (%s)\n", bold("initialized:").c_str(),
-                    f.partial ? "an incomplete identity is here: see health" : "this machine is not a member envoy");
+                    f.partial ? "an incomplete identity is here: see health" : "this machine is not a member machine");
     } else {
         std::printf("%s yes\n%s %s\n", bold("initialized:").c_str(), bold("public key:").c_str(),
                     f.pubkey.empty() ? "(cannot be read: see health)" : f.pubkey.c_str());
@@ -258,10 +258,10 @@ void print_human(const StatusFacts &f) {
                         *f.name.get("unique")->as_bool() ? "" : " (contested)");
         if (const Json *kind = f.protection.get("kind"); kind && kind->as_string()) {
             if (*kind->as_string() == protection_name(Protection::tpm2))
-                std::printf("%s passphrase + this machine's envoy secret, sealed in its TPM (%s)\n",
+                std::printf("%s passphrase + this machine's secret, sealed in its TPM (%s)\n",
                             bold("protection:").c_str(), printable(*f.protection.get("secret_file")->as_string()).c_str());
             else if (*kind->as_string() == protection_name(Protection::file))
-                std::printf("%s passphrase + this machine's envoy secret (%s; a file, so whoever can read\n"
+                std::printf("%s passphrase + this machine's secret (%s; a file, so whoever can read\n"
                             "  your home here can take it: keep the passphrase strong)\n",
                             bold("protection:").c_str(), printable(*f.protection.get("secret_file")->as_string()).c_str());
             else

@@ -79,7 +79,7 @@ Envelope make_envelope(const Keypair &old_pair, const Keypair &new_pair, const E
         crypto_aead_xchacha20poly1305_ietf_keygen(k.data());
         if (crypto_box_seal(r.sealed_key.data(), k.data(), k.size(), to.envoy.bytes.data()) != 0)
             throw Error(Failure::failed, "cannot seal the new key to " + to.host,
-                        "its envoy key " + to.envoy.str() + " is not a usable X25519 key");
+                        "its sealing key " + to.envoy.str() + " is not a usable X25519 key");
         randombytes_buf(r.nonce.data(), r.nonce.size());
         const std::string ad = associated_data(e, to.envoy);
         unsigned long long clen = 0;
@@ -188,7 +188,7 @@ Envelope parse_envelope(std::span<const std::uint8_t> bytes, const std::string &
         EnvelopeRecipient rec;
         rec.host = host_field(x);
         rec.envoy = envoy_field(x, "envoy");
-        if (!seen.insert(rec.envoy.bytes).second) x.fail(where + " repeats an envoy key named before it");
+        if (!seen.insert(rec.envoy.bytes).second) x.fail(where + " repeats a sealing key named before it");
         rec.sealed_key = x.fixed_bytes<kSealedKeyBytes>("key");
         rec.nonce = x.fixed_bytes<24>("nonce");
         rec.wrapped = x.fixed_bytes<kEnvelopeWrapBytes>("wrapped");
@@ -217,7 +217,7 @@ WrappedBytes open_envelope(const Envelope &e, const EnvelopeRecipient &r, const 
     };
     if (crypto_box_seal_open(k.data(), r.sealed_key.data(), r.sealed_key.size(), envoy.public_key().bytes.data(),
                              sk.data()) != 0)
-        throw fail("its key is not sealed to this machine's envoy key, or was altered");
+        throw fail("its key is not sealed to this machine's sealing key, or was altered");
     const std::string ad = associated_data(e, r.envoy);
     WrappedBytes out{};
     unsigned long long mlen = 0;

@@ -44,14 +44,14 @@ std::optional<EnvoyKey> parse_envoy_key(std::string_view text, std::string *why)
         if (why) *why = w;
         return std::nullopt;
     };
-    if (!text.starts_with("x25519:")) return fail("an envoy key starts with \"x25519:\"");
+    if (!text.starts_with("x25519:")) return fail("a sealing key starts with \"x25519:\"");
     text.remove_prefix(7);
-    if (text.size() != 2 * kEnvoyKeyBytes) return fail("an envoy key has 64 hex digits after \"x25519:\"");
+    if (text.size() != 2 * kEnvoyKeyBytes) return fail("a sealing key has 64 hex digits after \"x25519:\"");
     auto raw = from_hex(text);
-    if (!raw) return fail("an envoy key is lowercase hex after \"x25519:\"");
+    if (!raw) return fail("a sealing key is lowercase hex after \"x25519:\"");
     EnvoyKey k;
     std::memcpy(k.bytes.data(), raw->data(), kEnvoyKeyBytes);
-    if (k.str().substr(7) != text) return fail("an envoy key is lowercase hex after \"x25519:\"");
+    if (k.str().substr(7) != text) return fail("a sealing key is lowercase hex after \"x25519:\"");
     return k;
 }
 
@@ -61,7 +61,7 @@ StateDir EnvoySecret::location() {
     if (home && *home == '/') base = home;
     else if (auto *pw = ::getpwuid(::geteuid())) base = pw->pw_dir;
     else
-        throw Error(Failure::failed, "cannot find this machine's envoy secret", "$HOME is not set",
+        throw Error(Failure::failed, "cannot find this machine's secret", "$HOME is not set",
                     "set HOME to your home directory");
     return StateDir(base + "/.local/state/puddle");
 }
@@ -70,7 +70,7 @@ SecretBuffer parse_envoy_secret_file(std::span<const std::uint8_t> bytes, const 
     if (bytes.size() != kFileBytes || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
         throw Error(Failure::bad_passphrase, "cannot read " + label,
                     bytes.size() != kFileBytes
-                        ? "it is " + std::to_string(bytes.size()) + " bytes; an envoy secret file is exactly " +
+                        ? "it is " + std::to_string(bytes.size()) + " bytes; a machine secret file is exactly " +
                               std::to_string(kFileBytes)
                         : std::string("it does not start with PUDDLEE1"),
                     "restore it from a backup of this machine; without it the identity here is sealed for good: "
@@ -82,7 +82,7 @@ SecretBuffer parse_envoy_secret_file(std::span<const std::uint8_t> bytes, const 
 
 EnvoySecret EnvoySecret::from_bytes(std::span<const std::uint8_t> secret, std::string path) {
     init_sodium();
-    if (secret.size() != kEnvoySecretBytes) throw std::invalid_argument("an envoy secret is 32 bytes");
+    if (secret.size() != kEnvoySecretBytes) throw std::invalid_argument("a machine secret is 32 bytes");
     EnvoySecret e;
     e.secret_ = SecretBuffer(kEnvoySecretBytes);
     std::memcpy(e.secret_.data(), secret.data(), kEnvoySecretBytes);
@@ -114,7 +114,7 @@ std::optional<EnvoySecret> EnvoySecret::load(const StateDir &where) {
     const std::string path = where.file(kEnvoySecretFile);
     if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077))
         throw Error(Failure::failed, "refusing to use " + path,
-                    "this machine's envoy secret is readable by " + std::string((st.st_mode & 007) ? "others" : "its group") +
+                    "this machine's secret is readable by " + std::string((st.st_mode & 007) ? "others" : "its group") +
                         " (mode 0" + std::to_string((st.st_mode >> 6) & 7) + std::to_string((st.st_mode >> 3) & 7) +
                         std::to_string(st.st_mode & 7) + ")",
                     "chmod 600 " + path + "; if someone else may have read it, make a new one: 'puddle export' "
@@ -147,7 +147,7 @@ EnvoySecret EnvoySecret::load_or_create(const StateDir &where) {
             return e;
         } catch (const Error &e) {
             if (tpm.mode == TpmChoice::Mode::required)
-                throw Error(Failure::failed, "cannot make this machine's envoy secret",
+                throw Error(Failure::failed, "cannot make this machine's secret",
                             "[envoy] tpm = \"required\", and " + e.what_failed() + ": " + e.why(), e.hint());
             // "auto": no TPM here (or none we may use): the file below.
         }

@@ -22,7 +22,7 @@ constexpr const char *kCopiedHint =
 
 [[noreturn]] void damaged(const std::string &label, const std::string &why) {
     throw Error(Failure::bad_passphrase, "cannot read " + label, why,
-                "restore the identity files from another member envoy ('puddle export' there, 'puddle import' here)");
+                "restore the identity files from another of your machines ('puddle export' there, 'puddle import' here)");
 }
 
 std::array<std::uint8_t, kHeaderBytes + kPublicKeyBytes> associated_data(const SealedWrapBytes &raw,
@@ -52,7 +52,7 @@ SealedWrap parse_sealed_wrap(std::span<const std::uint8_t> bytes, const std::str
         damaged(label, "truncated header");
     if (protection != std::uint8_t(Protection::file) && protection != std::uint8_t(Protection::tpm2))
         damaged(label, "unknown protection 0x" + to_hex(std::span(&protection, 1)) +
-                           " (this puddle knows 0x01, an envoy secret in a file, and 0x02, one sealed in a TPM)");
+                           " (this puddle knows 0x01, a machine secret in a file, and 0x02, one sealed in a TPM)");
     if (reserved[0] || reserved[1] || reserved[2]) damaged(label, "reserved header bytes are not 0");
     s.protection = Protection(protection);
     std::memcpy(s.raw.data(), bytes.data(), kSealedWrapBytes);
@@ -82,7 +82,7 @@ WrappedKey open_sealed_wrap(const SealedWrap &sealed, const PublicKey &pub, cons
                             const std::string &label) {
     if (!(sealed.envoy == envoy.public_key()))
         throw Error(Failure::bad_passphrase, "cannot open " + label,
-                    "it is sealed to envoy " + sealed.envoy.str() + ", and this machine is envoy " +
+                    "it is sealed to the sealing key " + sealed.envoy.str() + ", and this machine's sealing key is " +
                         envoy.public_key().str() + " (" + envoy.path() + ")",
                     kCopiedHint);
     auto key = envoy.wrap_key();
@@ -93,14 +93,14 @@ WrappedKey open_sealed_wrap(const SealedWrap &sealed, const PublicKey &pub, cons
                                                    sealed.raw.data() + kHeaderBytes + kNonceBytes, kCipherBytes,
                                                    ad.data(), ad.size(), sealed.raw.data() + kHeaderBytes,
                                                    key.data()) != 0)
-        damaged(label, "the envoy seal does not open (the file was altered, or identity.pub belongs to another "
+        damaged(label, "the machine seal does not open (the file was altered, or identity.pub belongs to another "
                        "identity)");
-    return parse_wrapped(inner, label + " (inside the envoy seal)");
+    return parse_wrapped(inner, label + " (inside the machine seal)");
 }
 
 Error no_envoy_secret_error(const SealedWrap &sealed, const std::string &label, const std::string &secret_path) {
     return Error(Failure::bad_passphrase, "cannot open " + label,
-                 "it is sealed to envoy " + sealed.envoy.str() + ", and this machine has no envoy secret (" +
+                 "it is sealed to the sealing key " + sealed.envoy.str() + ", and this machine has no machine secret (" +
                      secret_path + " does not exist)",
                  kCopiedHint);
 }

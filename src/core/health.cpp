@@ -187,7 +187,7 @@ Health assess_health(const StateDir &dir, const Config &config) {
             for (const auto &m : view.members)
                 if (m.pubkey == pub && m.wrapped_digest != own_digest && m.direction != MemberDirection::self)
                     h.add(HealthState::warning,
-                          "envoy " + m.host + " holds a different wrap of this key (passphrase changed on one side?); "
+                          "machine " + m.host + " holds a different wrap of this key (passphrase changed on one side?); "
                           "copies have drifted");
         } catch (const Error &e) {
             h.add(HealthState::warning, "members.json cannot be read: " + e.why());
@@ -201,7 +201,7 @@ Health assess_health(const StateDir &dir, const Config &config) {
             if (d && d->made_at <= now && days >= std::int64_t(config.health.member_behind_days))
                 for (const auto &host : d->waiting)
                     h.add(HealthState::warning,
-                          "envoy " + host + " has not been seen taking generation " + std::to_string(d->generation) +
+                          "machine " + host + " has not been seen taking generation " + std::to_string(d->generation) +
                               " of the identity, sealed to it here " + std::to_string(days) +
                               " days ago; fix: 'puddle accept " + dir.file(kEnvelopeFile) +
                               "' there (any transport), then 'puddle members --took " + host + "' here");
@@ -233,7 +233,7 @@ Health assess_health(const StateDir &dir, const Config &config) {
     auto claims = load_claims(dir, config);
     for (const auto &p : claims.problems) h.add(HealthState::warning, "ignored claim " + p.source + ": " + p.why);
     if (auto why = own_claim_problem(dir, pub); !why.empty() && why.find("another key") != std::string::npos)
-        h.add(HealthState::warning, "this envoy's " + dir.file(kNameClaimFile) + " cannot be used: " + why +
+        h.add(HealthState::warning, "this machine's " + dir.file(kNameClaimFile) + " cannot be used: " + why +
                                         "; fix: 'puddle name set NAME' again, or 'puddle name clear'");
     for (const auto &c : claims.claims) {
         if (!(c.pubkey == pub)) continue;

@@ -57,7 +57,7 @@ Error IdentityStore::partial_error() const {
     return Error(Failure::not_initialized, "incomplete identity in " + dir_.path(),
                  missing + (missing.find(',') == std::string::npos ? " is" : " are") + " missing (" + present +
                      (present.find(',') == std::string::npos ? " is" : " are") + " there)",
-                 "restore it from another member envoy: 'puddle pair' there, 'puddle join --from HOST' here "
+                 "restore it from another of your machines: 'puddle pair' there, 'puddle join --from HOST' here "
                  "(or copy all three files from there); with no member left the key is lost: move " +
                      dir_.path() + " away and run 'puddle init' for a new puddle");
 }
@@ -71,7 +71,7 @@ PublicKey parse_pub_file(std::span<const std::uint8_t> bytes, const std::string 
     auto key = parse_public_key(text, &why);
     if (!key)
         throw Error(Failure::bad_passphrase, "cannot read " + label, why,
-                    "restore identity.pub from another member envoy (it holds one line, ed25519:<hex>)");
+                    "restore identity.pub from another of your machines (it holds one line, ed25519:<hex>)");
     return *key;
 }
 
@@ -214,7 +214,7 @@ OpenState open_state(StateDir dir) {
     if (journal && g_repair_notice) {
         try {
             g_repair_notice("finished an interrupted change of the identity in " + dir.path() +
-                            " (identity.journal): this envoy holds puddle " + store.load_public_key().str() +
+                            " (identity.journal): this machine holds puddle " + store.load_public_key().str() +
                             ", wrapped under the passphrase given to the command that was interrupted");
         } catch (const Error &) {
         }

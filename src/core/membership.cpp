@@ -53,7 +53,7 @@ JoinOffer read_join_offer(const Salt &salt, const WrappedBytes &wrapped, const P
 }
 
 void accept_join(const IdentityStore &store, const JoinOffer &offer, const std::string &own_host, std::int64_t now) {
-    if (store.is_member()) throw Error(Failure::failed, "join", "another command initialized this envoy meanwhile");
+    if (store.is_member()) throw Error(Failure::failed, "join", "another command initialized this machine meanwhile");
     const MemberRecord self{own_host, now, MemberDirection::self, wrapped_digest(offer.wrapped), offer.pub,
                             std::nullopt};
     store.commit(offer.salt, offer.wrapped, offer.pub,
@@ -69,7 +69,7 @@ std::optional<EnvoyCert> certify_this_envoy(const IdentityStore &store, const Ke
         const auto envoy = EnvoySecret::load(EnvoySecret::location());
         if (!envoy || !(envoy->public_key() == *id.envoy))
             throw Error(Failure::failed, "cannot certify this machine's key",
-                        "the envoy secret here is not the one identity.wrapped is sealed to",
+                        "the machine secret here is not the one identity.wrapped is sealed to",
                         "'puddle status' says what to do");
         return envoy->signing_key();
     };
@@ -106,13 +106,13 @@ SealedRotation rotate_and_seal(const IdentityStore &store, const Keypair &old,
     const bool can_seal = maker && id.envoy && maker->public_key() == *id.envoy;
     if (!can_seal && !left_out.empty()) // an eviction is nothing without its envelope
         throw Error(Failure::failed, "cannot seal a new generation",
-                    "this machine's envoy secret is not the one identity.wrapped is sealed to",
+                    "this machine's secret is not the one identity.wrapped is sealed to",
                     "'puddle status' says what to do");
     const MembersView view = members_with_self(dir, id, own_host);
     std::vector<EvictedEnvoy> evicted;
     for (const auto &host : left_out) {
         if (host == own_host)
-            throw Error(Failure::failed, "evict", "this machine is \"" + host + "\": an envoy cannot evict itself",
+            throw Error(Failure::failed, "evict", "this machine is \"" + host + "\": a machine cannot evict itself",
                         "run 'puddle evict " + host + "' on another member");
         const std::size_t before = evicted.size();
         for (const auto &m : view.members) {
@@ -121,8 +121,8 @@ SealedRotation rotate_and_seal(const IdentityStore &store, const Keypair &old,
             if (std::find(evicted.begin(), evicted.end(), ev) == evicted.end()) evicted.push_back(ev);
         }
         if (evicted.size() == before)
-            throw Error(Failure::failed, "evict", "no member named \"" + host + "\" in this envoy's view",
-                        "'puddle members' lists the members this envoy knows");
+            throw Error(Failure::failed, "evict", "no member named \"" + host + "\" in this machine's view",
+                        "'puddle members' lists the members this machine knows");
     }
     std::vector<std::string> unreachable;
     auto recipients = envelope_recipients(view, id.envoy, left_out, unreachable);
@@ -134,7 +134,7 @@ SealedRotation rotate_and_seal(const IdentityStore &store, const Keypair &old,
     SealedRotation out{rotate(store, old, new_passphrase, kdf, at), std::nullopt, std::move(unreachable), {}};
     try {
         if (!can_seal)
-            throw Error(Failure::failed, "no envelope", "identity.wrapped is not sealed to this machine's envoy secret");
+            throw Error(Failure::failed, "no envelope", "identity.wrapped is not sealed to this machine's secret");
         const auto new_id = store.load();
         out.envelope = make_envelope(old, out.fresh, *maker, own_host, at, new_id.salt, new_id.wrapped.raw,
                                      load_rotation_log(dir).value_or(RotationLog{}), evicted, recipients);
@@ -182,8 +182,8 @@ void record_took(const StateDir &dir, const StoredIdentity &id, const std::strin
     for (const auto &m : view.members)
         if (m.host == host && m.direction != MemberDirection::self) known = &m;
     if (!known)
-        throw Error(Failure::failed, "members --took", "no member named \"" + host + "\" in this envoy's view",
-                    "'puddle members' lists the members this envoy knows");
+        throw Error(Failure::failed, "members --took", "no member named \"" + host + "\" in this machine's view",
+                    "'puddle members' lists the members this machine knows");
     const MemberRecord rec{host, at, known->direction, wrapped_digest(id.wrapped.raw), id.pub, std::nullopt};
     save_members(dir, merge_members(view, MembersView{{rec}}));
 }
@@ -205,7 +205,7 @@ std::string record_receipt(const StateDir &dir, const StoredIdentity &id, const 
             *m.envoy->signer == receipt.machine && m.envoy->key == receipt.envoy)
             known = &m;
     if (!known)
-        throw fail("no member of this envoy's view has the machine key " + receipt.machine.str(),
+        throw fail("no member of this machine's view has the machine key " + receipt.machine.str(),
                    "'puddle members' lists the members known here; a member paired with an older puddle is known "
                    "without one: record it by name ('puddle members --took HOST') after checking with the user");
     const MemberRecord rec{known->host, receipt.at, known->direction, wrapped_digest(id.wrapped.raw), id.pub,

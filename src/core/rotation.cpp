@@ -211,12 +211,12 @@ std::vector<RotationRecord> check_rotation_offer(std::string_view retired_json, 
     if (!retired_json.empty()) theirs = parse_rotation_log(as_bytes(retired_json), "the holder's rotation log");
     if (auto fork = find_fork(theirs))
         throw Error(Failure::failed, "rekey", "the holder's rotation log forks: two rotations from " + fork->first.old_key.str(),
-                    "check which envoy rotated without you; accept neither until you know");
+                    "check which machine rotated without you; accept neither until you know");
     auto path = path_from(theirs, current);
     if (path.empty() || !(path.back().new_key == rotated))
         throw Error(Failure::failed, "rekey",
-                    "the rotated key " + rotated.str() + " does not descend from this envoy's key " + current.str(),
-                    "this envoy belongs to a different puddle, or misses a rotation");
+                    "the rotated key " + rotated.str() + " does not descend from the key this machine holds, " + current.str(),
+                    "this machine belongs to a different puddle, or misses a rotation");
     return path;
 }
 

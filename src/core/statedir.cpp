@@ -185,7 +185,7 @@ Bytes StateDir::read(const std::string &name, std::size_t max_bytes, FileTrust t
         throw Error(oversize, "cannot read " + p,
                     "file is " + std::to_string(st.st_size) + " bytes, more than the " +
                         std::to_string(max_bytes) + " it may hold",
-                    "restore it from another member envoy or a backup");
+                    "restore it from another of your machines or a backup");
     Bytes out(max_bytes + 1);
     std::size_t got = 0;
     while (got < out.size()) {

@@ -114,7 +114,7 @@ private:
 
 [[noreturn]] void damaged(const std::string &label, const std::string &why) {
     throw Error(Failure::bad_passphrase, "cannot unseal " + label, why,
-                "this envoy secret was sealed in another TPM, or this TPM was cleared: 'puddle export' on another "
+                "this machine secret was sealed in another TPM, or this TPM was cleared: 'puddle export' on another "
                 "member and 'puddle import' here, or pair again");
 }
 
@@ -139,14 +139,14 @@ Bytes tpm_seal(std::span<const std::uint8_t> secret) {
     TSS2_RC rc = Esys_Create(tpm.ctx(), parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &tmpl,
                              &outside, &pcrs, &priv, &pub, nullptr, nullptr, nullptr);
     std::memset(&sensitive, 0, sizeof sensitive);
-    if (rc != TSS2_RC_SUCCESS) throw Error(Failure::failed, "the TPM did not seal the envoy secret", rc_text(rc), "");
+    if (rc != TSS2_RC_SUCCESS) throw Error(Failure::failed, "the TPM did not seal the machine secret", rc_text(rc), "");
     std::uint8_t pub_buf[sizeof(TPM2B_PUBLIC)], priv_buf[sizeof(TPM2B_PRIVATE)];
     size_t pub_len = 0, priv_len = 0;
     rc = Tss2_MU_TPM2B_PUBLIC_Marshal(pub, pub_buf, sizeof pub_buf, &pub_len);
     if (rc == TSS2_RC_SUCCESS) rc = Tss2_MU_TPM2B_PRIVATE_Marshal(priv, priv_buf, sizeof priv_buf, &priv_len);
     Esys_Free(pub);
     Esys_Free(priv);
-    if (rc != TSS2_RC_SUCCESS) throw Error(Failure::failed, "cannot store the sealed envoy secret", rc_text(rc), "");
+    if (rc != TSS2_RC_SUCCESS) throw Error(Failure::failed, "cannot store the sealed machine secret", rc_text(rc), "");
     Bytes out;
     ByteWriter(out)
         .bytes(as_bytes(std::string_view(kMagic, sizeof kMagic)))

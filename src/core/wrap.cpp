@@ -15,7 +15,7 @@ std::span<const std::uint8_t> magic() { return as_bytes(std::string_view(kMagic,
 
 [[noreturn]] void damaged(const std::string &label, const std::string &why) {
     throw Error(Failure::bad_passphrase, "cannot read " + label, why,
-                "restore the identity files from another member envoy or a backup");
+                "restore the identity files from another of your machines or a backup");
 }
 
 // Printable rendering of a magic field for messages.
@@ -166,7 +166,7 @@ Keypair unwrap_seed(const WrappedKey &wrapped, std::span<const std::uint8_t> pas
     if (!(kp.public_key() == expected))
         throw Error(Failure::bad_passphrase, "corrupted identity",
                     "the unwrapped key does not match identity.pub",
-                    "restore the identity files from another member envoy or a backup");
+                    "restore the identity files from another of your machines or a backup");
     return kp;
 }
 

@@ -175,7 +175,7 @@ ClaimOutcome Holder::serve(TlsConnection &tls, const std::string &peer, const st
             std::lock_guard lock(mu_);
             joiner_host_ = ack->host;
         }
-        log_info("envoy " + ack->host + " (" + peer + ") joined");
+        log_info("machine " + ack->host + " (" + peer + ") joined");
         return ClaimOutcome::claimed;
     } catch (const BadMessage &e) {
         ch.send_error(ErrorCode::bad_message, e.why());

@@ -108,7 +108,7 @@ int main(int argc, char **argv) {
             return 0;
         }
         if (!IdentityStore(dir).is_member())
-            throw Error(Failure::not_initialized, "pair listener", "this envoy holds no identity to hand out");
+            throw Error(Failure::not_initialized, "pair listener", "this machine holds no identity to hand out");
         Listener(dir, config, user, std::move(*claim), std::move(sockets)).run();
         stop_own_socket(dir);
         return 0;

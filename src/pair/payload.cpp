@@ -141,7 +141,7 @@ std::optional<MemberRecord> decode_member_record(std::span<const std::uint8_t> p
         if (cert.size() == 136) e.signer = PublicKey{};
         if ((cert.size() != 104 && cert.size() != 136) || !c.bytes(e.key.bytes) || (e.signer && !c.bytes(e.signer->bytes)) ||
             !c.u64(at) || !c.bytes(e.sig) || !c.at_end() || at > std::uint64_t(INT64_MAX)) {
-            error = "member record: an envoy certificate is 136 bytes (envoy key, machine key, time, signature) "
+            error = "member record: a machine certificate is 136 bytes (sealing key, machine key, time, signature) "
                     "or, from an older puddle, 104 (no machine key)";
             return std::nullopt;
         }

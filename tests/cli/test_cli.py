@@ -208,8 +208,8 @@ class RotatePassphrase(PuddleCase):
     def test_tampered_blob_is_exit_5(self):
         self.init("old pass")
         # In the envoy key the seal names, in the nonce, in the ciphertext, in the tag.
-        for offset, needle in ((20, b"and this machine is envoy"), (50, b"the envoy seal does not open"),
-                               (100, b"the envoy seal does not open"), (173, b"the envoy seal does not open")):
+        for offset, needle in ((20, b"and this machine's sealing key is"), (50, b"the machine seal does not open"),
+                               (100, b"the machine seal does not open"), (173, b"the machine seal does not open")):
             w = bytearray(self.read("identity.wrapped"))
             w[offset] ^= 0x40
             with open(self.file("identity.wrapped"), "wb") as f:

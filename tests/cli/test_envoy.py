@@ -43,18 +43,18 @@ class CopiedStateDirectory(EnvoyCase):
         shutil.copytree(self.home, self.other_env["PUDDLE_HOME"])
         p = self.on_other(*ROTATE, passphrases=["pw", "new"])
         self.assertEqual(p.returncode, 5, p.stderr)
-        self.assertIn(b"this machine has no envoy secret", p.stderr)
+        self.assertIn(b"this machine has no machine secret", p.stderr)
         self.assertIn(b"'puddle export FILE'", p.stderr)
         # ... nor with another machine's envoy secret.
         self.assertEqual(self.on_other("init", "--passphrase-fd", "FD", passphrases=["x"],
                                        env_extra=dict(self.other_env, PUDDLE_HOME=self.other + "/own")).returncode, 0)
         p = self.on_other(*ROTATE, passphrases=["pw", "new"])
         self.assertEqual(p.returncode, 5, p.stderr)
-        self.assertIn(b"and this machine is envoy x25519:", p.stderr)
+        self.assertIn(b"and this machine's sealing key is x25519:", p.stderr)
         # status still reports, degraded, naming the way out.
         st = strict_json(self.on_other("status", "--json").stdout)
         self.assertEqual(st["health"]["state"], "degraded")
-        self.assertTrue(any("sealed to envoy" in r and "puddle import" in r for r in st["health"]["reasons"]), st)
+        self.assertTrue(any("sealed to the sealing key" in r and "puddle import" in r for r in st["health"]["reasons"]), st)
         self.assertIsNone(st["protection"])
         # The passphrase is right, the envoy is wrong: an independent reader agrees.
         with open(os.path.join(self.other_env["PUDDLE_HOME"], "identity.wrapped"), "rb") as f:
@@ -183,7 +183,7 @@ class EnvoySecretFile(EnvoyCase):
         os.chmod(path, 0o640)
         p = self.run_puddle(*ROTATE, passphrases=["pw", "new"])
         self.assertEqual(p.returncode, 1, p.stderr)
-        self.assertIn(b"envoy secret is readable by its group", p.stderr)
+        self.assertIn(b"this machine's secret is readable by its group", p.stderr)
         self.assertIn(("chmod 600 " + path).encode(), p.stderr)
         os.chmod(path, 0o600)
         self.assertEqual(self.run_puddle(*ROTATE, passphrases=["pw", "new"]).returncode, 0)

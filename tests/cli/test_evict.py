@@ -203,7 +203,7 @@ class ThreeEnvoys(EnvoysCase):
         p = self.on("c", "rotate-passphrase", "--passphrase-fd", "FD", "--new-passphrase-fd", "FD",
                     passphrases=[PASS, "x"])
         self.assertEqual(p.returncode, 5, p.stderr)
-        self.assertIn(b"and this machine is envoy", p.stderr)
+        self.assertIn(b"and this machine's sealing key is", p.stderr)
 
     def test_the_envoy_that_made_a_generation_waits_for_its_recipients(self):
         self.evict_c()
@@ -397,7 +397,7 @@ class ThreeEnvoys(EnvoysCase):
         self.assertIn(b"no member named", p.stderr)
         p = self.on("a", "evict", "--passphrase-fd", "FD", "a-host", passphrases=[PASS])
         self.assertEqual(p.returncode, 1)
-        self.assertIn(b"an envoy cannot evict itself", p.stderr)
+        self.assertIn(b"a machine cannot evict itself", p.stderr)
         p = self.on("a", "evict", "--passphrase-fd", "FD", "c-host", passphrases=["wrong"])
         self.assertEqual(p.returncode, 5)
         self.assertEqual(self.pub("a"), self.old)
@@ -555,7 +555,7 @@ class Attacks(EnvoysCase):
             json.dump(other, f)
         p = self.on("a", "members", "--took", forged)
         self.assertEqual(p.returncode, 1, p.stderr)
-        self.assertIn(b"no member of this envoy's view has the machine key", p.stderr)
+        self.assertIn(b"no member of this machine's view has the machine key", p.stderr)
         # The genuine one: recorded, and A stops waiting for B.
         p = self.on("a", "members", "--took", receipt_path)
         self.assertEqual(p.returncode, 0, p.stderr)

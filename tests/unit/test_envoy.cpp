@@ -53,10 +53,10 @@ BOOST_AUTO_TEST_CASE(envoy_keys_print_and_parse) {
     BOOST_TEST(parse_envoy_key(text).value() == e.public_key());
     std::string why;
     BOOST_TEST(!parse_envoy_key("ed25519:" + text.substr(7), &why));
-    BOOST_TEST(why == "an envoy key starts with \"x25519:\"");
+    BOOST_TEST(why == "a sealing key starts with \"x25519:\"");
     BOOST_TEST(!parse_envoy_key(text.substr(0, 70), &why));
     BOOST_TEST(!parse_envoy_key("x25519:" + std::string(64, 'A'), &why));
-    BOOST_TEST(why == "an envoy key is lowercase hex after \"x25519:\"");
+    BOOST_TEST(why == "a sealing key is lowercase hex after \"x25519:\"");
     // Different secrets, different keys; the same secret, the same key.
     BOOST_TEST(!(fixed_envoy(8).public_key() == e.public_key()));
     BOOST_TEST(fixed_envoy(7).public_key() == e.public_key());
@@ -83,7 +83,7 @@ BOOST_FIXTURE_TEST_CASE(a_damaged_or_open_secret_file_is_refused_with_the_fix, F
     puddle_test::write_file(path, "PUDDLEE1short");
     ::chmod(path.c_str(), 0600);
     BOOST_TEST(failure_text([&] { (void)EnvoySecret::load(envoy_dir()); }) ==
-               "cannot read " + path + ": it is 13 bytes; an envoy secret file is exactly 40 | restore it from a "
+               "cannot read " + path + ": it is 13 bytes; a machine secret file is exactly 40 | restore it from a "
                "backup of this machine; without it the identity here is sealed for good: re-join with 'puddle "
                "pair' on another member and 'puddle join' here, or 'puddle import' an export");
 }
@@ -101,14 +101,14 @@ BOOST_FIXTURE_TEST_CASE(seal_and_open_round_trip_and_bind_envoy_and_identity, Fi
     // Another machine's envoy: refused, saying whose seal it is.
     const auto other = fixed_envoy(2);
     const std::string msg = failure_text([&] { (void)open_sealed_wrap(sealed, kp.public_key(), other, "w"); });
-    BOOST_TEST(msg.find("it is sealed to envoy " + e.public_key().str() + ", and this machine is envoy " +
+    BOOST_TEST(msg.find("it is sealed to the sealing key " + e.public_key().str() + ", and this machine's sealing key is " +
                         other.public_key().str()) != std::string::npos, msg);
     BOOST_TEST(msg.find("'puddle export FILE'") != std::string::npos, msg);
 
     // Another identity's public key (the AD) or any flipped byte: the seal does not open.
     const auto stranger = Keypair::generate();
     BOOST_TEST(failure_text([&] { (void)open_sealed_wrap(sealed, stranger.public_key(), e, "w"); })
-                   .find("the envoy seal does not open") != std::string::npos);
+                   .find("the machine seal does not open") != std::string::npos);
     for (std::size_t i : {8u, 11u, 44u, 100u, 173u}) {
         auto bad = sealed_bytes;
         bad[i] ^= 0x01;
@@ -127,7 +127,7 @@ BOOST_AUTO_TEST_CASE(the_parser_says_what_is_wrong) {
     auto msg = [](std::span<const std::uint8_t> b) { return failure_text([&] { (void)parse_sealed_wrap(b, "w"); }); };
     BOOST_TEST(msg(std::span(good).first(100)) ==
                "cannot read w: file is 100 bytes; a PUDDLEW2 wrap is exactly 174 | restore the identity files from "
-               "another member envoy ('puddle export' there, 'puddle import' here)");
+               "another of your machines ('puddle export' there, 'puddle import' here)");
     auto bad = good;
     bad[8] = 3;
     BOOST_TEST(msg(bad).find("unknown protection 0x03") != std::string::npos);
@@ -145,11 +145,11 @@ BOOST_FIXTURE_TEST_CASE(a_copied_state_directory_does_not_open_without_its_envoy
     const std::string secret = envoy_dir().file(kEnvoySecretFile);
     BOOST_REQUIRE(::unlink(secret.c_str()) == 0);
     const std::string msg = failure_text([&] { (void)store.load(); });
-    BOOST_TEST(msg.find("this machine has no envoy secret (" + secret + " does not exist)") != std::string::npos,
+    BOOST_TEST(msg.find("this machine has no machine secret (" + secret + " does not exist)") != std::string::npos,
                msg);
     // A new secret (another machine's) does not open it either.
     (void)EnvoySecret::load_or_create(envoy_dir());
-    BOOST_TEST(failure_text([&] { (void)store.load(); }).find("and this machine is envoy") != std::string::npos);
+    BOOST_TEST(failure_text([&] { (void)store.load(); }).find("and this machine's sealing key is") != std::string::npos);
 }
 
 BOOST_FIXTURE_TEST_CASE(an_older_identity_is_sealed_by_the_first_command, Fixture) {

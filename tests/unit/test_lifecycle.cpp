@@ -79,9 +79,9 @@ BOOST_FIXTURE_TEST_CASE(a_rotation_offer_must_lead_from_our_key, Envoy) {
     auto err = catch_error([&] { check_rotation_offer(log, kp.public_key(), b.public_key()); });
     BOOST_REQUIRE(err);
     BOOST_TEST(err->kind() == Failure::failed);
-    BOOST_TEST(err->why() == "the rotated key " + b.public_key().str() + " does not descend from this envoy's key " +
+    BOOST_TEST(err->why() == "the rotated key " + b.public_key().str() + " does not descend from the key this machine holds, " +
                                  kp.public_key().str());
-    BOOST_TEST(err->hint() == "this envoy belongs to a different puddle, or misses a rotation");
+    BOOST_TEST(err->hint() == "this machine belongs to a different puddle, or misses a rotation");
 }
 
 BOOST_FIXTURE_TEST_CASE(a_forked_rotation_offer_is_refused, Envoy) {
@@ -159,7 +159,7 @@ BOOST_AUTO_TEST_CASE(a_join_takes_the_identity_and_the_relabelled_view) {
 
     auto err = catch_error([&] { accept_join(store, offer, "joiner", 80); });
     BOOST_REQUIRE(err);
-    BOOST_TEST(err->why() == "another command initialized this envoy meanwhile");
+    BOOST_TEST(err->why() == "another command initialized this machine meanwhile");
 }
 
 BOOST_FIXTURE_TEST_CASE(members_with_self_puts_an_init_envoy_first, Envoy) {

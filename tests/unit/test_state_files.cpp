@@ -873,7 +873,7 @@ BOOST_AUTO_TEST_CASE(errors_name_the_file_and_carry_a_hint) {
     CHECK_CONTAINS(err->hint(), "members.json");
     err = catch_error([&] { parse_rotation_log(as_bytes("{}"), "retired_puddles.json"); });
     BOOST_REQUIRE(err);
-    CHECK_CONTAINS(err->hint(), "another member envoy");
+    CHECK_CONTAINS(err->hint(), "another of your machines");
     err = catch_error([&] { parse_pair_pending(as_bytes("{}"), "pair.pending"); });
     BOOST_REQUIRE(err);
     CHECK_CONTAINS(err->hint(), "puddle pair");

@@ -20,7 +20,7 @@ std::string serialize_export_bundle(const ExportBundle &b) {
 }
 
 ExportBundle parse_export_bundle(std::span<const std::uint8_t> bytes, const std::string &label) {
-    const Source src{label, "make a new one with 'puddle export' on a member envoy"};
+    const Source src{label, "make a new one with 'puddle export' on a member machine"};
     const Json doc = parse_document(src, bytes, kMaxExportBundleBytes);
     const ObjectReader r(src, doc, "");
     r.version();

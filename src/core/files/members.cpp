@@ -90,7 +90,7 @@ std::string wrapped_digest(std::span<const std::uint8_t> wrapped) {
 }
 
 MembersView parse_members(std::span<const std::uint8_t> bytes, const std::string &label) {
-    const Source src{label, label + " is only this envoy's view of its members: fix it, or move it aside "
+    const Source src{label, label + " is only this machine's view of its members: fix it, or move it aside "
                                     "and the view starts again with the next pairing"};
     const Json doc = parse_document(src, bytes, kMaxMembersBytes);
     const ObjectReader top(src, doc, "");

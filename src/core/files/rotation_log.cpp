@@ -28,7 +28,7 @@ std::string rotation_record_problem(const RotationRecord &r) {
 }
 
 RotationLog parse_rotation_log(std::span<const std::uint8_t> bytes, const std::string &label) {
-    const Source src{label, "copy " + label + " from another member envoy"};
+    const Source src{label, "copy " + label + " from another of your machines"};
     if (std::all_of(bytes.begin(), bytes.end(),
                     [](std::uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }) &&
         bytes.size() <= kMaxRotationLogBytes)
