@@ -134,9 +134,11 @@ class OpenSsh(AgentTestCase):
 
     def extension_probe(self):
         """ssh_extension_probe.py's replies, on one connection as the user."""
+        # Both files: the probe takes the agent protocol's framing from ssh_probe.py.
+        for name in ("ssh_probe.py", "ssh_extension_probe.py"):
+            shutil.copy2(os.path.join(HERE, name), os.path.join(self.a.bindir, name))
+            os.chown(os.path.join(self.a.bindir, name), self._session.uid, self._session.gid)
         probe = os.path.join(self.a.bindir, "ssh_extension_probe.py")
-        shutil.copy2(os.path.join(HERE, "ssh_extension_probe.py"), probe)
-        os.chown(probe, self._session.uid, self._session.gid)
         p = self._session.run(["/usr/bin/python3", probe, self.a.ssh_sock_path], timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
         return json.loads(p.stdout)
