@@ -1,5 +1,6 @@
 #include "core/setup_state.hpp"
 
+#include "core/files/json_reader.hpp"
 #include "core/git_signers.hpp"
 #include "core/identity_store.hpp"
 #include "util/json.hpp"
@@ -7,37 +8,15 @@
 #include <exception>
 
 namespace puddle {
+using namespace files_detail;
 namespace {
 
 constexpr std::size_t kMaxSetupBytes = 64 * 1024;
 
-Json document(std::span<const std::uint8_t> bytes, const std::string &label) {
-    std::string why;
-    auto doc = parse_json(std::string_view(reinterpret_cast<const char *>(bytes.data()), bytes.size()), &why);
-    if (!doc || !doc->as_object())
-        throw Error(Failure::failed, "cannot read " + label, doc ? "expected a JSON object" : why,
-                    "remove it and run 'puddle setup' again (an --undo then cannot know what was there before)");
-    const Json *v = doc->get("v");
-    if (!v || !v->as_int() || *v->as_int() != 1)
-        throw Error(Failure::failed, "cannot read " + label, "not version 1",
-                    "it was written by another puddle; use that version");
-    return *doc;
-}
-
-std::string text_field(const Json &doc, const char *name, const std::string &label) {
-    const Json *v = doc.get(name);
-    if (!v || !v->as_string())
-        throw Error(Failure::failed, "cannot read " + label, std::string("field \"") + name + "\" is missing or not a string",
-                    "remove it and run 'puddle setup' again");
-    return *v->as_string();
-}
-
-bool bool_field(const Json &doc, const char *name, const std::string &label) {
-    const Json *v = doc.get(name);
-    if (!v || !v->as_bool())
-        throw Error(Failure::failed, "cannot read " + label, std::string("field \"") + name + "\" is missing or not a boolean",
-                    "remove it and run 'puddle setup' again");
-    return *v->as_bool();
+// What to do with a setup record puddle cannot read: without it, --undo cannot
+// know what was there before.
+Source setup_source(const std::string &label) {
+    return Source{label, "remove it and run 'puddle setup' again (an --undo then cannot know what was there before)"};
 }
 
 // A git config value in double quotes (git-config(1), Syntax).
@@ -74,9 +53,13 @@ std::string serialize_ssh_setup(const SshSetup &s) {
 }
 
 SshSetup parse_ssh_setup(std::span<const std::uint8_t> bytes, const std::string &label) {
-    const Json doc = document(bytes, label);
-    return SshSetup{text_field(doc, "ssh_config", label), bool_field(doc, "created_ssh_config", label),
-                    bool_field(doc, "created_ssh_dir", label), text_field(doc, "environment_file", label)};
+    const Source src = setup_source(label);
+    const Json doc = parse_document(src, bytes, kMaxSetupBytes);
+    const ObjectReader r(src, doc, "");
+    r.version();
+    r.only({"v", "ssh_config", "created_ssh_config", "created_ssh_dir", "environment_file"});
+    return SshSetup{r.string("ssh_config"), r.boolean("created_ssh_config"), r.boolean("created_ssh_dir"),
+                    r.string("environment_file")};
 }
 
 std::string serialize_git_setup(const GitSetup &s) {
@@ -91,11 +74,14 @@ std::string serialize_git_setup(const GitSetup &s) {
 }
 
 GitSetup parse_git_setup(std::span<const std::uint8_t> bytes, const std::string &label) {
-    const Json doc = document(bytes, label);
-    GitSetup s{text_field(doc, "git_config", label), bool_field(doc, "created_git_config", label),
-               text_field(doc, "principal", label), bool_field(doc, "sign_all", label)};
+    const Source src = setup_source(label);
+    const Json doc = parse_document(src, bytes, kMaxSetupBytes);
+    const ObjectReader r(src, doc, "");
+    r.version();
+    r.only({"v", "git_config", "created_git_config", "principal", "sign_all"});
+    GitSetup s{r.string("git_config"), r.boolean("created_git_config"), r.string("principal"), r.boolean("sign_all")};
     if (auto why = allowed_signers_principal_problem(s.principal); !why.empty())
-        throw Error(Failure::failed, "cannot read " + label, "the principal " + why, "run 'puddle setup git' again");
+        src.fail("the principal " + why, "run 'puddle setup git' again");
     return s;
 }
 

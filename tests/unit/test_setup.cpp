@@ -208,6 +208,24 @@ BOOST_AUTO_TEST_CASE(setup_records_read_back_and_damaged_ones_are_named) {
     const auto e = puddle_test::catch_error([&] { (void)parse_git_setup(as_bytes(bad), "setup-git.json"); });
     BOOST_REQUIRE(e);
     CHECK_CONTAINS(std::string(e->what()), "setup-git.json");
+    CHECK_CONTAINS(std::string(e->what()), "field \"git_config\" must be a string, found");
+    const auto flag = puddle_test::catch_error([&] {
+        (void)parse_ssh_setup(as_bytes(std::string("{\"v\":1,\"ssh_config\":\"/c\",\"created_ssh_config\":\"yes\","
+                                                    "\"created_ssh_dir\":false,\"environment_file\":\"/e\"}")),
+                              "setup-ssh.json");
+    });
+    BOOST_REQUIRE(flag);
+    CHECK_CONTAINS(std::string(flag->what()), "field \"created_ssh_config\" must be true or false");
+    const auto extra = puddle_test::catch_error([&] {
+        (void)parse_git_setup(as_bytes(serialize_git_setup(g).insert(1, "\"x\":1,")), "setup-git.json");
+    });
+    BOOST_REQUIRE(extra);
+    CHECK_CONTAINS(std::string(extra->what()), "unknown field \"x\"");
+    const auto newer = puddle_test::catch_error([&] {
+        (void)parse_git_setup(as_bytes(std::string("{\"v\":2}")), "setup-git.json");
+    });
+    BOOST_REQUIRE(newer);
+    CHECK_CONTAINS(std::string(newer->what()), "format version 2");
 }
 
 BOOST_AUTO_TEST_CASE(any_later_command_catches_up_with_a_refresh_a_killed_command_missed) {

@@ -115,6 +115,12 @@ public:
         return *v.as_string();
     }
 
+    bool boolean(const char *name) const {
+        const Json &v = get(name);
+        if (!v.as_bool()) fail(field(name) + " must be true or false, found " + v.kind());
+        return *v.as_bool();
+    }
+
     const Json::Array &array(const char *name) const {
         const Json &v = get(name);
         if (!v.as_array()) fail(field(name) + " must be an array, found " + v.kind());
