@@ -1,7 +1,8 @@
 // libFuzzer target: the state file codecs (pair.pending, members.json,
-// retired_puddles.json, name-claim.json). The first byte picks the parser
-// (its value modulo 4: '0' pending, '1' members, '2' rotation log, '3' name
-// claim); the rest is the file.
+// retired_puddles.json, name-claim.json, requesters.json, the setup records).
+// The first byte picks the parser (its value modulo 7: '0' pending, '1'
+// members, '2' rotation log, '3' name claim, '4' requesters, '5' setup-ssh,
+// '6' setup-git); the rest is the file.
 // Invariants: a refusal is Error(failure) naming the file, printable; an
 // accepted file serializes to one line that parses back equal; merging and
 // the rotation-log walks never crash and keep their promises.
@@ -12,6 +13,7 @@
 #include "core/files/pending.hpp"
 #include "core/files/rotation_log.hpp"
 #include "core/rotation.hpp"
+#include "core/setup_state.hpp"
 #include "util/error.hpp"
 
 #include <cstdint>
@@ -102,18 +104,40 @@ void check_requesters(std::span<const std::uint8_t> file) {
     }
 }
 
+void check_setup(std::span<const std::uint8_t> file, bool git) {
+    if (git) {
+        const GitSetup g = parse_git_setup(file, kLabel);
+        const std::string text = serialize_git_setup(g);
+        FUZZ_CHECK(one_line(text));
+        const GitSetup back = parse_git_setup(as_bytes(text), kLabel);
+        FUZZ_CHECK(back.git_config == g.git_config && back.principal == g.principal &&
+                   back.created_git_config == g.created_git_config && back.sign_all == g.sign_all);
+    } else {
+        const SshSetup v = parse_ssh_setup(file, kLabel);
+        const std::string text = serialize_ssh_setup(v);
+        FUZZ_CHECK(one_line(text));
+        const SshSetup back = parse_ssh_setup(as_bytes(text), kLabel);
+        FUZZ_CHECK(back.ssh_config == v.ssh_config && back.environment_file == v.environment_file &&
+                   back.created_ssh_config == v.created_ssh_config && back.created_ssh_dir == v.created_ssh_dir);
+    }
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size) {
     if (size == 0) return 0;
     const std::span<const std::uint8_t> file(data + 1, size - 1);
     try {
-        switch (data[0] % 5) {
+        // The seeds start with an ASCII digit, so a digit counts as its value.
+        const unsigned pick = (data[0] >= '0' && data[0] <= '9') ? unsigned(data[0] - '0') : data[0];
+        switch (pick % 7) {
         case 0: check_pending(file); break;
         case 1: check_members(file); break;
         case 2: check_rotation_log(file); break;
         case 3: check_name_claim(file); break;
-        default: check_requesters(file); break;
+        case 4: check_requesters(file); break;
+        case 5: check_setup(file, false); break;
+        default: check_setup(file, true); break;
         }
     } catch (const Error &e) {
         // An expected refusal: it must say which file and why, printably.
