@@ -225,6 +225,26 @@ int setup_ssh(const StateDir &dir) {
     return 0;
 }
 
+// Takes puddle's block out of a user's file, as --undo does: the file goes
+// when puddle created it and nothing else is left in it. True when it went.
+bool take_block_out(const std::string &path, const BlockMarkers &markers, bool created, mode_t mode) {
+    auto text = read_text(path);
+    if (!text) return false;
+    auto before = remove_block(*text, markers);
+    if (!before) {
+        print_warning("no puddle block in " + path + " (taken out by hand?): left as it is");
+        return false;
+    }
+    if (created && before->empty()) {
+        remove_file(path);
+        std::printf("removed %s (puddle had created it)\n", shown(path).c_str());
+        return true;
+    }
+    write_text(path, *before, mode);
+    std::printf("removed puddle's block from %s\n", shown(path).c_str());
+    return false;
+}
+
 int undo_ssh(const StateDir &dir) {
     auto record = load_ssh_setup(dir);
     if (!record) {
@@ -232,21 +252,9 @@ int undo_ssh(const StateDir &dir) {
                     dir.path().c_str());
         return 0;
     }
-    if (auto text = read_text(record->ssh_config)) {
-        if (auto before = remove_block(*text, kSshMarkers)) {
-            if (record->created_ssh_config && before->empty()) {
-                remove_file(record->ssh_config);
-                std::printf("removed %s (puddle had created it)\n", shown(record->ssh_config).c_str());
-                if (record->created_ssh_dir && ::rmdir(dirname_of(record->ssh_config).c_str()) == 0)
-                    std::printf("removed %s/ (puddle had created it)\n", shown(dirname_of(record->ssh_config)).c_str());
-            } else {
-                write_text(record->ssh_config, *before, 0600);
-                std::printf("removed puddle's block from %s\n", shown(record->ssh_config).c_str());
-            }
-        } else {
-            print_warning("no puddle block in " + record->ssh_config + " (taken out by hand?): left as it is");
-        }
-    }
+    if (take_block_out(record->ssh_config, kSshMarkers, record->created_ssh_config, 0600) &&
+        record->created_ssh_dir && ::rmdir(dirname_of(record->ssh_config).c_str()) == 0)
+        std::printf("removed %s/ (puddle had created it)\n", shown(dirname_of(record->ssh_config)).c_str());
     if (auto env = read_text(record->environment_file)) {
         if (env->compare(0, std::strlen(kEnvironmentHeader), kEnvironmentHeader) == 0) {
             remove_file(record->environment_file);
@@ -335,19 +343,7 @@ int undo_git(const StateDir &dir) {
                     dir.path().c_str());
         return 0;
     }
-    if (auto text = read_text(record->git_config)) {
-        if (auto before = remove_block(*text, kGitMarkers)) {
-            if (record->created_git_config && before->empty()) {
-                remove_file(record->git_config);
-                std::printf("removed %s (puddle had created it)\n", shown(record->git_config).c_str());
-            } else {
-                write_text(record->git_config, *before, 0644);
-                std::printf("removed puddle's block from %s\n", shown(record->git_config).c_str());
-            }
-        } else {
-            print_warning("no puddle block in " + record->git_config + " (taken out by hand?): left as it is");
-        }
-    }
+    take_block_out(record->git_config, kGitMarkers, record->created_git_config, 0644);
     remove_git_signing(dir);
     dir.remove(kGitSetupFile);
     std::printf("removed git's puddle files from %s; git signs as it did before\n", shown(dir.path()).c_str());
