@@ -22,6 +22,61 @@ std::vector<bool> verified_flags(const RotationLog &log) {
     return ok;
 }
 
+// Walks go forward (old key to new key) or back.
+enum class Along { forward, back };
+const PublicKey &tail(const RotationRecord &r, Along a) { return a == Along::forward ? r.old_key : r.new_key; }
+const PublicKey &head(const RotationRecord &r, Along a) { return a == Along::forward ? r.new_key : r.old_key; }
+
+// Adds to `keys` every key that verified records reach from them, along `a`.
+void close_over(const RotationLog &log, const std::vector<bool> &ok, std::set<KeyBytes> &keys, Along a) {
+    for (bool grew = true; grew;) {
+        grew = false;
+        for (std::size_t i = 0; i < log.size(); ++i)
+            if (ok[i] && keys.count(tail(log[i], a).bytes) && keys.insert(head(log[i], a).bytes).second) grew = true;
+    }
+}
+
+// The one step a verified record makes from `at` along `a`; none where there
+// is no such record, or two that differ (a fork: neither branch is taken).
+const RotationRecord *only_step(const RotationLog &log, const std::vector<bool> &ok, const PublicKey &at, Along a) {
+    const RotationRecord *step = nullptr;
+    for (std::size_t i = 0; i < log.size(); ++i) {
+        if (!ok[i] || !(tail(log[i], a) == at)) continue;
+        if (step && !same_statement(*step, log[i])) return nullptr;
+        step = &log[i];
+    }
+    return step;
+}
+
+// The records of the unforked walk from `start` along `a`, in walking order;
+// it stops at a fork, at the end, or before a key it has seen.
+std::vector<RotationRecord> unforked_walk(const RotationLog &log, const PublicKey &start, Along a) {
+    const auto ok = verified_flags(log);
+    std::vector<RotationRecord> walk;
+    std::set<KeyBytes> visited{start.bytes};
+    PublicKey at = start;
+    while (const RotationRecord *step = only_step(log, ok, at, a)) {
+        if (!visited.insert(head(*step, a).bytes).second) break;
+        walk.push_back(*step);
+        at = head(*step, a);
+    }
+    return walk;
+}
+
+// The first two verified records that leave one key differently, among
+// those whose old key `counts`.
+template <class Counts>
+std::optional<std::pair<RotationRecord, RotationRecord>> first_fork(const RotationLog &log, const std::vector<bool> &ok,
+                                                                    Counts counts) {
+    for (std::size_t i = 0; i < log.size(); ++i) {
+        if (!ok[i] || !counts(log[i].old_key)) continue;
+        for (std::size_t j = i + 1; j < log.size(); ++j)
+            if (ok[j] && log[j].old_key == log[i].old_key && !same_statement(log[i], log[j]))
+                return std::make_pair(log[i], log[j]);
+    }
+    return std::nullopt;
+}
+
 } // namespace
 
 std::string rotation_statement(const PublicKey &old_key, const PublicKey &new_key, std::int64_t at) {
@@ -48,60 +103,23 @@ bool verify_rotation(const RotationRecord &r) {
 }
 
 std::optional<std::pair<RotationRecord, RotationRecord>> find_fork(const RotationLog &log) {
-    const auto ok = verified_flags(log);
-    for (std::size_t i = 0; i < log.size(); ++i) {
-        if (!ok[i]) continue;
-        for (std::size_t j = i + 1; j < log.size(); ++j)
-            if (ok[j] && log[j].old_key == log[i].old_key && !same_statement(log[i], log[j]))
-                return std::make_pair(log[i], log[j]);
-    }
-    return std::nullopt;
+    return first_fork(log, verified_flags(log), [](const PublicKey &) { return true; });
 }
 
 std::optional<std::pair<RotationRecord, RotationRecord>> find_fork_from(const RotationLog &log,
                                                                        const PublicKey &current) {
     const auto ok = verified_flags(log);
-    std::set<KeyBytes> on_path{current.bytes};
-    // Ancestors: back along the records that lead to a key on the path.
-    for (bool grew = true; grew;) {
-        grew = false;
-        for (std::size_t i = 0; i < log.size(); ++i)
-            if (ok[i] && on_path.count(log[i].new_key.bytes) && on_path.insert(log[i].old_key.bytes).second) grew = true;
-    }
-    // Descendants of `current`, down every branch.
-    std::set<KeyBytes> ahead{current.bytes};
-    for (bool grew = true; grew;) {
-        grew = false;
-        for (std::size_t i = 0; i < log.size(); ++i)
-            if (ok[i] && ahead.count(log[i].old_key.bytes) && ahead.insert(log[i].new_key.bytes).second) grew = true;
-    }
+    // The keys on the path of `current`: its ancestors and, down every
+    // branch, its descendants.
+    std::set<KeyBytes> on_path{current.bytes}, ahead{current.bytes};
+    close_over(log, ok, on_path, Along::back);
+    close_over(log, ok, ahead, Along::forward);
     on_path.insert(ahead.begin(), ahead.end());
-    for (std::size_t i = 0; i < log.size(); ++i) {
-        if (!ok[i] || !on_path.count(log[i].old_key.bytes)) continue;
-        for (std::size_t j = i + 1; j < log.size(); ++j)
-            if (ok[j] && log[j].old_key == log[i].old_key && !same_statement(log[i], log[j]))
-                return std::make_pair(log[i], log[j]);
-    }
-    return std::nullopt;
+    return first_fork(log, ok, [&](const PublicKey &k) { return on_path.count(k.bytes) != 0; });
 }
 
 std::vector<RotationRecord> chain_to(const RotationLog &log, const PublicKey &key) {
-    const auto ok = verified_flags(log);
-    std::vector<RotationRecord> chain;
-    std::set<KeyBytes> visited{key.bytes};
-    PublicKey at = key;
-    for (;;) {
-        const RotationRecord *prev = nullptr;
-        bool two = false;
-        for (std::size_t i = 0; i < log.size(); ++i) {
-            if (!ok[i] || !(log[i].new_key == at)) continue;
-            if (prev && !same_statement(*prev, log[i])) two = true;
-            prev = &log[i];
-        }
-        if (!prev || two || !visited.insert(prev->old_key.bytes).second) break;
-        chain.push_back(*prev);
-        at = prev->old_key;
-    }
+    auto chain = unforked_walk(log, key, Along::back);
     std::reverse(chain.begin(), chain.end());
     return chain;
 }
@@ -132,24 +150,7 @@ RotationLog settle_forks(RotationLog &log, const std::vector<RotationRecord> &ch
 }
 
 std::vector<RotationRecord> path_from(const RotationLog &log, const PublicKey &current) {
-    const auto ok = verified_flags(log);
-    std::vector<RotationRecord> path;
-    std::set<KeyBytes> visited{current.bytes};
-    PublicKey key = current;
-    for (;;) {
-        const RotationRecord *next = nullptr;
-        for (std::size_t i = 0; i < log.size(); ++i) {
-            if (!ok[i] || log[i].old_key != key) continue;
-            if (!next) {
-                next = &log[i];
-            } else if (!same_statement(*next, log[i])) {
-                return path; // a fork: neither branch is followed
-            }
-        }
-        if (!next || !visited.insert(next->new_key.bytes).second) return path;
-        path.push_back(*next);
-        key = next->new_key;
-    }
+    return unforked_walk(log, current, Along::forward);
 }
 
 KeyGenerations::KeyGenerations(const RotationLog &log, const PublicKey &current) {
