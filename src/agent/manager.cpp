@@ -32,6 +32,7 @@ Manager::Manager(const Config &config, StateDir dir, ListenSockets sockets, bool
         [this] {
             if (bus_) bus_->emit_properties_changed();
             if (login_) login_->session_changed(session_->unlocked());
+            refresh_status();
         },
     };
     session_ = std::make_unique<Session>(loop_.get(), std::move(dir), config_, hooks);
@@ -56,6 +57,12 @@ Manager::Manager(const Config &config, StateDir dir, ListenSockets sockets, bool
         }
     }
     session_->clean_up_earlier_session();
+    status_ = std::make_unique<StatusReport>(session_->state_dir(), config_);
+    refresh_status();
+    sd_event_source *status_src = nullptr;
+    if (sd_event_add_time_relative(loop_.get(), &status_src, CLOCK_MONOTONIC, kStatusEveryUsec, 1000000,
+                                   on_status_timer, this) >= 0)
+        status_timer_.reset(status_src);
 
     sigset_t mask;
     sigemptyset(&mask);
@@ -70,6 +77,18 @@ Manager::Manager(const Config &config, StateDir dir, ListenSockets sockets, bool
 
     last_activity_ = now_monotonic();
     arm_exit_timer();
+}
+
+void Manager::refresh_status() {
+    if (status_ && session_) status_->refresh(session_->unlocked());
+}
+
+int Manager::on_status_timer(sd_event_source *src, std::uint64_t, void *userdata) {
+    auto *self = static_cast<Manager *>(userdata);
+    self->refresh_status();
+    sd_event_source_set_time_relative(src, kStatusEveryUsec);
+    sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
+    return 0;
 }
 
 void Manager::activity() {
@@ -104,6 +123,8 @@ int Manager::on_trim_timer(sd_event_source *, std::uint64_t, void *userdata) {
         return 0;
     }
     ::malloc_trim(0);
+    // After a burst of requests (a name claimed, a rotation): once, off the signing path.
+    self->refresh_status();
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include "agent/login_watch.hpp"
 #include "agent/service.hpp"
 #include "agent/session.hpp"
+#include "agent/status_report.hpp"
 #include "agent/stream_door.hpp"
 #include "core/config.hpp"
 
@@ -34,10 +35,17 @@ private:
     void arm_trim_timer();
     static constexpr std::uint64_t kTrimQuietUsec = 1000000;
     static int on_signal(sd_event_source *, const struct signalfd_siginfo *, void *userdata);
+    // The status entry is gathered again this often while the agent runs, so
+    // a change made by a command (a rotation taken, a name claimed, a member
+    // evicted) reaches the journal without a request to the agent.
+    static constexpr std::uint64_t kStatusEveryUsec = 60 * 1000000ULL;
+    static int on_status_timer(sd_event_source *, std::uint64_t, void *userdata);
+    void refresh_status();
 
     SdEvent loop_;
     Config config_;
     std::unique_ptr<Session> session_;
+    std::unique_ptr<StatusReport> status_; // after session_: reads its state directory
     std::unique_ptr<Service> service_;
     std::unique_ptr<LoginWatch> login_; // after session_: goes first
     std::unique_ptr<BusDoor> bus_;
@@ -45,7 +53,7 @@ private:
     // Declared after the doors so it goes first: pending polkit calls hold
     // callbacks into the doors.
     std::unique_ptr<Authorizer> authorizer_;
-    SdEventSource exit_timer_, trim_timer_, sigterm_, sigint_;
+    SdEventSource exit_timer_, trim_timer_, status_timer_, sigterm_, sigint_;
     bool trim_armed_ = false;
     std::uint64_t last_activity_ = 0;
 };

@@ -189,6 +189,19 @@ const std::vector<Verb> &verbs() {
          "  --lines N      only the last N\n"
          "  --json         a JSON array of uses; see puddle(1) for the fields\n",
          run_log},
+        {"fleet", "the administrator's roll-up of every machine's puddles, from gathered journals",
+         "usage: puddle fleet --journal DIR [--html FILE] [--json]\n\n"
+         "Reads the status entries every puddle-agent writes (see STATUS ENTRY in puddle-agent(1))\n"
+         "from the journal files in DIR (systemd-journal-remote's --output, or exported journals\n"
+         "imported with it), keeps the newest per machine and user, and shows each puddle: its\n"
+         "owner name or \"(unnamed)\", short public key, how many machines carry it, which Unix\n"
+         "users, how many sessions are unlocked, and a health badge with the disagreements\n"
+         "(machines behind the newest generation, a fork, members views that differ, machines\n"
+         "reporting warning or degraded). Needs root or the systemd-journal group.\n\n"
+         "  --journal DIR   the directory of *.journal files to read\n"
+         "  --html FILE     also write the page as one static HTML file (replaced atomically)\n"
+         "  --json          the roll-up as JSON; see puddle(1) for the fields\n",
+         run_fleet},
         {"setup", "make ssh or git use the puddle key, or take that back",
          "usage: puddle setup ssh [--undo] | setup git [--principal NAME] [--sign-all] [--undo]\n\n"
          "ssh: puts an IdentityAgent line for puddle's ssh-agent socket at the top of ~/.ssh/config\n"

@@ -1,6 +1,7 @@
 // puddle log: the record of the key's uses, read back from the journal.
 #include "agent/usage.hpp"
 #include "cli/args.hpp"
+#include "cli/journal_fields.hpp"
 #include "cli/since.hpp"
 #include "cli/usage_log.hpp"
 #include "cli/verbs.hpp"
@@ -17,32 +18,8 @@
 namespace puddle::cli {
 namespace {
 
-struct JournalCloser {
-    void operator()(sd_journal *j) const { sd_journal_close(j); }
-};
-using Journal = std::unique_ptr<sd_journal, JournalCloser>;
-
 const char *const kHint = "the journal keeps a user's own entries readable to them only with persistent storage "
                           "(/var/log/journal); journalctl --user shows what is readable";
-
-void add_match(sd_journal *j, const std::string &m) {
-    if (int r = sd_journal_add_match(j, m.data(), m.size()); r < 0)
-        throw Error(Failure::failed, "log", "cannot filter the journal: " + errno_text(-r));
-}
-
-JournalFields fields_of(sd_journal *j) {
-    JournalFields f;
-    const void *data = nullptr;
-    size_t len = 0;
-    sd_journal_restart_data(j);
-    while (sd_journal_enumerate_data(j, &data, &len) > 0) {
-        std::string_view kv(static_cast<const char *>(data), len);
-        auto eq = kv.find('=');
-        if (eq == std::string_view::npos || !kv.starts_with("PUDDLE_")) continue;
-        f.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
-    }
-    return f;
-}
 
 // Whether the system keeps any journal file at all, readable or not: a
 // machine whose journal is empty (a fresh container, journald not running,
@@ -100,9 +77,9 @@ int run_log(const std::vector<std::string> &argv) {
     // sender's credentials, so another program cannot pass for the agent
     // by sending the same MESSAGE_IDs.
     for (const char *id : {agent::message_id::kSigned, agent::message_id::kRefused, agent::message_id::kFailed})
-        add_match(j.get(), std::string("MESSAGE_ID=") + id);
-    add_match(j.get(), "_SYSTEMD_USER_UNIT=puddle-agent.service");
-    add_match(j.get(), "_UID=" + std::to_string(::getuid()));
+        add_journal_match(j.get(), std::string("MESSAGE_ID=") + id, "log");
+    add_journal_match(j.get(), "_SYSTEMD_USER_UNIT=puddle-agent.service", "log");
+    add_journal_match(j.get(), "_UID=" + std::to_string(::getuid()), "log");
 
     std::vector<LoggedUse> uses;
     if (lines) {
@@ -112,7 +89,7 @@ int run_log(const std::vector<std::string> &argv) {
             std::uint64_t t = 0;
             sd_journal_get_realtime_usec(j.get(), &t);
             if (since && t < *since) break;
-            uses.push_back(logged_use(fields_of(j.get()), t));
+            uses.push_back(logged_use(puddle_fields(j.get()), t));
         }
         std::reverse(uses.begin(), uses.end());
     } else {
@@ -122,7 +99,7 @@ int run_log(const std::vector<std::string> &argv) {
             std::uint64_t t = 0;
             sd_journal_get_realtime_usec(j.get(), &t);
             if (since && t < *since) continue;
-            uses.push_back(logged_use(fields_of(j.get()), t));
+            uses.push_back(logged_use(puddle_fields(j.get()), t));
         }
     }
 

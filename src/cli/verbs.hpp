@@ -38,5 +38,6 @@ int run_import(const std::vector<std::string> &args);
 int run_evict(const std::vector<std::string> &args);
 int run_accept(const std::vector<std::string> &args);
 int run_setup(const std::vector<std::string> &args);
+int run_fleet(const std::vector<std::string> &args);
 
 } // namespace puddle::cli
