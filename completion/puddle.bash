@@ -40,6 +40,10 @@ _puddle_complete_value()
             if declare -F _filedir >/dev/null; then _filedir; else
                 local IFS=$'\n'; COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null
             fi ;;
+        DIR)
+            if declare -F _filedir >/dev/null; then _filedir -d; else
+                local IFS=$'\n'; COMPREPLY=($(compgen -d -- "$cur")); compopt -o filenames 2>/dev/null
+            fi ;;
         PID)
             COMPREPLY=($(compgen -W "$(ps -o pid= -u "$(id -u)" 2>/dev/null)" -- "$cur")) ;;
         HOST)

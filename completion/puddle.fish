@@ -53,6 +53,8 @@ function __puddle_value -a placeholder
     switch $placeholder
         case FILE PATH RECEIPT
             __fish_complete_path $cur
+        case DIR
+            __fish_complete_directories $cur
         case PID
             __fish_complete_pids
         case HOST
