@@ -58,9 +58,10 @@ Manager::Manager(const Config &config, StateDir dir, ListenSockets sockets, bool
     }
     session_->clean_up_earlier_session();
     status_ = std::make_unique<StatusReport>(session_->state_dir(), config_);
-    refresh_status();
+    // The first entry just after start, off the path of the request that
+    // socket-activated the agent; then every kStatusEveryUsec.
     sd_event_source *status_src = nullptr;
-    if (sd_event_add_time_relative(loop_.get(), &status_src, CLOCK_MONOTONIC, kStatusEveryUsec, 1000000,
+    if (sd_event_add_time_relative(loop_.get(), &status_src, CLOCK_MONOTONIC, kStatusFirstUsec, 50000,
                                    on_status_timer, this) >= 0)
         status_timer_.reset(status_src);
 

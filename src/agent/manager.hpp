@@ -39,6 +39,7 @@ private:
     // a change made by a command (a rotation taken, a name claimed, a member
     // evicted) reaches the journal without a request to the agent.
     static constexpr std::uint64_t kStatusEveryUsec = 60 * 1000000ULL;
+    static constexpr std::uint64_t kStatusFirstUsec = 200000;
     static int on_status_timer(sd_event_source *, std::uint64_t, void *userdata);
     void refresh_status();
 

@@ -39,7 +39,8 @@ std::vector<FleetPuddle> roll_up(const std::vector<StatusEntry> &entries) {
         p.seats.push_back(*e);
     }
     std::vector<FleetPuddle> out;
-    for (auto &[lineage, p] : by_lineage) {
+    for (auto &lineage : by_lineage) {
+        FleetPuddle &p = lineage.second; // a plain reference: clang 14 captures no structured binding
         std::sort(p.seats.begin(), p.seats.end(), [](const FleetSeat &a, const FleetSeat &b) {
             return std::tie(a.host, a.user, a.uid, a.machine_key) < std::tie(b.host, b.user, b.uid, b.machine_key);
         });
