@@ -58,7 +58,8 @@ std::string fleet_text(const FleetReport &r) {
         for (const auto &s : p.seats)
             out += "    " + printable(s.user, 80) + "@" + printable(s.host, 80) + "  machine " +
                    (s.machine_key.empty() ? std::string("(none)") : short_key(s.machine_key)) + "  generation " +
-                   std::to_string(s.generation) + "  " + (s.unlocked ? "unlocked" : "locked") + "  " + s.health + "\n";
+                   std::to_string(s.generation) + "  " + (s.unlocked ? "unlocked" : "locked") + "  " + s.health +
+                   "  as of " + local_iso_time(std::int64_t(s.time_usec / 1000000)) + "\n";
     }
     return out;
 }
@@ -128,7 +129,8 @@ std::string fleet_html(const FleetReport &r) {
             h += "<li class=\"seat\">" + html_escape(s.user) + "@" + html_escape(s.host) + ", machine <code>" +
                  html_escape(s.machine_key.empty() ? std::string("(none)") : short_key(s.machine_key)) +
                  "</code>, generation " + std::to_string(s.generation) + ", " + (s.unlocked ? "unlocked" : "locked") +
-                 ", " + html_escape(s.health) + "</li>";
+                 ", " + html_escape(s.health) + ", as of " + html_escape(local_iso_time(std::int64_t(s.time_usec / 1000000))) +
+                 "</li>";
         h += "</ul></details></td></tr>\n";
     }
     h += "</tbody>\n</table>\n</body>\n</html>\n";
