@@ -162,6 +162,9 @@ int Manager::on_exit_timer(sd_event_source *, std::uint64_t, void *userdata) {
 
 int Manager::on_signal(sd_event_source *, const struct signalfd_siginfo *, void *userdata) {
     auto *self = static_cast<Manager *>(userdata);
+    // The session ends with the agent (stopped at logout, or by hand): the
+    // last status entry must not say unlocked.
+    if (self->status_) self->status_->refresh(false);
     sd_notify(0, "STOPPING=1");
     if (self->bus_) self->bus_->release_name();
     sd_event_exit(self->loop_.get(), 0);
