@@ -50,7 +50,7 @@ std::size_t check_directory(const std::string &dir) {
     if (!d)
         throw Error(Failure::failed, "fleet",
                     "cannot read the journal directory " + quote_for_message(dir) + ": " + errno_text(errno), kReaderHint);
-    std::size_t files = 0, seen = 0;
+    std::size_t files = 0, readable = 0, seen = 0;
     std::string odd;
     while (dirent *ent = ::readdir(d)) {
         if (++seen > kMaxDirEntries) break;
@@ -58,14 +58,23 @@ std::size_t check_directory(const std::string &dir) {
         if (!(name.ends_with(".journal") || name.ends_with(".journal~"))) continue;
         struct stat fs {};
         if (::fstatat(::dirfd(d), ent->d_name, &fs, AT_SYMLINK_NOFOLLOW) != 0) continue;
-        if (S_ISREG(fs.st_mode)) ++files;
-        else if (odd.empty()) odd = name;
+        if (S_ISREG(fs.st_mode)) {
+            ++files;
+            // sd-journal skips a file it cannot open without a word.
+            if (::faccessat(::dirfd(d), ent->d_name, R_OK, AT_EACCESS) == 0) ++readable;
+        } else if (odd.empty())
+            odd = name;
     }
     ::closedir(d);
     if (!odd.empty())
         throw Error(Failure::failed, "fleet",
                     quote_for_message(dir + "/" + odd) + " is not a regular file (a symlink, FIFO or device)",
                     "journal directories hold only the journal's own files; move it away");
+    if (files > 0 && readable == 0)
+        throw Error(Failure::failed, "fleet",
+                    "none of the " + std::to_string(files) + " journal files in " + quote_for_message(dir) +
+                        " is readable by this user",
+                    kReaderHint);
     return files;
 }
 

@@ -58,6 +58,14 @@ class Fleet(PuddleCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn(b"is not a regular file", p.stderr)
         if os.geteuid() != 0:
+            unreadable = os.path.join(self.tmp, "unreadable")
+            os.mkdir(unreadable)
+            with open(os.path.join(unreadable, "system.journal"), "w") as f:
+                f.write("x")
+            os.chmod(os.path.join(unreadable, "system.journal"), 0)
+            p = self.fleet("--journal", unreadable)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(b"none of the 1 journal files", p.stderr)
             closed = os.path.join(self.tmp, "closed")
             os.mkdir(closed, 0)
             p = self.fleet("--journal", closed)
