@@ -136,7 +136,7 @@ const std::vector<Verb> &verbs() {
          "Lists this machine (self) and the machines it has paired with or learned of while\n"
          "pairing, each with the generation of the key it was last seen holding.\n"
          "--json: {pubkey, generation, members: [{host, since, direction, wrapped_digest,\n"
-         "pubkey, generation, same_wrap, envoy_key}]}; see puddle(1).\n"
+         "pubkey, generation, same_wrap, envoy_key, machine}]}; see puddle(1).\n"
          "--took RECEIPT: records, on the evidence of the receipt 'puddle accept' wrote there\n"
          "(a file, or - for standard input), that its machine holds the key this machine holds,\n"
          "so 'status' stops waiting for it. --took HOST takes your word for it instead, for a\n"
@@ -189,8 +189,21 @@ const std::vector<Verb> &verbs() {
          "  --lines N      only the last N\n"
          "  --json         a JSON array of uses; see puddle(1) for the fields\n",
          run_log},
-        {"fleet", "the administrator's roll-up of every machine's puddles, from gathered journals",
-         "usage: puddle fleet --journal DIR [--html FILE] [--json]\n\n"
+        {"fleet", "every machine of this puddle as their reports say; with --journal, every machine's puddles",
+         "usage: puddle fleet [--json]\n"
+         "       puddle fleet --journal DIR [--html FILE] [--json]\n\n"
+         "Reads the machine reports in the carrier directory ([fleet] directory in puddle.toml),\n"
+         "learns from those that verify (a machine whose certificate the identity signed becomes\n"
+         "a member: 'new machine joined'), refuses altered, replayed, rolled-back and unknown ones\n"
+         "with the reason, rewrites this machine's own report when it would say something new or\n"
+         "is a day old, and lists every machine: host, short machine key, generation held against\n"
+         "the current one, last report, health, evicted. Needs this machine's envoy secret, not\n"
+         "the passphrase: it works while the session is locked. Whatever syncs the directory\n"
+         "(Syncthing, Nextcloud, a network home, git pull/push) is the carrier.\n"
+         "--json: {carrier, generation, members_digest, machines: [{host, machine, short, self,\n"
+         "generation, behind, last_report, health, reasons, evicted}], joined, refused: [{file, why}],\n"
+         "wrote, problem}; see puddle(1).\n"
+         "\nWith --journal: "
          "Reads the status entries every puddle-agent writes (see STATUS ENTRY in puddle-agent(1))\n"
          "from the journal files in DIR (systemd-journal-remote's --output, or exported journals\n"
          "imported with it), keeps the newest per machine and user, and shows each puddle: its\n"

@@ -6,6 +6,7 @@
 #include "cli/io.hpp"
 #include "cli/passphrase_source.hpp"
 #include "cli/verbs.hpp"
+#include "cli/fleet_sync.hpp"
 #include "core/envelope.hpp"
 #include "core/envoy_cert.hpp"
 #include "core/files/members.hpp"
@@ -111,6 +112,7 @@ int run_evict(const std::vector<std::string> &argv) {
     for (const auto &u : unreachable)
         std::fprintf(stderr, "  %s: no sealing key known here (not paired since the upgrade): hand it the key with "
                      "'puddle rekey-pair' here and 'puddle rekey --from %s' there\n", u.c_str(), own_host.c_str());
+    sync_fleet_quietly(st.store, std::int64_t(std::time(nullptr)));
     lock_a_stale_session(fresh.public_key());
     return 0;
 }
@@ -298,6 +300,7 @@ int run_accept(const std::vector<std::string> &argv) {
                });
     });
     save_members(st.dir, view);
+    note_evicted(st.dir, env.evicted);
     // The receipt the maker records this machine by ('members --took').
     const Receipt receipt = make_receipt(env.new_key, env.generation, local_host_name(), envoy,
                                          std::int64_t(std::time(nullptr)));
@@ -308,6 +311,7 @@ int run_accept(const std::vector<std::string> &argv) {
                 (unsigned long long)env.generation, env.maker.host.c_str(), names.empty() ? "nobody" : names.c_str());
     std::fprintf(stderr, "puddle: receipt for %s: %s; there: 'puddle members --took FILE'\n", env.maker.host.c_str(),
                  args.value("receipt") ? args.value("receipt")->c_str() : st.dir.file(kReceiptFile).c_str());
+    sync_fleet_quietly(st.store, std::int64_t(std::time(nullptr)));
     lock_a_stale_session(env.new_key);
     return 0;
 }

@@ -5,6 +5,7 @@
 #include "cli/io.hpp"
 #include "cli/passphrase_source.hpp"
 #include "cli/verbs.hpp"
+#include "cli/fleet_sync.hpp"
 #include "core/files/export_bundle.hpp"
 #include "core/files/rotation_log.hpp"
 #include "core/identity_store.hpp"
@@ -36,6 +37,7 @@ int run_export(const std::vector<std::string> &argv) {
         b.salt = id.salt;
         b.wrapped = id.wrapped.raw;
         if (auto log = load_rotation_log(st.dir)) b.retired = *log;
+        b.members_json = members_for_joiner(st.dir, id, pair::local_host_name(), std::int64_t(std::time(nullptr)));
     }
     const std::string text = serialize_export_bundle(b);
     if (target == "-") {
@@ -85,11 +87,14 @@ int run_import(const std::vector<std::string> &argv) {
     const std::string own_host = pair::local_host_name();
     if (!current) {
         const std::string retired = bundle.retired.empty() ? std::string() : serialize_rotation_log(bundle.retired);
-        const auto offer = read_join_offer(bundle.salt, bundle.wrapped, bundle.pub, "", retired, own_host);
+        const auto offer =
+            read_join_offer(bundle.salt, bundle.wrapped, bundle.pub, bundle.members_json, retired, own_host,
+                            this_machine_key());
         accept_join(st.store, offer, own_host, std::int64_t(std::time(nullptr)));
         (void)certify_this_envoy(st.store, keypair, std::int64_t(std::time(nullptr)));
         cleanup.keep();
         std::printf("imported puddle %s into %s\n", bundle.pub.str().c_str(), st.dir.path().c_str());
+        sync_fleet_quietly(st.store, std::int64_t(std::time(nullptr)));
         return 0;
     }
     // The same puddle: a state directory sealed elsewhere (or with a file
@@ -100,6 +105,7 @@ int run_import(const std::vector<std::string> &argv) {
                         : std::optional<std::string>(serialize_rotation_log(bundle.retired)));
     (void)certify_this_envoy(st.store, keypair, std::int64_t(std::time(nullptr)));
     std::printf("re-sealed puddle %s to this machine in %s\n", bundle.pub.str().c_str(), st.dir.path().c_str());
+    sync_fleet_quietly(st.store, std::int64_t(std::time(nullptr)));
     return 0;
 }
 

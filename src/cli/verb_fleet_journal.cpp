@@ -129,13 +129,9 @@ FleetReport read_fleet(const std::string &dir) {
 
 } // namespace
 
-int run_fleet(const std::vector<std::string> &argv) {
-    Args args("fleet", argv);
+int run_fleet_journal(const Args &args) {
     const auto dir = args.value("journal");
-    if (!dir)
-        usage_error("fleet", "this puddle's own fleet (carrier reports) is not in this build; "
-                             "--journal DIR rolls up the status entries of journals gathered from many machines");
-    if (dir->empty()) usage_error("fleet", "--journal needs a directory");
+    if (!dir || dir->empty()) usage_error("fleet", "--journal needs a directory");
     const FleetReport report = read_fleet(*dir);
     for (const auto &why : report.refused) std::fprintf(stderr, "puddle: fleet: left out an entry: %s\n", printable(why).c_str());
     if (report.refused_count > report.refused.size())

@@ -11,6 +11,7 @@
 #include "core/passphrase.hpp"
 #include "core/files/pair_result.hpp"
 #include "core/files/pending.hpp"
+#include "cli/fleet_sync.hpp"
 #include "core/membership.hpp"
 #include "core/receipt.hpp"
 #include "core/rotation.hpp"
@@ -290,13 +291,15 @@ int run_join(const std::vector<std::string> &argv) {
             already = true;
             return certify_this_envoy(open_state(false).store, keypair, std::int64_t(std::time(nullptr)));
         }
-        const auto offer = read_join_offer(p.salt, p.wrapped, joined, p.members_json, p.retired_json, req.own_host);
+        const auto offer = read_join_offer(p.salt, p.wrapped, joined, p.members_json, p.retired_json, req.own_host,
+                                           this_machine_key());
         auto st = open_state(true);
         accept_join(st.store, offer, req.own_host, std::int64_t(std::time(nullptr)));
         cleanup.keep();
         const auto cert = certify_this_envoy(st.store, keypair, std::int64_t(std::time(nullptr)));
         for (const auto &prob : store_learned_claims(p.claims_json))
             std::fprintf(stderr, "puddle: warning: ignored a claim from the holder: %s\n", prob.why.c_str());
+        sync_fleet_quietly(st.store, std::int64_t(std::time(nullptr)));
         return cert;
     });
     if (already) std::printf("already a member of puddle %s; nothing changed\n", joined.str().c_str());
@@ -318,6 +321,7 @@ int run_members(const std::vector<std::string> &argv) {
         const auto id = st.store.load();
         const std::string who = r ? record_receipt(st.dir, id, *r) : (record_took(st.dir, id, *host, std::int64_t(std::time(nullptr))), *host);
         std::printf("recorded: %s holds %s%s\n", who.c_str(), id.pub.str().c_str(), r ? " (its receipt verifies)" : "");
+        sync_fleet_quietly(st.store, std::int64_t(std::time(nullptr)));
         return 0;
     }
     auto st = open_state(false);
@@ -340,7 +344,8 @@ int run_members(const std::vector<std::string> &argv) {
                          .set("pubkey", m.pubkey.str())
                          .set("generation", g ? Json(long(*g)) : Json())
                          .set("same_wrap", m.wrapped_digest == mine)
-                         .set("envoy_key", has_certified_envoy(m) ? Json(m.envoy->key.str()) : Json()));
+                         .set("envoy_key", has_certified_envoy(m) ? Json(m.envoy->key.str()) : Json())
+                         .set("machine", m.machine ? Json(m.machine->str()) : Json()));
         }
         std::printf("%s\n", Json::object()
                                 .set("pubkey", id.pub.str())
@@ -359,9 +364,10 @@ int run_members(const std::vector<std::string> &argv) {
         const auto g = generation(m);
         // The machine key (ed25519) is what `accept --from` and receipts name;
         // a v1 certificate has only the sealing key, shown so it stays findable.
-        const std::string key = !certified ? "unknown (not paired since the upgrade)"
-                                : m.envoy->signer ? m.envoy->signer->str().substr(0, 24) + "…"
-                                                  : "sealing " + m.envoy->key.str().substr(0, 23) + "…";
+        const std::string key = certified && m.envoy->signer ? m.envoy->signer->str().substr(0, 24) + "…"
+                                : m.machine                  ? m.machine->str().substr(0, 24) + "…"
+                                : certified ? "sealing " + m.envoy->key.str().substr(0, 23) + "…"
+                                            : "unknown (not paired since the upgrade)";
         std::printf("  %-24s %-9s since %s  gen %s  machine %s%s%s\n", printable(m.host, 64).c_str(),
                     std::string(direction_name(m.direction)).c_str(), when,
                     g ? std::to_string(*g).c_str() : "?", key.c_str(),

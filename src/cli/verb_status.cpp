@@ -3,6 +3,7 @@
 #include "cli/args.hpp"
 #include "cli/io.hpp"
 #include "cli/verbs.hpp"
+#include "core/fleet_view.hpp"
 #include "core/health.hpp"
 #include "core/envoy.hpp"
 #include "core/identity_store.hpp"
@@ -35,6 +36,7 @@ struct StatusFacts {
     Json protection; // {kind, envoy_key, secret_file} or null when the identity cannot be read
     Health health;
     std::vector<std::string> hints;
+    std::vector<std::string> notices; // machines learned from reports (core/fleet.hpp)
 };
 
 std::string finding(const Error &e) {
@@ -146,6 +148,7 @@ StatusFacts gather() {
             // health reports the unreadable envelope.json
         }
     }
+    f.notices = fleet_notices(dir, std::int64_t(std::time(nullptr)));
     f.health = found;
     for (const auto &x : assess_health(dir, config).findings) f.health.add(x.severity, x.reason);
     if (!f.agent)
@@ -188,6 +191,8 @@ Json last_use_json(const StatusFacts &f) {
 void print_json(const StatusFacts &f) {
     auto hints = Json::array();
     for (const auto &h : f.hints) hints.push(h);
+    auto notices = Json::array();
+    for (const auto &n : f.notices) notices.push(n);
     // Fields that later subsystems fill (agent, pairing, names, members,
     // health) are present now as null so that the shape is stable.
     auto j = Json::object()
@@ -209,7 +214,8 @@ void print_json(const StatusFacts &f) {
                  .set("delivery", f.delivery)
                  .set("protection", f.protection)
                  .set("health", f.initialized || !f.health.findings.empty() ? health_json(f.health) : Json())
-                 .set("hints", hints);
+                 .set("hints", hints)
+                 .set("notices", notices);
     std::printf("%s\n", j.dump().c_str());
 }
 
@@ -290,6 +296,7 @@ void print_human(const StatusFacts &f) {
         for (const auto &x : f.health.findings)
             std::printf("  %s: %s\n", health_state_name(x.severity), printable(x.reason).c_str());
     }
+    for (const auto &n : f.notices) std::printf("notice: %s\n", printable(n).c_str());
     for (const auto &h : f.hints) std::printf("hint: %s\n", printable(h).c_str());
 }
 

@@ -39,5 +39,8 @@ int run_evict(const std::vector<std::string> &args);
 int run_accept(const std::vector<std::string> &args);
 int run_setup(const std::vector<std::string> &args);
 int run_fleet(const std::vector<std::string> &args);
+// fleet --journal DIR: the roll-up of gathered journals (verb_fleet_journal.cpp).
+class Args;
+int run_fleet_journal(const Args &args);
 
 } // namespace puddle::cli

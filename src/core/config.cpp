@@ -254,6 +254,12 @@ const std::map<std::string, std::map<std::string, Setter>> &schema() {
                for (const auto &e : *arr) dirs.push_back(x.string(e, k));
                c.names.claims_dirs = std::move(dirs);
            }}}},
+        {"fleet",
+         {{"directory", [](Config &c, const toml::node &n, const Ctx &x, const std::string &k) {
+               auto v = x.string(n, k);
+               if (!v.empty() && v[0] != '/') x.fail(n, k, "\"" + v + "\" is not an absolute path");
+               c.fleet.directory = std::move(v);
+           }}}},
     };
     return s;
 }

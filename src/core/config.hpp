@@ -72,6 +72,11 @@ struct Config {
     struct Names {
         std::vector<std::string> claims_dirs{"/var/lib/puddle/names.d"};
     } names;
+    // Machine reports (docs/formats.md, "Fleet report"): the directory that
+    // whatever the user already syncs carries between machines; "" = none.
+    struct Fleet {
+        std::string directory;
+    } fleet;
     // Where this machine's envoy secret is kept (docs/formats.md).
     TpmChoice envoy;
 };

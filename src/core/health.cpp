@@ -1,5 +1,7 @@
 #include "core/health.hpp"
 
+#include "core/fleet_view.hpp"
+
 #include "core/identity_store.hpp"
 #include "core/names.hpp"
 #include "core/files/members.hpp"
@@ -242,6 +244,7 @@ Health assess_health(const StateDir &dir, const Config &config) {
             h.add(HealthState::warning, "the name \"" + c.name + "\" is contested: " + std::to_string(keys.size()) +
                                             " keys claim it");
     }
+    add_fleet_findings(dir, config, h);
     return h;
 }
 

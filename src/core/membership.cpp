@@ -1,5 +1,6 @@
 #include "core/membership.hpp"
 
+#include "core/fleet.hpp"
 #include "core/rotation.hpp"
 #include "util/error.hpp"
 
@@ -26,8 +27,9 @@ std::optional<EnvoyCert> own_cert(const StateDir &dir, const PublicKey &pub, con
 std::string members_for_joiner(const StateDir &dir, const StoredIdentity &id, const std::string &own_host,
                                std::int64_t now) {
     const MembersView view = load_members(dir).value_or(MembersView{});
-    const MemberRecord self{own_host, now, MemberDirection::self, wrapped_digest(id.wrapped.raw), id.pub,
-                            own_cert(dir, id.pub, own_host)};
+    const auto cert = own_cert(dir, id.pub, own_host);
+    const MemberRecord self{own_host, now, MemberDirection::self, wrapped_digest(id.wrapped.raw), id.pub, cert,
+                            cert ? cert->signer : std::nullopt};
     return serialize_members(merge_members(view, MembersView{{self}}));
 }
 
@@ -37,15 +39,32 @@ void record_admitted(const StateDir &dir, const StoredIdentity &id, const std::s
     MemberRecord rec{host, at, MemberDirection::admitted, wrapped_digest(id.wrapped.raw), id.pub, std::nullopt};
     // Kept only when the identity vouches for it (the joiner signed it with
     // the key it just unwrapped).
-    if (cert && verify_envoy_cert(*cert, id.pub, host)) rec.envoy = cert;
+    if (cert && verify_envoy_cert(*cert, id.pub, host)) {
+        rec.envoy = cert;
+        rec.machine = cert->signer;
+    }
     save_members(dir, merge_members(view, MembersView{{rec}}));
 }
 
+std::optional<PublicKey> this_machine_key() {
+    try {
+        if (const auto e = EnvoySecret::load(EnvoySecret::location())) return e->signing_key();
+    } catch (const Error &) {
+        // the command that needs the secret says what is wrong with it
+    }
+    return std::nullopt;
+}
+
 JoinOffer read_join_offer(const Salt &salt, const WrappedBytes &wrapped, const PublicKey &pub,
-                          std::string_view members_json, std::string_view retired_json, const std::string &own_host) {
+                          std::string_view members_json, std::string_view retired_json, const std::string &own_host,
+                          const std::optional<PublicKey> &own_machine) {
     JoinOffer offer{salt, wrapped, pub, {}, {}};
     if (!members_json.empty()) offer.members = parse_members(as_bytes(members_json), "the holder's members.json");
-    std::erase_if(offer.members.members, [&](const MemberRecord &m) { return m.host == own_host && m.pubkey == pub; });
+    // A record with a machine key is another machine even under this host
+    // name (two machines called "debian" stay two).
+    std::erase_if(offer.members.members, [&](const MemberRecord &m) {
+        return m.machine ? own_machine && *m.machine == *own_machine : m.host == own_host && m.pubkey == pub;
+    });
     for (auto &m : offer.members.members)
         if (m.direction == MemberDirection::self) m.direction = MemberDirection::joined;
     if (!retired_json.empty()) offer.log = parse_rotation_log(as_bytes(retired_json), "the holder's rotation log");
@@ -83,7 +102,8 @@ std::vector<Recipient> envelope_recipients(const MembersView &view, const std::o
     std::vector<Recipient> out;
     for (const auto &m : view.members) {
         if (m.direction == MemberDirection::self) continue;
-        if (std::find(left_out.begin(), left_out.end(), m.host) != left_out.end()) continue;
+        if (std::any_of(left_out.begin(), left_out.end(), [&](const std::string &h) { return names_member(m, h); }))
+            continue;
         if (!has_certified_envoy(m)) {
             if (std::find(unreachable.begin(), unreachable.end(), m.host) == unreachable.end())
                 unreachable.push_back(m.host);
@@ -116,7 +136,7 @@ SealedRotation rotate_and_seal(const IdentityStore &store, const Keypair &old,
                         "run 'puddle evict " + host + "' on another member");
         const std::size_t before = evicted.size();
         for (const auto &m : view.members) {
-            if (m.direction == MemberDirection::self || m.host != host) continue;
+            if (m.direction == MemberDirection::self || !names_member(m, host)) continue;
             EvictedEnvoy ev{m.host, has_certified_envoy(m) ? std::optional<EnvoyKey>(m.envoy->key) : std::nullopt};
             if (std::find(evicted.begin(), evicted.end(), ev) == evicted.end()) evicted.push_back(ev);
         }
@@ -143,9 +163,10 @@ SealedRotation rotate_and_seal(const IdentityStore &store, const Keypair &old,
             MembersView kept = load_members(dir).value_or(MembersView{});
             std::erase_if(kept.members, [&](const MemberRecord &m) {
                 return m.direction != MemberDirection::self &&
-                       std::find(left_out.begin(), left_out.end(), m.host) != left_out.end();
+                       std::any_of(left_out.begin(), left_out.end(), [&](const std::string &h) { return names_member(m, h); });
             });
             save_members(dir, kept);
+            note_evicted(dir, evicted);
         }
         (void)certify_this_envoy(store, out.fresh, at);
     } catch (const Error &e) {
@@ -180,11 +201,17 @@ void record_took(const StateDir &dir, const StoredIdentity &id, const std::strin
     const MembersView view = load_members(dir).value_or(MembersView{});
     const MemberRecord *known = nullptr;
     for (const auto &m : view.members)
-        if (m.host == host && m.direction != MemberDirection::self) known = &m;
+        if (names_member(m, host) && m.direction != MemberDirection::self) {
+            if (known && known->machine && m.machine && !(*known->machine == *m.machine))
+                throw Error(Failure::failed, "members --took", "two machines are named \"" + host + "\"",
+                            "give the short machine key that 'puddle members' shows instead of the name");
+            known = &m;
+        }
     if (!known)
         throw Error(Failure::failed, "members --took", "no member named \"" + host + "\" in this machine's view",
                     "'puddle members' lists the members this machine knows");
-    const MemberRecord rec{host, at, known->direction, wrapped_digest(id.wrapped.raw), id.pub, std::nullopt};
+    const MemberRecord rec{known->host, at, known->direction, wrapped_digest(id.wrapped.raw), id.pub, std::nullopt,
+                           known->machine};
     save_members(dir, merge_members(view, MembersView{{rec}}));
 }
 
@@ -209,7 +236,7 @@ std::string record_receipt(const StateDir &dir, const StoredIdentity &id, const 
                    "'puddle members' lists the members known here; a member paired with an older puddle is known "
                    "without one: record it by name ('puddle members --took HOST') after checking with the user");
     const MemberRecord rec{known->host, receipt.at, known->direction, wrapped_digest(id.wrapped.raw), id.pub,
-                           std::nullopt};
+                           std::nullopt, receipt.machine};
     save_members(dir, merge_members(view, MembersView{{rec}}));
     return known->host;
 }
@@ -231,6 +258,10 @@ const MemberRecord *certified_maker(const MembersView &view, const EnvelopeMaker
     return nullptr;
 }
 
+bool names_member(const MemberRecord &m, const std::string &name) {
+    return m.host == name || (m.machine && m.machine->short_hex() == name);
+}
+
 bool has_certified_envoy(const MemberRecord &m) { return m.envoy && verify_envoy_cert(*m.envoy, m.pubkey, m.host); }
 
 MembersView members_with_self(const StateDir &dir, const StoredIdentity &id, const std::string &own_host) {
@@ -241,14 +272,18 @@ MembersView members_with_self(const StateDir &dir, const StoredIdentity &id, con
     for (auto &m : view.members)
         if (m.direction == MemberDirection::self && m.pubkey == id.pub) {
             m.wrapped_digest = mine; // this envoy's wrap is, by definition, the one here
-            if (cert) m.envoy = cert;
+            if (cert) {
+                m.envoy = cert;
+                m.machine = cert->signer;
+            }
             have_self = true;
         }
     if (!have_self) {
         struct stat st {};
         const std::int64_t since = ::lstat(dir.file(kPubFile).c_str(), &st) == 0 ? std::int64_t(st.st_mtime) : 0;
         view.members.insert(view.members.begin(),
-                            MemberRecord{own_host, since, MemberDirection::self, mine, id.pub, cert});
+                            MemberRecord{own_host, since, MemberDirection::self, mine, id.pub, cert,
+                                         cert ? cert->signer : std::nullopt});
     }
     return view;
 }

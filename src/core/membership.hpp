@@ -45,8 +45,14 @@ struct JoinOffer {
 // Reads the holder's members.json and rotation log ("" for none). The
 // holder's own record becomes the envoy we joined from; its records about
 // `own_host` with this key are dropped, since our own supersedes them.
+// Records of `own_machine` (this machine's key, when it has one yet) are
+// dropped too; other machines of this host name stay.
 JoinOffer read_join_offer(const Salt &salt, const WrappedBytes &wrapped, const PublicKey &pub,
-                          std::string_view members_json, std::string_view retired_json, const std::string &own_host);
+                          std::string_view members_json, std::string_view retired_json, const std::string &own_host,
+                          const std::optional<PublicKey> &own_machine = std::nullopt);
+
+// This machine's machine key, if it has an envoy secret yet.
+std::optional<PublicKey> this_machine_key();
 
 // Becomes a member: the identity and its rotation log in one journalled
 // decision, then the members view (a view without an identity means
@@ -136,6 +142,11 @@ const MemberRecord *certified_maker(const MembersView &view, const EnvelopeMaker
 // A member whose envoy key the identity (the key the record names) certified
 // for its host: one that a new generation can be sealed to.
 bool has_certified_envoy(const MemberRecord &m);
+
+// Whether `name` (as the user gives it to evict, members --took) is this
+// member's host name or its short machine key (PublicKey::short_hex): two
+// machines of one name are told apart by the latter.
+bool names_member(const MemberRecord &m, const std::string &name);
 
 // This envoy's view with its own record, for `members` and `status`: the
 // record's digest is this wrap's, and an envoy made by init (which has

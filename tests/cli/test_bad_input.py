@@ -4,6 +4,7 @@ state is unchanged where nothing should change; every --json output is read
 as strict UTF-8 JSON. The cases that need a running agent are in
 tests/integration/test_cli_agent.py."""
 import base64
+import json
 import os
 import shutil
 import subprocess
@@ -470,13 +471,16 @@ class Members(Case):
         self.assertEqual(p.returncode, 0, p.stderr)
         out = lines(p.stdout)
         host = os.uname().nodename
+        machine = json.loads(self.read("envoy.json"))["envoy"]["signer"]
         self.assertTrue(out[1].split()[:2] == [host, "self"], out)
         m = strict_json(self.run_puddle("members", "--json").stdout)
         pub = self.read("identity.pub").decode().strip()
         self.assertEqual(m["pubkey"], pub)
         self.assertEqual(len(m["members"]), 1)
         me = m["members"][0]
-        self.assertEqual(set(me), {"host", "since", "direction", "wrapped_digest", "pubkey", "same_wrap", "envoy_key", "generation"})
+        self.assertEqual(set(me), {"host", "since", "direction", "wrapped_digest", "pubkey", "same_wrap", "envoy_key", "generation",
+                                   "machine"})
+        self.assertEqual(me["machine"], machine)
         self.assertEqual((me["host"], me["direction"], me["pubkey"], me["same_wrap"]), (host, "self", pub, True))
         # init certified this machine's envoy key (the one identity.wrapped is sealed to).
         self.assertEqual(me["envoy_key"], "x25519:" + self.read("identity.wrapped")[12:44].hex())

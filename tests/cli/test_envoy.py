@@ -81,7 +81,10 @@ class ExportImport(EnvoyCase):
         self.init("pw")
         p = self.export()
         doc = strict_json(p.stdout)
-        self.assertEqual(sorted(doc), ["kind", "pub", "retired", "salt", "v", "wrapped"])
+        self.assertEqual(sorted(doc), ["kind", "members", "pub", "retired", "salt", "v", "wrapped"])
+        # The exporter's members view, itself in it with its certificate (issue 25: whom the importer reports to).
+        self.assertEqual([(m["direction"], m["pubkey"]) for m in doc["members"]["members"]], [("self", doc["pub"])])
+        self.assertEqual(doc["members"]["members"][0]["machine"], doc["members"]["members"][0]["envoy"]["signer"])
         self.assertEqual((doc["v"], doc["kind"], doc["retired"]), (1, "puddle-export", []))
         self.assertEqual(doc["pub"] + "\n", self.read("identity.pub").decode())
         wrapped = base64.b64decode(doc["wrapped"])
@@ -127,7 +130,7 @@ class ExportImport(EnvoyCase):
         fresh = dict(self.other_env, PUDDLE_HOME=os.path.join(self.other, "fresh"))
         for bad, needle in ((b"{}", b"missing field"), (b"[]", b"expected a JSON object"),
                             (bundle.replace(b'"v":1', b'"v":9'), b"format version 9"),
-                            (b"x" * 2_000_000, b"larger than")):
+                            (b"x" * 6_000_000, b"larger than")):
             p = self.run_puddle("import", "--passphrase-fd", "FD", "-", passphrases=["pw"], input_data=bad,
                                 env_extra=fresh)
             self.assertIn(p.returncode, (1, 2), p.stderr)

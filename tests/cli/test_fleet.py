@@ -35,9 +35,13 @@ class Fleet(PuddleCase):
         return self.run_puddle("fleet", *args)
 
     def test_refusals_say_what_and_why(self):
+        # Without --journal it is this machine's own fleet (tests/cli/test_fleet_reports.py): here there is no
+        # puddle, and the hint names the roll-up.
         p = self.fleet()
-        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertEqual(p.returncode, 4, p.stderr)
         self.assertIn(b"--journal DIR", p.stderr)
+        p = self.fleet("--html", os.path.join(self.tmp, "page.html"))
+        self.assertEqual(p.returncode, 2, p.stderr)
         p = self.fleet("--journal", os.path.join(self.tmp, "absent"))
         self.assertEqual(p.returncode, 1)
         self.assertIn(b"No such file or directory", p.stderr)

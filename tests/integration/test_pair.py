@@ -343,9 +343,10 @@ class Pairing(unittest.TestCase):
         self.assertEqual(hosts.get("joiner-host"), "admitted", founder)
         with open(os.path.join(joiner, "state", "members.json")) as f:
             mine = json.load(f)
-        dirs = {m["host"]: m["direction"] for m in mine["members"]}
-        self.assertEqual(dirs.get("joiner-host"), "self", mine)
-        self.assertIn("joined", dirs.values(), mine)
+        dirs = {(m["host"], m["direction"]) for m in mine["members"]}
+        # (Joiners of earlier tests, other machines of the same name, stay in the view: issue 25.)
+        self.assertIn(("joiner-host", "self"), dirs, mine)
+        self.assertIn("joined", {d for _, d in dirs}, mine)
         learned = os.path.join(joiner, ".local", "share", "puddle", "names.d")
         self.assertTrue(any(n.endswith("-founder.json") for n in os.listdir(learned)), os.listdir(learned))
         r = self.joiner_puddle(joiner, "name", "resolve", "founder")

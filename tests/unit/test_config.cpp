@@ -155,6 +155,12 @@ BOOST_AUTO_TEST_CASE(members_behind_a_generation_warn_after_two_weeks) {
     CHECK_CONTAINS(refused("[health]\nmember_behind_days = \"2w\"\n").why(), "health.member_behind_days");
 }
 
+BOOST_AUTO_TEST_CASE(fleet_directory_is_an_absolute_path_or_nothing) {
+    BOOST_TEST(parse("").fleet.directory.empty());
+    BOOST_TEST(parse("[fleet]\ndirectory = \"/home/me/sync/puddle\"\n").fleet.directory == "/home/me/sync/puddle");
+    CHECK_CONTAINS(refused("[fleet]\ndirectory = \"sync/puddle\"\n").why(), "is not an absolute path");
+}
+
 BOOST_AUTO_TEST_CASE(consent_and_ssh_destinations) {
     const Config d = parse("");
     BOOST_TEST(int(d.consent.mode) == int(ConsentMode::never));

@@ -308,7 +308,7 @@ BOOST_AUTO_TEST_CASE(members_refuse_bad_fields) {
     BOOST_TEST(why_refused_members(one_member("\"h\"", "\"1\"", "\"self\"", kD, kK)) ==
                "field \"since\" in members[0] must be an integer, found a string");
     BOOST_TEST(why_refused_members(one_member("\"h\"", "1", "\"joiner\"", kD, kK)) ==
-               "field \"direction\" in members[0] must be \"self\", \"joined\" or \"admitted\", found \"joiner\"");
+               "field \"direction\" in members[0] must be \"self\", \"joined\", \"admitted\" or \"reported\", found \"joiner\"");
     CHECK_CONTAINS(why_refused_members(one_member("\"h\"", "-1", "\"self\"", kD, kK)),
                    "members[0]: field \"since\" must not be negative");
 }
@@ -374,7 +374,7 @@ BOOST_AUTO_TEST_CASE(members_refuse_a_repeated_host_and_key) {
                  member("a", 3, MemberDirection::joined, 2)}; // same host, another key: fine
     BOOST_TEST(parse_members(as_bytes(serialize_members(v)), kLabel) == v);
     v.members.push_back(member("b", 9, MemberDirection::admitted, 1));
-    BOOST_TEST(why_refused_members(serialize_members(v)) == "members[3] repeats members[1] (same host and pubkey)");
+    BOOST_TEST(why_refused_members(serialize_members(v)) == "members[3] repeats members[1] (same machine, or same host without one, and same pubkey)");
 }
 
 BOOST_AUTO_TEST_CASE(members_limit_is_4096) {

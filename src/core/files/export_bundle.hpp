@@ -4,9 +4,13 @@
 // air-gapped way to make or repair a member.
 //
 // {"v":1,"kind":"puddle-export","pub":"ed25519:…","salt":"<b64 16>",
-//  "wrapped":"<b64 90, PUDDLEW1>","retired":[rotation records]} and "\n"
+//  "wrapped":"<b64 90, PUDDLEW1>","retired":[rotation records][,"members":<members.json>]} and "\n"
+// "members" (issue 25): the exporter's members view with itself in it, as a
+// holder hands it to a joiner, so the importer knows whom to seal its first
+// machine report to. Bundles without it are still read.
 #pragma once
 
+#include "core/files/members.hpp"
 #include "core/files/rotation_log.hpp"
 #include "core/identity.hpp"
 #include "core/wrap.hpp"
@@ -16,13 +20,14 @@
 
 namespace puddle {
 
-inline constexpr std::size_t kMaxExportBundleBytes = kMaxRotationLogBytes + 4096;
+inline constexpr std::size_t kMaxExportBundleBytes = kMaxRotationLogBytes + kMaxMembersBytes + 4096;
 
 struct ExportBundle {
     PublicKey pub;
     Salt salt{};
     WrappedBytes wrapped{};
     RotationLog retired;
+    std::string members_json; // members.json text; "" for none
 };
 
 std::string serialize_export_bundle(const ExportBundle &bundle);

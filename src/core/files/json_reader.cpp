@@ -20,7 +20,7 @@ Json parse_document(const Source &src, std::span<const std::uint8_t> bytes, std:
     const std::string_view text(reinterpret_cast<const char *>(bytes.data()), bytes.size());
     JsonLimits limits;
     limits.max_bytes = max_bytes;
-    limits.max_depth = 4; // the deepest file, members.json, nests three levels
+    limits.max_depth = 5; // the deepest: an export bundle's members and a machine report's list nest five
     std::string error;
     auto doc = parse_json(text, &error, limits);
     if (!doc) src.fail("not valid JSON: " + error);

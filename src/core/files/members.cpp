@@ -47,12 +47,13 @@ std::string_view direction_name(MemberDirection d) {
     case MemberDirection::self: return "self";
     case MemberDirection::joined: return "joined";
     case MemberDirection::admitted: return "admitted";
+    case MemberDirection::reported: return "reported";
     }
     return "self";
 }
 
 std::optional<MemberDirection> parse_direction(std::string_view text) {
-    for (auto d : {MemberDirection::self, MemberDirection::joined, MemberDirection::admitted})
+    for (auto d : {MemberDirection::self, MemberDirection::joined, MemberDirection::admitted, MemberDirection::reported})
         if (text == direction_name(d)) return d;
     return std::nullopt;
 }
@@ -102,18 +103,18 @@ MembersView parse_members(std::span<const std::uint8_t> bytes, const std::string
 
     MembersView view;
     view.members.reserve(list.size());
-    std::map<std::pair<std::string, KeyBytes>, std::size_t> seen;
     for (std::size_t i = 0; i < list.size(); ++i) {
         const std::string where = "members[" + std::to_string(i) + "]";
         const ObjectReader r(src, list[i], where);
-        r.only({"host", "since", "direction", "wrapped_digest", "pubkey", "envoy"});
+        r.only({"host", "since", "direction", "wrapped_digest", "pubkey", "envoy", "machine"});
         MemberRecord m;
         m.host = r.string("host");
         m.since = r.integer("since");
         const std::string &direction = r.string("direction");
         const auto d = parse_direction(direction);
         if (!d)
-            r.fail(r.field("direction") + " must be \"self\", \"joined\" or \"admitted\", found " + quote_for_message(direction));
+            r.fail(r.field("direction") + " must be \"self\", \"joined\", \"admitted\" or \"reported\", found " +
+                   quote_for_message(direction));
         m.direction = *d;
         m.wrapped_digest = r.string("wrapped_digest");
         m.pubkey = r.key("pubkey");
@@ -127,11 +128,40 @@ MembersView parse_members(std::span<const std::uint8_t> bytes, const std::string
                                 e.integer("at"), e.signature("sig")};
             if (m.envoy->at < 0) e.fail(e.field("at") + " must not be negative");
         }
+        if (r.has("machine")) {
+            m.machine = r.key("machine");
+            if (m.envoy && m.envoy->signer && !(*m.envoy->signer == *m.machine))
+                r.fail(r.field("machine") + " is not the machine key its envoy certificate names");
+        } else if (m.envoy && m.envoy->signer) {
+            m.machine = m.envoy->signer; // a file of before issue 25
+        }
         if (auto problem = member_problem(m); !problem.empty()) src.fail(with_where(where, problem));
-        const auto [it, fresh] = seen.emplace(std::make_pair(m.host, m.pubkey.bytes), i);
-        if (!fresh)
-            src.fail(where + " repeats members[" + std::to_string(it->second) + "] (same host and pubkey)");
         view.members.push_back(std::move(m));
+    }
+    std::map<MemberKey, std::size_t> seen;
+    for (std::size_t i = 0; i < view.members.size(); ++i) {
+        const auto [it, fresh] = seen.emplace(member_key(view.members[i]), i);
+        if (!fresh)
+            src.fail("members[" + std::to_string(i) + "] repeats members[" + std::to_string(it->second) +
+                     "] (same machine, or same host without one, and same pubkey)");
+    }
+    // A record of before issue 25 without a certificate (a generation taken,
+    // --took) belongs to the one machine the file knows under its host name
+    // -- unless that would make it another record's twin. This machine's own
+    // record is left alone: it is this machine, whatever others are called.
+    for (auto &m : view.members) {
+        if (m.machine || m.direction == MemberDirection::self) continue;
+        std::optional<PublicKey> only;
+        bool ambiguous = false;
+        for (const auto &o : view.members)
+            if (o.machine && o.host == m.host && o.envoy && o.envoy->signer) {
+                if (only && !(*only == *o.machine)) ambiguous = true;
+                only = o.machine;
+            }
+        if (!only || ambiguous) continue;
+        MemberRecord candidate = m;
+        candidate.machine = only;
+        if (seen.emplace(member_key(candidate), seen.size()).second) m.machine = only;
     }
     return view;
 }
@@ -155,37 +185,54 @@ std::string serialize_members(const MembersView &view) {
             if (m.envoy->signer) cert.set("signer", m.envoy->signer->str());
             rec.set("envoy", std::move(cert).set("at", m.envoy->at).set("sig", signature_text(m.envoy->sig)));
         }
+        if (m.machine) rec.set("machine", m.machine->str());
         list.push(std::move(rec));
     }
     return Json::object().set("v", kVersion).set("members", std::move(list)).dump() + "\n";
 }
 
+MemberKey member_key(const MemberRecord &m) {
+    MemberKey k;
+    k.pubkey = m.pubkey.bytes;
+    if (m.machine) {
+        k.by_machine = true;
+        k.machine = m.machine->bytes;
+    } else {
+        k.host = m.host;
+    }
+    return k;
+}
+
 MembersView merge_members(const MembersView &mine, const MembersView &theirs) {
-    // The map's order (host, then key bytes, which sort as their hex) is the output order.
-    std::map<std::pair<std::string, KeyBytes>, MemberRecord> merged;
+    std::map<MemberKey, MemberRecord> merged;
     for (const auto *view : {&mine, &theirs})
         for (const auto &m : view->members) {
-            const auto [it, fresh] = merged.emplace(std::make_pair(m.host, m.pubkey.bytes), m);
+            const auto [it, fresh] = merged.emplace(member_key(m), m);
             if (fresh) continue;
             // The newer record wins; an envoy certificate is kept from
             // either: the newer one when both have one, theirs on a tie
             // (a machine of that name that paired again, within a second).
             std::optional<EnvoyCert> cert = it->second.envoy;
             if (m.envoy && (!cert || m.envoy->at >= cert->at)) cert = m.envoy;
+            // (The newer record's host wins too: a renamed machine stays one member.)
             if (m.since > it->second.since) it->second = m;
             it->second.envoy = cert;
         }
     MembersView out;
     out.members.reserve(merged.size());
     for (auto &[key, m] : merged) out.members.push_back(std::move(m));
+    const auto order = [](const MemberRecord &a, const MemberRecord &b) {
+        const auto ma = a.machine ? a.machine->bytes : std::array<std::uint8_t, kPublicKeyBytes>{};
+        const auto mb = b.machine ? b.machine->bytes : std::array<std::uint8_t, kPublicKeyBytes>{};
+        return std::tie(a.host, ma, a.pubkey.bytes) < std::tie(b.host, mb, b.pubkey.bytes);
+    };
+    std::sort(out.members.begin(), out.members.end(), order);
     if (out.members.size() > kMaxMembers) {
         // Keep the newest; stable_sort keeps host order among equal times.
         std::stable_sort(out.members.begin(), out.members.end(),
                          [](const MemberRecord &a, const MemberRecord &b) { return a.since > b.since; });
         out.members.resize(kMaxMembers);
-        std::sort(out.members.begin(), out.members.end(), [](const MemberRecord &a, const MemberRecord &b) {
-            return std::tie(a.host, a.pubkey.bytes) < std::tie(b.host, b.pubkey.bytes);
-        });
+        std::sort(out.members.begin(), out.members.end(), order);
     }
     return out;
 }

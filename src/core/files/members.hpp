@@ -25,9 +25,15 @@ inline constexpr const char *kMembersFile = "members.json";
 inline constexpr std::size_t kMaxMembersBytes = 4 << 20;
 
 // {"v":1,"members":[{"host":…,"since":<s>,"direction":…,"wrapped_digest":"sha256:<hex>",
-//                    "pubkey":"ed25519:<hex>"[,"envoy":{"key":"x25519:<hex>","at":<s>,"sig":"<b64>"}]}, …]}
+//                    "pubkey":"ed25519:<hex>"[,"envoy":{"key":"x25519:<hex>","at":<s>,"sig":"<b64>"}]
+//                    [,"machine":"ed25519:<hex>"]}, …]}
 // "envoy" is the member's envoy certificate (envoy_cert.hpp), signed by
-// "pubkey"; records written by an older puddle have none.
+// "pubkey"; records written by an older puddle have none. "machine" is the
+// member's machine key (EnvoySecret::signing_key): what a member *is* (issue
+// 25), so two machines of one host name stay two and a renamed one stays the
+// same. Read from an older file, it is taken from the certificate's signer,
+// or from the one machine key the file knows under that host name; the next
+// save (atomic, as every save) writes it.
 
 inline constexpr std::size_t kMaxMembers = 4096;
 inline constexpr std::size_t kMaxHostBytes = 255;
@@ -37,6 +43,7 @@ enum class MemberDirection {
     self,     // "self": this envoy's own record
     joined,   // "joined": this envoy joined from that host
     admitted, // "admitted": that host joined from this envoy
+    reported, // "reported": known from that machine's own signed report (core/fleet.hpp)
 };
 std::string_view direction_name(MemberDirection d);
 std::optional<MemberDirection> parse_direction(std::string_view text);
@@ -48,11 +55,12 @@ struct MemberRecord {
     std::string wrapped_digest;   // "sha256:" + 64 lowercase hex, see wrapped_digest()
     PublicKey pubkey;
     std::optional<EnvoyCert> envoy = std::nullopt; // certified by `pubkey` for `host`
+    std::optional<PublicKey> machine = std::nullopt; // the machine key; unknown for an older peer's record
     bool operator==(const MemberRecord &) const = default;
 };
 
 struct MembersView {
-    std::vector<MemberRecord> members; // no two with the same (host, pubkey)
+    std::vector<MemberRecord> members; // no two with the same member_key()
     bool operator==(const MembersView &) const = default;
 };
 
@@ -71,7 +79,18 @@ MembersView parse_members(std::span<const std::uint8_t> bytes, const std::string
 // Members in the order given.
 std::string serialize_members(const MembersView &view);
 
-// Union keyed by (host, pubkey). For a key in both, the record with the newer
+// What tells records apart: (machine key, pubkey) for a record that knows its
+// machine, else (host, pubkey).
+struct MemberKey {
+    bool by_machine = false;
+    std::string host; // empty when by_machine
+    std::array<std::uint8_t, kPublicKeyBytes> machine{};
+    std::array<std::uint8_t, kPublicKeyBytes> pubkey{};
+    auto operator<=>(const MemberKey &) const = default;
+};
+MemberKey member_key(const MemberRecord &m);
+
+// Union keyed by member_key(). For a key in both, the record with the newer
 // `since` wins (mine on a tie). Sorted by host, then pubkey. Records are kept
 // as they are: directions in `theirs` are relative to the other envoy, so a
 // caller merging a peer's view re-labels them first. If the union exceeds
