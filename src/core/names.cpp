@@ -33,18 +33,44 @@ void load_file(ClaimsView &view, const StateDir &dir, const std::string &name) {
     }
 }
 
+// A claims directory may be shared or synced: whatever it holds, status and
+// the agent look at a bounded number of entries and read a bounded number of
+// claims (each one a signature check).
+constexpr std::size_t kMaxClaimDirEntries = 4096;
+constexpr std::size_t kMaxClaimFiles = 1024;
+
 void load_dir(ClaimsView &view, const std::string &path) {
     DIR *d = ::opendir(path.c_str());
     if (!d) return; // a missing directory holds no claims
     std::vector<std::string> names;
+    std::size_t entries = 0;
     while (auto *e = ::readdir(d)) {
+        if (++entries > kMaxClaimDirEntries) {
+            view.problems.push_back({path, "more than " + std::to_string(kMaxClaimDirEntries) +
+                                               " entries; only the first were looked at (remove what is not a claim)"});
+            break;
+        }
         std::string n = e->d_name;
         if (n.size() > 5 && n.ends_with(".json") && n[0] != '.') names.push_back(n);
+        if (names.size() >= kMaxClaimFiles) {
+            view.problems.push_back({path, "more than " + std::to_string(kMaxClaimFiles) +
+                                               " claim files; only the first were read (remove those you do not need)"});
+            break;
+        }
     }
     ::closedir(d);
     std::sort(names.begin(), names.end());
     StateDir dir(path);
+    const std::size_t before = view.problems.size();
     for (const auto &n : names) load_file(view, dir, n);
+    // A few named, the rest counted: a directory of junk is one finding, not
+    // a thousand lines of status.
+    constexpr std::size_t kNamedProblems = 8;
+    if (view.problems.size() - before > kNamedProblems + 1) {
+        const std::size_t more = view.problems.size() - before - kNamedProblems;
+        view.problems.resize(before + kNamedProblems);
+        view.problems.push_back({path, std::to_string(more) + " more files there are not usable claims either"});
+    }
 }
 
 } // namespace

@@ -408,6 +408,23 @@ class OwnNameClaim(Case):
         self.assertIn(b"no name claimed", p.stdout)
 
 
+class ClaimsDirectoryFullOfJunk(Case):
+    def test_ten_thousand_files_are_bounded_and_summed_up(self):
+        self.init()
+        d = os.path.join(self.tmp, ".local", "share", "puddle", "names.d")
+        os.makedirs(d)
+        for i in range(10000):
+            with open(os.path.join(d, f"junk{i}.json"), "w") as f:
+                f.write("junk\n")
+        st = self.status()
+        claims = [r for r in st["health"]["reasons"] if "ignored claim" in r]
+        self.assertLessEqual(len(claims), 12, claims)
+        self.assertTrue(any("; only the first were" in r for r in claims), claims)  # a cap, named
+        self.assertTrue(any("more files there are not usable claims either" in r for r in claims), claims)
+        p = self.run_puddle("name", "resolve", "nobody")
+        self.assertLessEqual(p.stderr.count(b"ignored claim"), 12, p.stderr)
+
+
 class StaleSession(Case):
     def test_session_file_of_a_dead_agent_is_reported(self):
         self.init()
