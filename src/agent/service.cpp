@@ -127,7 +127,16 @@ std::string Service::pubkey() {
 
 namespace puddle::agent {
 
-Health Service::health() const { return assess_health(session_.state_dir(), config_); }
+Health Service::health() {
+    Health h = health_.get();
+    const JournalQueue &j = record_.journal();
+    if (j.not_written() > 0)
+        h.add(HealthState::warning, std::to_string(j.not_written()) +
+                                        " entries of the usage record could not be written to the journal since the "
+                                        "agent started (journald refused them or fell too far behind); fix: check "
+                                        "'journalctl -u systemd-journald' and the journal's disk space");
+    return h;
+}
 
 std::string Service::key_comment(const PublicKey &key) const {
     const StateDir &dir = session_.state_dir();

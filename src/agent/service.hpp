@@ -6,6 +6,7 @@
 #include "agent/api.hpp"
 #include "agent/authorizer.hpp"
 #include "agent/consent.hpp"
+#include "agent/health_cache.hpp"
 #include "agent/session.hpp"
 #include "agent/usage_record.hpp"
 #include "core/health.hpp"
@@ -31,7 +32,8 @@ struct StatusSnapshot {
 class Service {
 public:
     Service(sd_event *loop, Session &session, const Config &config)
-        : session_(session), config_(config), record_(session.state_dir()), consent_(loop, config.consent) {}
+        : session_(session), config_(config), record_(loop, session.state_dir()), consent_(loop, config.consent),
+          health_(loop, session.state_dir(), config_) {}
     const Config &config() const noexcept { return config_; }
 
     // Each throws Error (told() for what the requester reads).
@@ -64,7 +66,9 @@ public:
     // The puddle key, nullopt when not initialized; cached while unlocked.
     std::optional<PublicKey> public_key() const { return session_.public_key(); }
 
-    Health health() const;
+    // From disk at most every few seconds or after a change (health_cache.hpp),
+    // with what only the agent knows: usage record entries not written.
+    Health health();
     // The friendly name this envoy claims for `key`, else "puddle:<short key>".
     std::string key_comment(const PublicKey &key) const;
 
@@ -88,6 +92,7 @@ private:
 
     UsageRecord record_;
     Consent consent_;
+    HealthCache health_;
     // Requests waiting for the passphrase question of unlock_on_request.
     std::vector<std::function<void(Verdict)>> unlock_waiters_;
 };

@@ -4,33 +4,15 @@
 #include "util/error.hpp"
 #include "util/log.hpp"
 
-#include <sys/uio.h>
-#include <systemd/sd-journal.h>
-#include <vector>
 
 namespace puddle::agent {
-namespace {
-
-void send(const std::vector<std::string> &fields) {
-    std::vector<iovec> iov;
-    iov.reserve(fields.size());
-    for (const auto &f : fields) iov.push_back(iovec{const_cast<char *>(f.data()), f.size()});
-    // The record is best effort by nature (journald may be gone or rate
-    // limiting); the signature is not withheld for it, but a loss is said.
-    if (int r = sd_journal_sendv(iov.data(), int(iov.size())); r < 0) {
-        static bool warned = false;
-        if (!warned) log_warning("cannot write the usage record to the journal: " + errno_text(-r));
-        warned = true;
-    }
-}
-
-} // namespace
 
 void UsageRecord::record(const Use &use, Outcome outcome, std::string_view reason, std::string_view key) {
     // A program is "seen" once it had a signature: a refused request does
     // not make a stranger known (consent's new-requester policy relies on it).
     if (outcome == Outcome::signed_) note_requester(use);
-    send(journal_fields(use, outcome, reason, key));
+    // Queued: the requester has its reply before the journal has the entry.
+    journal_.submit(journal_fields(use, outcome, reason, key));
     if (outcome == Outcome::signed_) ++counts_.signed_;
     else ++counts_.refused;
     last_ = LastUse{now_usec(CLOCK_REALTIME), use.who.program_label(), use.who.unit_label(), use.purpose.summary,
@@ -59,7 +41,7 @@ void UsageRecord::note_requester(const Use &use) {
     programs_.insert(program);
     if (!add_requester(*known_, RequesterRecord{program, use.who.unit, std::int64_t(now_usec(CLOCK_REALTIME) / 1000000)}))
         return;
-    send(new_requester_fields(use));
+    journal_.submit(new_requester_fields(use));
     try {
         save_requesters(dir_, *known_);
     } catch (const std::exception &e) {

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <dlfcn.h>
 
 #ifdef PUDDLE_HAVE_TPM2
 #include <tss2/tss2_esys.h>
@@ -44,7 +45,56 @@ bool tpm_built() noexcept { return true; }
 
 namespace {
 
-std::string rc_text(TSS2_RC rc) { return Tss2_RC_Decode(rc); }
+// tpm2-tss is loaded on first use, as systemd loads its optional libraries:
+// linked in, its four libraries (and their OpenSSL/JSON dependencies) cost
+// every process that never touches a TPM start-up time and resident memory
+// (the agent signs without it). The headers still give every prototype.
+#define PUDDLE_TSS2_FUNCTIONS(X)                                                                                   \
+    X(esys, Esys_Initialize) X(esys, Esys_Finalize) X(esys, Esys_CreatePrimary) X(esys, Esys_Create)            \
+    X(esys, Esys_Load) X(esys, Esys_Unseal) X(esys, Esys_FlushContext) X(esys, Esys_Free)                     \
+    X(mu, Tss2_MU_TPM2B_PUBLIC_Marshal) X(mu, Tss2_MU_TPM2B_PRIVATE_Marshal)                                   \
+    X(mu, Tss2_MU_TPM2B_PUBLIC_Unmarshal) X(mu, Tss2_MU_TPM2B_PRIVATE_Unmarshal) X(rc, Tss2_RC_Decode)          \
+    X(tctildr, Tss2_TctiLdr_Initialize) X(tctildr, Tss2_TctiLdr_Finalize)
+
+struct Tss2 {
+#define PUDDLE_TSS2_POINTER(lib, name) decltype(&::name) name = nullptr;
+    PUDDLE_TSS2_FUNCTIONS(PUDDLE_TSS2_POINTER)
+#undef PUDDLE_TSS2_POINTER
+};
+
+// The library handles stay open for the life of the process (as systemd's
+// dlopen_many_sym_or_warn does): a TPM is used again at the next unlock.
+const Tss2 &tss2() {
+    static const Tss2 loaded = [] {
+        struct Lib {
+            const char *soname;
+            void *handle;
+        };
+        Lib esys{"libtss2-esys.so.0", nullptr}, mu{"libtss2-mu.so.0", nullptr}, rc{"libtss2-rc.so.0", nullptr},
+            tctildr{"libtss2-tctildr.so.0", nullptr};
+        for (Lib *l : {&esys, &mu, &rc, &tctildr}) {
+            l->handle = ::dlopen(l->soname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+            if (!l->handle) {
+                const char *why = ::dlerror();
+                throw Error(Failure::failed, "cannot use a TPM", std::string(l->soname) + " cannot be loaded: " +
+                                                                     (why ? why : "unknown error"),
+                            "install tpm2-tss (Debian: libtss2-esys-3.0.2-0, libtss2-tctildr0), or set [envoy] tpm = \"off\"");
+            }
+        }
+        Tss2 t;
+#define PUDDLE_TSS2_LOAD(lib, name)                                                                                 \
+    t.name = reinterpret_cast<decltype(&::name)>(::dlsym(lib.handle, #name));                                       \
+    if (!t.name)                                                                                                   \
+        throw Error(Failure::failed, "cannot use a TPM", std::string(lib.soname) + " has no " #name,              \
+                    "install a tpm2-tss of version 3 or later, or set [envoy] tpm = \"off\"");
+        PUDDLE_TSS2_FUNCTIONS(PUDDLE_TSS2_LOAD)
+#undef PUDDLE_TSS2_LOAD
+        return t;
+    }();
+    return loaded;
+}
+
+std::string rc_text(TSS2_RC rc) { return tss2().Tss2_RC_Decode(rc); }
 
 // One connection to the TPM, closed (and its objects flushed) on every path.
 class Tpm {
@@ -54,21 +104,21 @@ public:
         // itself, once, with the fix (a TSS2_LOG the user set is kept).
         ::setenv("TSS2_LOG", "all+NONE", 0);
         const std::string &conf = g_choice.tcti;
-        TSS2_RC rc = Tss2_TctiLdr_Initialize(conf.empty() ? nullptr : conf.c_str(), &tcti_);
+        TSS2_RC rc = tss2().Tss2_TctiLdr_Initialize(conf.empty() ? nullptr : conf.c_str(), &tcti_);
         if (rc != TSS2_RC_SUCCESS)
             throw Error(Failure::failed, "cannot reach a TPM" + (conf.empty() ? std::string() : " (" + conf + ")"),
                         rc_text(rc), "check [envoy] tcti, or that /dev/tpmrm0 exists and is yours to open (group tss)");
-        rc = Esys_Initialize(&ctx_, tcti_, nullptr);
+        rc = tss2().Esys_Initialize(&ctx_, tcti_, nullptr);
         if (rc != TSS2_RC_SUCCESS) {
-            Tss2_TctiLdr_Finalize(&tcti_);
+            tss2().Tss2_TctiLdr_Finalize(&tcti_);
             throw Error(Failure::failed, "cannot talk to the TPM", rc_text(rc), "");
         }
     }
     ~Tpm() {
-        if (primary_ != ESYS_TR_NONE) Esys_FlushContext(ctx_, primary_);
-        if (object_ != ESYS_TR_NONE) Esys_FlushContext(ctx_, object_);
-        Esys_Finalize(&ctx_);
-        Tss2_TctiLdr_Finalize(&tcti_);
+        if (primary_ != ESYS_TR_NONE) tss2().Esys_FlushContext(ctx_, primary_);
+        if (object_ != ESYS_TR_NONE) tss2().Esys_FlushContext(ctx_, object_);
+        tss2().Esys_Finalize(&ctx_);
+        tss2().Tss2_TctiLdr_Finalize(&tcti_);
     }
     Tpm(const Tpm &) = delete;
     Tpm &operator=(const Tpm &) = delete;
@@ -93,7 +143,7 @@ public:
         ecc.kdf.scheme = TPM2_ALG_NULL;
         TPM2B_DATA outside{};
         TPML_PCR_SELECTION pcrs{};
-        TSS2_RC rc = Esys_CreatePrimary(ctx_, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+        TSS2_RC rc = tss2().Esys_CreatePrimary(ctx_, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
                                         &sensitive, &tmpl, &outside, &pcrs, &primary_, nullptr, nullptr, nullptr,
                                         nullptr);
         if (rc != TSS2_RC_SUCCESS)
@@ -136,16 +186,16 @@ Bytes tpm_seal(std::span<const std::uint8_t> secret) {
     TPML_PCR_SELECTION pcrs{};
     TPM2B_PRIVATE *priv = nullptr;
     TPM2B_PUBLIC *pub = nullptr;
-    TSS2_RC rc = Esys_Create(tpm.ctx(), parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &tmpl,
+    TSS2_RC rc = tss2().Esys_Create(tpm.ctx(), parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &tmpl,
                              &outside, &pcrs, &priv, &pub, nullptr, nullptr, nullptr);
     std::memset(&sensitive, 0, sizeof sensitive);
     if (rc != TSS2_RC_SUCCESS) throw Error(Failure::failed, "the TPM did not seal the machine secret", rc_text(rc), "");
     std::uint8_t pub_buf[sizeof(TPM2B_PUBLIC)], priv_buf[sizeof(TPM2B_PRIVATE)];
     size_t pub_len = 0, priv_len = 0;
-    rc = Tss2_MU_TPM2B_PUBLIC_Marshal(pub, pub_buf, sizeof pub_buf, &pub_len);
-    if (rc == TSS2_RC_SUCCESS) rc = Tss2_MU_TPM2B_PRIVATE_Marshal(priv, priv_buf, sizeof priv_buf, &priv_len);
-    Esys_Free(pub);
-    Esys_Free(priv);
+    rc = tss2().Tss2_MU_TPM2B_PUBLIC_Marshal(pub, pub_buf, sizeof pub_buf, &pub_len);
+    if (rc == TSS2_RC_SUCCESS) rc = tss2().Tss2_MU_TPM2B_PRIVATE_Marshal(priv, priv_buf, sizeof priv_buf, &priv_len);
+    tss2().Esys_Free(pub);
+    tss2().Esys_Free(priv);
     if (rc != TSS2_RC_SUCCESS) throw Error(Failure::failed, "cannot store the sealed machine secret", rc_text(rc), "");
     Bytes out;
     ByteWriter(out)
@@ -164,24 +214,24 @@ SecretBuffer tpm_unseal(std::span<const std::uint8_t> file, const std::string &l
     TPM2B_PUBLIC pub{};
     TPM2B_PRIVATE priv{};
     size_t off = 0;
-    if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(pub_bytes.data(), pub_bytes.size(), &off, &pub) != TSS2_RC_SUCCESS ||
+    if (tss2().Tss2_MU_TPM2B_PUBLIC_Unmarshal(pub_bytes.data(), pub_bytes.size(), &off, &pub) != TSS2_RC_SUCCESS ||
         off != pub_bytes.size())
         damaged(label, "its public part does not parse");
     off = 0;
-    if (Tss2_MU_TPM2B_PRIVATE_Unmarshal(priv_bytes.data(), priv_bytes.size(), &off, &priv) != TSS2_RC_SUCCESS ||
+    if (tss2().Tss2_MU_TPM2B_PRIVATE_Unmarshal(priv_bytes.data(), priv_bytes.size(), &off, &priv) != TSS2_RC_SUCCESS ||
         off != priv_bytes.size())
         damaged(label, "its private part does not parse");
     Tpm tpm;
     const ESYS_TR parent = tpm.primary();
-    TSS2_RC rc = Esys_Load(tpm.ctx(), parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub, &tpm.object());
+    TSS2_RC rc = tss2().Esys_Load(tpm.ctx(), parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub, &tpm.object());
     if (rc != TSS2_RC_SUCCESS) damaged(label, "this TPM does not load it (" + rc_text(rc) + ")");
     TPM2B_SENSITIVE_DATA *data = nullptr;
-    rc = Esys_Unseal(tpm.ctx(), tpm.object(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data);
+    rc = tss2().Esys_Unseal(tpm.ctx(), tpm.object(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data);
     if (rc != TSS2_RC_SUCCESS) damaged(label, "this TPM does not unseal it (" + rc_text(rc) + ")");
     SecretBuffer out(data->size);
     std::memcpy(out.data(), data->buffer, data->size);
     std::memset(data->buffer, 0, data->size);
-    Esys_Free(data);
+    tss2().Esys_Free(data);
     return out;
 }
 

@@ -1,0 +1,189 @@
+#include "agent/journal_queue.hpp"
+
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+
+namespace puddle::agent {
+namespace {
+
+// Entries per sendmmsg(2): one system call for a burst, small enough that
+// the loop comes back to the doors quickly.
+constexpr std::size_t kBatch = 64;
+
+std::uint64_t monotonic_ms() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::uint64_t(ts.tv_sec) * 1000 + std::uint64_t(ts.tv_nsec) / 1000000;
+}
+
+} // namespace
+
+std::string journal_datagram(const std::vector<std::string> &fields) {
+    std::size_t size = 0;
+    for (const auto &f : fields) size += f.size() + 10;
+    std::string out;
+    out.reserve(size);
+    for (const auto &f : fields) {
+        const auto eq = f.find('=');
+        const std::string_view name = std::string_view(f).substr(0, eq == std::string::npos ? f.size() : eq);
+        const std::string_view value = eq == std::string::npos ? std::string_view() : std::string_view(f).substr(eq + 1);
+        if (value.find('\n') == std::string_view::npos) {
+            out.append(f).push_back('\n');
+            continue;
+        }
+        out.append(name).push_back('\n');
+        std::uint64_t n = value.size();
+        for (int i = 0; i < 8; ++i) out.push_back(char((n >> (8 * i)) & 0xff));
+        out.append(value).push_back('\n');
+    }
+    return out;
+}
+
+JournalQueue::JournalQueue(sd_event *loop, std::string socket_path, std::size_t max_backlog_bytes)
+    : loop_(loop), path_(std::move(socket_path)), max_bytes_(max_backlog_bytes) {}
+
+JournalQueue::~JournalQueue() {
+    // The agent is exiting: what a slow journald has not taken yet gets a
+    // second, then the rest is said to be lost.
+    const std::uint64_t until = monotonic_ms() + 1000;
+    flush();
+    while (!queue_.empty() && fd_ && monotonic_ms() < until) {
+        pollfd p{fd_.get(), POLLOUT, 0};
+        ::poll(&p, 1, 100);
+        waiting_ = false;
+        flush();
+    }
+    if (!queue_.empty()) drop_front(queue_.size(), ETIMEDOUT);
+    if (not_written_ > 0)
+        log_warning(std::to_string(not_written_) + " usage record entries were not written to the journal (" +
+                    errno_text(last_error_) + ")");
+}
+
+bool JournalQueue::connect_socket() {
+    if (fd_) return true;
+    UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd) return last_error_ = errno, false;
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path_.size() >= sizeof addr.sun_path) return last_error_ = ENAMETOOLONG, false;
+    std::memcpy(addr.sun_path, path_.c_str(), path_.size() + 1);
+    if (::connect(fd.get(), reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) return last_error_ = errno, false;
+    // As sd_journal_sendv does: room for bursts in the kernel before the
+    // backlog here is needed at all.
+    int sndbuf = 8 << 20;
+    (void)::setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    fd_ = std::move(fd);
+    return true;
+}
+
+void JournalQueue::submit(const std::vector<std::string> &fields) {
+    std::string d = journal_datagram(fields);
+    if (queued_bytes_ + d.size() > max_bytes_) {
+        // journald has been refusing or falling behind for a while: this
+        // entry is not written, and the count says so.
+        ++not_written_;
+        if (last_error_ == 0) last_error_ = ENOBUFS;
+        return;
+    }
+    queued_bytes_ += d.size();
+    queue_.push_back(std::move(d));
+    arm();
+}
+
+void JournalQueue::arm() {
+    if (waiting_) return;
+    if (!defer_) {
+        sd_event_source *s = nullptr;
+        if (sd_event_add_defer(loop_, &s, on_defer, this) < 0) {
+            flush(); // no loop source: write now rather than never
+            return;
+        }
+        defer_.reset(s);
+    }
+    sd_event_source_set_enabled(defer_.get(), SD_EVENT_ONESHOT);
+}
+
+int JournalQueue::on_defer(sd_event_source *, void *userdata) {
+    static_cast<JournalQueue *>(userdata)->flush();
+    return 0;
+}
+
+int JournalQueue::on_writable(sd_event_source *, int, std::uint32_t, void *userdata) {
+    auto *self = static_cast<JournalQueue *>(userdata);
+    self->wait_writable(false);
+    self->flush();
+    return 0;
+}
+
+void JournalQueue::wait_writable(bool on) {
+    waiting_ = on;
+    if (!on) {
+        if (writable_) sd_event_source_set_enabled(writable_.get(), SD_EVENT_OFF);
+        return;
+    }
+    if (!writable_) {
+        sd_event_source *s = nullptr;
+        if (sd_event_add_io(loop_, &s, fd_.get(), EPOLLOUT, on_writable, this) < 0) {
+            waiting_ = false; // retried at the next submit
+            return;
+        }
+        writable_.reset(s);
+    }
+    sd_event_source_set_enabled(writable_.get(), SD_EVENT_ON);
+}
+
+void JournalQueue::drop_front(std::size_t n, int err) {
+    for (std::size_t i = 0; i < n && !queue_.empty(); ++i) {
+        queued_bytes_ -= queue_.front().size();
+        queue_.pop_front();
+        ++not_written_;
+    }
+    last_error_ = err;
+}
+
+void JournalQueue::flush() {
+    while (!queue_.empty() && !waiting_) {
+        if (!connect_socket()) {
+            // No journald to talk to: the backlog would only grow.
+            drop_front(queue_.size(), last_error_);
+            return;
+        }
+        iovec iov[kBatch];
+        mmsghdr msgs[kBatch];
+        std::size_t n = 0;
+        for (auto it = queue_.begin(); it != queue_.end() && n < kBatch; ++it, ++n) {
+            iov[n] = iovec{it->data(), it->size()};
+            msgs[n] = mmsghdr{};
+            msgs[n].msg_hdr.msg_iov = &iov[n];
+            msgs[n].msg_hdr.msg_iovlen = 1;
+        }
+        int sent = ::sendmmsg(fd_.get(), msgs, unsigned(n), MSG_NOSIGNAL);
+        if (sent < 0) {
+            const int err = errno;
+            if (err == EINTR) continue;
+            if (err == EAGAIN || err == EWOULDBLOCK) {
+                wait_writable(true);
+                return;
+            }
+            // The first entry cannot be sent (too large, journald gone):
+            // count it and try the rest on a fresh connection.
+            drop_front(1, err);
+            if (err != EMSGSIZE) writable_.reset(), fd_.reset();
+            continue;
+        }
+        for (int i = 0; i < sent; ++i) {
+            queued_bytes_ -= queue_.front().size();
+            queue_.pop_front();
+        }
+        written_ += std::uint64_t(sent);
+    }
+}
+
+} // namespace puddle::agent

@@ -1,0 +1,67 @@
+// Sends the usage record to journald after the reply, not before it: each
+// entry is queued when the signature is made and written by the event loop
+// once the requester has its answer, a batch per sendmmsg(2) on the agent's
+// own non-blocking connection to journald. A journal that refuses or falls
+// behind never slows signing: the backlog waits for the socket to drain, and
+// past its bound an entry is counted as not written (health Warning,
+// puddle-agent(1) RECORD) instead of being lost unsaid.
+#pragma once
+
+#include "util/fd.hpp"
+#include "util/sd.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+namespace puddle::agent {
+
+// One entry in journald's native datagram protocol: "NAME=value\n", or, for
+// a value with a line break, NAME "\n" little-endian u64 length, value "\n".
+std::string journal_datagram(const std::vector<std::string> &fields);
+
+class JournalQueue {
+public:
+    static constexpr const char *kJournalSocket = "/run/systemd/journal/socket";
+    // About 8,000 entries of the usage record: minutes of journald being
+    // slow at any rate a user reaches, and a bound on what it costs.
+    static constexpr std::size_t kDefaultBacklogBytes = 4u << 20;
+
+    explicit JournalQueue(sd_event *loop, std::string socket_path = kJournalSocket,
+                          std::size_t max_backlog_bytes = kDefaultBacklogBytes);
+    // Writes what is left, waiting up to a second for a slow journald.
+    ~JournalQueue();
+    JournalQueue(const JournalQueue &) = delete;
+    JournalQueue &operator=(const JournalQueue &) = delete;
+
+    void submit(const std::vector<std::string> &fields);
+
+    std::uint64_t written() const noexcept { return written_; }
+    std::uint64_t not_written() const noexcept { return not_written_; }
+    std::size_t backlog() const noexcept { return queue_.size(); }
+    // Sends what the socket takes now (the loop does this by itself).
+    void flush();
+
+private:
+    static int on_defer(sd_event_source *s, void *userdata);
+    static int on_writable(sd_event_source *s, int fd, std::uint32_t revents, void *userdata);
+    bool connect_socket();
+    void arm();
+    void wait_writable(bool on);
+    void drop_front(std::size_t n, int err);
+
+    sd_event *loop_;
+    std::string path_;
+    std::size_t max_bytes_;
+    UniqueFd fd_;
+    SdEventSource defer_, writable_;
+    std::deque<std::string> queue_;
+    std::size_t queued_bytes_ = 0;
+    bool waiting_ = false; // for EPOLLOUT: journald's queue is full
+    std::uint64_t written_ = 0, not_written_ = 0;
+    int last_error_ = 0;
+};
+
+} // namespace puddle::agent
