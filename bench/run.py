@@ -61,6 +61,9 @@ def parse_args():
                         "default polkit = \"auto\", as in production; off: no system bus, polkit = \"off\"")
     p.add_argument("--no-build", action="store_true", help="do not build (ninja) first")
     p.add_argument("--json", metavar="FILE", help="also write every raw figure to FILE")
+    p.add_argument("--booted", choices=("debian12", "debian13"),
+                   help="run inside a container booted with systemd as PID 1 (tests/boot): PAM login, logind, "
+                        "the real journald taking the usage record, the system's polkitd")
     a = p.parse_args()
     defaults = dict(rounds=5, seconds=2.0, cold_runs=30, signatures=1_000_000)
     if a.quick:
@@ -744,10 +747,34 @@ class Bench:
         return r.stdout.strip() or "?"
 
 
+def run_booted(a):
+    """Runs this script again inside the booted container of tests/boot (the
+    build installed in /usr as a user gets it), one booted container at a
+    time (the lock the booted tests take)."""
+    if a.json:
+        sys.exit("bench: --json is not available with --booted (the container's files go with it)")
+    if not a.no_build:
+        r = subprocess.run(["ninja", "-C", a.build], capture_output=True, text=True)
+        if r.returncode != 0:
+            sys.exit("bench: the build failed:\n" + r.stdout[-4000:] + r.stderr[-4000:])
+    argv = [x for x in sys.argv[1:] if x != a.build and not x.startswith("--booted")]
+    if "--booted" in sys.argv:
+        i = argv.index(a.booted) if a.booted in argv else -1
+        if i >= 0:
+            del argv[i]
+    env = dict(os.environ, PUDDLE_BUILD_ROOT=a.build)
+    cmd = ["flock", "/tmp/puddle-booted.lock", "/usr/bin/python3", os.path.join(SOURCE, "tests", "boot", "run_inside.py"),
+           a.booted, os.path.abspath(__file__), "--no-build"] + [x for x in argv if x != "--no-build"]
+    log("booted %s: %s" % (a.booted, " ".join(cmd)))
+    return subprocess.run(cmd, env=env).returncode
+
+
 def main():
     a = parse_args()
     if os.geteuid() != 0:
         sys.exit("bench: run as root (it creates a throwaway user with its own systemd --user manager)")
+    if a.booted:
+        return run_booted(a)
     tmpdir = tempfile.mkdtemp(prefix="puddle-bench.")
     try:
         exe = prepare_binaries(a, tmpdir)

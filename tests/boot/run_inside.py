@@ -37,7 +37,8 @@ def main():
                "PUDDLE_BOOTED=" + distro, "PUDDLE_BUILD_ROOT=" + m.builddir, "PUDDLE_SOURCE_ROOT=" + booted.SOURCE,
                "PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1"]
         for k in ("PUDDLE_SANITIZED", "PUDDLE_FAULT_RUNS", "PUDDLE_LOAD_SCALE", "PUDDLE_LOAD_SEED",
-                  "PUDDLE_LOAD_CLIENTS", "PUDDLE_LOAD_COUNT", "PUDDLE_HARNESS_KEEP_LOGS"):
+                  "PUDDLE_LOAD_CLIENTS", "PUDDLE_LOAD_COUNT", "PUDDLE_RECORD_CLIENTS", "PUDDLE_RECORD_COUNT",
+                  "PUDDLE_HARNESS_KEEP_LOGS"):
             if k in os.environ:
                 env.append("%s=%s" % (k, os.environ[k]))
         codes = []

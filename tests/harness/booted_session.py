@@ -119,10 +119,12 @@ class BootedUserSession(ph.UserSession):
             return self._cache[name]
         return self._journal_text()
 
-    def _journal_text(self):
+    def _journal_text(self, last=None):
         if self.uid is None:
             return ""
         argv = ["journalctl", "--no-pager", "-o", "json", "_SYSTEMD_OWNER_UID=%d" % self.uid]
+        if last:
+            argv += ["-n", str(last)]
         argv += ["--after-cursor", self._cursor] if self._cursor else ["--since", self._since]
         r = _run(argv, timeout=60)
         lines = []
@@ -156,7 +158,9 @@ class BootedUserSession(ph.UserSession):
         errors = []
         step = ph._stepper(errors)
         if self.uid is not None:
-            self._cache["journal.log"] = self._journal_text()
+            # The last entries are what a failure's log needs; a load test's
+            # hundreds of thousands of usage records would take minutes here.
+            self._cache["journal.log"] = self._journal_text(last=20000)
             for p in self._popens:
                 if p.poll() is None:
                     p.kill()

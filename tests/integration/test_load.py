@@ -184,6 +184,12 @@ class RecordUnderLoad(LoadCase):
             self.addCleanup(os.unlink, JOURNALD_DROPIN)
             self.restart_journald()
 
+    def journald_log(self):
+        if not BOOTED:
+            return "(the harness's journal stand-in)"
+        return subprocess.run(["journalctl", "--no-pager", "-q", "-n", "30", "-u", "systemd-journald.service"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60).stdout
+
     def restart_journald(self):
         subprocess.run(["systemctl", "restart", "systemd-journald.service"], check=True, timeout=60)
 
@@ -239,7 +245,8 @@ class RecordUnderLoad(LoadCase):
               f"({total / r['seconds']:.0f}/s): {seen} entries in the journal, {lost} counted as not written, "
               f"all in {time.monotonic() - t:.1f} s", file=sys.stderr)
         self.assertEqual(self.a.agent_pid(), pid, "the agent restarted under load")
-        self.assertEqual(seen + lost, total, "signatures neither in the journal nor counted as not written")
+        self.assertEqual(seen + lost, total, "signatures neither in the journal nor counted as not written; "
+                         "journald said:\n" + self.journald_log())
         if BOOTED:
             self.assertEqual(lost, 0, "journald (rate limit lifted) did not take every entry")
 
