@@ -154,7 +154,7 @@ def proc_status(pid):
                 k, _, v = line.partition(":")
                 if k in ("Pss", "Private_Clean", "Private_Dirty"):
                     out[k] = int(v.split()[0])
-        out["USS"] = out.pop("Private_Clean", 0) + out.pop("Private_Dirty", 0)
+        out["USS"] = out.pop("Private_Clean", 0) + out.get("Private_Dirty", 0)
     except OSError:
         pass
     return out
@@ -255,6 +255,9 @@ class Bench:
         s, ag = self.s, self.ag
         log("user %s (uid %d), systemd %s" % (s.user, s.uid, s.version))
         ag.install()
+        # A file just written is dirty in the page cache until written back,
+        # and smaps counts its mapped dirty pages as the agent's Private_Dirty.
+        os.sync()
         # Default KDF (3 passes, 64 MiB): the fixture's fast test KDF would
         # make the unlock figure meaningless. The agent must not exit while idle.
         s.write_file(".config/puddle/puddle.toml", self.config_text())
@@ -654,9 +657,9 @@ class Bench:
         worst = min(med(self.sign[("puddle", c)]) / med(self.sign[("ssh", c)]) for c in a.clients)
         L.append("   target: ≥ 1.5× ssh-agent → %.2fx on %d connection(s), worst %.2fx over all rows: %s"
                  % (p1 / s1, c1, worst, verdict(worst >= 1.5)))
-        L.append("   target: ≥ 70 %% of raw libsodium on one connection → %.0f %%: %s"
-                 % (100 * p1 / r1, verdict(p1 / r1 >= 0.7)))
         bound = 1e6 / (1e6 / r1 + 1e6 / e1)
+        L.append("   target: one connection ≥ 90 %% of the one-round-trip bound below → %.0f %%: %s"
+                 % (100 * p1 / bound, verdict(p1 / bound >= 0.9)))
         L.append("   on %d connection(s): one signature %.1f µs + one IPC round trip %.1f µs = %.1f µs, a bound of "
                  "%.0f/s (%.0f %% of raw) for any out-of-process signer; puddle's round trip %.1f µs is %.1f µs above it"
                  % (c1, 1e6 / r1, 1e6 / e1, 1e6 / r1 + 1e6 / e1, bound, 100 * bound / r1, 1e6 / p1,
@@ -686,7 +689,7 @@ class Bench:
             L.append("   %-7d %-26s %-26s %8.0f%%" % (c, fmt_rate(sg), fmt_rate(pg), 100 * med(sg) / med(pg)))
         b1 = a.bus_clients[0]
         ratio = med(self.bus[("sign", b1)]) / med(self.bus[("ping", b1)])
-        L.append("   target: Sign ≥ 70 %% of Peer.Ping → %.0f %%: %s" % (100 * ratio, verdict(ratio >= 0.7)))
+        L.append("   target: Sign ≥ 85 %% of Peer.Ping → %.0f %%: %s" % (100 * ratio, verdict(ratio >= 0.85)))
         t_ping = 1e6 / med(self.bus[("ping", b1)])
         t_sign = 1e6 / med(self.sign[("raw", a.clients[0])])
         L.append("   on %d connection(s): Ping round trip %.1f µs; adding one signature (%.1f µs) bounds Sign at %.0f %% of "
@@ -719,20 +722,28 @@ class Bench:
         L.append("   target: Unlock ≤ 1.1× bare Argon2id → %.2fx: %s" % (ur, verdict(ur <= 1.1)))
         L.append("")
         L.append("5. Agent memory (/proc/MainPID/status, kB)")
-        L.append("   %-44s %8s %8s %8s %8s %8s %8s" % ("", "VmRSS", "RssAnon", "RssFile", "Pss", "USS", "VmHWM"))
+        L.append("   %-44s %8s %8s %8s %8s %8s %8s %8s" % ("", "VmRSS", "RssAnon", "RssFile", "Pss", "USS", "PrivDrty",
+                                                         "VmHWM"))
         for label, key in (("idle, locked", "rss_locked"), ("idle, unlocked", "rss_unlocked"),
                            ("after %d signatures" % self.results["rss_after_signatures"], "rss_after"),
                            ("floor: libsodium+libsystemd+libstdc++ idle", "rss_floor")):
             r = self.results[key]
-            L.append("   %-44s %8d %8d %8d %8d %8d %8d" % (label, r["VmRSS"], r.get("RssAnon", 0), r.get("RssFile", 0),
-                                                           r.get("Pss", 0), r.get("USS", 0), r["VmHWM"]))
+            L.append("   %-44s %8d %8d %8d %8d %8d %8d %8d" % (label, r["VmRSS"], r.get("RssAnon", 0), r.get("RssFile", 0),
+                                                                r.get("Pss", 0), r.get("USS", 0),
+                                                                r.get("Private_Dirty", 0), r["VmHWM"]))
         L.append("   (signatures counted over this agent process's life: socket and D-Bus rounds, plus a top-up "
                  "over 64 connections to reach --signatures %d)" % a.signatures)
-        idle = max(self.results["rss_locked"]["VmRSS"], self.results["rss_unlocked"]["VmRSS"])
         L.append("   (Pss: shared pages divided among the processes mapping them; USS: pages only this process has;")
         L.append("    VmHWM: peak, i.e. the Argon2id arena during unlock; floor: puddle-bench idle-floor, the agent's")
         L.append("    main libraries loaded, an sd-event loop and a user-bus connection, doing nothing)")
-        L.append("   target: idle RSS ≤ 3 MiB → %.2f MiB: %s" % (idle / 1024, verdict(idle <= 3072)))
+        unl, after = self.results["rss_unlocked"], self.results["rss_after"]
+        L.append("   target: unlocked RSS ≤ 5 MiB → %.2f MiB: %s" % (unl["VmRSS"] / 1024, verdict(unl["VmRSS"] <= 5120)))
+        pd = max(unl.get("Private_Dirty", 0), after.get("Private_Dirty", 0))
+        L.append("   target: private dirty ≤ 512 KiB → %d KiB: %s" % (pd, verdict(pd <= 512)))
+        n_sig = self.results["rss_after_signatures"]
+        growth = (after["VmRSS"] - unl["VmRSS"]) * 1_000_000 / max(n_sig, 1)
+        L.append("   target: growth ≤ 256 KiB over 1,000,000 signatures → %+d KiB over %d (%+.0f KiB per million): %s"
+                 % (after["VmRSS"] - unl["VmRSS"], n_sig, growth, verdict(growth <= 256)))
         L.append("")
         L.append("total run time %.0f s. Targets are reported, not asserted." % t_total)
         if getattr(self, "prof", None):

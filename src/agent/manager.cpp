@@ -37,8 +37,6 @@ Manager::Manager(const Config &config, StateDir dir, ListenSockets sockets, bool
     };
     session_ = std::make_unique<Session>(loop_.get(), std::move(dir), config_, hooks);
     service_ = std::make_unique<Service>(loop_.get(), *session_, config_);
-    login_ = std::make_unique<LoginWatch>(loop_.get(), config_.agent,
-                                          [this](LockReason reason) { session_->lock(reason); });
     authorizer_ = std::make_unique<Authorizer>(loop_.get(), config_.agent.polkit);
 
     for (auto &fd : sockets.agent)
@@ -48,13 +46,25 @@ Manager::Manager(const Config &config, StateDir dir, ListenSockets sockets, bool
         socket_doors_.push_back(
             std::make_unique<SshDoor>(loop_.get(), *service_, *authorizer_, std::move(fd), [this] { activity(); }));
 
-    if (want_bus) {
-        try {
-            bus_ = std::make_unique<BusDoor>(loop_.get(), *service_, *authorizer_, [this] { activity(); });
-        } catch (const Error &err) {
-            if (socket_doors_.empty()) throw;
-            log_warning(std::string(err.what()) + "; serving the socket door only");
+    want_bus_ = want_bus;
+    if (socket_doors_.empty()) {
+        start_bus_side();
+    } else {
+        // Socket activation: the request that started the agent is waiting
+        // on a socket, and its answer needs neither the user bus nor logind
+        // (a cold agent is locked: nothing to lock when the login locks).
+        // At a lower priority than the doors, so the loop answers it first;
+        // the timer bounds the wait when the sockets stay busy.
+        sd_event_source *src = nullptr;
+        if (sd_event_add_defer(loop_.get(), &src, on_start_bus_side, this) >= 0) {
+            bus_side_.reset(src);
+            sd_event_source_set_priority(src, SD_EVENT_PRIORITY_NORMAL + 1);
+            sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
         }
+        if (sd_event_add_time_relative(loop_.get(), &src, CLOCK_MONOTONIC, 50000, 10000, on_start_bus_side_timer,
+                                       this) >= 0)
+            bus_side_timer_.reset(src);
+        if (!bus_side_ && !bus_side_timer_) start_bus_side();
     }
     session_->clean_up_earlier_session();
     status_ = std::make_unique<StatusReport>(session_->state_dir(), config_);
@@ -89,6 +99,33 @@ int Manager::on_status_timer(sd_event_source *src, std::uint64_t, void *userdata
     self->refresh_status();
     sd_event_source_set_time_relative(src, kStatusEveryUsec);
     sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
+    return 0;
+}
+
+void Manager::start_bus_side() {
+    if (bus_side_started_) return;
+    bus_side_started_ = true;
+    bus_side_.reset();
+    bus_side_timer_.reset();
+    login_ = std::make_unique<LoginWatch>(loop_.get(), config_.agent,
+                                          [this](LockReason reason) { session_->lock(reason); });
+    login_->session_changed(session_->unlocked());
+    if (!want_bus_) return;
+    try {
+        bus_ = std::make_unique<BusDoor>(loop_.get(), *service_, *authorizer_, [this] { activity(); });
+    } catch (const Error &err) {
+        if (socket_doors_.empty()) throw;
+        log_warning(std::string(err.what()) + "; serving the socket door only");
+    }
+}
+
+int Manager::on_start_bus_side(sd_event_source *, void *userdata) {
+    static_cast<Manager *>(userdata)->start_bus_side();
+    return 0;
+}
+
+int Manager::on_start_bus_side_timer(sd_event_source *, std::uint64_t, void *userdata) {
+    static_cast<Manager *>(userdata)->start_bus_side();
     return 0;
 }
 

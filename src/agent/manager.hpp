@@ -42,6 +42,11 @@ private:
     static constexpr std::uint64_t kStatusFirstUsec = 200000;
     static int on_status_timer(sd_event_source *, std::uint64_t, void *userdata);
     void refresh_status();
+    // The user bus door and the logind watch: at once when there is no
+    // socket, else once the loop has answered what the sockets brought.
+    void start_bus_side();
+    static int on_start_bus_side(sd_event_source *, void *userdata);
+    static int on_start_bus_side_timer(sd_event_source *, std::uint64_t, void *userdata);
 
     SdEvent loop_;
     Config config_;
@@ -54,7 +59,8 @@ private:
     // Declared after the doors so it goes first: pending polkit calls hold
     // callbacks into the doors.
     std::unique_ptr<Authorizer> authorizer_;
-    SdEventSource exit_timer_, trim_timer_, status_timer_, sigterm_, sigint_;
+    SdEventSource exit_timer_, trim_timer_, status_timer_, sigterm_, sigint_, bus_side_, bus_side_timer_;
+    bool want_bus_ = false, bus_side_started_ = false;
     bool trim_armed_ = false;
     std::uint64_t last_activity_ = 0;
 };
