@@ -25,9 +25,12 @@ std::string journal_datagram(const std::vector<std::string> &fields);
 class JournalQueue {
 public:
     static constexpr const char *kJournalSocket = "/run/systemd/journal/socket";
-    // About 8,000 entries of the usage record: minutes of journald being
-    // slow at any rate a user reaches, and a bound on what it costs.
-    static constexpr std::size_t kDefaultBacklogBytes = 4u << 20;
+    // About 30,000 entries of the usage record: seconds of journald falling
+    // behind the agent's full rate (Debian 13's journald lost 700 of 640,000
+    // with a quarter of it), minutes at any rate a user reaches, and a bound
+    // on what it costs. Memory only while journald is behind; the agent
+    // hands it back once traffic is quiet (Manager's trim timer).
+    static constexpr std::size_t kDefaultBacklogBytes = 16u << 20;
 
     explicit JournalQueue(sd_event *loop, std::string socket_path = kJournalSocket,
                           std::size_t max_backlog_bytes = kDefaultBacklogBytes);
