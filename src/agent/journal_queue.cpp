@@ -4,6 +4,7 @@
 #include "util/log.hpp"
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <poll.h>
 #include <sys/socket.h>
@@ -54,13 +55,13 @@ JournalQueue::~JournalQueue() {
     // second, then the rest is said to be lost.
     const std::uint64_t until = monotonic_ms() + 1000;
     flush();
-    while (!queue_.empty() && fd_ && monotonic_ms() < until) {
+    while (entries_ > 0 && fd_ && monotonic_ms() < until) {
         pollfd p{fd_.get(), POLLOUT, 0};
         ::poll(&p, 1, 100);
         waiting_ = false;
         flush();
     }
-    if (!queue_.empty()) drop_front(queue_.size(), ETIMEDOUT);
+    if (entries_ > 0) drop_front(entries_, ETIMEDOUT);
     if (not_written_ > 0)
         log_warning(std::to_string(not_written_) + " usage record entries were not written to the journal (" +
                     errno_text(last_error_) + ")");
@@ -92,8 +93,15 @@ void JournalQueue::submit(const std::vector<std::string> &fields) {
         if (last_error_ == 0) last_error_ = ENOBUFS;
         return;
     }
+    if (queue_.empty() || queue_.back().bytes.size() + d.size() > queue_.back().bytes.capacity()) {
+        queue_.emplace_back();
+        queue_.back().bytes.reserve(std::max(kBlockBytes, d.size()));
+    }
+    Block &b = queue_.back();
+    b.entries.emplace_back(std::uint32_t(b.bytes.size()), std::uint32_t(d.size()));
+    b.bytes.insert(b.bytes.end(), d.begin(), d.end());
     queued_bytes_ += d.size();
-    queue_.push_back(std::move(d));
+    ++entries_;
     arm();
 }
 
@@ -139,31 +147,42 @@ void JournalQueue::wait_writable(bool on) {
     sd_event_source_set_enabled(writable_.get(), SD_EVENT_ON);
 }
 
-void JournalQueue::drop_front(std::size_t n, int err) {
-    for (std::size_t i = 0; i < n && !queue_.empty(); ++i) {
-        queued_bytes_ -= queue_.front().size();
-        queue_.pop_front();
-        ++not_written_;
+void JournalQueue::pop_front(std::size_t n) {
+    while (n > 0 && !queue_.empty()) {
+        Block &b = queue_.front();
+        const std::size_t k = std::min(n, b.entries.size() - b.next);
+        for (std::size_t i = 0; i < k; ++i) queued_bytes_ -= b.entries[b.next + i].second;
+        b.next += k;
+        entries_ -= k;
+        n -= k;
+        if (b.next == b.entries.size()) queue_.pop_front();
     }
+}
+
+void JournalQueue::drop_front(std::size_t n, int err) {
+    n = std::min(n, entries_);
+    pop_front(n);
+    not_written_ += n;
     last_error_ = err;
 }
 
 void JournalQueue::flush() {
-    while (!queue_.empty() && !waiting_) {
+    while (entries_ > 0 && !waiting_) {
         if (!connect_socket()) {
             // No journald to talk to: the backlog would only grow.
-            drop_front(queue_.size(), last_error_);
+            drop_front(entries_, last_error_);
             return;
         }
         iovec iov[kBatch];
         mmsghdr msgs[kBatch];
         std::size_t n = 0;
-        for (auto it = queue_.begin(); it != queue_.end() && n < kBatch; ++it, ++n) {
-            iov[n] = iovec{it->data(), it->size()};
-            msgs[n] = mmsghdr{};
-            msgs[n].msg_hdr.msg_iov = &iov[n];
-            msgs[n].msg_hdr.msg_iovlen = 1;
-        }
+        for (auto b = queue_.begin(); b != queue_.end() && n < kBatch; ++b)
+            for (std::size_t i = b->next; i < b->entries.size() && n < kBatch; ++i, ++n) {
+                iov[n] = iovec{b->bytes.data() + b->entries[i].first, b->entries[i].second};
+                msgs[n] = mmsghdr{};
+                msgs[n].msg_hdr.msg_iov = &iov[n];
+                msgs[n].msg_hdr.msg_iovlen = 1;
+            }
         int sent = ::sendmmsg(fd_.get(), msgs, unsigned(n), MSG_NOSIGNAL);
         if (sent < 0) {
             const int err = errno;
@@ -178,10 +197,7 @@ void JournalQueue::flush() {
             if (err != EMSGSIZE) writable_.reset(), fd_.reset();
             continue;
         }
-        for (int i = 0; i < sent; ++i) {
-            queued_bytes_ -= queue_.front().size();
-            queue_.pop_front();
-        }
+        pop_front(std::size_t(sent));
         written_ += std::uint64_t(sent);
     }
 }

@@ -43,7 +43,7 @@ public:
 
     std::uint64_t written() const noexcept { return written_; }
     std::uint64_t not_written() const noexcept { return not_written_; }
-    std::size_t backlog() const noexcept { return queue_.size(); }
+    std::size_t backlog() const noexcept { return entries_; }
     // Sends what the socket takes now (the loop does this by itself).
     void flush();
 
@@ -54,14 +54,26 @@ private:
     void arm();
     void wait_writable(bool on);
     void drop_front(std::size_t n, int err);
+    void pop_front(std::size_t n);
+
+    // Entries are kept back to back in blocks large enough for malloc to map
+    // them on their own (main.cpp fixes the threshold at 128 KiB): a backlog
+    // that drains hands its memory back at once, and leaves no fragments in
+    // the heap.
+    struct Block {
+        std::vector<char> bytes;
+        std::vector<std::pair<std::uint32_t, std::uint32_t>> entries; // offset, size
+        std::size_t next = 0;                                         // first entry not yet sent
+    };
+    static constexpr std::size_t kBlockBytes = 256 * 1024;
 
     sd_event *loop_;
     std::string path_;
     std::size_t max_bytes_;
     UniqueFd fd_;
     SdEventSource defer_, writable_;
-    std::deque<std::string> queue_;
-    std::size_t queued_bytes_ = 0;
+    std::deque<Block> queue_;
+    std::size_t queued_bytes_ = 0, entries_ = 0;
     bool waiting_ = false; // for EPOLLOUT: journald's queue is full
     std::uint64_t written_ = 0, not_written_ = 0;
     int last_error_ = 0;
