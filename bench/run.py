@@ -768,7 +768,7 @@ def run_booted(a):
         r = subprocess.run(["ninja", "-C", a.build], capture_output=True, text=True)
         if r.returncode != 0:
             sys.exit("bench: the build failed:\n" + r.stdout[-4000:] + r.stderr[-4000:])
-    argv = [x for x in sys.argv[1:] if x != a.build and not x.startswith("--booted")]
+    argv = [x for x in sys.argv[1:] if os.path.abspath(x) != a.build and not x.startswith("--booted")]
     if "--booted" in sys.argv:
         i = argv.index(a.booted) if a.booted in argv else -1
         if i >= 0:
