@@ -298,6 +298,14 @@ class Bench:
             raise RuntimeError("ssh-add: " + r.stderr)
         self.ssh_version = subprocess.run(["ssh", "-V"], capture_output=True, text=True).stderr.strip()
 
+    def systemd_version(self):
+        if self.s.version:
+            return self.s.version
+        r = subprocess.run(["systemctl", "--version"], capture_output=True, text=True)
+        first = r.stdout.splitlines()[0] if r.stdout else "?"
+        return first.split(" ", 1)[-1] + (" (booted, %s)" % os.environ["PUDDLE_BOOTED"]
+                                          if os.environ.get("PUDDLE_BOOTED") else "")
+
     def config_text(self, polkit=None):
         polkit = polkit or ("off" if self.a.polkit == "off" else None)
         return "[agent]\nexit_idle_seconds = 600\n" + ('polkit = "%s"\n' % polkit if polkit else "")
@@ -637,7 +645,7 @@ class Bench:
             L.append("WARNING: other work competed for the CPUs during %.0f %% of the run: absolute rates, the "
                      "one-connection rows and latencies are inflated by scheduling delays; prefer the ratios" % busy)
         L.append("build: %s (%s); %s; systemd %s; libsodium %s"
-                 % (a.build, build_type(a.build), self.ssh_version, self.s.version, self._pkgver("libsodium23")))
+                 % (a.build, build_type(a.build), self.ssh_version, self.systemd_version(), self._pkgver("libsodium23")))
         L.append("figures: median [min–max] over %d rounds (%.1f s windows after %.1f s warm-up); "
                  "rounds interleave the columns" % (a.rounds, a.seconds, a.warmup))
         L.append("")
