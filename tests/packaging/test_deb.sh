@@ -32,15 +32,15 @@ arch=$(dpkg-architecture -qDEB_HOST_ARCH)
 work=$(mktemp -d /tmp/puddle-test-deb.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-out=$work/out reuse=()
-[[ -n ${PUDDLE_BUILD_ROOT-} ]] && out=$PUDDLE_BUILD_ROOT/deb/debian12 reuse=(--reuse)
+debdir=$work/out reuse=()
+[[ -n ${PUDDLE_BUILD_ROOT-} ]] && debdir=$PUDDLE_BUILD_ROOT/deb/debian12 reuse=(--reuse)
 start=$SECONDS
-if ! "$src/scripts/build-deb.sh" --nocheck "${reuse[@]}" --outdir "$out" >"$work/build.log" 2>&1; then
+if ! "$src/scripts/build-deb.sh" --nocheck "${reuse[@]}" --outdir "$debdir" >"$work/build.log" 2>&1; then
   tail -n 60 "$work/build.log"; echo "FAIL dpkg-buildpackage (log above)"; exit 1
 fi
-echo "built in $((SECONDS - start)) s: $(cd "$out" && echo *)"
+echo "built in $((SECONDS - start)) s: $(cd "$debdir" && echo *)"
 grep -F -e '--reuse' "$work/build.log" || true
-deb=$out/puddle_${version}_${arch}.deb
+deb=$debdir/puddle_${version}_${arch}.deb
 [[ -f $deb ]] || { echo "FAIL no $deb (expected name puddle_<version>_<arch>.deb)"; exit 1; }
 [[ -n ${PUDDLE_DEB_KEEP-} ]] && mkdir -p "$PUDDLE_DEB_KEEP" && cp "$deb" "$PUDDLE_DEB_KEEP/"
 
@@ -134,7 +134,7 @@ for u in "$root"/usr/lib/systemd/user/*; do
 done
 
 echo "== lintian"
-lintian_out=$(lintian --info --display-info "$out/puddle_${version}_${arch}.changes" 2>&1)
+lintian_out=$(lintian --info --display-info "$debdir/puddle_${version}_${arch}.changes" 2>&1)
 lintian_rc=$?
 grep -v '^N: *running with root privileges' <<<"$lintian_out" | grep -E '^[A-Z]:' || echo "(no tags)"
 if grep -qE '^E: ' <<<"$lintian_out"; then
