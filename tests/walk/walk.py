@@ -6,7 +6,8 @@ walks it on a clean Debian 12 or 13 (issue 24, item 8):
 
 1. The .deb: scripts/build-deb.sh --nocheck --reuse, on the host for Debian 12
    (the build tests/packaging/test_deb.sh shares), inside the trixie root of
-   tests/boot/make-root.sh for Debian 13, into <build root>/deb/<distro>.
+   tests/boot/make-root.sh for Debian 13, into <build root>/deb/<distro>
+   (PUDDLE_WALK_DEB_DEBIAN12=FILE or _DEBIAN13: walk that package instead).
 2. A user's system with nothing of the project (make-root.sh --user: systemd,
    logind, polkit, sudo, ssh, git), cached under /var/tmp/puddle-test and
    booted under a throwaway overlay by tests/boot/container.sh.
@@ -95,6 +96,10 @@ def quick_start(text):
 def build_deb(distro, trixie_root):
     """The .deb of this tree for DISTRO, built once and reused while the tree
     is unchanged. Returns its path."""
+    given = os.environ.get("PUDDLE_WALK_DEB_" + distro.upper())
+    if given:
+        log("package: %s (PUDDLE_WALK_DEB_%s)" % (given, distro.upper()))
+        return os.path.abspath(given)
     out = os.path.join(os.environ.get("PUDDLE_BUILD_ROOT") or os.path.join(SOURCE, "build-test"), "deb", distro)
     os.makedirs(out, exist_ok=True)
     argv = [BUILD_DEB, "--nocheck", "--reuse", "--outdir", out]
@@ -183,20 +188,20 @@ PROMPT = re.compile(rb"\[walk rc=(\d+)\]\$ $")
 
 class Terminal:
     """An interactive login shell (bash -l) in a new PAM login session on
-    seat0, on a pseudo-terminal that is its controlling terminal; the walk
-    types lines into it and answers the questions a person answers."""
+    seat0 with a terminal of its own (systemd-run --pty, as machinectl shell
+    does), forwarded to a pseudo-terminal here; the walk types lines into it
+    and answers the questions a person answers."""
 
     def __init__(self, machine, user, answers):
         self.answers = answers  # [(compiled regex at the end of the output, reply, wait for echo off)]
         self.master, slave = pty.openpty()
         # Wide enough that readline never scrolls a typed line sideways.
         fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 500, 0, 0))
-        os.fchown(slave, machine.uid(user), -1)
         argv = machine._nsenter() + [
-            "systemd-run", "--wait", "--pipe", "--quiet", "-p", "PAMName=login", "-p", "User=" + user,
+            "systemd-run", "--pty", "--quiet", "-p", "PAMName=login", "-p", "User=" + user,
             "-p", "WorkingDirectory=~",
             "-p", "Environment=XDG_SEAT=seat0 XDG_SESSION_TYPE=tty XDG_SESSION_CLASS=user TERM=dumb",
-            "setsid", "-w", "-c", "bash", "-l"]
+            "bash", "-l"]
         self.p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
         os.close(slave)
         self.user = user
@@ -212,10 +217,6 @@ class Terminal:
         except OSError:
             return b""
 
-    def _echo_off(self):
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and termios.tcgetattr(self.master)[3] & termios.ECHO:
-            time.sleep(0.02)
 
     def run(self, line, check=False, timeout=600, what=None):
         """Types LINE; answers questions; returns (exit status, output)."""
@@ -242,7 +243,10 @@ class Terminal:
             for pattern, reply, quiet in self.answers:
                 if pattern.search(tail):
                     if quiet:
-                        self._echo_off()
+                        # puddle, sudo and ssh print the prompt, then turn echo
+                        # off and flush what was typed ahead (the terminal is
+                        # the container's: its state cannot be seen from here).
+                        time.sleep(0.5)
                     os.write(self.master, reply.encode() + b"\n")
                     answered_to = len(clean)
                     break
