@@ -205,8 +205,18 @@ class Terminal:
         self.p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
         os.close(slave)
         self.user = user
+        # Type only once the shell prompts: what is typed before the session's
+        # terminal is set up is flushed with it.
+        deadline, seen = time.monotonic() + 60, b""
+        while True:
+            chunk = self._read(min(deadline, time.monotonic() + (0.5 if seen else 60)))
+            if chunk is None and seen:
+                break
+            if not chunk:
+                raise WalkFailed("the login shell of %s did not start; it showed:\n%s" % (user, self._text(seen)))
+            seen += chunk
         # A prompt the walk recognizes, with the exit status of the last line.
-        self.run("PS1='[walk rc=$?]\\$ '", check=True, what="the shell to start")
+        self.run("PS1='[walk rc=$?]\\$ '", check=True, timeout=60, what="the shell to start")
 
     def _read(self, deadline):
         left = deadline - time.monotonic()
@@ -389,7 +399,7 @@ def walk_inside(m, steps, deb, mirror):
 def check_after(m, term, user, newcomer, command, out, state):
     """The walk's checks after a README command; returns state to carry."""
     verb = command.split("#")[0].strip()
-    if verb.startswith("systemctl --user start puddle-agent"):
+    if verb.startswith("systemctl --user start") and "puddle-agent.socket" in verb:
         # New logins get the sockets by themselves: a user who never logged
         # in before the install, with no step of the walk's.
         t = Terminal(m, newcomer, [])
