@@ -32,6 +32,7 @@ import os
 import pty
 import re
 import select
+import signal
 import socket
 import socketserver
 import struct
@@ -104,6 +105,9 @@ def build_deb(distro, trixie_root):
     os.makedirs(out, exist_ok=True)
     argv = [BUILD_DEB, "--nocheck", "--reuse", "--outdir", out]
     t0 = time.monotonic()
+    if distro == "debian13" and not os.path.exists(os.path.join(trixie_root, "usr/bin/dpkg-buildpackage")):
+        raise booted.Skip("the trixie root %s has no dpkg-buildpackage (tests/boot/make-root.sh makes it)"
+                          % trixie_root)
     if distro == "debian12":
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=2400)
     else:
@@ -324,8 +328,6 @@ def walk(distro):
     if os.geteuid() != 0:
         raise booted.Skip("needs root (boots a container)")
     steps = quick_start(open(README).read())
-    if distro == "debian13" and not os.path.exists(os.path.join(booted.TRIXIE_ROOT, "usr/bin/dpkg-buildpackage")):
-        raise booted.Skip("the trixie root %s has no dpkg-buildpackage (tests/boot/make-root.sh)" % booted.TRIXIE_ROOT)
     root = make_user_root(distro)
     deb = build_deb(distro, booted.TRIXIE_ROOT)
     mirror = mirror_of(root)
@@ -453,6 +455,8 @@ def main():
     distro = sys.argv[1] if len(sys.argv) == 2 else None
     if distro not in SUITES:
         sys.exit("usage: walk.py debian12|debian13")
+    # meson's timeout sends SIGTERM: power the container off on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("FAIL: terminated (timeout?)"))
     try:
         walk(distro)
     except booted.Skip as e:
