@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace puddle {
@@ -67,6 +68,16 @@ Error no_user_bus_error(const std::string &what, int r) {
     // nothing of that.
     const char *runtime = std::getenv("XDG_RUNTIME_DIR");
     std::string why;
+    struct stat manager {};
+    if (runtime && *runtime && ::stat((std::string(runtime) + "/systemd/private").c_str(), &manager) == 0 &&
+        S_ISSOCK(manager.st_mode))
+        // The user manager runs but has no bus: dbus-user-session was
+        // installed (as puddle's dependency) after this login started it.
+        return Error(Failure::failed, what,
+                     "no user session bus at " + std::string(runtime) + "/bus (" + errno_text(-r) +
+                         "): your user manager runs, but without a D-Bus user bus (dbus-user-session installed "
+                         "since this login began?)",
+                     "systemctl --user start dbus.socket; or log out and in again");
     if (!runtime || !*runtime)
         why = "no user session bus: XDG_RUNTIME_DIR is not set, so this shell is not in a login session with a "
               "user manager (su, sudo and some ssh or cron setups start none)";

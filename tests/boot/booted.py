@@ -71,6 +71,8 @@ class Machine:
         self.name = "pdl%s-%d" % (distro[-2:], os.getpid())
         self.builddir = build_dir_for(distro)
         self.root = "/" if distro == "debian12" else TRIXIE_ROOT
+        # nspawn arguments: the source and the build directory, at their host paths.
+        self.binds = "--bind-ro=%s --bind=%s" % (SOURCE, self.builddir)
         self.users = []
         self._up = False
         self._next_uid = DISTROS[distro]["uid_base"]
@@ -110,8 +112,7 @@ class Machine:
         self.down()
 
     def up(self):
-        binds = "--bind-ro=%s --bind=%s" % (SOURCE, self.builddir)
-        env = dict(os.environ, PUDDLE_NSPAWN_ARGS=binds)
+        env = dict(os.environ, PUDDLE_NSPAWN_ARGS=self.binds)
         self._up = True
         r = subprocess.run([CONTAINER, self.name, "up", self.root], env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, timeout=300)

@@ -4,6 +4,7 @@ stuck name the problem and a command to run."""
 import json
 import os
 import shutil
+import socket
 import sys
 import time
 import unittest
@@ -68,6 +69,22 @@ class Words(PuddleCase):
                                        env_extra={"XDG_RUNTIME_DIR": self.tmp})
         self.assertEqual(with_bus_dir.returncode, 1)
         self.assertIn(f"no user session bus at {self.tmp}/bus", self.text(with_bus_dir.stderr))
+
+    def test_a_user_manager_without_a_bus_gets_the_command_that_starts_one(self):
+        # dbus-user-session installed (puddle depends on it) during a login
+        # whose user manager started without it.
+        self.init()
+        os.makedirs(os.path.join(self.tmp, "systemd"))
+        manager = socket.socket(socket.AF_UNIX)
+        manager.bind(os.path.join(self.tmp, "systemd", "private"))
+        self.addCleanup(manager.close)
+        p = self.run_puddle("unlock", "--passphrase-fd", "FD", passphrases=["correct horse"],
+                            env_extra={"XDG_RUNTIME_DIR": self.tmp})
+        self.assertEqual(p.returncode, 1)
+        err = self.text(p.stderr)
+        self.assertIn("your user manager runs, but without a D-Bus user bus", err)
+        hint = [l for l in err.splitlines() if l.startswith("hint: ")][0]
+        self.assertIn("systemctl --user start dbus.socket", hint)
 
     def write_pending(self, name, purpose, ttl=300):
         now = int(time.time())

@@ -7,7 +7,9 @@
 # maintainer scripts' unit enablement, and lintian (fails on any E:, prints
 # every W:). Exit 77 (skip) when the packaging tools or Build-Depends are
 # missing. PUDDLE_DEB_KEEP=DIR copies the built .deb there.
-# env: PUDDLE_SOURCE_ROOT, PUDDLE_VERSION (meson's project version).
+# env: PUDDLE_SOURCE_ROOT, PUDDLE_VERSION (meson's project version),
+# PUDDLE_BUILD_ROOT: the package is built into <build root>/deb/debian12 with
+# build-deb.sh --reuse, where tests/walk finds it (one build for both).
 set -uo pipefail
 src=${PUDDLE_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 fails=0
@@ -30,12 +32,15 @@ arch=$(dpkg-architecture -qDEB_HOST_ARCH)
 work=$(mktemp -d /tmp/puddle-test-deb.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
+debdir=$work/out reuse=()
+[[ -n ${PUDDLE_BUILD_ROOT-} ]] && debdir=$PUDDLE_BUILD_ROOT/deb/debian12 reuse=(--reuse)
 start=$SECONDS
-if ! "$src/scripts/build-deb.sh" --nocheck --outdir "$work/out" >"$work/build.log" 2>&1; then
+if ! "$src/scripts/build-deb.sh" --nocheck "${reuse[@]}" --outdir "$debdir" >"$work/build.log" 2>&1; then
   tail -n 60 "$work/build.log"; echo "FAIL dpkg-buildpackage (log above)"; exit 1
 fi
-echo "built in $((SECONDS - start)) s: $(cd "$work/out" && echo *)"
-deb=$work/out/puddle_${version}_${arch}.deb
+echo "built in $((SECONDS - start)) s: $(cd "$debdir" && echo *)"
+grep -F -e '--reuse' "$work/build.log" || true
+deb=$debdir/puddle_${version}_${arch}.deb
 [[ -f $deb ]] || { echo "FAIL no $deb (expected name puddle_<version>_<arch>.deb)"; exit 1; }
 [[ -n ${PUDDLE_DEB_KEEP-} ]] && mkdir -p "$PUDDLE_DEB_KEEP" && cp "$deb" "$PUDDLE_DEB_KEEP/"
 
@@ -129,7 +134,7 @@ for u in "$root"/usr/lib/systemd/user/*; do
 done
 
 echo "== lintian"
-lintian_out=$(lintian --info --display-info "$work/out/puddle_${version}_${arch}.changes" 2>&1)
+lintian_out=$(lintian --info --display-info "$debdir/puddle_${version}_${arch}.changes" 2>&1)
 lintian_rc=$?
 grep -v '^N: *running with root privileges' <<<"$lintian_out" | grep -E '^[A-Z]:' || echo "(no tags)"
 if grep -qE '^E: ' <<<"$lintian_out"; then
