@@ -197,7 +197,7 @@ const std::vector<Verb> &verbs() {
          "a member: 'new machine joined'), refuses altered, replayed, rolled-back and unknown ones\n"
          "with the reason, rewrites this machine's own report when it would say something new or\n"
          "is a day old, and lists every machine: host, short machine key, generation held against\n"
-         "the current one, last report, health, evicted. Needs this machine's envoy secret, not\n"
+         "the current one, last report, health, evicted. Needs this machine's secret, not\n"
          "the passphrase: it works while the session is locked. Whatever syncs the directory\n"
          "(Syncthing, Nextcloud, a network home, git pull/push) is the carrier.\n"
          "--json: {carrier, generation, members_digest, machines: [{host, machine, short, self,\n"

@@ -82,7 +82,7 @@ std::string judge(const MachineReport &r, const std::string &name, const Context
         return "it is the report of machine " + r.machine.short_hex() + ", not of " + name.substr(0, 16) +
                " as its file name says (moved or copied on the carrier)";
     if (!verify_envoy_cert(r.cert, r.certified_by, r.host))
-        return "its envoy certificate does not verify for " + r.certified_by.str() + " and host " + r.host;
+        return "its machine certificate does not verify for " + r.certified_by.str() + " and host " + r.host;
     if (!c.gens.of(r.pubkey)) {
         if (r.generation <= c.current)
             return "a fork: " + machine_label(r.host, r.machine) + " holds " + r.pubkey.str() + " as generation " +
@@ -93,7 +93,7 @@ std::string judge(const MachineReport &r, const std::string &name, const Context
                "the envelope, or 'puddle rekey --from HOST')";
     }
     if (!c.gens.of(r.certified_by))
-        return "its envoy certificate is signed by " + r.certified_by.str() + ", not a key of this puddle's "
+        return "its machine certificate is signed by " + r.certified_by.str() + ", not a key of this puddle's "
                "rotation log: a machine of another identity, or of a fork";
     for (const auto &m : state.machines) {
         if (!(m.machine == r.machine)) continue;
@@ -167,7 +167,7 @@ FleetSync sync_fleet(const IdentityStore &store, const Config &config, std::int6
     const auto id = store.load();
     const auto envoy = EnvoySecret::load(EnvoySecret::location());
     if (!envoy || !id.envoy || !(envoy->public_key() == *id.envoy)) {
-        out.problem = "this machine's envoy secret is not the one identity.wrapped is sealed to, so it can neither "
+        out.problem = "this machine's secret is not the one identity.wrapped is sealed to, so it can neither "
                       "read nor sign machine reports ('puddle status' says what to do)";
         return out;
     }

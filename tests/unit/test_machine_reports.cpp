@@ -95,7 +95,7 @@ BOOST_AUTO_TEST_CASE(an_older_members_file_is_migrated_as_it_is_read) {
     MemberRecord wrong = record(id, b, "b-host", 10);
     wrong.machine = fixed_envoy(9).signing_key();
     BOOST_TEST(why_refused([&] { (void)parse_members(as_bytes(serialize_members(MembersView{{wrong}})), "m"); })
-                   .find("is not the machine key its envoy certificate names") != std::string::npos);
+                   .find("is not the machine key its machine certificate names") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(members_view_digest_is_the_sha256_of_the_sorted_hex_keys) {

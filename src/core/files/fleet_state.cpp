@@ -48,7 +48,7 @@ FleetState parse_fleet_state(std::span<const std::uint8_t> bytes, const std::str
     for (const auto &e : ev) {
         std::string why;
         const auto k = e.as_string() ? parse_envoy_key(*e.as_string(), &why) : std::nullopt;
-        if (!k) top.fail(top.field("evicted") + " must hold envoy keys (x25519:<hex>)");
+        if (!k) top.fail(top.field("evicted") + " must hold sealing keys (x25519:<hex>)");
         s.evicted.push_back(*k);
     }
     const auto &ms = top.array("machines");

@@ -154,7 +154,7 @@ std::string seal_report(const MachineReport &r, const Keypair &machine, const st
         std::array<std::uint8_t, 80> sealed{};
         if (crypto_box_seal(sealed.data(), k.data(), k.size(), envoy.bytes.data()) != 0)
             throw Error(Failure::failed, "cannot seal a machine report to " + envoy.str(),
-                        "it is not a usable X25519 key", "'puddle members' shows the members' envoy keys");
+                        "it is not a usable X25519 key", "'puddle members --json' shows the members' sealing keys (envoy_key)");
         keys.push(Json(to_base64(sealed)));
     }
     std::array<std::uint8_t, 24> nonce{};

@@ -131,7 +131,7 @@ MembersView parse_members(std::span<const std::uint8_t> bytes, const std::string
         if (r.has("machine")) {
             m.machine = r.key("machine");
             if (m.envoy && m.envoy->signer && !(*m.envoy->signer == *m.machine))
-                r.fail(r.field("machine") + " is not the machine key its envoy certificate names");
+                r.fail(r.field("machine") + " is not the machine key its machine certificate names");
         } else if (m.envoy && m.envoy->signer) {
             m.machine = m.envoy->signer; // a file of before issue 25
         }
