@@ -69,5 +69,11 @@ def tpm_support(binary):
     """None where `binary` can seal to swtpm here, else "SKIP: why"."""
     if not shutil.which("swtpm"):
         return "SKIP: swtpm is not installed (Debian: swtpm, swtpm-tools)"
-    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
-    return None if "libtss2-esys" in out else "SKIP: this puddle was built without tpm2-tss (libtss2-dev)"
+    # puddle dlopen()s tpm2-tss on first use (core/tpm.cpp), so a build with
+    # TPM support names the library inside rather than linking it.
+    with open(binary, "rb") as f:
+        built_with = b"libtss2-esys.so.0" in f.read()
+    if not built_with:
+        return "SKIP: this puddle was built without tpm2-tss (libtss2-dev)"
+    loadable = subprocess.run(["/sbin/ldconfig", "-p"], capture_output=True, text=True).stdout
+    return None if "libtss2-esys.so.0" in loadable else "SKIP: libtss2-esys.so.0 is not installed (Debian: libtss2-esys-3.0.2-0)"
