@@ -486,3 +486,57 @@ BOOST_AUTO_TEST_CASE(the_users_file_tightens_polkit_but_never_loosens_the_admini
         }
     }
 }
+
+// toml++ asserts (aborts) on a NUL in a table header instead of reporting
+// it (found by fuzz-config): control characters are refused first, with
+// where they are; tab and CRLF line ends stay fine.
+BOOST_AUTO_TEST_CASE(control_characters_are_refused_before_the_toml_parser) {
+    const auto nul = refused(std::string_view("[agent]\n[\0\0agent]\n", 19));
+    CHECK_CONTAINS(nul.why(), ":2:2: control character U+0000 is not allowed in TOML");
+    const auto bell = refused("[agent]\nidle_timeout_minutes = 5\x07\n");
+    CHECK_CONTAINS(bell.why(), ":2:25: control character U+0007");
+    CHECK_CONTAINS(refused("[agent]\r idle_timeout_minutes = 5\n").why(), "U+000D");
+    CHECK_CONTAINS(refused("[agent]\x7f\n").why(), "U+007F");
+    BOOST_TEST(parse("[agent]\r\n\tidle_timeout_minutes = 5\r\n").agent.idle_timeout_minutes == 5);
+}
+
+// And on a table name that starts with a character no key starts with.
+BOOST_AUTO_TEST_CASE(a_table_name_that_cannot_start_a_key_is_refused_before_the_toml_parser) {
+    CHECK_CONTAINS(refused("[`ai]\n").why(), ":1:2: a table name starts with a letter, a digit, '_', '-' or a quote, not '`'");
+    CHECK_CONTAINS(refused("x = 1\n  [[ ;t]]\n").why(), ":2:6:");
+    CHECK_CONTAINS(refused("[\xc3\xa9]\n").why(), ":1:2: a non-ASCII character outside a comment line");
+    CHECK_CONTAINS(refused("[\nprp]\n").why(), ":1: a table header names its table on the same line");
+    CHECK_CONTAINS(refused("[[ \r\nx]]\n").why(), "on the same line");
+    BOOST_TEST(parse("[ agent ]\nidle_timeout_minutes = 7\n[\"names\"]\n").agent.idle_timeout_minutes == 7);
+}
+
+// Where toml++ 3.3's own checks break (this file, found by fuzz-config), the
+// file is refused with a message, not an abort.
+BOOST_AUTO_TEST_CASE(a_file_that_breaks_the_toml_parsers_own_checks_is_refused) {
+    const auto e = refused("agent.p.port =[\n#[p[\n}\n");
+    BOOST_TEST(e.what_failed() == "invalid configuration");
+    CHECK_CONTAINS(e.why(), "file.toml: ");
+}
+
+// toml++ 3.3 runs into undefined behaviour on many non-ASCII characters
+// wherever it scans a token (found by fuzz-config, four ways): the file is
+// ASCII but for comment lines, and a string writes any character as \uXXXX.
+BOOST_AUTO_TEST_CASE(non_ascii_is_accepted_only_on_comment_lines) {
+    CHECK_CONTAINS(refused("[awent\xd2\x8e").why(), ":1:7: a non-ASCII character outside a comment line");
+    CHECK_CONTAINS(refused("port =+70002_'GLOB[aweent\xd2\x8en").why(), "a non-ASCII character outside a comment line");
+    CHECK_CONTAINS(refused("Tagen= 62_p[\"\xef\xbb\x9f=8((((((((kdi").why(), ":1:14: a non-ASCII");
+    CHECK_CONTAINS(refused("[names]\nclaims_dirs = [\"/caf\xc3\xa9\"]\n").why(), "write it as \\uXXXX");
+    CHECK_CONTAINS(refused("b =\"\"\"\ncv#at\\\xce\x87xux =\na").why(), ":1:4: a multi-line string");
+    CHECK_CONTAINS(refused("b ='''x'''\n").why(), ":1:4: a multi-line string");
+    const auto c = parse("  # caf\xc3\xa9\n[names]\nclaims_dirs = [\n# \xc3\xa9\n  \"/caf\\u00e9\",\n]\n");
+    BOOST_REQUIRE(c.names.claims_dirs.size() == 1u);
+    BOOST_TEST(c.names.claims_dirs[0] == "/caf\xc3\xa9");
+}
+
+// toml++ 3.3 looks 127 characters ahead at most for a bare value and asserts
+// past that (fuzz-config): long unquoted pieces are refused, long strings kept.
+BOOST_AUTO_TEST_CASE(long_unquoted_pieces_are_refused_and_long_strings_kept) {
+    CHECK_CONTAINS(refused("\nt= 7005-0" + std::string(150, '_') + "\n").why(), ":2:4: 156 characters without quotes");
+    const std::string path = "/" + std::string(200, 'p');
+    BOOST_TEST(parse("[names]\nclaims_dirs = [\"" + path + "\"]\n").names.claims_dirs.at(0) == path);
+}
