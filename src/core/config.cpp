@@ -353,108 +353,99 @@ std::vector<std::string> config_keys() {
 
 namespace {
 
+// puddle.toml is checked line by line before toml++ 3.3 reads it, for what
+// that parser misreads instead of reporting (fuzz-config found each): it
+// asserts, or reaches an unreachable point, on the forms below. A problem is
+// a column (1-based) and why; an empty why is none.
+struct LineProblem {
+    std::size_t column = 0;
+    std::string why;
+};
+
 // TOML allows no control character but tab outside a line end (TOML 1.0,
-// "Comment", "String"; elsewhere one is invalid anyway). Refused here, before
-// toml++, whose parser asserts on some of them (a NUL in a table header,
-// found by fuzz-config) instead of reporting an error.
-std::string control_character_problem(std::string_view text, const std::string &source) {
-    std::size_t line = 1, column = 1;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        if (c == '\n') {
-            ++line;
-            column = 1;
-            continue;
-        }
-        const bool line_end_cr = c == '\r' && i + 1 < text.size() && text[i + 1] == '\n';
-        if ((c < 0x20 && c != '\t' && !line_end_cr) || c == 0x7f) {
+// "Comment", "String"; elsewhere one is invalid anyway); toml++ asserts on a
+// NUL in a table header. `crlf`: the line ended in "\r\n".
+LineProblem control_character_in(std::string_view l, bool crlf) {
+    for (std::size_t i = 0; i < l.size(); ++i) {
+        const auto c = static_cast<unsigned char>(l[i]);
+        if (c == '\r' && crlf && i + 1 == l.size()) break;
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
             char code[8];
             std::snprintf(code, sizeof code, "U+%04X", unsigned(c));
-            return source + ":" + std::to_string(line) + ":" + std::to_string(column) + ": control character " +
-                   code + " is not allowed in TOML";
-        }
-        ++column;
-    }
-    return {};
-}
-
-// toml++ 3.3 reaches an unreachable point (undefined behaviour) when its
-// whitespace test meets most characters from U+00A1 to U+0499, and it runs
-// that test wherever it scans a bare token, a key or a line-ending backslash
-// in a multi-line string (fuzz-config found each). So puddle.toml is ASCII but
-// for lines that are comments: a value needs no other character, since a TOML
-// string can write any as \uXXXX. Multi-line strings, which no setting takes,
-// are refused too.
-std::string non_ascii_problem(std::string_view text, const std::string &source) {
-    std::size_t line = 1;
-    for (std::size_t start = 0; start < text.size(); ++line) {
-        std::size_t end = text.find('\n', start);
-        if (end == std::string_view::npos) end = text.size();
-        const std::string_view l = text.substr(start, end - start);
-        start = end + 1;
-        const std::size_t first = l.find_first_not_of(" \t");
-        if (first != std::string_view::npos && l[first] == '#') continue;
-        for (std::size_t i = 0; i < l.size(); ++i) {
-            const std::string where = source + ":" + std::to_string(line) + ":" + std::to_string(i + 1) + ": ";
-            if (static_cast<unsigned char>(l[i]) >= 0x80)
-                return where + "a non-ASCII character outside a comment line (in a string, write it as \\uXXXX)";
-            if ((l[i] == '"' || l[i] == '\'') && l.substr(i, 3) == std::string(3, l[i]))
-                return where + "a multi-line string (no setting of puddle's takes one; write it on one line)";
+            return {i + 1, std::string("control character ") + code + " is not allowed in TOML"};
         }
     }
     return {};
 }
 
-// toml++ 3.3 looks ahead at most 127 characters to tell a bare value's type
-// and asserts when one is longer (fuzz-config): no setting's unquoted value
-// comes near, so a piece of 100 or more characters outside quotes is refused.
-// Pieces are split at blanks and at = , [ ] { }; a quoted piece is a string.
-std::string long_bare_value_problem(std::string_view text, const std::string &source) {
+// toml++'s whitespace test reaches an unreachable point on most characters
+// from U+00A1 to U+0499, and it runs wherever toml++ scans a bare token, a key
+// or a line-ending backslash in a multi-line string. So puddle.toml is ASCII
+// but for comment lines (a string can write any character as \uXXXX), and
+// multi-line strings, which no setting takes, are refused.
+LineProblem non_ascii_in(std::string_view l) {
+    for (std::size_t i = 0; i < l.size(); ++i) {
+        if (static_cast<unsigned char>(l[i]) >= 0x80)
+            return {i + 1, "a non-ASCII character outside a comment line (in a string, write it as \\uXXXX)"};
+        if ((l[i] == '"' || l[i] == '\'') && l.substr(i, 3) == std::string(3, l[i]))
+            return {i + 1, "a multi-line string (no setting of puddle's takes one; write it on one line)"};
+    }
+    return {};
+}
+
+// toml++ looks ahead at most 127 characters to tell a bare value's type and
+// asserts past that: no setting's unquoted value comes near, so 100 or more
+// characters before a quote, in a piece between the characters that end its
+// look-ahead (blanks , ] } #), are refused.
+LineProblem long_bare_value_in(std::string_view l) {
     constexpr std::size_t kLongest = 99;
-    std::size_t line = 1;
-    for (std::size_t start = 0; start < text.size(); ++line) {
-        std::size_t end = text.find('\n', start);
-        if (end == std::string_view::npos) end = text.size();
-        const std::string_view l = text.substr(start, end - start);
-        start = end + 1;
-        const std::size_t first = l.find_first_not_of(" \t");
-        if (first == std::string_view::npos || l[first] == '#') continue;
-        for (std::size_t i = 0; i < l.size();) {
-            const std::size_t j = std::min(l.find_first_of(" \t=,[]{}", i), l.size());
-            if (j - i > kLongest && l[i] != '"' && l[i] != '\'')
-                return source + ":" + std::to_string(line) + ":" + std::to_string(i + 1) + ": " +
-                       std::to_string(j - i) + " characters without quotes (a key or an unquoted value has at most " +
-                       std::to_string(kLongest) + ")";
-            i = j + 1;
-        }
+    for (std::size_t i = 0; i < l.size();) {
+        const std::size_t j = std::min(l.find_first_of(" \t,]}#", i), l.size());
+        const std::size_t bare = std::min(l.find_first_of("\"'", i), j) - i;
+        if (bare > kLongest)
+            return {i + 1, std::to_string(bare) + " characters without quotes (a key or an unquoted value has at most " +
+                               std::to_string(kLongest) + ")"};
+        i = j + 1;
     }
     return {};
 }
 
-// toml++ 3.3 also asserts when a table header's name starts with a character
-// no key starts with ("[`x]", found by fuzz-config): such a header is refused
-// here. A header is a line whose first non-blank character is '['; puddle's
-// keys take no multi-line value that could hold such a line.
-std::string table_header_problem(std::string_view text, const std::string &source) {
+// toml++ asserts when a table header's name starts with a character no key
+// starts with ("[`x]") or is on the next line. A header is a line whose first
+// non-blank character is '['; no setting takes a multi-line value that could
+// hold such a line.
+LineProblem table_header_in(std::string_view l, std::size_t first) {
+    if (l[first] != '[') return {};
+    std::size_t i = first;
+    for (int brackets = 0; brackets < 2 && i < l.size() && l[i] == '['; ++brackets) ++i;
+    while (i < l.size() && (l[i] == ' ' || l[i] == '\t')) ++i;
+    if (i == l.size() || l[i] == '\r') return {i + 1, "a table header names its table on the same line"};
+    const auto c = static_cast<unsigned char>(l[i]);
+    if (std::isalnum(c) || c == '_' || c == '-' || c == '"' || c == '\'' || c == ']') return {};
+    char shown[16];
+    if (c < 0x80) std::snprintf(shown, sizeof shown, "'%c'", c);
+    else std::snprintf(shown, sizeof shown, "byte 0x%02X", unsigned(c));
+    return {i + 1, std::string("a table name starts with a letter, a digit, '_', '-' or a quote, not ") + shown};
+}
+
+// The first problem of the file, as "FILE:LINE:COLUMN: why", or "".
+std::string problem_for_toml_parser(std::string_view text, const std::string &source) {
     std::size_t line = 1;
     for (std::size_t start = 0; start < text.size(); ++line) {
         std::size_t end = text.find('\n', start);
         if (end == std::string_view::npos) end = text.size();
         const std::string_view l = text.substr(start, end - start);
+        const bool crlf = end < text.size();
         start = end + 1;
-        std::size_t i = l.find_first_not_of(" \t");
-        if (i == std::string_view::npos || l[i] != '[') continue;
-        for (int brackets = 0; brackets < 2 && i < l.size() && l[i] == '['; ++brackets) ++i;
-        while (i < l.size() && (l[i] == ' ' || l[i] == '\t')) ++i;
-        if (i == l.size() || l[i] == '\r')
-            return source + ":" + std::to_string(line) + ": a table header names its table on the same line";
-        const auto c = static_cast<unsigned char>(l[i]);
-        if (std::isalnum(c) || c == '_' || c == '-' || c == '"' || c == '\'' || c == ']') continue;
-        char shown[16];
-        if (c < 0x80) std::snprintf(shown, sizeof shown, "'%c'", c);
-        else std::snprintf(shown, sizeof shown, "byte 0x%02X", unsigned(c));
-        return source + ":" + std::to_string(line) + ":" + std::to_string(i + 1) +
-               ": a table name starts with a letter, a digit, '_', '-' or a quote, not " + shown;
+        LineProblem p = control_character_in(l, crlf);
+        const std::size_t first = l.find_first_not_of(" \t");
+        if (p.why.empty() && first != std::string_view::npos && l[first] != '#') {
+            p = non_ascii_in(l);
+            if (p.why.empty()) p = table_header_in(l, first);
+            if (p.why.empty()) p = long_bare_value_in(l);
+        }
+        if (!p.why.empty())
+            return source + ":" + std::to_string(line) + ":" + std::to_string(p.column) + ": " + p.why;
     }
     return {};
 }
@@ -463,9 +454,8 @@ std::string table_header_problem(std::string_view text, const std::string &sourc
 
 void apply_config_text(Config &config, std::string_view text, const std::string &source,
                        std::vector<std::string> &warnings) {
-    for (const auto &problem : {control_character_problem(text, source), non_ascii_problem(text, source),
-                                table_header_problem(text, source), long_bare_value_problem(text, source)})
-        if (!problem.empty()) throw Error(Failure::failed, "invalid configuration", problem, "fix that line of " + source);
+    if (auto problem = problem_for_toml_parser(text, source); !problem.empty())
+        throw Error(Failure::failed, "invalid configuration", problem, "fix that line of " + source);
     toml::table root;
     try {
         root = toml::parse(text, source);

@@ -505,7 +505,7 @@ BOOST_AUTO_TEST_CASE(a_table_name_that_cannot_start_a_key_is_refused_before_the_
     CHECK_CONTAINS(refused("[`ai]\n").why(), ":1:2: a table name starts with a letter, a digit, '_', '-' or a quote, not '`'");
     CHECK_CONTAINS(refused("x = 1\n  [[ ;t]]\n").why(), ":2:6:");
     CHECK_CONTAINS(refused("[\xc3\xa9]\n").why(), ":1:2: a non-ASCII character outside a comment line");
-    CHECK_CONTAINS(refused("[\nprp]\n").why(), ":1: a table header names its table on the same line");
+    CHECK_CONTAINS(refused("[\nprp]\n").why(), ":1:2: a table header names its table on the same line");
     CHECK_CONTAINS(refused("[[ \r\nx]]\n").why(), "on the same line");
     BOOST_TEST(parse("[ agent ]\nidle_timeout_minutes = 7\n[\"names\"]\n").agent.idle_timeout_minutes == 7);
 }
@@ -537,6 +537,9 @@ BOOST_AUTO_TEST_CASE(non_ascii_is_accepted_only_on_comment_lines) {
 // past that (fuzz-config): long unquoted pieces are refused, long strings kept.
 BOOST_AUTO_TEST_CASE(long_unquoted_pieces_are_refused_and_long_strings_kept) {
     CHECK_CONTAINS(refused("\nt= 7005-0" + std::string(150, '_') + "\n").why(), ":2:4: 156 characters without quotes");
+    CHECK_CONTAINS(refused("\nt= 7005-0" + std::string(50, '_') + "[" + std::string(60, '_') + "\n").why(),
+                   ":2:4: 117 characters without quotes");
     const std::string path = "/" + std::string(200, 'p');
+    BOOST_TEST(parse("[names]\nclaims_dirs=[\"" + path + "\"]\n").names.claims_dirs.at(0) == path);
     BOOST_TEST(parse("[names]\nclaims_dirs = [\"" + path + "\"]\n").names.claims_dirs.at(0) == path);
 }
