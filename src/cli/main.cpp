@@ -191,6 +191,7 @@ const std::vector<Verb> &verbs() {
          run_log},
         {"fleet", "every machine of this puddle as their reports say; with --journal, every machine's puddles",
          "usage: puddle fleet [--json]\n"
+         "       puddle fleet --sync\n"
          "       puddle fleet --journal DIR [--html FILE] [--json]\n\n"
          "Reads the machine reports in the carrier directory ([fleet] directory in puddle.toml),\n"
          "learns from those that verify (a machine whose certificate the identity signed becomes\n"
@@ -203,6 +204,10 @@ const std::vector<Verb> &verbs() {
          "--json: {carrier, generation, members_digest, machines: [{host, machine, short, self,\n"
          "generation, behind, last_report, health, reasons, evicted}], joined, refused: [{file, why}],\n"
          "wrote, problem}; see puddle(1).\n"
+         "--sync: only the reading and the rewriting, with one line of outcome; nothing to do (exit 0)\n"
+         "without a carrier or a puddle. puddle-fleet.service runs it: hourly (puddle-fleet.timer)\n"
+         "and whenever the key, the members or the machine certificate change on disk, whoever\n"
+         "changed them (puddle-fleet.path: the agent's Rekey too).\n"
          "\nWith --journal: "
          "Reads the status entries every puddle-agent writes (see STATUS ENTRY in puddle-agent(1))\n"
          "from the journal files in DIR (systemd-journal-remote's --output, or exported journals\n"

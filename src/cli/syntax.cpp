@@ -34,7 +34,7 @@ const std::vector<VerbSyntax> &table() {
         {"log", {{"since", "TIME"}, {"lines", "N"}, {"json", ""}}, 0, "", {}},
         {"verify", {{"sig", "SIG"}, {"pub", "KEY"}}, 1, "FILE", {}},
         {"rotate-passphrase", {{"passphrase-fd", "N"}, {"new-passphrase-fd", "M"}}, 0, "", {}},
-        {"fleet", {{"journal", "DIR"}, {"html", "FILE"}, {"json", ""}}, 0, "", {}},
+        {"fleet", {{"journal", "DIR"}, {"html", "FILE"}, {"json", ""}, {"sync", ""}}, 0, "", {}},
         {"setup", {{"undo", ""}, {"principal", "NAME"}, {"sign-all", ""}}, 1, "", {"ssh", "git"}},
     };
     return t;

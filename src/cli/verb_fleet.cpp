@@ -33,13 +33,26 @@ int run_fleet(const std::vector<std::string> &argv) {
     Args args("fleet", argv);
     if (args.value("journal")) return run_fleet_journal(args); // the administrator's roll-up
     if (args.value("html")) usage_error("fleet", "--html writes the roll-up's page: give --journal DIR too");
+    const bool sync_only = args.flag("sync");
+    if (sync_only && args.flag("json")) usage_error("fleet", "--sync prints no table: leave out --json");
     const Config config = load_config_reporting(ConfigErrors::skip_file);
+    // --sync is what puddle-fleet.service runs (hourly, and when the state
+    // files change under it): a user without a puddle or without a carrier
+    // has nothing to do, and a failed unit would only be noise.
+    if (sync_only && config.fleet.directory.empty()) {
+        std::printf("no carrier directory ([fleet] directory in puddle.toml): nothing to read or write\n");
+        return 0;
+    }
     std::optional<OpenState> opened;
     try {
         opened.emplace(open_state(false));
         opened->store.load();
     } catch (const Error &e) {
         if (e.kind() != Failure::not_initialized) throw;
+        if (sync_only) {
+            std::printf("no puddle on this machine yet: nothing to report\n");
+            return 0;
+        }
         throw Error(Failure::not_initialized, e.what_failed(), e.why(),
                     e.hint() + "; for the administrator's roll-up of gathered journals: 'puddle fleet --journal DIR'");
     }
@@ -47,6 +60,15 @@ int run_fleet(const std::vector<std::string> &argv) {
     const auto now = std::int64_t(std::time(nullptr));
     const FleetSync sync = sync_fleet(st.store, config, now);
     journal_joined(sync.joined);
+    if (sync_only) {
+        for (const auto &j : sync.joined) std::printf("new machine joined: %s\n", printable(j).c_str());
+        if (!sync.problem.empty())
+            throw Error(Failure::failed, "cannot update this machine's report", sync.problem,
+                        "once that is fixed, 'puddle fleet --sync' (puddle-fleet.timer runs it hourly)");
+        std::printf("carrier %s read; this machine's report %s\n", printable(config.fleet.directory).c_str(),
+                    sync.wrote ? "rewritten" : "unchanged (rewritten when something changes, and daily)");
+        return 0;
+    }
     const FleetView view = fleet_view(st.store, config);
     if (args.flag("json")) {
         auto machines = Json::array();

@@ -43,7 +43,20 @@ void add_fleet_findings(const StateDir &dir, const Config &config, Health &h) {
     const std::uint64_t current = gens.of(id.pub).value_or(0);
     const std::int64_t now = std::int64_t(std::time(nullptr));
     for (const auto &m : state.machines) {
-        if (state.is_evicted(m.envoy)) continue;
+        if (state.is_evicted(m.envoy)) {
+            // Its key was retired by the rotation that left it out; a report
+            // written after that rotation means the machine is still in use
+            // by whoever holds it (a lost laptop is someone's now).
+            for (const auto &rec : log)
+                if (rec.old_key == m.pubkey && m.at > rec.at)
+                    h.add(HealthState::warning,
+                          "machine " + machine_label(m.host, m.machine) + " was evicted at " + local_iso_time(rec.at) +
+                              " but wrote a report at " + local_iso_time(m.at) + ", signed with the retired key " +
+                              m.pubkey.str() + ": whoever has it still runs it, and servers that still list that "
+                              "key let them in; fix: remove the retired key from every authorized_keys "
+                              "('puddle pubkey --ssh' is the one to keep)");
+            continue;
+        }
         const auto g = gens.of(m.pubkey);
         if (g && *g < current && config.health.member_behind_days > 0) {
             std::int64_t since = now;

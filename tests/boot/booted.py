@@ -130,7 +130,8 @@ class Machine:
     def install(self):
         self.exec(["meson", "install", "--no-rebuild", "--quiet", "-C", self.builddir])
         # What the Debian package's postinst does: the agent sockets for every user.
-        self.exec(["systemctl", "--global", "enable", "puddle-agent.socket", "puddle-agent-ssh.socket"])
+        self.exec(["systemctl", "--global", "enable", "puddle-agent.socket", "puddle-agent-ssh.socket",
+                   "puddle-fleet.timer", "puddle-fleet.path"])
         self.exec(["systemctl", "daemon-reload"])
         self.exec(["systemctl", "try-restart", "polkit.service"])  # reads the new action file
 

@@ -8,14 +8,11 @@ The project is installed inside the container, the agent sockets enabled for
 all users; a user logs in through PAM and every step runs in a login session.
 The key-custody tests play the attacker: another process of the same user.
 """
-import html.parser as html_parser
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
@@ -23,14 +20,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
 import booted  # noqa: E402
+import fleet_rollup  # noqa: E402
 from agent_fixture import main as unittest_main  # noqa: E402  (meson's exit codes: 77 = skipped)
 from cli_common import strict_json  # noqa: E402
 
 DISTRO = None
-# The agent's status entry (puddle-agent(1) STATUS ENTRY) and where each
-# distro's run leaves its export for the other's roll-up.
-FLEET_ID = "c98e52a5244646dbb87d03e6695091c3"
-FLEET_DIR = os.path.join(booted.build_dir_for("debian12"), "fleet-journal")
+# The agent's status entry (puddle-agent(1) STATUS ENTRY).
+FLEET_ID = fleet_rollup.STATUS_ID
 PASSPHRASE = "correct horse battery staple"
 PROBE = os.path.join(booted.SOURCE, "tests", "boot", "probe.py")
 BUS_CLIENT = os.path.join(booted.SOURCE, "tests", "integration", "bus_client.py")
@@ -323,16 +319,16 @@ class Booted(unittest.TestCase):
         # Informative: systemd's own view of the agent's exposure.
         r = self.sh("systemd-analyze --user security --no-pager puddle-agent.service | tail -1")
         print("\n%s: %s" % (DISTRO, r.stdout.strip()), file=sys.stderr)
-        for unit in ("puddle-agent.service", "puddle-pair.service"):
+        for unit in ("puddle-agent.service", "puddle-pair.service", "puddle-fleet.service", "puddle-fleet.timer",
+                     "puddle-fleet.path"):
             r = self.sh("systemd-analyze --user verify /usr/lib/systemd/user/%s" % unit)
             self.assertNotIn("Unknown", r.stderr, r.stderr)
 
     def test_12_status_entries_roll_up_with_fleet_journal(self):
         # Two users with a puddle each; the journal's status entries exported
         # to the host, handed to systemd-journal-remote there, and rolled up
-        # by 'puddle fleet --journal'. When the other distro's run left its
-        # export from this build (booted-debian12 runs before -debian13), the
-        # page holds all four puddles.
+        # by 'puddle fleet --journal' (both containers' four puddles together:
+        # tests/boot/fleet_rollup.py).
         users = {}
         name = "fleet-%s" % DISTRO[-2:]
         pub = self.ensure_initialized()
@@ -360,108 +356,47 @@ class Booted(unittest.TestCase):
 
         export = subprocess.run(self.m._nsenter() + ["journalctl", "-o", "export", "MESSAGE_ID=" + FLEET_ID],
                                 stdout=subprocess.PIPE, check=True, timeout=60).stdout
-        os.makedirs(FLEET_DIR, exist_ok=True)
-        with open(os.path.join(FLEET_DIR, DISTRO + ".export"), "wb") as f:
-            f.write(export)
-        with open(os.path.join(FLEET_DIR, DISTRO + ".users.json"), "w") as f:
-            json.dump(users, f)
-        remote = "/lib/systemd/systemd-journal-remote"
-        if not os.path.exists(remote):
-            self.skipTest("systemd-journal-remote is not installed on the host (scripts/install-deps.sh)")
+        # Left for the roll-up of both containers (fleet_rollup.py, meson test 'fleet-rollup').
+        fleet_rollup.save_export(DISTRO, export, users)
+        report = fleet_rollup.check_roll_up(self, [fleet_rollup.export_paths(DISTRO)[0]], users)
+        print("\n%s: fleet --journal rolled up %d puddles" % (DISTRO, len(report["puddles"])), file=sys.stderr)
 
-        expected = dict(users)
-        exports = [os.path.join(FLEET_DIR, DISTRO + ".export")]
-        puddle = os.path.join(booted.build_dir_for("debian12"), "src", "puddle")
-        for d in booted.DISTROS:
-            e = os.path.join(FLEET_DIR, d + ".export")
-            if d != DISTRO and os.path.exists(e) and os.path.getmtime(e) > os.path.getmtime(puddle):
-                exports.append(e)
-                with open(os.path.join(FLEET_DIR, d + ".users.json")) as f:
-                    expected.update(json.load(f))
-        # A hostile entry: a name and a host that are markup.
-        hostile = "<script>alert('x')</script>"
-        hostile_key = "ed25519:" + "ab" * 32
-        fields = {"MESSAGE_ID": FLEET_ID, "MESSAGE": "forged", "_SYSTEMD_USER_UNIT": "puddle-agent.service",
-                  "_UID": "4242", "_HOSTNAME": "evil", "_BOOT_ID": "1" * 32, "_MACHINE_ID": "2" * 32,
-                  "PUDDLE_STATUS_V": "1", "PUDDLE_USER": "mallory", "PUDDLE_KEY": hostile_key,
-                  "PUDDLE_FIRST_KEY": hostile_key, "PUDDLE_NAME": hostile, "PUDDLE_HOST": "<b>evil&amp;</b>",
-                  "PUDDLE_MACHINE_KEY": "", "PUDDLE_GENERATION": "0", "PUDDLE_UNLOCKED": "no",
-                  "PUDDLE_HEALTH": "warning", "PUDDLE_HEALTH_REASONS": "warning: <img src=x onerror=alert(1)>",
-                  "PUDDLE_MEMBERS_DIGEST": ""}
-        stamp = int(time.time() * 1e6)
-        text = "__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n" % (stamp, stamp)
-        text += "".join("%s=%s\n" % kv for kv in fields.items()) + "\n"
-        work = tempfile.mkdtemp(prefix="puddle-fleet-")
+    def test_13_machine_reports_follow_changes_no_command_of_the_user_made(self):
+        # puddle-fleet.timer and .path, enabled for every user as the package does (booted.install), run
+        # 'puddle fleet --sync' in puddle-fleet.service under its sandbox. The agent's D-Bus Rekey writes
+        # no report itself: the path unit sees the new identity.wrapped and the report follows.
+        for unit in ("puddle-fleet.timer", "puddle-fleet.path"):
+            r = self.sh("systemctl --user is-active %s" % unit)
+            self.assertEqual(r.stdout.strip(), "active", "%s at login: %s%s" % (unit, r.stdout, r.stderr))
+        self.assertIn("puddle-fleet.timer", self.ok("systemctl --user list-timers --no-pager puddle-fleet.timer"))
+        self.ensure_initialized()
+        self.ok("mkdir -p ~/.config/puddle && printf '\\n[fleet]\\ndirectory = \"%s/carrier\"\\n' \"$HOME\" "
+                ">> ~/.config/puddle/puddle.toml")
         try:
-            with open(os.path.join(work, "hostile.export"), "w") as f:
-                f.write(text)
-            out = os.path.join(work, "journal")
-            os.mkdir(out)
-            for e in exports + [os.path.join(work, "hostile.export")]:
-                r = subprocess.run([remote, "--output=%s/%s.journal" % (out, os.path.basename(e).split(".")[0]), e],
-                                   capture_output=True, text=True, timeout=60)
-                self.assertEqual(r.returncode, 0, r.stderr)
-            page = os.path.join(work, "fleet.html")
-            r = subprocess.run([puddle, "fleet", "--journal", out, "--json", "--html", page], capture_output=True,
-                               text=True, timeout=60)
-            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-            report = strict_json(r.stdout)
-            with open(page) as f:
-                html = f.read()
+            self.ok("systemctl --user start puddle-fleet.service")
+            self.assertEqual(self.ok("systemctl --user show -p Result --value puddle-fleet.service").strip(), "success")
+            reports = self.ok("ls ~/carrier").split()
+            self.assertEqual(len(reports), 1, reports)
+
+            def seq():
+                return strict_json(self.ok("cat ~/.puddle/fleet.json"))["seq"]
+            before, generation = seq(), strict_json(self.ok("puddle fleet --json"))["generation"]
+            self.unlock()
+            out = json.loads(self.ok("python3 %s rekey ~/pass ~/pass" % BUS_CLIENT))
+            self.assertIn("ok", out, out)
+            wait_until(lambda: seq() > before, 30, "the report rewritten after the agent's Rekey")
+            wait_until(lambda: self.ok("systemctl --user is-active puddle-fleet.service || true").strip() == "inactive",
+                       30, "puddle-fleet.service done")
+            self.assertEqual(self.ok("puddle pubkey").strip(), out["ok"])
+            # What the service wrote is the report of the new key: a sync now has nothing new to say.
+            self.assertIn("report unchanged", self.ok("puddle fleet --sync"))
+            doc = strict_json(self.ok("puddle fleet --json"))
+            me = [m for m in doc["machines"] if m["self"]][0]
+            self.assertEqual((doc["generation"], me["generation"]), (generation + 1, generation + 1), doc)
+            log = self.ok("journalctl --user --no-pager -o cat -u puddle-fleet.service")
+            self.assertGreaterEqual(log.count("report rewritten"), 2, log)
         finally:
-            shutil.rmtree(work, ignore_errors=True)
-        by_key = {p["pubkey"]: p for p in report["puddles"]}
-        self.assertEqual(len(report["puddles"]), len(expected) + 1, report)
-        for user, want in expected.items():
-            p = by_key.get(want["pub"])
-            self.assertIsNotNone(p, "%s's puddle is not in %s" % (user, report))
-            self.assertEqual(p["users"], [user], p)
-            self.assertEqual(p["machines"], 1, p)
-            self.assertEqual(p["unlocked"], want["unlocked"], p)
-            self.assertEqual(p["health"], want["health"], p)
-            self.assertEqual(p["owner"], want["name"] or "(unnamed)", p)
-            self.assertIsNotNone(p["seats"][0]["machine_key"], p)
-        self.assertEqual(by_key[hostile_key]["owner"], hostile)
-        print("\n%s: fleet --journal rolled up %d puddles from %d exports" % (DISTRO, len(report["puddles"]),
-                                                                          len(exports)), file=sys.stderr)
-
-        class Page(html_parser.HTMLParser):
-            def __init__(self):
-                super().__init__()
-                self.tags, self.rows, self.cell, self.where = set(), [], None, []
-
-            def handle_starttag(self, tag, attrs):
-                self.tags.add(tag)
-                cls = dict(attrs).get("class", "")
-                if tag == "tr" and cls == "puddle":
-                    self.rows.append({})
-                if tag == "td" and self.rows:
-                    self.cell = cls.split()[0] if cls else None
-                    self.rows[-1][self.cell] = ""
-
-            def handle_endtag(self, tag):
-                if tag == "td":
-                    self.cell = None
-
-            def handle_data(self, data):
-                if self.cell and self.rows:
-                    self.rows[-1][self.cell] += data
-        parsed = Page()
-        parsed.feed(html)
-        self.assertNotIn("script", parsed.tags)
-        self.assertNotIn("img", parsed.tags)
-        self.assertNotIn("b", parsed.tags)
-        rows = {r["owner"]: r for r in parsed.rows}
-        self.assertEqual(len(parsed.rows), len(expected) + 1, html)
-        self.assertIn(hostile, rows)  # shown as text, escaped in the file
-        self.assertIn("&lt;script&gt;", html)
-        for user, want in expected.items():
-            row = next(r for r in parsed.rows if r["users"] == user)
-            self.assertEqual(row["owner"], want["name"] or "(unnamed)")
-            self.assertEqual(row["machines"], "1")
-            self.assertEqual(row["unlocked"], str(want["unlocked"]))
-            self.assertTrue(row["health"].startswith(want["health"]), row)
-            self.assertEqual(row["key"], want["pub"][8:24])
+            self.sh("sed -i '/^\\[fleet\\]$/,$d' ~/.config/puddle/puddle.toml; rm -rf ~/carrier")
 
 
 def main():

@@ -9,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cli_common import PuddleCase, main, strict_json  # noqa: E402
+from cli_common import FAST_KDF, PuddleCase, main, strict_json  # noqa: E402
 
 REMOTE = "/lib/systemd/systemd-journal-remote"
 STATUS_ID = "c98e52a5244646dbb87d03e6695091c3"
@@ -33,6 +33,45 @@ def entry(uid, user, host, machine, pub, first, generation, unlocked, **extra):
 class Fleet(PuddleCase):
     def fleet(self, *args):
         return self.run_puddle("fleet", *args)
+
+    def test_sync_is_quiet_with_nothing_to_do_and_fails_when_it_cannot_write(self):
+        # What puddle-fleet.service runs for every user, hourly and on changes: no carrier, or no puddle,
+        # is nothing to do (exit 0, one line), not a failed unit.
+        p = self.fleet("--sync")
+        self.assertEqual((p.returncode, p.stderr), (0, b""))
+        self.assertIn(b"no carrier directory", p.stdout)
+        carrier = os.path.join(self.tmp, "carrier")
+        self.write_config(FAST_KDF + '[fleet]\ndirectory = "%s"\n' % carrier)
+        p = self.fleet("--sync")
+        self.assertEqual((p.returncode, p.stderr), (0, b""))
+        self.assertIn(b"no puddle on this machine yet", p.stdout)
+        self.assertFalse(os.path.exists(carrier))
+        p = self.fleet("--sync", "--json")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.init()
+        p = self.fleet("--sync")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"report rewritten", p.stdout)
+        reports = os.listdir(carrier)
+        self.assertEqual(len(reports), 1, reports)
+        self.assertTrue(reports[0].endswith(".report"), reports)
+        p = self.fleet("--sync")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"report unchanged", p.stdout)
+        # A report the carrier lost is written again.
+        os.unlink(os.path.join(carrier, reports[0]))
+        p = self.fleet("--sync")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"report rewritten", p.stdout)
+        self.assertEqual(os.listdir(carrier), reports)
+        # A carrier that cannot be written: the unit fails, with the reason.
+        os.unlink(os.path.join(carrier, reports[0]))
+        os.rmdir(carrier)
+        open(carrier, "w").close()
+        p = self.fleet("--sync")
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn(b"cannot update this machine's report", p.stderr)
+        self.assertIn(b"hint: ", p.stderr)
 
     def test_refusals_say_what_and_why(self):
         # Without --journal it is this machine's own fleet (tests/cli/test_fleet_reports.py): here there is no

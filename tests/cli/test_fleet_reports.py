@@ -157,12 +157,28 @@ class DirectoryCarrier(FleetCase):
         self.carry("c")
         doc = self.fleet("b")
         self.assertFalse(self.machines(doc)["c-host"]["behind"], doc)
-        # The evicted machine still writes; B and C show it as evicted and do not take it back.
-        self.fleet("a")
+        # A's reports from before its eviction are no news.
+        st = strict_json(self.on("b", "status", "--json").stdout)
+        self.assertNotIn("wrote a report at", json.dumps(st["health"]))
+        # The evicted machine still writes, with the retired key: a day later (its fleet.json dated back a
+        # day: nothing else changed there, B and C no longer seal to it) it rewrites its report. B and C
+        # show it as evicted, do not take it back, and warn that it is still in use.
+        time.sleep(1.1)  # the rotation log and the reports count whole seconds
+        state = os.path.join(self.envoys["a"]["PUDDLE_HOME"], "fleet.json")
+        with open(state) as f:
+            doc = json.load(f)
+        doc["written_at"] -= 86400 + 1
+        with open(state, "w") as f:
+            json.dump(doc, f)
+        self.assertTrue(self.fleet("a")["wrote"])
         for name in ("b", "c"):
             doc = self.fleet(name)
             self.assertTrue(self.machines(doc)["a-host"]["evicted"], doc)
             self.assertTrue(any("evicted" in r["why"] for r in doc["refused"]), doc["refused"])
+            st = strict_json(self.on(name, "status", "--json").stdout)
+            self.assertEqual(st["health"]["state"], "warning", st["health"])
+            self.assertIn("was evicted at", json.dumps(st["health"]))
+            self.assertIn("wrote a report at", json.dumps(st["health"]))
             members = strict_json(self.on(name, "members", "--json").stdout)["members"]
             self.assertNotIn("a-host", [m["host"] for m in members])
 

@@ -48,6 +48,10 @@ def package_checks():
           f"enabled for all users: {link} -> /usr/lib/systemd/user/puddle-agent.socket")
     if os.path.exists("/usr/lib/systemd/user/puddle-agent-ssh.socket"):
         check(os.path.islink(os.path.join(wants, "puddle-agent-ssh.socket")), "puddle-agent-ssh.socket enabled for all users")
+    for unit, target in (("puddle-fleet.timer", "timers.target"), ("puddle-fleet.path", "paths.target")):
+        link = os.path.join("/etc/systemd/user", target + ".wants", unit)
+        check(os.path.islink(link) and os.readlink(link) == "/usr/lib/systemd/user/" + unit,
+              f"enabled for all users: {link} -> /usr/lib/systemd/user/{unit}")
     enabled = []
     for d, _, names in os.walk("/etc/systemd/user"):
         enabled += [os.path.join(d, n) for n in names if n.startswith("puddle-pair.")]
@@ -69,6 +73,9 @@ def session_checks():
                   r.stdout + r.stderr)
             ssh_sock = os.path.join(s.runtime_dir, "puddle", "ssh-agent.sock")
             check(os.path.exists(ssh_sock), f"{ssh_sock} exists")
+        for unit in ("puddle-fleet.timer", "puddle-fleet.path"):
+            r = s.systemctl("is-active", unit, check=False)
+            check(r.stdout.strip() == "active", f"{unit} is active from the manager's start", r.stdout + r.stderr)
         r = s.systemctl("is-enabled", "puddle-pair.socket", check=False)
         check(r.stdout.strip() != "enabled", "puddle-pair.socket is not enabled", r.stdout + r.stderr)
 

@@ -213,10 +213,18 @@ BOOST_FIXTURE_TEST_CASE(fleet_json_findings_behind_other_views_and_forks, Rotate
     BOOST_TEST(findings().find("warning | machine other-5 (") == 0u, findings());
     BOOST_TEST(findings().find("still holds generation 0 of 1") != std::string::npos, findings());
     BOOST_TEST(findings(0) == "healthy"); // [health] member_behind_days = 0: never
-    // Evicted: shown by 'fleet', not a finding.
+    // Evicted, last heard of before the rotation that left it out: shown by
+    // 'fleet', not a finding.
     s.evicted = {fixed_envoy(5).public_key()};
+    s.machines[0].at = 999;
     save_fleet_state(dir, s);
     BOOST_TEST(findings() == "healthy");
+    // A report it wrote after that rotation: still in someone's use.
+    s.machines[0].at = 2000;
+    save_fleet_state(dir, s);
+    BOOST_TEST(findings().find("warning | machine other-5 (") == 0u, findings());
+    BOOST_TEST(findings().find("was evicted at") != std::string::npos, findings());
+    BOOST_TEST(findings().find("with the retired key " + kp.public_key().str()) != std::string::npos, findings());
     // The current generation, but another members view.
     s.evicted.clear();
     s.machines = {seen(fresh.public_key(), 6)};
