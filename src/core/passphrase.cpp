@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <iterator>
 #include <sodium.h>
 #include <termios.h>
 #include <unistd.h>
@@ -41,6 +42,58 @@ SecretBuffer read_line(int fd, const std::string &what) {
     return buf;
 }
 
+// While a passphrase is typed the terminal does not echo. A signal that
+// ends the program there (Ctrl-C, a hang-up, kill) must not leave the
+// user's terminal that way, and Ctrl-Z must not stop the program with echo
+// off or resume it with echo on: what readpassphrase(3) does. One prompt at
+// a time, so the handler's state is plain statics, set before it is armed.
+int g_tty_fd = -1;
+struct termios g_tty_old {}, g_tty_quiet {};
+constexpr int kTtySignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM, SIGPIPE, SIGTSTP};
+
+extern "C" void restore_terminal_on_signal(int sig) {
+    const int saved = errno;
+    ::tcsetattr(g_tty_fd, TCSANOW, &g_tty_old);
+    struct sigaction dfl {}, mine {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(sig, &dfl, &mine);
+    sigset_t just;
+    ::sigemptyset(&just);
+    ::sigaddset(&just, sig);
+    ::raise(sig);
+    ::sigprocmask(SIG_UNBLOCK, &just, nullptr); // delivered here: the default action
+    // Only a stop comes back (SIGCONT): quiet again, as before it.
+    ::sigaction(sig, &mine, nullptr);
+    ::tcsetattr(g_tty_fd, TCSANOW, &g_tty_quiet);
+    errno = saved;
+}
+
+class QuietTerminal {
+public:
+    QuietTerminal(int fd, const struct termios &old, const struct termios &quiet) {
+        g_tty_fd = fd;
+        g_tty_old = old;
+        g_tty_quiet = quiet;
+        struct sigaction sa {};
+        sa.sa_handler = restore_terminal_on_signal;
+        ::sigemptyset(&sa.sa_mask);
+        for (std::size_t i = 0; i < std::size(kTtySignals); ++i) ::sigaction(kTtySignals[i], &sa, &saved_[i]);
+        // TCSAFLUSH: what was typed before the prompt is not the passphrase.
+        ::tcsetattr(fd, TCSAFLUSH, &quiet);
+    }
+    ~QuietTerminal() {
+        // TCSANOW: what is typed after Enter is the shell's.
+        ::tcsetattr(g_tty_fd, TCSANOW, &g_tty_old);
+        for (std::size_t i = 0; i < std::size(kTtySignals); ++i) ::sigaction(kTtySignals[i], &saved_[i], nullptr);
+        g_tty_fd = -1;
+    }
+    QuietTerminal(const QuietTerminal &) = delete;
+    QuietTerminal &operator=(const QuietTerminal &) = delete;
+
+private:
+    struct sigaction saved_[std::size(kTtySignals)] {};
+};
+
 void refuse_empty(const SecretBuffer &p, const std::string &what) {
     if (p.empty())
         throw Error(Failure::invalid_argument, "cannot use the passphrase from " + what, "an empty passphrase is refused",
@@ -69,16 +122,13 @@ SecretBuffer read_passphrase_tty(const std::string &prompt, bool confirm, const 
     quiet.c_lflag |= ECHONL;
 
     auto ask = [&](const std::string &text) {
-        (void)!::write(tty.get(), text.data(), text.size());
-        ::tcsetattr(tty.get(), TCSAFLUSH, &quiet);
         SecretBuffer p;
-        try {
+        {
+            // Echo off before the prompt shows: nothing typed after it is echoed.
+            QuietTerminal q(tty.get(), old, quiet);
+            (void)!::write(tty.get(), text.data(), text.size());
             p = read_line(tty.get(), "the terminal");
-        } catch (...) {
-            ::tcsetattr(tty.get(), TCSAFLUSH, &old);
-            throw;
         }
-        ::tcsetattr(tty.get(), TCSAFLUSH, &old);
         refuse_empty(p, "the terminal");
         return p;
     };
