@@ -22,6 +22,21 @@ std::optional<EnvoyCert> own_cert(const StateDir &dir, const PublicKey &pub, con
     return std::nullopt;
 }
 
+// This machine's key from its certificate when that is by an older key of
+// this identity's log ('accept' unwraps nothing, so the certificate catches
+// up only at the next command that does): still this machine.
+std::optional<PublicKey> machine_of_older_cert(const StateDir &dir, const PublicKey &pub, const std::string &host) {
+    try {
+        const auto own = load_own_envoy_cert(dir);
+        if (!own || own->host != host || !verify_envoy_cert(own->cert, own->pubkey, host)) return std::nullopt;
+        const RotationLog log = load_rotation_log(dir).value_or(RotationLog{});
+        if (KeyGenerations(log, pub).of(own->pubkey)) return own->cert.signer;
+    } catch (const Error &) {
+        // health reports it; the view goes on without
+    }
+    return std::nullopt;
+}
+
 } // namespace
 
 std::string members_for_joiner(const StateDir &dir, const StoredIdentity &id, const std::string &own_host,
@@ -269,21 +284,19 @@ MembersView members_with_self(const StateDir &dir, const StoredIdentity &id, con
     const std::string mine = wrapped_digest(id.wrapped.raw);
     bool have_self = false;
     const auto cert = own_cert(dir, id.pub, own_host);
+    const auto machine = cert ? cert->signer : machine_of_older_cert(dir, id.pub, own_host);
     for (auto &m : view.members)
         if (m.direction == MemberDirection::self && m.pubkey == id.pub) {
             m.wrapped_digest = mine; // this envoy's wrap is, by definition, the one here
-            if (cert) {
-                m.envoy = cert;
-                m.machine = cert->signer;
-            }
+            if (cert) m.envoy = cert;
+            if (machine) m.machine = machine;
             have_self = true;
         }
     if (!have_self) {
         struct stat st {};
         const std::int64_t since = ::lstat(dir.file(kPubFile).c_str(), &st) == 0 ? std::int64_t(st.st_mtime) : 0;
         view.members.insert(view.members.begin(),
-                            MemberRecord{own_host, since, MemberDirection::self, mine, id.pub, cert,
-                                         cert ? cert->signer : std::nullopt});
+                            MemberRecord{own_host, since, MemberDirection::self, mine, id.pub, cert, machine});
     }
     return view;
 }

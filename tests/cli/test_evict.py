@@ -25,9 +25,9 @@ from cli_common import main, PUDDLE, PuddleCase, strict_json  # noqa: E402
 PASS = "the one passphrase"
 
 
-def can_unshare_uts():
+def can_unshare_uts(*more):
     try:
-        return subprocess.run(["unshare", "--uts", "true"], capture_output=True, timeout=10).returncode == 0
+        return subprocess.run(["unshare", "--uts", *more, "true"], capture_output=True, timeout=10).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 

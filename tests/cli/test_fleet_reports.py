@@ -1,6 +1,7 @@
 """Machine reports through a carrier (issue 25): three machines of one user --
 three $HOMEs (three envoy secrets), each command in its own UTS namespace
-(its own host name), as tests/cli/test_evict.py does -- share a carrier
+(its own host name, as tests/cli/test_evict.py does) and network namespace
+(no network: the carrier is all they share) -- share a carrier
 directory, first a plain directory, then clones of a bare git repository that
 the test itself pulls and pushes with plain git (no git code of puddle's).
 B and C join by `import` only; nobody writes members.json by hand: what they
@@ -18,12 +19,13 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nacl_unwrap  # noqa: E402
 from cli_common import main, FAST_KDF, PuddleCase, strict_json  # noqa: E402
-from test_evict import can_unshare_uts, SKIP_NO_UTS  # noqa: E402
+from test_evict import can_unshare_uts  # noqa: E402
 
 PASS = "the one passphrase"
 
 
-@unittest.skipUnless(can_unshare_uts(), SKIP_NO_UTS)
+@unittest.skipUnless(can_unshare_uts("--net"), "SKIP: cannot make UTS and network namespaces here (unshare --uts "
+                     "--net), so three machines cannot have three host names and no network")
 class FleetCase(PuddleCase):
     hosts = {"a": "a-host", "b": "b-host", "c": "c-host"}
     git = False
@@ -43,7 +45,7 @@ class FleetCase(PuddleCase):
             self.run_git(seed, "commit", "-q", "-m", "carrier")
             self.run_git(seed, "push", "-q", "origin", "HEAD")
         self.envoys = {}
-        for name in ("a", "b", "c"):
+        for name in self.hosts:
             home = os.path.join(self.tmp, name)
             xdg = os.path.join(home, "config")
             os.makedirs(os.path.join(xdg, "puddle"))
@@ -57,7 +59,7 @@ class FleetCase(PuddleCase):
                                      carrier=carrier)
         self.assertEqual(self.on("a", "init", "--passphrase-fd", "FD", passphrases=[PASS]).returncode, 0)
         self.bundle = self.on("a", "export", "-").stdout
-        for name in ("b", "c"):
+        for name in list(self.hosts)[1:]:
             p = self.on(name, "import", "--passphrase-fd", "FD", "-", passphrases=[PASS], input_data=self.bundle)
             self.assertEqual(p.returncode, 0, p.stderr)
 
@@ -82,7 +84,9 @@ class FleetCase(PuddleCase):
             self.run_git(c, "push", "-q", "origin", "HEAD")
 
     def prefix(self, name):
-        return ["unshare", "--uts", "--", "sh", "-c", 'hostname "$0" && exec "$@"', self.hosts[name]]
+        # Each machine in a host name and a network of its own (nothing but a down loopback): the reports
+        # travel only through the carrier directory, never a network puddle opens.
+        return ["unshare", "--uts", "--net", "--", "sh", "-c", 'hostname "$0" && exec "$@"', self.hosts[name]]
 
     def on(self, name, *args, passphrases=None, input_data=None):
         env = {k: v for k, v in self.envoys[name].items() if k != "carrier"}
@@ -99,7 +103,7 @@ class FleetCase(PuddleCase):
 
     def rounds(self, n=2):
         for _ in range(n):
-            for name in ("a", "b", "c"):
+            for name in self.hosts:
                 self.fleet(name)
 
     def machines(self, doc):
@@ -298,6 +302,40 @@ class SameHostName(FleetCase):
         self.assertEqual(sorted(m["host"] for m in doc["machines"]), ["a-host", "renamed", "twin"], doc)
         members = strict_json(self.on("a", "members", "--json").stdout)["members"]
         self.assertEqual(sorted(m["host"] for m in members), ["a-host", "renamed", "twin"])
+
+
+class FourMachines(FleetCase):
+    hosts = {"a": "a-host", "b": "b-host", "c": "c-host", "d": "d-host"}
+
+    def test_a_machine_that_misses_a_rotation_shows_as_behind_everywhere(self):
+        self.rounds()
+        # B rotates (evicting D): its envelope is sealed to A and C; A takes it, C does not (yet).
+        p = self.on("b", "evict", "--passphrase-fd", "FD", "d-host", passphrases=[PASS])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        envelope = os.path.join(self.envoys["b"]["PUDDLE_HOME"], "envelope.json")
+        p = self.on("a", "accept", "--from", "b-host", envelope)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.rounds()
+        for name in ("a", "b"):
+            doc = self.fleet(name)
+            ms = self.machines(doc)
+            self.assertEqual(doc["generation"], 1, doc)
+            self.assertEqual((ms["c-host"]["generation"], ms["c-host"]["behind"]), (0, True), doc)
+            self.assertFalse(ms["a-host"]["behind"] or ms["b-host"]["behind"], doc)
+        # C itself is told where the newer generation is and how to take it.
+        doc = self.fleet("c")
+        self.assertTrue(any("newer than the 0 held here" in r["why"] and "puddle accept" in r["why"]
+                            for r in doc["refused"]), doc["refused"])
+        st = strict_json(self.on("c", "status", "--json").stdout)
+        self.assertIn("newer than the 0 held here", json.dumps(st["health"]))
+        # Once C takes it, nobody is behind.
+        p = self.on("c", "accept", "--from", "b-host", envelope)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.rounds()
+        for name in ("a", "b", "c"):
+            doc = self.fleet(name)
+            self.assertFalse(any(m["behind"] for m in doc["machines"] if not m["evicted"]), doc)
+            self.assertFalse(any("newer than" in r["why"] for r in doc["refused"]), doc["refused"])
 
 
 class GitCarrier(FleetCase):
