@@ -12,7 +12,7 @@ pkgs=(
   openssh-client openssh-server git socat iproute2 procps util-linux passwd
   debhelper lintian rpm bash-completion zsh fish libxml2-utils valgrind
   clang libclang-rt-14-dev
-  systemd-container mmdebstrap systemd-journal-remote
+  systemd-container mmdebstrap systemd-journal-remote w3m
 )
 missing=()
 for p in "${pkgs[@]}"; do

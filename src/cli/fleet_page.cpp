@@ -118,7 +118,7 @@ std::string fleet_html(const FleetReport &r) {
              html_escape(p.key) + "\">" + html_escape(short_key(p.key)) + "</code></td><td class=\"machines\">" +
              std::to_string(p.machines) + "</td><td class=\"users\">" + html_escape(joined(p.users, ", ")) +
              "</td><td class=\"unlocked\">" + std::to_string(p.unlocked) + "</td><td class=\"health " + badge +
-             "\"><span class=\"badge\">" + badge + "</span>";
+             "\"><span class=\"badge\">" + badge + "</span> ";
         if (!p.findings.empty()) {
             h += "<ul>";
             for (const auto &f : p.findings) h += "<li>" + html_escape(f) + "</li>";

@@ -6,7 +6,8 @@ by the host's puddle, the JSON and the HTML page checked against what the
 containers' users hold. With a forged entry whose name and host are markup.
 
 As a program (meson test 'fleet-rollup', after booted-debian12 and
-booted-debian13): all four puddles of both containers on one page."""
+booted-debian13): all four puddles of both containers on one page; the
+page parsed, and rendered by a text-mode browser (w3m)."""
 import html.parser as html_parser
 import json
 import os
@@ -106,6 +107,7 @@ def check_roll_up(tc, exports, expected):
         report = strict_json(r.stdout)
         with open(page) as f:
             html = f.read()
+        rendered = render(tc, page, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     by_key = {p["pubkey"]: p for p in report["puddles"]}
@@ -135,7 +137,26 @@ def check_roll_up(tc, exports, expected):
         tc.assertEqual(row["unlocked"], str(want["unlocked"]))
         tc.assertTrue(row["health"].startswith(want["health"]), row)
         tc.assertEqual(row["key"], want["pub"][8:24])
+    # As a browser shows it: every puddle's row, the forged markup as text.
+    tc.assertIn(HOSTILE_NAME, rendered)
+    for user, want in expected.items():
+        line = next((ln for ln in rendered.splitlines() if want["pub"][8:24] in ln), None)
+        tc.assertIsNotNone(line, "%s's puddle is not on the rendered page:\n%s" % (user, rendered))
+        tc.assertIn(want["name"] or "(unnamed)", line)
+        tc.assertIn(user, line)
     return report
+
+
+def render(tc, page, home):
+    """The page as a browser lays it out: w3m, a text-mode browser (a graphical headless one is some
+    300 MB to install, too much for the CI budget)."""
+    w3m = shutil.which("w3m")
+    if not w3m:
+        tc.fail("w3m is not installed (scripts/install-deps.sh installs it): the page cannot be rendered")
+    r = subprocess.run([w3m, "-dump", "-cols", "250", "-T", "text/html", page], capture_output=True, text=True,
+                       timeout=60, env=dict(os.environ, HOME=home))
+    tc.assertEqual(r.returncode, 0, r.stderr)
+    return r.stdout
 
 
 class BothContainers(unittest.TestCase):
