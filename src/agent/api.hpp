@@ -36,6 +36,7 @@ inline constexpr const char *kHealth = "Health";
 inline constexpr const char *kHealthReasons = "HealthReasons";
 inline constexpr const char *kUseCounts = "UseCounts"; // (signed, refused) since the last unlock
 inline constexpr const char *kLastUse = "LastUse";     // (time µs, program, unit, purpose, outcome)
+inline constexpr const char *kRecordNotWritten = "RecordNotWritten"; // entries since the agent started
 } // namespace property
 
 // Reading or unwrapping the identity in core reports an Error: the user can

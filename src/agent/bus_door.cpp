@@ -73,6 +73,7 @@ const sd_bus_vtable BusDoor::vtable[] = {
     // Move with every signature, like LockDeadlineUSec: not signalled.
     SD_BUS_PROPERTY(property::kUseCounts, "(tt)", property_get, 0, 0),
     SD_BUS_PROPERTY(property::kLastUse, "(tssss)", property_get, 0, 0),
+    SD_BUS_PROPERTY(property::kRecordNotWritten, "t", property_get, 0, 0),
     SD_BUS_SIGNAL_WITH_NAMES(member::kLocked, "s", SD_BUS_PARAM(reason), 0),
     SD_BUS_VTABLE_END,
 };
@@ -443,6 +444,8 @@ int BusDoor::property_get(sd_bus *, const char *, const char *, const char *prop
         return sd_bus_message_append(reply, "(tssss)", u.time_usec, u.program.c_str(), u.unit.c_str(),
                                      u.purpose.c_str(), u.outcome.c_str());
     }
+    if (p == property::kRecordNotWritten)
+        return sd_bus_message_append(reply, "t", static_cast<BusDoor *>(userdata)->service_.record_not_written());
     if (p == property::kHealth || p == property::kHealthReasons) {
         auto h = static_cast<BusDoor *>(userdata)->service_.health();
         if (p == property::kHealth) return sd_bus_message_append(reply, "s", health_state_name(h.state));

@@ -3,8 +3,9 @@
 #include "util/error.hpp"
 #include "util/log.hpp"
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno> // program_invocation_short_name (GNU)
+#include <cstdlib>
 #include <cstring>
 #include <poll.h>
 #include <sys/socket.h>
@@ -62,9 +63,23 @@ JournalQueue::~JournalQueue() {
         flush();
     }
     if (entries_ > 0) drop_front(entries_, ETIMEDOUT);
-    if (not_written_ > 0)
-        log_warning(std::to_string(not_written_) + " usage record entries were not written to the journal (" +
-                    errno_text(last_error_) + ")");
+    if (not_written_ == 0) return;
+    const std::string msg = std::to_string(not_written_) + " usage record entries were not written to the journal (" +
+                            errno_text(last_error_) + ")";
+    // Under systemd stderr is a stream to journald that ends with it: after
+    // journald was stopped and started again (what loses entries in the
+    // first place) only a new datagram reaches the journal.
+    if (!std::getenv("JOURNAL_STREAM") || !send_now({"MESSAGE=" + msg, "PRIORITY=4",
+                                                     std::string("SYSLOG_IDENTIFIER=") + program_invocation_short_name}))
+        log_warning(msg);
+}
+
+bool JournalQueue::send_now(const std::vector<std::string> &fields) {
+    writable_.reset();
+    fd_.reset();
+    if (!connect_socket()) return false;
+    const std::string d = journal_datagram(fields);
+    return ::send(fd_.get(), d.data(), d.size(), MSG_NOSIGNAL) == ssize_t(d.size());
 }
 
 bool JournalQueue::connect_socket() {

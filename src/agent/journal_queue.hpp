@@ -51,6 +51,7 @@ private:
     static int on_defer(sd_event_source *s, void *userdata);
     static int on_writable(sd_event_source *s, int fd, std::uint32_t revents, void *userdata);
     bool connect_socket();
+    bool send_now(const std::vector<std::string> &fields); // on a fresh connection, not queued
     void arm();
     void wait_writable(bool on);
     void drop_front(std::size_t n, int err);

@@ -129,12 +129,7 @@ namespace puddle::agent {
 
 Health Service::health() {
     Health h = health_.get();
-    const JournalQueue &j = record_.journal();
-    if (j.not_written() > 0)
-        h.add(HealthState::warning, std::to_string(j.not_written()) +
-                                        " entries of the usage record could not be written to the journal since the "
-                                        "agent started (journald refused them or fell too far behind); fix: check "
-                                        "'journalctl -u systemd-journald' and the journal's disk space");
+    add_record_not_written(h, record_not_written());
     return h;
 }
 

@@ -69,6 +69,7 @@ public:
     // From disk at most every few seconds or after a change (health_cache.hpp),
     // with what only the agent knows: usage record entries not written.
     Health health();
+    std::uint64_t record_not_written() const { return record_.journal().not_written(); }
     // The friendly name this envoy claims for `key`, else "puddle:<short key>".
     std::string key_comment(const PublicKey &key) const;
 

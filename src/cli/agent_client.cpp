@@ -168,6 +168,8 @@ AgentState AgentClient::state() {
             sd_bus_message_read(reply, "v", "u", &s.watch_pid);
         } else if (n == property::kUseCounts) {
             sd_bus_message_read(reply, "v", "(tt)", &s.signed_uses, &s.refused_uses);
+        } else if (n == property::kRecordNotWritten) {
+            sd_bus_message_read(reply, "v", "t", &s.record_not_written);
         } else if (n == property::kLastUse) {
             const char *program = nullptr, *unit = nullptr, *purpose = nullptr, *outcome = nullptr;
             if (sd_bus_message_read(reply, "v", "(tssss)", &s.last_use.time_usec, &program, &unit, &purpose,

@@ -25,6 +25,7 @@ struct AgentState {
         std::uint64_t time_usec = 0;
         std::string program, unit, purpose, outcome;
     } last_use;
+    std::uint64_t record_not_written = 0; // usage record entries, since the agent started
 };
 
 class AgentClient {

@@ -151,12 +151,16 @@ StatusFacts gather() {
     f.notices = fleet_notices(dir, std::int64_t(std::time(nullptr)));
     f.health = found;
     for (const auto &x : assess_health(dir, config).findings) f.health.add(x.severity, x.reason);
-    if (!f.agent)
+    if (!f.agent) {
         f.health.add(HealthState::warning, "the agent is not reachable: " + f.agent_problem +
                                                (f.agent_hint.empty() ? "" : "; fix: " + f.agent_hint));
-    else if (pub && safe) {
-        if (auto why = agent_mismatch(*f.agent, *pub); !why.empty())
-            f.health.add(HealthState::degraded, why + "; fix: " + agent_mismatch_hint());
+    } else {
+        // What only the agent knows: entries of the record that never reached the journal.
+        add_record_not_written(f.health, f.agent->record_not_written);
+        if (pub && safe) {
+            if (auto why = agent_mismatch(*f.agent, *pub); !why.empty())
+                f.health.add(HealthState::degraded, why + "; fix: " + agent_mismatch_hint());
+        }
     }
     // The passphrase matters only to unlock: no need to say this to someone
     // whose session is open.

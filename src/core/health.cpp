@@ -86,6 +86,14 @@ void check_session_file(Health &h, const StateDir &dir, const PublicKey &pub) {
 
 } // namespace
 
+void add_record_not_written(Health &h, std::uint64_t entries) {
+    if (entries == 0) return;
+    h.add(HealthState::warning, std::to_string(entries) +
+                                    " entries of the usage record could not be written to the journal since the "
+                                    "agent started (journald refused them or fell too far behind); fix: check "
+                                    "'journalctl -u systemd-journald' and the journal's disk space");
+}
+
 Health assess_health(const StateDir &dir, const Config &config) {
     Health h;
     IdentityStore store(dir);

@@ -5,6 +5,7 @@
 #include "core/config.hpp"
 #include "core/statedir.hpp"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,5 +28,9 @@ struct Health {
 // Findings from the state directory, the rotation log, the members view and
 // the claims view. The caller adds what it alone knows (agent reachability).
 Health assess_health(const StateDir &dir, const Config &config);
+
+// The agent's own finding (puddle-agent(1) RECORD), in its Health and in
+// `puddle status`, which reads the count from the agent's RecordNotWritten.
+void add_record_not_written(Health &h, std::uint64_t entries);
 
 } // namespace puddle

@@ -13,7 +13,11 @@ real rules.
   entry another program sends with the same MESSAGE_ID is not shown;
 - the first use by a program is a notice, and with
   [record] new_requester_warning_hours health is Warning;
-- `puddle status` counts the uses since the unlock and names the last one.
+- `puddle status` counts the uses since the unlock and names the last one;
+- with journald stopped (its sockets closed, as root), signing goes on, and
+  health is Warning with the exact count of entries not written; once
+  journald is back the next entries are written again, the count stays
+  until the agent exits, and the agent's exit message says it.
 
 And the ssh door's knowledge of where a login goes (part 3), with OpenSSH's
 own client against an sshd on loopback inside the container:
@@ -222,6 +226,95 @@ class Record(RecordBase):
         self.unlock()
         st = json.loads(self.a.puddle("status", "--json").stdout)
         self.assertEqual(st["uses"], {"signed": 0, "refused": 0}, st)
+
+
+# journald and every socket it listens on (the native socket the record goes
+# to, /dev/log, the stdout streams, audit where the container has it).
+JOURNALD_UNITS = ("systemd-journald.service", "systemd-journald.socket", "systemd-journald-dev-log.socket",
+                  "systemd-journald-audit.socket")
+
+
+class JournalStopped(RecordBase):
+    N = 25
+
+    @staticmethod
+    def _systemctl(*args):
+        return subprocess.run(["systemctl"] + list(args), capture_output=True, text=True, timeout=60)
+
+    def _stop_journald(self):
+        active = [u for u in JOURNALD_UNITS if self._systemctl("is-active", "--quiet", u).returncode == 0]
+        p = self._systemctl("stop", *active)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return active
+
+    def _start_journald(self, units):
+        # Sockets first: the service would start them itself, but the manager
+        # must be listening again before anyone reconnects.
+        p = self._systemctl("start", *[u for u in units if u.endswith(".socket")] + ["systemd-journald.service"])
+        wait_until(lambda: self._systemctl("is-active", "--quiet", "systemd-journald.service").returncode == 0, 30,
+                   what="journald back")
+        return p
+
+    def status(self):
+        p = self.a.puddle("status", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout)
+
+    def bus_property(self, name):
+        p = self.session.run(["busctl", "--user", "get-property", "org.puddle.Agent1", "/org/puddle/Agent1",
+                              "org.puddle.Agent1", name])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout.strip()
+
+    def not_written(self, st):
+        return [r for r in st["health"]["reasons"] if "entries of the usage record could not be written" in r]
+
+    def test_signing_goes_on_and_the_entries_not_written_are_counted(self):
+        self.unlock()
+        # The agent's own connection to journald exists and nothing is queued.
+        first = b"before the stop " + os.urandom(8).hex().encode()
+        self.assertTrue(self.a.sock("SIGN " + b64(first))[0].startswith("OK "))
+        self.entries(SIGNED, hashlib.sha256(first).hexdigest())
+        self.assertEqual(self.not_written(self.status()), [])
+
+        stopped = self._stop_journald()
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            with self.assertRaises(OSError, msg="journald's socket still takes entries"):
+                s.sendto(b"MESSAGE=probe\n", "/run/systemd/journal/socket")
+            s.close()
+            t0 = time.monotonic()
+            replies = self.a.sock(*["SIGN " + b64(b"journald stopped %d " % i + os.urandom(8).hex().encode())
+                                    for i in range(self.N)])
+            took = time.monotonic() - t0
+            self.assertEqual(len(replies), self.N, replies)
+            self.assertTrue(all(r.startswith("OK ") for r in replies), replies)
+            self.assertLess(took, 10, "signing slowed down without journald")
+            st = self.status()
+            self.assertEqual(st["health"]["state"], "warning", st)
+            (reason,) = self.not_written(st)
+            self.assertTrue(reason.startswith("warning: %d entries of the usage record could not be written" % self.N),
+                            reason)
+            self.assertIn("journalctl -u systemd-journald", reason)
+            self.assertEqual(self.bus_property("RecordNotWritten"), "t %d" % self.N)
+            self.assertEqual(self.bus_property("Health"), 's "warning"')
+            self.assertEqual(st["uses"]["signed"], self.N + 1, st)
+        finally:
+            started = self._start_journald(stopped)
+        self.assertEqual(started.returncode, 0, started.stderr)
+
+        # journald is back: the next entries are written, on a new connection.
+        after = b"after the restart " + os.urandom(8).hex().encode()
+        self.assertTrue(self.a.sock("SIGN " + b64(after))[0].startswith("OK "))
+        (e,) = self.entries(SIGNED, hashlib.sha256(after).hexdigest())
+        self.assertEqual(e["_SYSTEMD_USER_UNIT"], "puddle-agent.service")
+        # The count is of the agent's lifetime: the record has a hole until
+        # it exits, and the exit says how large.
+        (reason,) = self.not_written(self.status())
+        self.assertTrue(reason.startswith("warning: %d entries" % self.N), reason)
+        self.a.s.systemctl("stop", "puddle-agent.service")
+        self.session.wait_journal("%d usage record entries were not written to the journal" % self.N, 15)
+        self.assertEqual(self.not_written(self.status()), [])
 
 
 class Sshd:
