@@ -434,6 +434,21 @@ class Bench:
         time.sleep(1.5)
         self.results["rss_after"] = proc_status(pid)
         self.results["rss_after_signatures"] = self.served
+        # While it signs: a second after the last request the agent unmaps the
+        # code it no longer runs (util/resident.hpp), so the idle readings show
+        # less than a signature keeps mapped. This one is read mid-run.
+        p = self.s.popen([self.exe, "sign", "--target", "puddle", "--socket", self.ag.sock_path, "--clients", "1",
+                          "--count", "20000"], stdout=subprocess.PIPE, text=True)
+        try:
+            time.sleep(0.8)
+            self.results["rss_signing"] = proc_status(pid)
+            out, _ = p.communicate(timeout=600)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        if p.returncode == 0:
+            self.served += json.loads(out.strip().splitlines()[-1])["total"]
 
     # -- what polkit costs on the signing path
 
@@ -734,6 +749,7 @@ class Bench:
                                                          "VmHWM"))
         for label, key in (("idle, locked", "rss_locked"), ("idle, unlocked", "rss_unlocked"),
                            ("after %d signatures" % self.results["rss_after_signatures"], "rss_after"),
+                           ("while signing (1 connection)", "rss_signing"),
                            ("floor: libsodium+libsystemd+libstdc++ idle", "rss_floor")):
             r = self.results[key]
             L.append("   %-44s %8d %8d %8d %8d %8d %8d %8d" % (label, r["VmRSS"], r.get("RssAnon", 0), r.get("RssFile", 0),
@@ -745,9 +761,20 @@ class Bench:
         L.append("    VmHWM: peak, i.e. the Argon2id arena during unlock; floor: puddle-bench idle-floor, the agent's")
         L.append("    main libraries loaded, an sd-event loop and a user-bus connection, doing nothing)")
         unl, after = self.results["rss_unlocked"], self.results["rss_after"]
-        L.append("   target: unlocked RSS ≤ 5 MiB → %.2f MiB: %s" % (unl["VmRSS"] / 1024, verdict(unl["VmRSS"] <= 5120)))
-        pd = max(unl.get("Private_Dirty", 0), after.get("Private_Dirty", 0))
-        L.append("   target: private dirty ≤ 512 KiB → %d KiB: %s" % (pd, verdict(pd <= 512)))
+        L.append("   (idle: a second after the last request the agent unmaps the code it no longer runs; while signing:")
+        L.append("    read in the middle of a one-connection run, what a signature keeps mapped)")
+        sig = self.results.get("rss_signing", unl)
+        top = max(unl["VmRSS"], sig["VmRSS"])
+        L.append("   target: unlocked RSS ≤ 5 MiB (idle or signing, the larger) → %.2f MiB: %s"
+                 % (top / 1024, verdict(top <= 5120)))
+        # Under --booted the installed programs live in the container's tmpfs
+        # overlay: their mapped pages are shared memory, counted as private
+        # dirty, though on a disk they are clean page cache. RssShmem is them.
+        pd = max(r.get("Private_Dirty", 0) - r.get("RssShmem", 0) for r in (unl, after, sig))
+        shm = max(r.get("RssShmem", 0) for r in (unl, after, sig))
+        L.append("   target: private dirty ≤ 512 KiB → %d KiB%s: %s"
+                 % (pd, " (less RssShmem: the program's own pages, in tmpfs under --booted, up to %d KiB)" % shm
+                    if shm else "", verdict(pd <= 512)))
         n_sig = self.results["rss_after_signatures"]
         growth = (after["VmRSS"] - unl["VmRSS"]) * 1_000_000 / max(n_sig, 1)
         L.append("   target: growth ≤ 256 KiB over 1,000,000 signatures → %+d KiB over %d (%+.0f KiB per million): %s"

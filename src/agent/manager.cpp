@@ -5,6 +5,7 @@
 #include "util/clock.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/resident.hpp"
 
 #include <csignal>
 #include <malloc.h>
@@ -163,6 +164,9 @@ int Manager::on_trim_timer(sd_event_source *, std::uint64_t, void *userdata) {
     ::malloc_trim(0);
     // After a burst of requests (a name claimed, a rotation): once, off the signing path.
     self->refresh_status();
+    // The code start-up, an unlock or a status gathering ran stays mapped
+    // otherwise: the next signature maps again only what it uses.
+    unmap_read_only_segments();
     return 0;
 }
 
