@@ -164,7 +164,10 @@ int Manager::on_trim_timer(sd_event_source *, std::uint64_t, void *userdata) {
     // it back: one call per burst, never on the signing path.
     auto *self = static_cast<Manager *>(userdata);
     self->trim_armed_ = false;
-    if (now_monotonic() < self->last_activity_ + kTrimQuietUsec) {
+    // A burst also leaves the usage record's backlog draining into a slower
+    // journald: trimming before it has drained would leave what it frees in
+    // the heap, and its code mapped.
+    if (now_monotonic() < self->last_activity_ + kTrimQuietUsec || self->service_->record_backlog() > 0) {
         self->arm_trim_timer();
         return 0;
     }

@@ -70,6 +70,7 @@ public:
     // with what only the agent knows: usage record entries not written.
     Health health();
     std::uint64_t record_not_written() const { return record_.journal().not_written(); }
+    std::size_t record_backlog() const { return record_.journal().backlog(); }
     // The friendly name this envoy claims for `key`, else "puddle:<short key>".
     std::string key_comment(const PublicKey &key) const;
 
