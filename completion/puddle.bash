@@ -21,12 +21,13 @@ _puddle_verbs()
 
 # "OPTION PLACEHOLDER" per option of VERB (placeholder "-" when the option
 # takes no value), "@ PLACEHOLDER" for its positionals and "+ NAME" per
-# sub-verb, from the parser's own table ('puddle --list-options VERB',
-# hidden). Options marked hidden (--code: a code on the command line is for
-# every local user to read) are left out.
+# sub-verb, from the parser's own table ('puddle --list-options VERB WORD',
+# hidden; WORD, the first word after the verb, narrows the options to that
+# sub-verb's). Options marked hidden (--code: a code on the command line is
+# for every local user to read) are left out.
 _puddle_verb_spec()
 {
-    "$1" --list-options "$2" 2>/dev/null | awk '
+    "$1" --list-options "$2" "$3" 2>/dev/null | awk '
         $1 == "option" && $4 != "hidden" {print $2, $3}
         $1 == "positional" {print "@", $2}
         $1 == "subverb" {print "+", $2}'
@@ -81,8 +82,11 @@ _puddle()
         return
     fi
 
-    local spec
-    spec=$(_puddle_verb_spec "$prog" "$verb")
+    local spec word=""
+    for ((i = verb_at + 1; i < cword; i++)); do
+        if [[ ${words[i]} != -* ]]; then word=${words[i]}; break; fi
+    done
+    spec=$(_puddle_verb_spec "$prog" "$verb" "$word")
     local -A takes=()
     local opts="--help" positional="" subverbs="" o p
     while read -r o p; do

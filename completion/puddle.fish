@@ -27,13 +27,14 @@ end
 
 # "KIND<TAB>NAME<TAB>PLACEHOLDER<TAB>DESCRIPTION" lines for VERB: KIND is
 # "opt" (PLACEHOLDER "-" when it takes no value), "pos" or "sub", from the
-# parser's own table ('puddle --list-options VERB', hidden); descriptions
-# from the verb's --help. Options marked hidden (--code: a code on the
-# command line is for every local user to read) are not offered.
-function __puddle_spec -a verb
+# parser's own table ('puddle --list-options VERB WORD', hidden; WORD, the
+# first word after the verb, narrows the options to that sub-verb's);
+# descriptions from the verb's --help. Options marked hidden (--code: a code
+# on the command line is for every local user to read) are not offered.
+function __puddle_spec -a verb word
     set -l prog (__puddle_prog)
     set -l help ($prog $verb --help 2>/dev/null)
-    for line in ($prog --list-options $verb 2>/dev/null)
+    for line in ($prog --list-options $verb "$word" 2>/dev/null)
         set -l f (string split ' ' -- $line)
         switch $f[1]
             case option
@@ -83,7 +84,16 @@ function __puddle_complete
         return
     end
 
-    set -l spec (__puddle_spec $verb)
+    set -l word
+    if test (count $words) -gt $verb_at
+        for w in $words[(math $verb_at + 1)..-1]
+            if not string match -q -- '-*' $w
+                set word $w
+                break
+            end
+        end
+    end
+    set -l spec (__puddle_spec $verb "$word")
     set -l prev $words[-1]
     if test (count $words) -gt $verb_at
         for s in $spec

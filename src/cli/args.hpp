@@ -20,6 +20,9 @@ struct OptionSpec {
     // false: parsed but not offered by completion (--code: a code on the
     // command line is for every local user to read, so it is not suggested).
     bool offered = true;
+    // The sub-verb the option belongs to (setup git --sign-all); empty: all.
+    // Completion offers it after that sub-verb only.
+    std::string subverb = {};
     bool takes_value() const { return !value.empty(); }
 };
 
@@ -34,11 +37,14 @@ struct VerbSyntax {
 
 // The verb's entry in the table; nullptr for a verb with none.
 const VerbSyntax *syntax_of(std::string_view verb);
-// `puddle --list-options VERB`: one line per item, for completion and tests:
+// `puddle --list-options VERB [WORD]`: one line per item, for completion and tests:
 //   option --NAME PLACEHOLDER|- [hidden]
 //   positional PLACEHOLDER
 //   subverb NAME
-std::string describe_syntax(const VerbSyntax &syntax);
+// When WORD (the first word after the verb on the command line being
+// completed) is one of the verb's sub-verbs, only the options that sub-verb
+// takes; any other WORD changes nothing.
+std::string describe_syntax(const VerbSyntax &syntax, const std::string &word = {});
 
 class Args {
 public:

@@ -312,11 +312,12 @@ std::string closest_verb(const std::string &word) {
 }
 
 // Hidden: the parser's own table of VERB's options, positionals and
-// sub-verbs (cli/syntax.cpp), for the shell completions and their test.
-int list_options(const std::string &verb) {
+// sub-verbs (cli/syntax.cpp), for the shell completions and their test;
+// WORD, the first word after the verb, narrows the options to a sub-verb's.
+int list_options(const std::string &verb, const std::string &word) {
     const VerbSyntax *syntax = syntax_of(verb);
     if (!syntax) throw Error(Failure::invalid_argument, "usage", "--list-options needs a verb, not " + quote_for_message(verb));
-    std::fputs(describe_syntax(*syntax).c_str(), stdout);
+    std::fputs(describe_syntax(*syntax, word).c_str(), stdout);
     return 0;
 }
 
@@ -334,7 +335,7 @@ int dispatch(int argc, char **argv) {
         std::printf("puddle %s\n", PUDDLE_VERSION);
         return 0;
     }
-    if (first == "--list-options") return list_options(argc > 2 ? argv[2] : "");
+    if (first == "--list-options") return list_options(argc > 2 ? argv[2] : "", argc > 3 ? argv[3] : "");
     if (first == "--list-config-keys") { // hidden: for tests/lint_man_facts.py
         for (const auto &key : config_keys()) std::printf("%s\n", key.c_str());
         return 0;

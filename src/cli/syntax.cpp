@@ -4,6 +4,8 @@
 // an option here is not completed or not in the verb's --help.
 #include "cli/args.hpp"
 
+#include <algorithm>
+
 namespace puddle::cli {
 
 namespace {
@@ -35,7 +37,7 @@ const std::vector<VerbSyntax> &table() {
         {"verify", {{"sig", "SIG"}, {"pub", "KEY"}}, 1, "FILE", {}},
         {"rotate-passphrase", {{"passphrase-fd", "N"}, {"new-passphrase-fd", "M"}}, 0, "", {}},
         {"fleet", {{"journal", "DIR"}, {"html", "FILE"}, {"json", ""}, {"sync", ""}}, 0, "", {}},
-        {"setup", {{"undo", ""}, {"principal", "NAME"}, {"sign-all", ""}}, 1, "", {"ssh", "git"}},
+        {"setup", {{"undo", ""}, {"principal", "NAME", true, "git"}, {"sign-all", "", true, "git"}}, 1, "", {"ssh", "git"}},
     };
     return t;
 }
@@ -48,10 +50,13 @@ const VerbSyntax *syntax_of(std::string_view verb) {
     return nullptr;
 }
 
-std::string describe_syntax(const VerbSyntax &syntax) {
+std::string describe_syntax(const VerbSyntax &syntax, const std::string &word) {
+    const bool is_subverb =
+        std::find(syntax.subverbs.begin(), syntax.subverbs.end(), word) != syntax.subverbs.end();
     std::string out;
     for (const auto &o : syntax.options)
-        out += "option --" + o.name + " " + (o.takes_value() ? o.value : "-") + (o.offered ? "" : " hidden") + "\n";
+        if (!is_subverb || o.subverb.empty() || o.subverb == word)
+            out += "option --" + o.name + " " + (o.takes_value() ? o.value : "-") + (o.offered ? "" : " hidden") + "\n";
     if (!syntax.positional.empty()) out += "positional " + syntax.positional + "\n";
     for (const auto &s : syntax.subverbs) out += "subverb " + s + "\n";
     return out;

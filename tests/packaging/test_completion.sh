@@ -51,7 +51,7 @@ cases() {
   "$1" "rekey options of both usage lines" "puddle rekey --" --new-passphrase --passphrase-fd --from --code-fd '!--code'
   "$1" "name sub-verbs, not the verb" "puddle name " set clear show resolve '!name'
   "$1" "setup sub-verbs, not the verb" "puddle setup " ssh git '!setup' '!message.txt'
-  "$1" "setup ssh options" "puddle setup ssh --" --undo
+  "$1" "setup ssh options (not git's)" "puddle setup ssh --" --undo '!--principal' '!--sign-all'
   "$1" "setup git options" "puddle setup git --" --undo --principal --sign-all
   "$1" "members --took takes a receipt file" "puddle members --took $work/files/mess" "$work/files/message.txt"
   # Every option in the parser's own table is offered, but a hidden one.
