@@ -98,8 +98,8 @@ void Manager::refresh_status() {
 int Manager::on_status_timer(sd_event_source *src, std::uint64_t, void *userdata) {
     auto *self = static_cast<Manager *>(userdata);
     self->refresh_status();
-    // Gathering the entry runs code signing never does; while a trim is
-    // pending it unmaps that code itself.
+    // Gathering the entry runs code signing never does: unmapped again here,
+    // unless a trim is pending (it unmaps when it runs).
     if (!self->trim_armed_) unmap_read_only_segments();
     sd_event_source_set_time_relative(src, kStatusEveryUsec);
     sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);

@@ -10,31 +10,30 @@
 namespace puddle {
 namespace {
 
-// This machine's certificate, if it is for this identity and host and verifies.
-std::optional<EnvoyCert> own_cert(const StateDir &dir, const PublicKey &pub, const std::string &host) {
-    try {
-        const auto own = load_own_envoy_cert(dir);
-        if (own && own->pubkey == pub && own->host == host && verify_envoy_cert(own->cert, pub, host))
-            return own->cert;
-    } catch (const Error &) {
-        // health reports it; the view goes on without
-    }
-    return std::nullopt;
-}
+// This machine's certificate, if it is for this identity and host and
+// verifies, and its machine key: also when the certificate is by an older key
+// of this identity's log ('accept' unwraps nothing, so the certificate
+// catches up only at the next command that does; it is still this machine).
+struct OwnCert {
+    std::optional<EnvoyCert> cert;
+    std::optional<PublicKey> machine;
+};
 
-// This machine's key from its certificate when that is by an older key of
-// this identity's log ('accept' unwraps nothing, so the certificate catches
-// up only at the next command that does): still this machine.
-std::optional<PublicKey> machine_of_older_cert(const StateDir &dir, const PublicKey &pub, const std::string &host) {
+OwnCert own_cert(const StateDir &dir, const PublicKey &pub, const std::string &host) {
+    OwnCert out;
     try {
         const auto own = load_own_envoy_cert(dir);
-        if (!own || own->host != host || !verify_envoy_cert(own->cert, own->pubkey, host)) return std::nullopt;
-        const RotationLog log = load_rotation_log(dir).value_or(RotationLog{});
-        if (KeyGenerations(log, pub).of(own->pubkey)) return own->cert.signer;
+        if (!own || own->host != host || !verify_envoy_cert(own->cert, own->pubkey, host)) return out;
+        if (own->pubkey == pub) {
+            out.cert = own->cert;
+            out.machine = own->cert.signer;
+        } else if (KeyGenerations(load_rotation_log(dir).value_or(RotationLog{}), pub).of(own->pubkey)) {
+            out.machine = own->cert.signer;
+        }
     } catch (const Error &) {
         // health reports it; the view goes on without
     }
-    return std::nullopt;
+    return out;
 }
 
 } // namespace
@@ -42,7 +41,7 @@ std::optional<PublicKey> machine_of_older_cert(const StateDir &dir, const Public
 std::string members_for_joiner(const StateDir &dir, const StoredIdentity &id, const std::string &own_host,
                                std::int64_t now) {
     const MembersView view = load_members(dir).value_or(MembersView{});
-    const auto cert = own_cert(dir, id.pub, own_host);
+    const auto cert = own_cert(dir, id.pub, own_host).cert;
     const MemberRecord self{own_host, now, MemberDirection::self, wrapped_digest(id.wrapped.raw), id.pub, cert,
                             cert ? cert->signer : std::nullopt};
     return serialize_members(merge_members(view, MembersView{{self}}));
@@ -108,7 +107,7 @@ std::optional<EnvoyCert> certify_this_envoy(const IdentityStore &store, const Ke
         return envoy->signing_key();
     };
     ensure_own_envoy_cert(store.dir(), identity, *id.envoy, machine_key, host, now);
-    return own_cert(store.dir(), id.pub, host);
+    return own_cert(store.dir(), id.pub, host).cert;
 }
 
 std::vector<Recipient> envelope_recipients(const MembersView &view, const std::optional<EnvoyKey> &own,
@@ -283,8 +282,7 @@ MembersView members_with_self(const StateDir &dir, const StoredIdentity &id, con
     MembersView view = load_members(dir).value_or(MembersView{});
     const std::string mine = wrapped_digest(id.wrapped.raw);
     bool have_self = false;
-    const auto cert = own_cert(dir, id.pub, own_host);
-    const auto machine = cert ? cert->signer : machine_of_older_cert(dir, id.pub, own_host);
+    const auto [cert, machine] = own_cert(dir, id.pub, own_host);
     for (auto &m : view.members)
         if (m.direction == MemberDirection::self && m.pubkey == id.pub) {
             m.wrapped_digest = mine; // this envoy's wrap is, by definition, the one here
