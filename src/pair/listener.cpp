@@ -282,10 +282,16 @@ void Listener::write_result(const std::string &result, const std::string &host, 
 
 void stop_own_socket(const StateDir &dir) {
     if (!std::getenv("LISTEN_FDS") && !std::getenv("INVOCATION_ID")) return; // run by hand
-    // A newer code is already waiting for the socket: leave it listening,
-    // and the next connection starts a new instance for that code.
-    if (dir.has(kPairPendingFile) || dir.has(kRekeyPendingFile)) return;
     try {
+        // `puddle pair` writes its code and starts the socket under the state
+        // lock: holding it from the look to the stop request, a code made
+        // meanwhile is either seen here or starts the socket after the stop
+        // (the manager replaces or follows the stop job); without it the
+        // socket was stopped under a code just made (found by faults-debian12).
+        StateLock guard(dir);
+        // A newer code is already waiting for the socket: leave it listening,
+        // and the next connection starts a new instance for that code.
+        if (dir.has(kPairPendingFile) || dir.has(kRekeyPendingFile)) return;
         stop_user_unit("puddle-pair.socket");
     } catch (const Error &e) {
         log_warning(e.what());
