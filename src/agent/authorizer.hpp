@@ -35,6 +35,13 @@ struct Requester; // requester.hpp
 
 // Who is asking, as the door learned it from the kernel (SO_PEERCRED,
 // SO_PEERPIDFD) or from the bus (sender credentials).
+// /proc/PID and /proc/PID/comm of a peer, opened while it is pinned: the
+// check before each request (requester.hpp) reads them again without
+// looking up the path, and cannot reach another process that got the PID.
+struct ProcFiles {
+    UniqueFd dir, comm;
+};
+
 struct Peer {
     pid_t pid = 0;
     uid_t uid = uid_t(-1);
@@ -43,6 +50,8 @@ struct Peer {
     // Filled by requester_of() on first use (requester.hpp); shared by copies.
     std::shared_ptr<std::shared_ptr<const Requester>> described =
         std::make_shared<std::shared_ptr<const Requester>>();
+    // Opened by describe_peer(); shared by copies.
+    std::shared_ptr<ProcFiles> proc = std::make_shared<ProcFiles>();
 };
 
 Peer make_peer(pid_t pid, uid_t uid, int pidfd = -1);

@@ -19,11 +19,13 @@ namespace {
 // the loop comes back to the doors quickly.
 constexpr std::size_t kBatch = 64;
 
-std::uint64_t monotonic_ms() {
+std::uint64_t monotonic_us() {
     timespec ts{};
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return std::uint64_t(ts.tv_sec) * 1000 + std::uint64_t(ts.tv_nsec) / 1000000;
+    return std::uint64_t(ts.tv_sec) * 1000000 + std::uint64_t(ts.tv_nsec) / 1000;
 }
+
+std::uint64_t monotonic_ms() { return monotonic_us() / 1000; }
 
 } // namespace
 
@@ -48,8 +50,9 @@ std::string journal_datagram(const std::vector<std::string> &fields) {
     return out;
 }
 
-JournalQueue::JournalQueue(sd_event *loop, std::string socket_path, std::size_t max_backlog_bytes)
-    : loop_(loop), path_(std::move(socket_path)), max_bytes_(max_backlog_bytes) {}
+JournalQueue::JournalQueue(sd_event *loop, std::string socket_path, std::size_t max_backlog_bytes,
+                           std::uint64_t coalesce_usec)
+    : loop_(loop), path_(std::move(socket_path)), max_bytes_(max_backlog_bytes), coalesce_us_(coalesce_usec) {}
 
 JournalQueue::~JournalQueue() {
     // The agent is exiting: what a slow journald has not taken yet gets a
@@ -109,8 +112,12 @@ void JournalQueue::submit(const std::vector<std::string> &fields) {
         return;
     }
     if (queue_.empty() || queue_.back().bytes.size() + d.size() > queue_.back().bytes.capacity()) {
+        // The first block comes from the heap and goes back to it, reused by
+        // the next: a steady stream of signatures costs no mmap/munmap (the
+        // profile showed a pair of them per signature).
+        const std::size_t size = queue_.empty() ? kFirstBlockBytes : kBlockBytes;
         queue_.emplace_back();
-        queue_.back().bytes.reserve(std::max(kBlockBytes, d.size()));
+        queue_.back().bytes.reserve(std::max(size, d.size()));
     }
     Block &b = queue_.back();
     b.entries.emplace_back(std::uint32_t(b.bytes.size()), std::uint32_t(d.size()));
@@ -122,6 +129,25 @@ void JournalQueue::submit(const std::vector<std::string> &fields) {
 
 void JournalQueue::arm() {
     if (waiting_) return;
+    const std::uint64_t now = monotonic_us();
+    if (now < last_send_us_ + coalesce_us_) {
+        // Sent a moment ago: the entries of a burst leave together when the
+        // window closes, one wake-up of journald for many signatures.
+        if (timer_armed_) return;
+        if (!timer_) {
+            sd_event_source *s = nullptr;
+            if (sd_event_add_time(loop_, &s, CLOCK_MONOTONIC, last_send_us_ + coalesce_us_, 1000, on_timer, this) < 0) {
+                flush();
+                return;
+            }
+            timer_.reset(s);
+        } else {
+            sd_event_source_set_time(timer_.get(), last_send_us_ + coalesce_us_);
+        }
+        sd_event_source_set_enabled(timer_.get(), SD_EVENT_ONESHOT);
+        timer_armed_ = true;
+        return;
+    }
     if (!defer_) {
         sd_event_source *s = nullptr;
         if (sd_event_add_defer(loop_, &s, on_defer, this) < 0) {
@@ -135,6 +161,13 @@ void JournalQueue::arm() {
 
 int JournalQueue::on_defer(sd_event_source *, void *userdata) {
     static_cast<JournalQueue *>(userdata)->flush();
+    return 0;
+}
+
+int JournalQueue::on_timer(sd_event_source *, std::uint64_t, void *userdata) {
+    auto *self = static_cast<JournalQueue *>(userdata);
+    self->timer_armed_ = false;
+    self->flush();
     return 0;
 }
 
@@ -214,6 +247,7 @@ void JournalQueue::flush() {
         }
         pop_front(std::size_t(sent));
         written_ += std::uint64_t(sent);
+        last_send_us_ = monotonic_us();
     }
 }
 

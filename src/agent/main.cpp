@@ -89,10 +89,11 @@ int main(int argc, char **argv) {
     }
     try {
         harden({"the agent", "the key"});
-        // Room for every connection the doors allow (1024 each) and more: the
-        // soft limit systemd leaves (1024) is for select(), which the agent
-        // does not use. Where the hard limit is lower, the doors refuse in time.
-        raise_open_files_limit(4096);
+        // Room for every connection the doors allow (1024 each, with its
+        // pidfd and two /proc files) and more: the soft limit systemd leaves
+        // (1024) is for select(), which the agent does not use. Where the
+        // hard limit is lower, the doors refuse in time.
+        raise_open_files_limit(10240);
         // Pipelined clients grow a connection's buffers past 128 KiB. glibc
         // would raise its mmap threshold after the first such buffer is freed
         // and serve every later one from the heap, where a burst leaves

@@ -3,6 +3,7 @@
 #include <cerrno>
 
 #include "agent/authorizer.hpp"
+#include "util/fd.hpp"
 #include "util/proc.hpp"
 
 #include <climits>
@@ -29,18 +30,25 @@ std::string read_exe(pid_t pid) {
     return {};
 }
 
-// The first line of /proc/PID/comm: checked before every request, so with
-// three system calls and no stream.
-std::string read_comm(pid_t pid) {
+std::string read_exe_at(int dir) {
+    char buf[PATH_MAX];
+    if (ssize_t n = ::readlinkat(dir, "exe", buf, sizeof buf - 1); n > 0) return std::string(buf, std::size_t(n));
+    return {};
+}
+
+// The first line of comm from an open /proc/PID/comm: no stream.
+std::string read_comm_fd(int fd) {
     char buf[64];
-    const std::string path = "/proc/" + std::to_string(pid) + "/comm";
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return {};
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    ::close(fd);
+    const ssize_t n = ::pread(fd, buf, sizeof buf, 0);
     if (n <= 0) return {};
     std::string comm(buf, std::size_t(n));
     return comm.substr(0, comm.find('\n'));
+}
+
+std::string read_comm(pid_t pid) {
+    const std::string path = "/proc/" + std::to_string(pid) + "/comm";
+    const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    return fd ? read_comm_fd(fd.get()) : std::string();
 }
 
 } // namespace
@@ -71,10 +79,18 @@ bool peer_alive(const Peer &peer) {
 }
 
 const Requester &describe_peer(const Peer &peer) {
+    if (peer.pid > 0 && !peer.proc->dir) {
+        const std::string path = "/proc/" + std::to_string(peer.pid);
+        peer.proc->dir.reset(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (peer.proc->dir) peer.proc->comm.reset(::openat(peer.proc->dir.get(), "comm", O_RDONLY | O_CLOEXEC));
+    }
     Requester r = describe_requester(peer.pid);
-    // Read after the description: if the pinned process is gone now, what
-    // was read may be its pid's next owner.
-    if (!peer_alive(peer)) r = Requester{peer.pid, {}, {}, {}, {}};
+    // Read after the description and the opening: if the pinned process is
+    // gone now, what was read or opened may be its pid's next owner's.
+    if (!peer_alive(peer)) {
+        r = Requester{peer.pid, {}, {}, {}, {}};
+        *peer.proc = ProcFiles{};
+    }
     auto &slot = *peer.described;
     slot = std::make_shared<const Requester>(std::move(r));
     return *slot;
@@ -89,7 +105,12 @@ std::string requester_changed(const Peer &peer, std::optional<pid_t> sender_pid)
     const Requester &described = requester_of(peer);
     Requester now;
     now.pid = peer.pid;
-    if (peer.pid > 0) {
+    if (peer.pid > 0 && peer.proc->comm) {
+        // Two system calls, on files opened while the process was pinned:
+        // once it is gone they read nothing, whoever has the PID by then.
+        now.exe = read_exe_at(peer.proc->dir.get());
+        now.comm = read_comm_fd(peer.proc->comm.get());
+    } else if (peer.pid > 0) {
         now.exe = read_exe(peer.pid);
         now.comm = read_comm(peer.pid);
     }
