@@ -1,5 +1,6 @@
 #include "util/text.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -77,16 +78,21 @@ std::string printable(std::string_view s, std::size_t max) {
 }
 
 std::string one_line_label(std::string_view s, std::size_t max) {
+    // Made for every signature's record (program and unit): no formatting
+    // calls per character (the profile found them a tenth of the agent's time).
+    static constexpr char kHex[] = "0123456789abcdef";
     std::string out;
+    out.reserve(std::min(s.size(), max) + 3);
     std::size_t i = 0;
     for (; i < s.size(); ++i) {
         const unsigned char c = s[i];
-        char buf[8];
-        if (c == '\\') std::snprintf(buf, sizeof buf, "\\\\");
-        else if (c >= 0x20 && c < 0x7f) std::snprintf(buf, sizeof buf, "%c", c);
-        else std::snprintf(buf, sizeof buf, "\\x%02x", c);
-        if (out.size() + std::strlen(buf) > max) break;
-        out += buf;
+        char buf[4];
+        std::size_t n = 0;
+        if (c == '\\') buf[n++] = '\\', buf[n++] = '\\';
+        else if (c >= 0x20 && c < 0x7f) buf[n++] = char(c);
+        else buf[n++] = '\\', buf[n++] = 'x', buf[n++] = kHex[c >> 4], buf[n++] = kHex[c & 15];
+        if (out.size() + n > max) break;
+        out.append(buf, n);
     }
     if (i < s.size()) out += "...";
     return out;
