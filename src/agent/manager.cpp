@@ -98,9 +98,12 @@ void Manager::refresh_status() {
 int Manager::on_status_timer(sd_event_source *src, std::uint64_t, void *userdata) {
     auto *self = static_cast<Manager *>(userdata);
     self->refresh_status();
-    // Gathering the entry runs code signing never does: unmapped again here,
-    // unless a trim is pending (it unmaps when it runs).
-    if (!self->trim_armed_) unmap_read_only_segments();
+    // Gathering the entry runs code signing never does, and frees what it
+    // read: both handed back here, unless a trim is pending (it does both).
+    if (!self->trim_armed_) {
+        ::malloc_trim(0);
+        unmap_read_only_segments();
+    }
     sd_event_source_set_time_relative(src, kStatusEveryUsec);
     sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
     return 0;
@@ -174,9 +177,11 @@ int Manager::on_trim_timer(sd_event_source *, std::uint64_t, void *userdata) {
         self->arm_trim_timer();
         return 0;
     }
-    ::malloc_trim(0);
-    // After a burst of requests (a name claimed, a rotation): once, off the signing path.
+    // After a burst of requests (a name claimed, a rotation): once, off the
+    // signing path; before the trim, so what its reading of the state files
+    // frees goes back too.
     self->refresh_status();
+    ::malloc_trim(0);
     // The code start-up, an unlock or a status gathering ran stays mapped
     // otherwise: the next signature maps again only what it uses.
     unmap_read_only_segments();
