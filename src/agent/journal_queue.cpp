@@ -148,20 +148,11 @@ void JournalQueue::arm() {
         timer_armed_ = true;
         return;
     }
-    if (!defer_) {
-        sd_event_source *s = nullptr;
-        if (sd_event_add_defer(loop_, &s, on_defer, this) < 0) {
-            flush(); // no loop source: write now rather than never
-            return;
-        }
-        defer_.reset(s);
-    }
-    sd_event_source_set_enabled(defer_.get(), SD_EVENT_ONESHOT);
-}
-
-int JournalQueue::on_defer(sd_event_source *, void *userdata) {
-    static_cast<JournalQueue *>(userdata)->flush();
-    return 0;
+    // After a quiet spell the entry goes now, before the requester has its
+    // reply: a process that kills the agent the moment it has its signature
+    // cannot take this entry with it (puddle-agent(1) SECURITY). One
+    // non-blocking send; a journald that is behind leaves it queued.
+    flush();
 }
 
 int JournalQueue::on_timer(sd_event_source *, std::uint64_t, void *userdata) {

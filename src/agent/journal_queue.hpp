@@ -1,10 +1,12 @@
-// Sends the usage record to journald after the reply, not before it: each
-// entry is queued when the signature is made and written by the event loop
-// once the requester has its answer, a batch per sendmmsg(2) on the agent's
-// own non-blocking connection to journald. Under a stream of signatures the
-// entries of each 10 ms leave together: journald is woken a hundred times a
-// second, not once per signature (on two CPUs those wake-ups cost the
-// one-connection signer a third of its rate). A journal that refuses or falls
+// Sends the usage record to journald off the reply path: an entry made
+// within 10 ms of the last send is queued and leaves with the others of its
+// burst when those 10 ms are over, a batch per sendmmsg(2) on the agent's own
+// non-blocking connection to journald, after the requesters have their
+// replies. Journald is woken a hundred times a second under a stream of
+// signatures, not once per signature (on two CPUs those wake-ups cost the
+// one-connection signer a third of its rate). An entry after a quiet spell is
+// sent at once, before its reply: one send, and a kill of the agent right
+// after a lone signature cannot lose it. A journal that refuses or falls
 // behind never slows signing: the backlog waits for the socket to drain, and
 // past its bound an entry is counted as not written (health Warning,
 // puddle-agent(1) RECORD) instead of being lost unsaid.
@@ -56,7 +58,6 @@ public:
     void flush();
 
 private:
-    static int on_defer(sd_event_source *s, void *userdata);
     static int on_timer(sd_event_source *s, std::uint64_t usec, void *userdata);
     static int on_writable(sd_event_source *s, int fd, std::uint32_t revents, void *userdata);
     bool connect_socket();
@@ -84,7 +85,7 @@ private:
     std::size_t max_bytes_;
     UniqueFd fd_;
     std::uint64_t coalesce_us_;
-    SdEventSource defer_, writable_, timer_;
+    SdEventSource writable_, timer_;
     std::uint64_t last_send_us_ = 0; // CLOCK_MONOTONIC
     bool timer_armed_ = false;
     std::deque<Block> queue_;
