@@ -102,7 +102,7 @@ bool JournalQueue::connect_socket() {
     return true;
 }
 
-void JournalQueue::submit(const std::vector<std::string> &fields) {
+void JournalQueue::submit(const std::vector<std::string> &fields, bool more) {
     std::string d = journal_datagram(fields);
     if (queued_bytes_ + d.size() > max_bytes_) {
         // journald has been refusing or falling behind for a while: this
@@ -124,7 +124,7 @@ void JournalQueue::submit(const std::vector<std::string> &fields) {
     b.bytes.insert(b.bytes.end(), d.begin(), d.end());
     queued_bytes_ += d.size();
     ++entries_;
-    arm();
+    if (!more) arm();
 }
 
 void JournalQueue::arm() {

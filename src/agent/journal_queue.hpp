@@ -49,7 +49,9 @@ public:
     JournalQueue(const JournalQueue &) = delete;
     JournalQueue &operator=(const JournalQueue &) = delete;
 
-    void submit(const std::vector<std::string> &fields);
+    // `more` says another entry of the same use follows at once: the use's
+    // entries then go out together, all before its reply or all after.
+    void submit(const std::vector<std::string> &fields, bool more = false);
 
     std::uint64_t written() const noexcept { return written_; }
     std::uint64_t not_written() const noexcept { return not_written_; }

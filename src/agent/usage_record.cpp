@@ -11,7 +11,8 @@ void UsageRecord::record(const Use &use, Outcome outcome, std::string_view reaso
     // A program is "seen" once it had a signature: a refused request does
     // not make a stranger known (consent's new-requester policy relies on it).
     if (outcome == Outcome::signed_) note_requester(use);
-    // Queued: the requester has its reply before the journal has the entry.
+    // After a quiet spell sent before the reply; in a burst, queued and sent
+    // with the burst after the replies (journal_queue.hpp).
     journal_.submit(journal_fields(use, outcome, reason, key));
     if (outcome == Outcome::signed_) ++counts_.signed_;
     else ++counts_.refused;
@@ -41,7 +42,9 @@ void UsageRecord::note_requester(const Use &use) {
     programs_.insert(program);
     if (!add_requester(*known_, RequesterRecord{program, use.who.unit, std::int64_t(now_usec(CLOCK_REALTIME) / 1000000)}))
         return;
-    journal_.submit(new_requester_fields(use));
+    // The use's own entry follows at once (record()): with it, so a kill
+    // cannot keep the one and lose the other.
+    journal_.submit(new_requester_fields(use), true);
     try {
         save_requesters(dir_, *known_);
     } catch (const std::exception &e) {

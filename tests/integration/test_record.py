@@ -14,6 +14,8 @@ real rules.
 - the first use by a program is a notice, and with
   [record] new_requester_warning_hours health is Warning;
 - `puddle status` counts the uses since the unlock and names the last one;
+- another process of the user that kills the agent the instant it has a
+  lone signature does not hide it: the entry was sent before the reply;
 - with journald stopped (its sockets closed, as root), signing goes on, and
   health is Warning with the exact count of entries not written; once
   journald is back the next entries are written again, the count stays
@@ -315,6 +317,48 @@ class JournalStopped(RecordBase):
         self.a.s.systemctl("stop", "puddle-agent.service")
         self.session.wait_journal("%d usage record entries were not written to the journal" % self.N, 15)
         self.assertEqual(self.not_written(self.status()), [])
+
+
+class KilledAgent(RecordBase):
+    """puddle-agent(1) SECURITY, as another process of the user: it can kill
+    the agent (it runs as the user), but a lone signature's entry is with
+    journald before the reply, so killing the agent the instant the reply
+    arrives does not hide that signature; the kill is in the journal too."""
+
+    ATTACKER = r"""
+import os, signal, socket, sys, time
+path, pid, line = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(path)
+time.sleep(0.1)  # a quiet spell: longer than the record's 10 ms window
+s.sendall(line.encode() + b"\n")
+reply = b""
+while not reply.endswith(b"\n"):
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    reply += chunk
+os.kill(pid, signal.SIGKILL)  # before anything else: the reply is all it waited for
+print(reply.decode().strip())
+"""
+
+    def main_pid(self):
+        p = self.session.systemctl("show", "-p", "MainPID", "--value", "puddle-agent.service")
+        return int(p.stdout.strip())
+
+    def test_a_kill_right_after_a_lone_signature_does_not_hide_it(self):
+        self.unlock()
+        self.assertTrue(self.a.sock("PUBKEY")[0].startswith("OK "))
+        pid = self.main_pid()
+        self.assertGreater(pid, 0)
+        data = b"signed, then the agent killed " + os.urandom(8).hex().encode()
+        p = self.session.run([PY, "-c", self.ATTACKER, self.a.sock_path, str(pid), "SIGN " + b64(data)])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(p.stdout.startswith("OK "), p.stdout)
+        wait_until(lambda: self.main_pid() != pid, 10, what="the killed agent gone")
+        (e,) = self.entries(SIGNED, hashlib.sha256(data).hexdigest())
+        self.assertEqual(e["_PID"], str(pid), e)
+        self.session.wait_journal("puddle-agent.service: Main process exited, code=killed, status=9/KILL", 15)
 
 
 class Sshd:

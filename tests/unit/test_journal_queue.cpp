@@ -177,3 +177,19 @@ BOOST_AUTO_TEST_CASE(the_window_closes_by_itself) {
     for (int i = 1; i <= 100; ++i) BOOST_TEST(got[std::size_t(i - 1)] == journal_datagram(entry(i)));
     BOOST_TEST(q.written() == 101u);
 }
+
+BOOST_AUTO_TEST_CASE(the_entries_of_one_use_leave_together) {
+    Loop loop;
+    FakeJournald jd;
+    JournalQueue q(loop.e.get(), jd.path, JournalQueue::kDefaultBacklogBytes, 3600ull * 1000000);
+    // A first use's notice, then its own entry: nothing leaves until the
+    // last of them, then both at once (a kill in between loses neither).
+    q.submit(entry(0), true);
+    BOOST_TEST(jd.read_all().empty());
+    q.submit(entry(1));
+    auto got = jd.read_all();
+    BOOST_REQUIRE(got.size() == 2u);
+    BOOST_TEST(got[0] == journal_datagram(entry(0)));
+    BOOST_TEST(got[1] == journal_datagram(entry(1)));
+    BOOST_TEST(q.backlog() == 0u);
+}
