@@ -1,5 +1,6 @@
 #include "agent/journal_queue.hpp"
 
+#include "util/clock.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -18,14 +19,6 @@ namespace {
 // Entries per sendmmsg(2): one system call for a burst, small enough that
 // the loop comes back to the doors quickly.
 constexpr std::size_t kBatch = 64;
-
-std::uint64_t monotonic_us() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return std::uint64_t(ts.tv_sec) * 1000000 + std::uint64_t(ts.tv_nsec) / 1000;
-}
-
-std::uint64_t monotonic_ms() { return monotonic_us() / 1000; }
 
 } // namespace
 
@@ -57,9 +50,9 @@ JournalQueue::JournalQueue(sd_event *loop, std::string socket_path, std::size_t 
 JournalQueue::~JournalQueue() {
     // The agent is exiting: what a slow journald has not taken yet gets a
     // second, then the rest is said to be lost.
-    const std::uint64_t until = monotonic_ms() + 1000;
+    const std::uint64_t until = now_usec(CLOCK_MONOTONIC) + kUsecPerSec;
     flush();
-    while (entries_ > 0 && fd_ && monotonic_ms() < until) {
+    while (entries_ > 0 && fd_ && now_usec(CLOCK_MONOTONIC) < until) {
         pollfd p{fd_.get(), POLLOUT, 0};
         ::poll(&p, 1, 100);
         waiting_ = false;
@@ -129,7 +122,7 @@ void JournalQueue::submit(const std::vector<std::string> &fields, bool more) {
 
 void JournalQueue::arm() {
     if (waiting_) return;
-    const std::uint64_t now = monotonic_us();
+    const std::uint64_t now = now_usec(CLOCK_MONOTONIC);
     if (now < last_send_us_ + coalesce_us_) {
         // Sent a moment ago: the entries of a burst leave together when the
         // window closes, one wake-up of journald for many signatures.
@@ -238,7 +231,7 @@ void JournalQueue::flush() {
         }
         pop_front(std::size_t(sent));
         written_ += std::uint64_t(sent);
-        last_send_us_ = monotonic_us();
+        last_send_us_ = now_usec(CLOCK_MONOTONIC);
     }
 }
 

@@ -17,6 +17,14 @@ namespace {
 
 std::uint64_t now_monotonic() { return now_usec(CLOCK_MONOTONIC); }
 
+// What a burst or a status gathering left: the heap's free pages, and the
+// code start-up, an unlock or a status gathering ran (the next signature
+// maps again only what it uses).
+void hand_back_memory() {
+    ::malloc_trim(0);
+    unmap_read_only_segments();
+}
+
 } // namespace
 
 Manager::Manager(const Config &config, StateDir dir, ListenSockets sockets, bool want_bus) : config_(config) {
@@ -100,10 +108,7 @@ int Manager::on_status_timer(sd_event_source *src, std::uint64_t, void *userdata
     self->refresh_status();
     // Gathering the entry runs code signing never does, and frees what it
     // read: both handed back here, unless a trim is pending (it does both).
-    if (!self->trim_armed_) {
-        ::malloc_trim(0);
-        unmap_read_only_segments();
-    }
+    if (!self->trim_armed_) hand_back_memory();
     sd_event_source_set_time_relative(src, kStatusEveryUsec);
     sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
     return 0;
@@ -181,10 +186,7 @@ int Manager::on_trim_timer(sd_event_source *, std::uint64_t, void *userdata) {
     // signing path; before the trim, so what its reading of the state files
     // frees goes back too.
     self->refresh_status();
-    ::malloc_trim(0);
-    // The code start-up, an unlock or a status gathering ran stays mapped
-    // otherwise: the next signature maps again only what it uses.
-    unmap_read_only_segments();
+    hand_back_memory();
     return 0;
 }
 

@@ -23,18 +23,15 @@ std::string take(char *owned) {
     return s;
 }
 
-std::string read_exe(pid_t pid) {
+// The target of a /proc link: `dir` AT_FDCWD with a whole path, or an open
+// /proc/PID with "exe".
+std::string read_link(int dir, const char *path) {
     char buf[PATH_MAX];
-    const std::string link = "/proc/" + std::to_string(pid) + "/exe";
-    if (ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1); n > 0) return std::string(buf, std::size_t(n));
+    if (ssize_t n = ::readlinkat(dir, path, buf, sizeof buf - 1); n > 0) return std::string(buf, std::size_t(n));
     return {};
 }
 
-std::string read_exe_at(int dir) {
-    char buf[PATH_MAX];
-    if (ssize_t n = ::readlinkat(dir, "exe", buf, sizeof buf - 1); n > 0) return std::string(buf, std::size_t(n));
-    return {};
-}
+std::string read_exe(pid_t pid) { return read_link(AT_FDCWD, ("/proc/" + std::to_string(pid) + "/exe").c_str()); }
 
 // The first line of comm from an open /proc/PID/comm: no stream.
 std::string read_comm_fd(int fd) {
@@ -108,7 +105,7 @@ std::string requester_changed(const Peer &peer, std::optional<pid_t> sender_pid)
     if (peer.pid > 0 && peer.proc->comm) {
         // Two system calls, on files opened while the process was pinned:
         // once it is gone they read nothing, whoever has the PID by then.
-        now.exe = read_exe_at(peer.proc->dir.get());
+        now.exe = read_link(peer.proc->dir.get(), "exe");
         now.comm = read_comm_fd(peer.proc->comm.get());
     } else if (peer.pid > 0) {
         now.exe = read_exe(peer.pid);
