@@ -395,13 +395,17 @@ LineProblem non_ascii_in(std::string_view l) {
 
 // toml++ looks ahead at most 127 characters to tell a bare value's type and
 // asserts past that: no setting's unquoted value comes near, so 100 or more
-// characters before a quote, in a piece between the characters that end its
-// look-ahead (blanks , ] } #), are refused.
+// characters before a string's opening quote, in a piece between the
+// characters that end its look-ahead (blanks , ] } #), are refused.
 LineProblem long_bare_value_in(std::string_view l) {
     constexpr std::size_t kLongest = 99;
     for (std::size_t i = 0; i < l.size();) {
         const std::size_t j = std::min(l.find_first_of(" \t,]}#", i), l.size());
-        const std::size_t bare = std::min(l.find_first_of("\"'", i), j) - i;
+        // A quote ends the run only where a string starts (the piece's start,
+        // after '=' or '['): toml++ reads "70'5-0..." as one number-like value.
+        const std::size_t q = std::min(l.find_first_of("\"'", i), j);
+        const bool opens = q < j && (q == i || l[q - 1] == '=' || l[q - 1] == '[');
+        const std::size_t bare = (opens ? q : j) - i;
         if (bare > kLongest)
             return {i + 1, std::to_string(bare) + " characters without quotes (a key or an unquoted value has at most " +
                                std::to_string(kLongest) + ")"};
